@@ -1,0 +1,155 @@
+//! Integer money arithmetic with explicit rounding. No floats anywhere.
+
+use crate::{Decimal, Money};
+
+/// How a division rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Towards positive infinity.
+    Up,
+    /// Towards negative infinity.
+    Down,
+    /// To the nearest, ties to even (banker's rounding).
+    HalfEven,
+    /// To the nearest, ties away from zero.
+    HalfUp,
+}
+
+/// `num / den` rounded as asked. Panics if `den` is zero.
+pub fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
+    assert!(den != 0, "division by zero");
+    let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
+    let q = num.div_euclid(den);
+    let r = num.rem_euclid(den);
+    if r == 0 {
+        return q;
+    }
+    match rounding {
+        Rounding::Down => q,
+        Rounding::Up => q + 1,
+        Rounding::HalfEven | Rounding::HalfUp => match (2 * r).cmp(&den) {
+            std::cmp::Ordering::Less => q,
+            std::cmp::Ordering::Greater => q + 1,
+            std::cmp::Ordering::Equal => {
+                let up = match rounding {
+                    Rounding::HalfEven => q % 2 != 0,
+                    _ => q >= 0,
+                };
+                q + i128::from(up)
+            }
+        },
+    }
+}
+
+/// Rounds `value` to a multiple of `increment` (e.g. minutes to 15).
+pub fn round_to_increment(value: i64, increment: i64, rounding: Rounding) -> i64 {
+    (div_round(value.into(), increment.into(), rounding) * i128::from(increment)) as i64
+}
+
+impl Money {
+    /// An amount in minor units.
+    pub fn new(amount_minor: i64, currency: &str) -> Money {
+        Money {
+            amount_minor,
+            currency: currency.to_string(),
+        }
+    }
+
+    /// Zero in the currency.
+    pub fn zero(currency: &str) -> Money {
+        Money::new(0, currency)
+    }
+
+    /// The sum, or `None` on a currency mismatch or overflow.
+    pub fn checked_add(&self, other: &Money) -> Option<Money> {
+        (self.currency == other.currency).then_some(())?;
+        Some(Money::new(
+            self.amount_minor.checked_add(other.amount_minor)?,
+            &self.currency,
+        ))
+    }
+
+    /// `self * num / den`, rounded; the basis of rates, multipliers and shares.
+    pub fn mul_ratio(&self, num: i64, den: i64, rounding: Rounding) -> Money {
+        let v = div_round(
+            i128::from(self.amount_minor) * i128::from(num),
+            den.into(),
+            rounding,
+        );
+        Money::new(v as i64, &self.currency)
+    }
+
+    /// `self * quantity`.
+    pub fn times(&self, quantity: i64) -> Money {
+        Money::new(self.amount_minor * quantity, &self.currency)
+    }
+
+    /// A share in basis points (1/100 of a percent), rounded half-even.
+    pub fn basis_points(&self, bps: u32) -> Money {
+        self.mul_ratio(bps.into(), 10_000, Rounding::HalfEven)
+    }
+
+    /// Sums amounts of one currency; `None` if any currency differs.
+    pub fn sum<'a>(currency: &str, items: impl IntoIterator<Item = &'a Money>) -> Option<Money> {
+        items
+            .into_iter()
+            .try_fold(Money::zero(currency), |acc, m| acc.checked_add(m))
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.amount_minor < 0 { "-" } else { "" };
+        let abs = self.amount_minor.unsigned_abs();
+        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+    }
+}
+
+impl Decimal {
+    /// `mantissa / 10^scale`.
+    pub fn new(mantissa: i64, scale: u8) -> Decimal {
+        Decimal { mantissa, scale }
+    }
+
+    /// A whole number.
+    pub fn whole(value: i64) -> Decimal {
+        Decimal::new(value, 0)
+    }
+
+    /// A quantity of hours from minutes, exact to 1/100 h for quarter hours.
+    pub fn hours_from_minutes(minutes: i64) -> Decimal {
+        Decimal::new(
+            div_round(i128::from(minutes) * 100, 60, Rounding::HalfEven) as i64,
+            2,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_modes() {
+        assert_eq!(div_round(7, 2, Rounding::Down), 3);
+        assert_eq!(div_round(7, 2, Rounding::Up), 4);
+        assert_eq!(div_round(7, 2, Rounding::HalfEven), 4);
+        assert_eq!(div_round(5, 2, Rounding::HalfEven), 2);
+        assert_eq!(div_round(5, 2, Rounding::HalfUp), 3);
+        assert_eq!(div_round(-5, 2, Rounding::HalfUp), -3);
+        assert_eq!(div_round(-7, 2, Rounding::Down), -4);
+        assert_eq!(round_to_increment(31, 15, Rounding::Up), 45);
+        assert_eq!(round_to_increment(30, 15, Rounding::Up), 30);
+    }
+
+    #[test]
+    fn money_ops() {
+        let m = Money::new(12_345, "EUR");
+        assert_eq!(m.mul_ratio(3, 2, Rounding::HalfEven).amount_minor, 18_518);
+        assert_eq!(m.basis_points(1_000).amount_minor, 1_234);
+        assert!(m.checked_add(&Money::new(1, "USD")).is_none());
+        assert_eq!(m.to_string(), "123.45 EUR");
+        assert_eq!(Money::new(-5, "EUR").to_string(), "-0.05 EUR");
+        assert_eq!(Decimal::hours_from_minutes(45), Decimal::new(75, 2));
+    }
+}

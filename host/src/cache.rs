@@ -1,0 +1,59 @@
+//! On-disk cache of precompiled components, keyed by module hash and by the
+//! engine's compatibility hash, so a restart does not recompile and an
+//! upgraded engine never loads an incompatible artifact.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// A directory of `.cwasm` artifacts.
+pub struct ArtifactCache {
+    dir: PathBuf,
+}
+
+impl ArtifactCache {
+    /// A cache under `root`, in a subdirectory for this engine's settings.
+    pub fn new(root: &Path, engine: &Engine) -> std::io::Result<ArtifactCache> {
+        let mut h = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let dir = root.join(format!("engine-{:016x}", h.finish()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(ArtifactCache { dir })
+    }
+
+    fn path(&self, hash: &str) -> PathBuf {
+        self.dir.join(format!("{hash}.cwasm"))
+    }
+
+    /// The cached component, if present and loadable. A corrupt or stale
+    /// artifact is removed and reported as a miss.
+    pub fn load(&self, engine: &Engine, hash: &str) -> Option<Component> {
+        let path = self.path(hash);
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `store` below from
+        // `Component::serialize` of this same engine configuration (the
+        // directory is keyed by the compatibility hash), and wasmtime checks
+        // the artifact's header before using it.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "dropping unusable cached artifact");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Stores the component's artifact atomically (write, then rename).
+    pub fn store(&self, hash: &str, component: &Component) -> std::io::Result<()> {
+        let bytes = component.serialize().map_err(std::io::Error::other)?;
+        let tmp = self
+            .dir
+            .join(format!("{hash}.cwasm.tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, self.path(hash))
+    }
+}

@@ -1,0 +1,109 @@
+//! The `docket:plugin` contract as the host knows it: version, capability
+//! names, and the WIT sources (embedded, so componentizing needs no files).
+
+use serde::{Deserialize, Serialize};
+
+/// The WIT package this host implements.
+pub const PACKAGE: &str = "docket:plugin";
+/// The contract version this host implements.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The WIT files of the contract, as `(file name, contents)`.
+pub const WIT_SOURCES: &[(&str, &str)] = &[
+    ("types.wit", include_str!("../../wit/types.wit")),
+    (
+        "capabilities.wit",
+        include_str!("../../wit/capabilities.wit"),
+    ),
+    ("worlds.wit", include_str!("../../wit/worlds.wit")),
+];
+
+/// The interface names a plugin may import.
+pub const ALLOWED_IMPORTS: &[&str] = &["log", "types"];
+
+/// A capability a plugin may export. The order is the pipeline's phase order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Ticket templates and validation.
+    Template,
+    /// Assignment.
+    Routing,
+    /// SLA targets, escalation actions and timers.
+    Escalation,
+    /// Invoices, approvals and commissions.
+    Billing,
+}
+
+impl Capability {
+    /// Every capability, in phase order.
+    pub const ALL: [Capability; 4] = [
+        Capability::Template,
+        Capability::Routing,
+        Capability::Escalation,
+        Capability::Billing,
+    ];
+
+    /// The WIT interface name.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::Template => "template",
+            Capability::Routing => "routing",
+            Capability::Escalation => "escalation",
+            Capability::Billing => "billing",
+        }
+    }
+
+    /// The capability exported under a WIT interface name.
+    pub fn from_interface(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.interface() == name)
+    }
+
+    /// The fully qualified export name, e.g. `docket:plugin/routing@0.1.0`.
+    pub fn export_name(self) -> String {
+        qualified(self.interface())
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.interface())
+    }
+}
+
+/// `docket:plugin/<interface>@<version>`.
+pub fn qualified(interface: &str) -> String {
+    format!("{PACKAGE}/{interface}@{CONTRACT_VERSION}")
+}
+
+/// A name of the form `docket:plugin/<interface>@<version>`, split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractName<'a> {
+    /// The interface, e.g. `routing`.
+    pub interface: &'a str,
+    /// The version, e.g. `0.1.0` (empty when unversioned).
+    pub version: &'a str,
+}
+
+/// Parses `docket:plugin/<interface>[@<version>]`; `None` for other packages.
+pub fn parse_contract_name(name: &str) -> Option<ContractName<'_>> {
+    let rest = name.strip_prefix(PACKAGE)?.strip_prefix('/')?;
+    let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+    Some(ContractName { interface, version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            Capability::Routing.export_name(),
+            "docket:plugin/routing@0.1.0"
+        );
+        let n = parse_contract_name("docket:plugin/billing@0.0.9").unwrap();
+        assert_eq!((n.interface, n.version), ("billing", "0.0.9"));
+        assert!(parse_contract_name("wasi:io/streams@0.2.0").is_none());
+    }
+}

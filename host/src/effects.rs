@@ -1,0 +1,337 @@
+//! Effects: what plugins decided, in one uniform, serializable form, and how
+//! the host applies them to its copy of the ticket. Decisions are checked
+//! here (unknown calendar, empty group, mixed currencies, ...) so a bad
+//! decision is a typed error, never a half-applied ticket.
+
+use crate::bindings::docket::plugin::types::{FieldValue, Priority, Ticket};
+use crate::bindings::exports::docket::plugin::billing::BillingDecision;
+use crate::bindings::exports::docket::plugin::escalation::{
+    EscalationAction, EscalationDecision, Notification, SlaMetric, SlaPolicy, TimerOp, TimerWhen,
+};
+use crate::bindings::exports::docket::plugin::routing::RouteDecision;
+use crate::bindings::exports::docket::plugin::template::FieldError;
+use crate::calendar::BusinessCalendar;
+use crate::error::PluginError;
+use crate::sandbox::Decision;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The resolved due instant of one SLA target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlaDue {
+    /// What is measured.
+    pub metric: SlaMetric,
+    /// Allowed business minutes.
+    pub minutes: u32,
+    /// When it is due, ms since the epoch (counted from ticket creation).
+    pub due_at: i64,
+}
+
+/// One thing a plugin decided, ready for the host to perform.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Set a custom field.
+    SetField {
+        /// Field key.
+        key: String,
+        /// New value.
+        value: FieldValue,
+    },
+    /// Assign a group, and an agent if given.
+    Assign {
+        /// Group.
+        group: String,
+        /// Agent.
+        agent: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// Set the priority.
+    SetPriority {
+        /// New priority.
+        priority: Priority,
+    },
+    /// Add a tag.
+    AddTag {
+        /// Tag.
+        tag: String,
+    },
+    /// Skills the assignee needs.
+    RequireSkills {
+        /// Skills.
+        skills: Vec<String>,
+    },
+    /// Apply an SLA policy.
+    ApplySla {
+        /// The policy.
+        policy: SlaPolicy,
+        /// Its targets, resolved on the calendar.
+        due: Vec<SlaDue>,
+    },
+    /// Send a notification.
+    Notify {
+        /// What and to whom.
+        notification: Notification,
+    },
+    /// Set (or replace) a timer.
+    SetTimer {
+        /// Key, unique per ticket and plugin.
+        key: String,
+        /// When it fires, ms since the epoch.
+        due_at: i64,
+    },
+    /// Cancel a timer.
+    CancelTimer {
+        /// Key.
+        key: String,
+    },
+    /// The ticket's invoice as it now stands.
+    Invoice {
+        /// Lines, total, approvals and commissions.
+        invoice: BillingDecision,
+    },
+}
+
+/// What the host needs to turn decisions into effects.
+pub struct Resolver<'a> {
+    /// The run's `now`.
+    pub now: i64,
+    /// The tenant's calendars by name.
+    pub calendars: &'a HashMap<String, BusinessCalendar>,
+}
+
+/// The effects of one decision, or why the decision is invalid. Validation
+/// errors come back separately: they reject the event.
+pub fn effects_of(
+    decision: Decision,
+    ticket: &Ticket,
+    r: &Resolver<'_>,
+) -> Result<(Vec<Effect>, Vec<FieldError>), PluginError> {
+    Ok(match decision {
+        Decision::Template(v) => {
+            let effects = v
+                .set_fields
+                .into_iter()
+                .map(|f| Effect::SetField {
+                    key: f.key,
+                    value: f.value,
+                })
+                .collect();
+            (effects, v.errors)
+        }
+        Decision::Routing(None) | Decision::Billing(None) => (Vec::new(), Vec::new()),
+        Decision::Routing(Some(d)) => (routing_effects(d)?, Vec::new()),
+        Decision::Escalation(d) => (escalation_effects(d, ticket, r)?, Vec::new()),
+        Decision::Billing(Some(d)) => (
+            vec![Effect::Invoice {
+                invoice: checked_invoice(d)?,
+            }],
+            Vec::new(),
+        ),
+    })
+}
+
+fn non_empty(what: &str, s: &str) -> Result<(), PluginError> {
+    if s.trim().is_empty() {
+        Err(PluginError::invalid_output(format!("{what} is empty")))
+    } else if s.len() > 256 {
+        Err(PluginError::invalid_output(format!(
+            "{what} is longer than 256 bytes"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn routing_effects(d: RouteDecision) -> Result<Vec<Effect>, PluginError> {
+    non_empty("routing decision: group", &d.group)?;
+    if let Some(agent) = &d.agent {
+        non_empty("routing decision: agent", agent)?;
+    }
+    let mut out = vec![Effect::Assign {
+        group: d.group,
+        agent: d.agent,
+        reason: d.reason,
+    }];
+    out.extend(d.priority.map(|priority| Effect::SetPriority { priority }));
+    if !d.skills.is_empty() {
+        out.push(Effect::RequireSkills { skills: d.skills });
+    }
+    for tag in d.tags {
+        non_empty("routing decision: tag", &tag)?;
+        out.push(Effect::AddTag { tag });
+    }
+    Ok(out)
+}
+
+fn calendar<'a>(r: &'a Resolver<'_>, name: &str) -> Result<&'a BusinessCalendar, PluginError> {
+    r.calendars.get(name).ok_or_else(|| {
+        let mut known: Vec<&str> = r.calendars.keys().map(String::as_str).collect();
+        known.sort_unstable();
+        PluginError::invalid_output(format!(
+            "unknown calendar `{name}` (the tenant defines: {})",
+            known.join(", ")
+        ))
+    })
+}
+
+fn escalation_effects(
+    d: EscalationDecision,
+    ticket: &Ticket,
+    r: &Resolver<'_>,
+) -> Result<Vec<Effect>, PluginError> {
+    let mut out = Vec::new();
+    if let Some(policy) = d.sla {
+        let cal = calendar(r, &policy.calendar)?;
+        let due = policy
+            .targets
+            .iter()
+            .map(|t| {
+                let due_at = cal
+                    .add_business_minutes(ticket.created_at, t.minutes)
+                    .map_err(PluginError::invalid_output)?;
+                Ok(SlaDue {
+                    metric: t.metric,
+                    minutes: t.minutes,
+                    due_at,
+                })
+            })
+            .collect::<Result<_, PluginError>>()?;
+        out.push(Effect::ApplySla { policy, due });
+    }
+    for action in d.actions {
+        out.push(match action {
+            EscalationAction::RaisePriority(p) => {
+                if (p as u8) <= (ticket.priority as u8) {
+                    continue; // "raise" never lowers
+                }
+                Effect::SetPriority { priority: p }
+            }
+            EscalationAction::Reassign((group, agent)) => {
+                non_empty("reassign: group", &group)?;
+                Effect::Assign {
+                    group,
+                    agent,
+                    reason: "escalation".into(),
+                }
+            }
+            EscalationAction::Notify(n) => Effect::Notify { notification: n },
+            EscalationAction::AddTag(tag) => {
+                non_empty("escalation: tag", &tag)?;
+                Effect::AddTag { tag }
+            }
+        });
+    }
+    for op in d.timers {
+        out.push(match op {
+            TimerOp::Set((key, when)) => {
+                non_empty("timer key", &key)?;
+                let due_at = match when {
+                    TimerWhen::At(at) => at,
+                    TimerWhen::After(ms) if ms >= 0 => r.now.saturating_add(ms),
+                    TimerWhen::After(ms) => {
+                        return Err(PluginError::invalid_output(format!(
+                            "timer `{key}`: negative delay {ms} ms"
+                        )));
+                    }
+                    TimerWhen::AfterBusiness(b) => calendar(r, &b.calendar)?
+                        .add_business_minutes(b.start.unwrap_or(r.now), b.minutes)
+                        .map_err(PluginError::invalid_output)?,
+                };
+                Effect::SetTimer { key, due_at }
+            }
+            TimerOp::Cancel(key) => Effect::CancelTimer { key },
+        });
+    }
+    Ok(out)
+}
+
+/// Checks an invoice: one currency, line totals that add up, shares ≤ 100%.
+fn checked_invoice(mut d: BillingDecision) -> Result<BillingDecision, PluginError> {
+    let currency = d
+        .total
+        .as_ref()
+        .map(|t| t.currency.clone())
+        .or_else(|| d.lines.first().map(|l| l.amount.currency.clone()));
+    let Some(currency) = currency else {
+        return Ok(d);
+    };
+    let mut sum: i64 = 0;
+    for (i, line) in d.lines.iter().enumerate() {
+        if line.amount.currency != currency || line.unit_price.currency != currency {
+            return Err(PluginError::invalid_output(format!(
+                "invoice line {i} (`{}`) is in {}, the invoice in {currency}",
+                line.description, line.amount.currency
+            )));
+        }
+        sum = sum
+            .checked_add(line.amount.amount_minor)
+            .ok_or_else(|| PluginError::invalid_output("invoice total overflows"))?;
+    }
+    match &d.total {
+        Some(t) if t.amount_minor != sum => {
+            return Err(PluginError::invalid_output(format!(
+                "invoice total {} {currency} is not the sum of its lines ({sum})",
+                t.amount_minor
+            )));
+        }
+        Some(_) => {}
+        None => {
+            d.total = Some(crate::bindings::docket::plugin::types::Money {
+                amount_minor: sum,
+                currency: currency.clone(),
+            })
+        }
+    }
+    let bps: u64 = d
+        .commissions
+        .iter()
+        .map(|c| u64::from(c.basis_points))
+        .sum();
+    if bps > 10_000 {
+        return Err(PluginError::invalid_output(format!(
+            "commission shares add up to {bps} basis points, over 100%"
+        )));
+    }
+    Ok(d)
+}
+
+/// Applies effects to the host's copy of the ticket. Notifications, timers,
+/// SLA and invoices are outside the ticket record: the embedder performs them.
+pub fn apply(ticket: &mut Ticket, effects: &[Effect], now: i64) {
+    for e in effects {
+        match e {
+            Effect::SetField { key, value } => {
+                match ticket.fields.iter_mut().find(|f| &f.key == key) {
+                    Some(f) => f.value = value.clone(),
+                    None => {
+                        ticket
+                            .fields
+                            .push(crate::bindings::docket::plugin::types::CustomField {
+                                key: key.clone(),
+                                value: value.clone(),
+                            })
+                    }
+                }
+            }
+            Effect::Assign { group, agent, .. } => {
+                ticket.group = Some(group.clone());
+                ticket.assignee = agent.clone();
+            }
+            Effect::SetPriority { priority } => ticket.priority = *priority,
+            Effect::AddTag { tag } => {
+                if !ticket.tags.contains(tag) {
+                    ticket.tags.push(tag.clone());
+                }
+            }
+            Effect::RequireSkills { .. }
+            | Effect::ApplySla { .. }
+            | Effect::Notify { .. }
+            | Effect::SetTimer { .. }
+            | Effect::CancelTimer { .. }
+            | Effect::Invoice { .. } => continue,
+        }
+        ticket.updated_at = now;
+    }
+}

@@ -1,0 +1,92 @@
+//! Resource limits: per tenant (in its TOML config) and for the whole engine.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Limits of one plugin call. Every field has a safe default; a tenant's
+/// config may override any of them (up to the engine's ceilings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Fuel (roughly, wasm instructions) per call.
+    pub fuel: u64,
+    /// Wall-clock deadline per call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Linear memory cap per instance, in bytes.
+    pub memory_bytes: u64,
+    /// Cap on the encoded size of one decision, in bytes.
+    pub output_bytes: u64,
+    /// Cap on the size of an installed module, in bytes.
+    pub module_bytes: u64,
+    /// Log lines kept per call; further lines are counted, not kept.
+    pub log_lines: u32,
+    /// Longest log line kept, in bytes; longer lines are truncated.
+    pub log_line_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 50_000_000,
+            timeout_ms: 100,
+            memory_bytes: 16 << 20,
+            output_bytes: 256 << 10,
+            module_bytes: 8 << 20,
+            log_lines: 100,
+            log_line_bytes: 2048,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks the limits against the engine's ceilings.
+    pub fn validate(&self, engine: &EngineConfig) -> Result<(), String> {
+        if self.memory_bytes > engine.max_memory_bytes {
+            return Err(format!(
+                "limits.memory_bytes = {} is over the engine ceiling of {} bytes",
+                self.memory_bytes, engine.max_memory_bytes
+            ));
+        }
+        if self.fuel == 0
+            || self.timeout_ms == 0
+            || self.output_bytes == 0
+            || self.module_bytes == 0
+        {
+            return Err(
+                "limits.fuel, timeout_ms, output_bytes and module_bytes must be positive".into(),
+            );
+        }
+        if self.memory_bytes < 64 << 10 {
+            return Err("limits.memory_bytes must be at least one wasm page (65536)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Engine-wide settings: shared by every tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Where precompiled artifacts are cached; `None` keeps them in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin instances that may be alive at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// Ceiling of any tenant's memory limit, in bytes.
+    pub max_memory_bytes: u64,
+    /// Epoch tick, in microseconds: the resolution of wall-clock deadlines.
+    pub epoch_tick_us: u64,
+    /// Wasm stack per call, in bytes.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            cache_dir: None,
+            max_instances: 128,
+            max_memory_bytes: 64 << 20,
+            epoch_tick_us: 1_000,
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The shared wasmtime engine: configuration (fuel, epochs, pooling), the
+//! linker with the host's imports, the epoch ticker, and compilation with an
+//! in-memory and on-disk cache keyed by content hash.
+
+use crate::bindings::Plugin as PluginWorld;
+use crate::cache::ArtifactCache;
+use crate::componentize::{self, BinaryKind};
+use crate::error::PluginError;
+use crate::limits::{EngineConfig, Limits};
+use crate::plugin::{self, CompiledPlugin};
+use crate::sandbox::{self, HostState};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Where a compiled plugin came from, for cold-start accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileSource {
+    /// Already compiled in this process.
+    Memory,
+    /// Loaded from the on-disk artifact cache.
+    Disk,
+    /// Compiled now.
+    Compiled,
+}
+
+/// Increments the engine's epoch every tick until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: Duration) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("docket-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn epoch ticker");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine every tenant shares.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Option<ArtifactCache>,
+    compiled: Mutex<HashMap<String, Arc<CompiledPlugin>>>,
+    config: EngineConfig,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Builds the engine.
+    pub fn new(config: EngineConfig) -> anyhow::Result<Runtime> {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = config.max_instances;
+        pool.total_component_instances(n)
+            .total_core_instances(n)
+            .total_memories(n)
+            .total_tables(n)
+            .max_memory_size(config.max_memory_bytes as usize);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)?;
+        let mut linker = Linker::new(&engine);
+        PluginWorld::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(ArtifactCache::new(dir, &engine)?),
+            None => None,
+        };
+        let tick = Duration::from_micros(config.epoch_tick_us.max(100));
+        let ticker = EpochTicker::start(engine.clone(), tick);
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            compiled: Mutex::new(HashMap::new()),
+            config,
+            _ticker: ticker,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The engine settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The epoch tick.
+    pub fn epoch_tick(&self) -> Duration {
+        Duration::from_micros(self.config.epoch_tick_us.max(100))
+    }
+
+    /// Compiles plugin bytes (a component or a core module), reusing a
+    /// compiled copy of the same bytes from memory or the on-disk cache.
+    pub fn compile(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<(Arc<CompiledPlugin>, CompileSource), PluginError> {
+        if bytes.len() as u64 > limits.module_bytes {
+            return Err(PluginError::ModuleTooLarge {
+                size: bytes.len() as u64,
+                limit: limits.module_bytes,
+            });
+        }
+        let hash = plugin::content_hash(bytes);
+        if let Some(p) = self.compiled.lock().expect("compiled map").get(&hash) {
+            return Ok((p.clone(), CompileSource::Memory));
+        }
+        let span = tracing::info_span!("compile", hash = &hash[..12], size = bytes.len());
+        let _enter = span.enter();
+        let componentized = componentize::binary_kind(bytes)? == BinaryKind::Module;
+        let (component, source) = match self
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&self.engine, &hash))
+        {
+            Some(c) => (c, CompileSource::Disk),
+            None => {
+                let component_bytes = plugin::prepare(bytes, limits.module_bytes)?;
+                let component = Component::new(&self.engine, &component_bytes).map_err(|e| {
+                    PluginError::InvalidWasm {
+                        reason: format!("{e:#}"),
+                    }
+                })?;
+                if let Some(cache) = &self.cache {
+                    if let Err(e) = cache.store(&hash, &component) {
+                        tracing::warn!(error = %e, "could not write the artifact cache");
+                    }
+                }
+                (component, CompileSource::Compiled)
+            }
+        };
+        let compiled = plugin::link(
+            &self.engine,
+            &self.linker,
+            &component,
+            hash.clone(),
+            bytes.len() as u64,
+            componentized,
+        )?;
+        sandbox::type_check(&self.engine, &compiled)?;
+        let compiled = Arc::new(compiled);
+        self.compiled
+            .lock()
+            .expect("compiled map")
+            .insert(hash, compiled.clone());
+        tracing::info!(?source, capabilities = ?compiled.info.capabilities, "plugin ready");
+        Ok((compiled, source))
+    }
+
+    /// Forgets in-memory compiled plugins no tenant uses any more.
+    pub fn evict_unused(&self) -> usize {
+        let mut map = self.compiled.lock().expect("compiled map");
+        let before = map.len();
+        map.retain(|_, p| Arc::strong_count(p) > 1);
+        before - map.len()
+    }
+}

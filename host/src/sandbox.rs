@@ -1,0 +1,299 @@
+//! One plugin call in a fresh, isolated store: fuel, an epoch deadline, a
+//! memory cap and bounded logging, with every failure mapped to a typed
+//! [`PluginError`].
+
+use crate::bindings::docket::plugin::log::{self, Level};
+use crate::bindings::docket::plugin::types::{Context, Event, Ticket};
+use crate::bindings::exports::docket::plugin::billing::BillingDecision;
+use crate::bindings::exports::docket::plugin::escalation::EscalationDecision;
+use crate::bindings::exports::docket::plugin::routing::RouteDecision;
+use crate::bindings::exports::docket::plugin::template::{TicketTemplate, Validation};
+use crate::contract::Capability;
+use crate::error::PluginError;
+use crate::limits::Limits;
+use crate::plugin::CompiledPlugin;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
+
+/// A log line a plugin wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Severity.
+    pub level: String,
+    /// Text (truncated to the limit).
+    pub message: String,
+}
+
+/// Caps linear memory and tables, and remembers that it refused a growth so
+/// the resulting trap can be reported as a memory limit.
+pub(crate) struct Limiter {
+    max_memory: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_memory;
+        self.hit |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The per-call state a plugin's imports see.
+pub struct HostState {
+    limiter: Limiter,
+    logs: Vec<LogLine>,
+    logs_dropped: u32,
+    max_lines: u32,
+    max_line_bytes: usize,
+    guest_panic: Option<String>,
+}
+
+impl HostState {
+    fn new(limits: &Limits) -> HostState {
+        HostState {
+            limiter: Limiter {
+                max_memory: limits.memory_bytes as usize,
+                hit: false,
+            },
+            logs: Vec::new(),
+            logs_dropped: 0,
+            max_lines: limits.log_lines,
+            max_line_bytes: limits.log_line_bytes as usize,
+            guest_panic: None,
+        }
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.logs.len() as u32 >= self.max_lines {
+            self.logs_dropped = self.logs_dropped.saturating_add(1);
+            return;
+        }
+        let message = truncate(message, self.max_line_bytes);
+        self.logs.push(LogLine {
+            level: format!("{level:?}").to_lowercase(),
+            message,
+        });
+    }
+
+    fn panicking(&mut self, message: String) {
+        self.guest_panic = Some(truncate(message, 4096));
+    }
+}
+
+impl crate::bindings::docket::plugin::types::Host for HostState {}
+
+/// The decision of one capability call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// From `template.validate`.
+    Template(Validation),
+    /// From `routing.route`.
+    Routing(Option<RouteDecision>),
+    /// From `escalation.evaluate`.
+    Escalation(EscalationDecision),
+    /// From `billing.bill`.
+    Billing(Option<BillingDecision>),
+}
+
+/// What a call cost and logged, whatever its result.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallStats {
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall-clock time, instantiation included.
+    pub elapsed_us: u64,
+    /// Log lines kept.
+    pub logs: Vec<LogLine>,
+    /// Log lines over the limit, counted but not kept.
+    pub logs_dropped: u32,
+}
+
+/// The inputs of a call.
+pub struct CallInput<'a> {
+    /// The event.
+    pub event: &'a Event,
+    /// The ticket as updated by the plugins before.
+    pub ticket: &'a Ticket,
+    /// The context.
+    pub context: &'a Context,
+}
+
+/// Runs one capability of a plugin in a fresh store.
+pub fn call(
+    engine: &Engine,
+    plugin: &CompiledPlugin,
+    capability: Capability,
+    input: &CallInput<'_>,
+    limits: &Limits,
+    epoch_tick: Duration,
+) -> (Result<Decision, PluginError>, CallStats) {
+    with_store(engine, limits, epoch_tick, |store| {
+        let instance = plugin.pre.instantiate(&mut *store)?;
+        let ix = &plugin.indices;
+        let missing = || wasmtime::format_err!("plugin does not export {capability}");
+        let (ev, t, ctx) = (input.event, input.ticket, input.context);
+        Ok(match capability {
+            Capability::Template => {
+                let g = ix
+                    .template
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
+                Decision::Template(g.call_validate(&mut *store, ev, t, ctx)?)
+            }
+            Capability::Routing => {
+                let g = ix
+                    .routing
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
+                Decision::Routing(g.call_route(&mut *store, ev, t, ctx)?)
+            }
+            Capability::Escalation => {
+                let g = ix
+                    .escalation
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
+                Decision::Escalation(g.call_evaluate(&mut *store, ev, t, ctx)?)
+            }
+            Capability::Billing => {
+                let g = ix
+                    .billing
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
+                Decision::Billing(g.call_bill(&mut *store, ev, t, ctx)?)
+            }
+        })
+    })
+}
+
+/// Asks a template plugin for its templates.
+pub fn call_templates(
+    engine: &Engine,
+    plugin: &CompiledPlugin,
+    context: &Context,
+    limits: &Limits,
+    epoch_tick: Duration,
+) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
+    with_store(engine, limits, epoch_tick, |store| {
+        let instance = plugin.pre.instantiate(&mut *store)?;
+        let ix = plugin
+            .indices
+            .template
+            .as_ref()
+            .ok_or_else(|| wasmtime::format_err!("not a template plugin"))?;
+        ix.load(&mut *store, &instance)?
+            .call_templates(&mut *store, context)
+    })
+}
+
+/// Loads every capability's typed exports once: proves the export types
+/// match the contract (name lookups alone do not).
+pub(crate) fn type_check(engine: &Engine, plugin: &CompiledPlugin) -> Result<(), PluginError> {
+    let limits = Limits::default();
+    let (result, _) = with_store(engine, &limits, Duration::from_millis(1), |store| {
+        let instance = plugin.pre.instantiate(&mut *store)?;
+        let ix = &plugin.indices;
+        if let Some(i) = &ix.template {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.routing {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.escalation {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.billing {
+            i.load(&mut *store, &instance)?;
+        }
+        Ok(())
+    });
+    result.map_err(|e| match e {
+        PluginError::Host { reason } => PluginError::NotAPlugin { reason },
+        other => other,
+    })
+}
+
+fn with_store<R>(
+    engine: &Engine,
+    limits: &Limits,
+    epoch_tick: Duration,
+    body: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> (Result<R, PluginError>, CallStats) {
+    let started = Instant::now();
+    let mut store = Store::new(engine, HostState::new(limits));
+    store.limiter(|s| &mut s.limiter);
+    let ticks = limits
+        .timeout_ms
+        .saturating_mul(1000)
+        .div_ceil(epoch_tick.as_micros().max(1) as u64)
+        .max(1);
+    store.set_epoch_deadline(ticks);
+    let result = store.set_fuel(limits.fuel).and_then(|()| body(&mut store));
+    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let result = result.map_err(|e| classify(e, store.data(), limits));
+    let state = store.into_data();
+    let stats = CallStats {
+        fuel_used,
+        elapsed_us: started.elapsed().as_micros() as u64,
+        logs: state.logs,
+        logs_dropped: state.logs_dropped,
+    };
+    (result, stats)
+}
+
+/// Maps a wasmtime error to the typed error the caller reports.
+fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> PluginError {
+    let backtrace = e.downcast_ref::<WasmBacktrace>().map(|b| b.to_string());
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PluginError::FuelExhausted { limit: limits.fuel },
+        Some(Trap::Interrupt) => PluginError::DeadlineExceeded {
+            limit_ms: limits.timeout_ms,
+        },
+        Some(_) if state.limiter.hit => PluginError::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        },
+        Some(trap) => PluginError::Trap {
+            message: trap.to_string(),
+            guest_message: state.guest_panic.clone(),
+            backtrace,
+        },
+        None if state.limiter.hit => PluginError::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        },
+        None => PluginError::host(format!("{e:?}")),
+    }
+}
