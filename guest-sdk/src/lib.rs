@@ -8,7 +8,7 @@
 //! Implement one or more of [`Template`], [`Routing`], [`Escalation`] and
 //! [`Billing`] and export exactly those with [`export_plugin!`]:
 //!
-//! ```ignore
+//! ```
 //! use docket_guest_sdk::prelude::*;
 //!
 //! struct PhoneToVoice;
@@ -41,6 +41,7 @@ pub mod bindings {
         world: "docket:plugin/plugin",
         pub_export_macro: true,
         default_bindings_module: "docket_guest_sdk::bindings",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -107,6 +108,9 @@ pub trait Billing {
 
 /// Exports the capabilities a type implements, and only those.
 ///
+/// The canonical-ABI exports exist only on wasm32; natively (unit tests,
+/// baselines) the type still implements the contract's traits.
+///
 /// `export_plugin!(MyRules: routing, billing);` exports `docket:plugin/routing`
 /// and `docket:plugin/billing`; `MyRules` must implement [`Routing`] and
 /// [`Billing`]. Capabilities: `template`, `routing`, `escalation`, `billing`.
@@ -126,6 +130,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Template>::validate(&ev, &t, &ctx)
             }
         }
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::exports::docket::plugin::template::__export_docket_plugin_template_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::template);
     };
@@ -136,6 +141,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Routing>::route(&ev, &t, &ctx)
             }
         }
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::exports::docket::plugin::routing::__export_docket_plugin_routing_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::routing);
     };
@@ -146,6 +152,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Escalation>::evaluate(&ev, &t, &ctx)
             }
         }
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::exports::docket::plugin::escalation::__export_docket_plugin_escalation_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::escalation);
     };
@@ -156,6 +163,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Billing>::bill(&ev, &t, &ctx)
             }
         }
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::exports::docket::plugin::billing::__export_docket_plugin_billing_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::billing);
     };

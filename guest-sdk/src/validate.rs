@@ -33,14 +33,15 @@ pub fn validate(templates: &[TicketTemplate], ev: &Event, t: &Ticket) -> Validat
     let creating = matches!(ev.kind, EventKind::Created);
     for def in templates.iter().flat_map(|tpl| tpl.fields.iter()) {
         let mut value = t.field(&def.key).cloned();
-        if creating && value.is_none() {
-            if let Some(default) = &def.default {
-                set_fields.push(CustomField {
-                    key: def.key.clone(),
-                    value: default.clone(),
-                });
-                value = Some(default.clone());
-            }
+        if creating
+            && value.is_none()
+            && let Some(default) = &def.default
+        {
+            set_fields.push(CustomField {
+                key: def.key.clone(),
+                value: default.clone(),
+            });
+            value = Some(default.clone());
         }
         check_field(def, value.as_ref(), t, &mut errors);
     }

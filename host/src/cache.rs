@@ -1,6 +1,10 @@
 //! On-disk cache of precompiled components, keyed by module hash and by the
 //! engine's compatibility hash, so a restart does not recompile and an
 //! upgraded engine never loads an incompatible artifact.
+//!
+//! Artifacts are memory-mapped when loaded, so files are only ever replaced
+//! by an atomic rename, never rewritten in place (which would fault the
+//! processes that have them mapped).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};

@@ -702,7 +702,7 @@ fn new_ticket(record: &StreamRecord, n: &NewTicket) -> Result<Ticket, String> {
 }
 
 /// Applies the event's own change to the ticket and returns the event kind.
-fn apply_action(t: &mut Ticket, action: &Action, at: i64) -> Result<EventKind, String> {
+fn apply_action(t: &mut Ticket, action: &Action) -> Result<EventKind, String> {
     Ok(match action {
         Action::Created(_) | Action::Tick => unreachable!("handled by the caller"),
         Action::Updated(p) => {
@@ -796,7 +796,6 @@ fn apply_action(t: &mut Ticket, action: &Action, at: i64) -> Result<EventKind, S
                 },
             };
             t.parts.push(part.clone());
-            let _ = at;
             EventKind::PartUsed(part)
         }
     })

@@ -148,10 +148,10 @@ impl Runtime {
                         reason: format!("{e:#}"),
                     }
                 })?;
-                if let Some(cache) = &self.cache {
-                    if let Err(e) = cache.store(&hash, &component) {
-                        tracing::warn!(error = %e, "could not write the artifact cache");
-                    }
+                if let Some(cache) = &self.cache
+                    && let Err(e) = cache.store(&hash, &component)
+                {
+                    tracing::warn!(error = %e, "could not write the artifact cache");
                 }
                 (component, CompileSource::Compiled)
             }

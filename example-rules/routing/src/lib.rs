@@ -83,16 +83,15 @@ fn decide_group(t: &Ticket, senior_level: u8) -> (RouteDecision, u8) {
             .reason("phone tickets go to the voice team");
         return (d, 1);
     }
-    if let Some(region) = t.requester.region.as_deref() {
-        if let Some((_, _, team)) = REGION_MATRIX
+    if let Some(region) = t.requester.region.as_deref()
+        && let Some((_, _, team)) = REGION_MATRIX
             .iter()
             .find(|(r, c, _)| *r == region && *c == category)
-        {
-            let d = RouteDecision::to_group(team)
-                .skill(category)
-                .reason(format!("{category} in {region} goes to {team}"));
-            return (d, 1);
-        }
+    {
+        let d = RouteDecision::to_group(team)
+            .skill(category)
+            .reason(format!("{category} in {region} goes to {team}"));
+        return (d, 1);
     }
     let dept = DEPARTMENTS
         .iter()

@@ -37,7 +37,7 @@ impl Routing for Hostile {
             "huge-output" => Some(RouteDecision::to_group("x").reason("A".repeat(4 << 20))),
             "panic" => panic!("hostile plugin panicked on purpose (ticket {})", _t.id),
             "log-flood" => {
-                for i in 0..100_000 {
+                for i in 0..20_000 {
                     docket_guest_sdk::log::info(&format!("line {i}"));
                 }
                 Some(RouteDecision::to_group("hostile-ok"))

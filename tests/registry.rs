@@ -1,0 +1,264 @@
+//! The registry: content-addressed installs, versions, atomic activation and
+//! rollback, pipelines, tenant isolation, configuration loading and the
+//! on-disk artifact cache.
+
+use docket::config::{TenantConfig, load_tenant};
+use docket::runtime::CompileSource;
+use docket::types::EventKind;
+use docket::{Docket, DocketError, EngineConfig, FailurePolicy, Limits, PipelineStep, builtin};
+use docket_tests::*;
+use std::path::Path;
+
+fn route_group(tenant: &str) -> String {
+    let o = dispatch(
+        tenant,
+        event(EventKind::Created, MONDAY),
+        ticket("V-1", "software", MONDAY),
+    );
+    match &effects(&o)[..] {
+        [docket::effects::Effect::Assign { group, .. }, ..] => group.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn versions_are_content_addressed_and_roll_back_atomically() {
+    let d = docket();
+    d.ensure_tenant("reg-a", Limits::default()).unwrap();
+    let routing = builtin::plugin("routing").unwrap();
+    let hostile = builtin::hostile_plugin();
+    let v1 = d.install("reg-a", "router", routing).unwrap();
+    assert_eq!(v1.version, 1);
+    assert!(!v1.active, "install does not activate");
+    let again = d.install("reg-a", "router", routing).unwrap();
+    assert_eq!(again.version, 1, "the same bytes are the same version");
+    let v2 = d.install("reg-a", "router", hostile).unwrap();
+    assert_eq!(v2.version, 2);
+    assert_ne!(v1.info.hash, v2.info.hash);
+
+    d.activate("reg-a", "router", "1").unwrap();
+    d.set_pipeline(
+        "reg-a",
+        vec![PipelineStep {
+            plugin: "router".into(),
+            settings: vec![],
+            on_failure: FailurePolicy::FailEvent,
+        }],
+    )
+    .unwrap();
+    assert_eq!(route_group("reg-a"), "it-support");
+    // Activate by hash prefix.
+    d.activate("reg-a", "router", &v2.info.hash[..12]).unwrap();
+    assert_eq!(route_group("reg-a"), "hostile-ok");
+    let back = d.rollback("reg-a", "router").unwrap();
+    assert_eq!((back.version, back.active), (1, true));
+    assert_eq!(route_group("reg-a"), "it-support");
+    assert!(matches!(
+        d.rollback("reg-a", "router"),
+        Err(DocketError::NothingToRollBack { .. })
+    ));
+
+    let versions = d.versions("reg-a", "router").unwrap();
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| (v.version, v.active))
+            .collect::<Vec<_>>(),
+        vec![(1, true), (2, false)]
+    );
+    assert!(matches!(
+        d.activate("reg-a", "router", "7"),
+        Err(DocketError::UnknownVersion { .. })
+    ));
+    assert!(
+        matches!(
+            d.activate("reg-a", "router", "abc"),
+            Err(DocketError::UnknownVersion { .. })
+        ),
+        "short prefixes are refused"
+    );
+    assert!(matches!(
+        d.activate("reg-a", "nope", "1"),
+        Err(DocketError::UnknownPlugin { .. })
+    ));
+}
+
+#[test]
+fn tenants_do_not_see_each_other() {
+    let d = docket();
+    d.ensure_tenant("iso-a", Limits::default()).unwrap();
+    d.ensure_tenant("iso-b", Limits::default()).unwrap();
+    d.install("iso-a", "router", builtin::plugin("routing").unwrap())
+        .unwrap();
+    assert!(matches!(
+        d.versions("iso-b", "router"),
+        Err(DocketError::UnknownPlugin { .. })
+    ));
+    let step = PipelineStep {
+        plugin: "router".into(),
+        settings: vec![],
+        on_failure: FailurePolicy::Skip,
+    };
+    assert!(matches!(
+        d.set_pipeline("iso-b", vec![step.clone()]),
+        Err(DocketError::UnknownPlugin { .. })
+    ));
+    assert!(
+        matches!(d.set_pipeline("iso-a", vec![step]), Err(DocketError::Config(m)) if m.contains("no active version"))
+    );
+    let req = docket::DispatchRequest {
+        event: event(EventKind::Created, MONDAY),
+        ticket: ticket("X", "software", MONDAY),
+        agents: vec![],
+        history: vec![],
+        now: MONDAY,
+    };
+    assert!(matches!(
+        d.dispatch("iso-nobody", req),
+        Err(DocketError::UnknownTenant(_))
+    ));
+}
+
+#[test]
+fn limits_over_the_engine_ceiling_are_refused() {
+    let too_big = Limits {
+        memory_bytes: 1 << 40,
+        ..Limits::default()
+    };
+    let err = docket().ensure_tenant("lim", too_big).unwrap_err();
+    assert!(err.to_string().contains("over the engine ceiling"), "{err}");
+}
+
+const CONFIG: &str = r#"
+tenant = "cfg"
+[[calendars]]
+name = "business-hours"
+timezone = "Europe/Berlin"
+hours = { mon = "09:00-17:00", tue = "09:00-17:00" }
+[[plugins]]
+name = "routing"
+source = "builtin:routing"
+[plugins.settings]
+max_open = 2
+"#;
+
+#[test]
+fn config_loads_all_or_nothing() {
+    let d = docket();
+    let config = TenantConfig::parse(CONFIG).unwrap();
+    load_tenant(d, &config, Path::new("."), &builtin::plugin).unwrap();
+    assert_eq!(route_group("cfg"), "it-support");
+
+    let broken = CONFIG.replace("max_open = 2", "max_open = 2.5");
+    let err = load_tenant(
+        d,
+        &TenantConfig::parse(&broken).unwrap(),
+        Path::new("."),
+        &builtin::plugin,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("plugin `routing`: setting `max_open` = 2.5: floats are not allowed"),
+        "{err}"
+    );
+    assert_eq!(route_group("cfg"), "it-support", "the tenant is as it was");
+
+    let missing = CONFIG.replace("builtin:routing", "no/such/plugin.wasm");
+    let err = load_tenant(
+        d,
+        &TenantConfig::parse(&missing).unwrap(),
+        Path::new("/tmp"),
+        &builtin::plugin,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("reading /tmp/no/such/plugin.wasm"),
+        "{err}"
+    );
+
+    let bad_tz = CONFIG.replace("Europe/Berlin", "Europe/Atlantis");
+    let err = load_tenant(
+        d,
+        &TenantConfig::parse(&bad_tz).unwrap(),
+        Path::new("."),
+        &builtin::plugin,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("calendar `business-hours`: unknown time zone `Europe/Atlantis`"),
+        "{err}"
+    );
+
+    let typo = CONFIG.replace("[[plugins]]", "[[plugin]]");
+    let err = TenantConfig::parse(&typo).unwrap_err();
+    assert!(err.to_string().contains("unknown field `plugin`"), "{err}");
+}
+
+#[test]
+fn unknown_calendar_in_a_decision_is_invalid_output() {
+    example_tenant("cal-missing", "escalation", "calendar = \"night-shift\"");
+    let o = dispatch(
+        "cal-missing",
+        event(EventKind::Created, MONDAY),
+        ticket("K-1", "software", MONDAY),
+    );
+    let err = o.trace[0].error.clone().expect("error");
+    assert!(
+        err.to_string()
+            .contains("unknown calendar `night-shift` (the tenant defines: business-hours)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn precompiled_artifacts_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("docket-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = EngineConfig {
+        cache_dir: Some(dir.clone()),
+        max_instances: 8,
+        ..EngineConfig::default()
+    };
+    let bytes = builtin::plugin("billing").unwrap();
+    {
+        let first = Docket::new(config.clone()).unwrap();
+        let (_, source) = first.runtime().compile(bytes, &Limits::default()).unwrap();
+        assert_eq!(source, CompileSource::Compiled);
+        let (_, source) = first.runtime().compile(bytes, &Limits::default()).unwrap();
+        assert_eq!(source, CompileSource::Memory);
+    }
+    {
+        let restarted = Docket::new(config.clone()).unwrap();
+        let (p, source) = restarted
+            .runtime()
+            .compile(bytes, &Limits::default())
+            .unwrap();
+        assert_eq!(
+            source,
+            CompileSource::Disk,
+            "a restart loads the artifact instead of recompiling"
+        );
+        assert!(p.info().componentized);
+    }
+    // A corrupt artifact is dropped and recompiled, never trusted. (Replaced,
+    // not rewritten in place: artifacts are mapped into memory, and the cache
+    // itself only ever replaces files by renaming.)
+    let engine_dir = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for f in std::fs::read_dir(&engine_dir).unwrap() {
+        let path = f.unwrap().path();
+        let tmp = path.with_extension("corrupt");
+        std::fs::write(&tmp, b"garbage").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    let again = Docket::new(config).unwrap();
+    let (_, source) = again.runtime().compile(bytes, &Limits::default()).unwrap();
+    assert_eq!(source, CompileSource::Compiled);
+    let _ = std::fs::remove_dir_all(&dir);
+}
