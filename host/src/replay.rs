@@ -516,7 +516,7 @@ impl<'d> Replay<'d> {
             (_, None) => return Err(format!("{where_}: no such ticket (create it first)")),
             (action, Some(mut t)) => {
                 let kind =
-                    apply_action(&mut t, action, at).map_err(|e| format!("{where_}: {e}"))?;
+                    apply_action(&mut t, action).map_err(|e| format!("{where_}: {e}"))?;
                 t.updated_at = at;
                 (t, kind)
             }
