@@ -77,6 +77,9 @@ pub struct EngineConfig {
     pub epoch_tick_us: u64,
     /// Wasm stack per call, in bytes.
     pub max_wasm_stack: usize,
+    /// Bytes of each freed memory (and table) slot kept resident and reset
+    /// in place, to spare the next instance page faults.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +90,7 @@ impl Default for EngineConfig {
             max_memory_bytes: 64 << 20,
             epoch_tick_us: 1_000,
             max_wasm_stack: 512 << 10,
+            keep_resident_bytes: 1 << 20,
         }
     }
 }

@@ -515,8 +515,7 @@ impl<'d> Replay<'d> {
             ),
             (_, None) => return Err(format!("{where_}: no such ticket (create it first)")),
             (action, Some(mut t)) => {
-                let kind =
-                    apply_action(&mut t, action).map_err(|e| format!("{where_}: {e}"))?;
+                let kind = apply_action(&mut t, action).map_err(|e| format!("{where_}: {e}"))?;
                 t.updated_at = at;
                 (t, kind)
             }

@@ -74,7 +74,12 @@ impl Runtime {
             .total_core_instances(n)
             .total_memories(n)
             .total_tables(n)
-            .max_memory_size(config.max_memory_bytes as usize);
+            .max_memory_size(config.max_memory_bytes as usize)
+            // Reset the first pages of a freed slot with memset instead of
+            // returning them to the kernel: the next instance then starts
+            // without page faults on its stack and hot data.
+            .linear_memory_keep_resident(config.keep_resident_bytes)
+            .table_keep_resident(config.keep_resident_bytes);
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
