@@ -127,30 +127,65 @@ impl BusinessCalendar {
 
     /// The instant `minutes` business minutes after `start` (ms since epoch).
     pub fn add_business_minutes(&self, start: i64, minutes: u32) -> Result<i64, String> {
+        self.add_business_millis(start, i64::from(minutes) * 60_000)
+    }
+
+    /// The business intervals (open, close) of each day from the one holding
+    /// `start` on, clipped to begin at `start`, for at most `MAX_DAYS_AHEAD`.
+    fn intervals_from(
+        &self,
+        start: i64,
+    ) -> Result<impl Iterator<Item = Result<(i64, i64), String>> + '_, String> {
         let ts = Timestamp::from_millisecond(start).map_err(|e| e.to_string())?;
-        let mut date = ts.to_zoned(self.tz.clone()).date();
-        let mut remaining = i64::from(minutes) * 60_000;
-        for _ in 0..MAX_DAYS_AHEAD {
-            if !self.holidays.contains(&date) {
+        let first = ts.to_zoned(self.tz.clone()).date();
+        let days =
+            (0..MAX_DAYS_AHEAD).map_while(move |i| first.checked_add(i64::from(i).days()).ok());
+        Ok(days
+            .filter(|d| !self.holidays.contains(d))
+            .flat_map(move |date| {
                 let weekday = date.weekday().to_monday_zero_offset() as usize;
-                for &(open, close) in &self.week[weekday] {
-                    let from = self.instant(date, open)?.max(start);
-                    let to = self.instant(date, close)?;
-                    if to <= from {
-                        continue;
+                self.week[weekday].iter().filter_map(move |&(open, close)| {
+                    let interval = self
+                        .instant(date, open)
+                        .and_then(|from| Ok((from.max(start), self.instant(date, close)?)));
+                    match interval {
+                        Ok((from, to)) if to <= from => None,
+                        other => Some(other),
                     }
-                    if remaining <= to - from {
-                        return Ok(from + remaining);
-                    }
-                    remaining -= to - from;
-                }
+                })
+            }))
+    }
+
+    /// The instant `millis` of business time after `start` (ms since epoch).
+    pub fn add_business_millis(&self, start: i64, millis: i64) -> Result<i64, String> {
+        let mut remaining = millis.max(0);
+        for interval in self.intervals_from(start)? {
+            let (from, to) = interval?;
+            if remaining <= to - from {
+                return Ok(from + remaining);
             }
-            date = date.checked_add(1.day()).map_err(|e| e.to_string())?;
+            remaining -= to - from;
         }
         Err(format!(
             "calendar `{}`: no due instant within {MAX_DAYS_AHEAD} days",
             self.name
         ))
+    }
+
+    /// Business time between two instants, in ms (0 if `end <= start`).
+    pub fn business_millis_between(&self, start: i64, end: i64) -> Result<i64, String> {
+        let mut total = 0;
+        if end <= start {
+            return Ok(0);
+        }
+        for interval in self.intervals_from(start)? {
+            let (from, to) = interval?;
+            if from >= end {
+                break;
+            }
+            total += to.min(end) - from;
+        }
+        Ok(total)
     }
 }
 
@@ -215,6 +250,25 @@ mod tests {
             berlin().add_business_minutes(ms("2026-03-27T15:00:00Z"), 120),
             Ok(ms("2026-03-30T08:00:00Z"))
         );
+    }
+
+    #[test]
+    fn business_time_between_instants() {
+        let cal = berlin();
+        // Friday 16:30 CET to Monday 09:30 CET: 30 + 30 minutes.
+        assert_eq!(
+            cal.business_millis_between(ms("2026-11-27T15:30:00Z"), ms("2026-11-30T08:30:00Z")),
+            Ok(3_600_000)
+        );
+        assert_eq!(
+            cal.business_millis_between(ms("2026-11-30T08:30:00Z"), ms("2026-11-27T15:30:00Z")),
+            Ok(0)
+        );
+        // Round trip: adding the time between gives the end back (inside business hours).
+        let start = ms("2026-11-23T10:17:00Z");
+        let end = ms("2026-12-02T13:41:00Z");
+        let between = cal.business_millis_between(start, end).unwrap();
+        assert_eq!(cal.add_business_millis(start, between), Ok(end));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::limits::Limits;
 use crate::registry::{
     Docket, FailurePolicy, InstalledVersion, PipelineStep, PluginHistory, TenantState,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub struct TenantConfig {
 }
 
 /// An agent.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// Id.

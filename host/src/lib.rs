@@ -33,6 +33,8 @@ pub mod registry;
 pub mod replay;
 pub mod runtime;
 pub mod sandbox;
+pub mod service;
+pub mod ticket_input;
 
 pub use bindings::docket::plugin::types;
 pub use contract::Capability;

@@ -52,6 +52,18 @@ enum Command {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Run Docket as an HTTP service with a durable store (SQLite in the data directory).
+    Serve {
+        /// Service config (TOML); every field has a default.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address (overrides the config), e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (overrides the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Show the four example plugins handling a realistic multi-tenant stream.
     Demo {
         /// Output format.
@@ -79,6 +91,11 @@ fn main() -> ExitCode {
             cache_dir,
         } => cli::run::run(&tenant_configs, &events, format, until, cache_dir),
         Command::Demo { format } => cli::demo::run(format),
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+        } => cli::serve(config, listen, data_dir),
     };
     match result {
         Ok(code) => code,

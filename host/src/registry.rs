@@ -269,6 +269,71 @@ impl Docket {
         })
     }
 
+    /// The active version number and the numbers of earlier active versions
+    /// (oldest first), for persisting.
+    pub fn activation_state(
+        &self,
+        tenant: &str,
+        plugin: &str,
+    ) -> Result<(Option<u32>, Vec<u32>), DocketError> {
+        let t = self.tenant(tenant)?;
+        let h = t
+            .plugins
+            .get(plugin)
+            .ok_or_else(|| unknown_plugin(tenant, plugin))?;
+        let number = |i: &usize| h.versions[*i].number;
+        Ok((
+            h.active.as_ref().map(number),
+            h.activation_history.iter().map(number).collect(),
+        ))
+    }
+
+    /// Restores a persisted activation state (see [`Docket::activation_state`]).
+    pub fn restore_activation(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        active: Option<u32>,
+        history: &[u32],
+    ) -> Result<(), DocketError> {
+        self.update(tenant, |t| {
+            let h = history_mut(t, plugin)?;
+            let index = |n: u32| {
+                h.versions
+                    .iter()
+                    .position(|v| v.number == n)
+                    .ok_or_else(|| DocketError::UnknownVersion {
+                        tenant: tenant.to_string(),
+                        plugin: plugin.to_string(),
+                        version: n.to_string(),
+                    })
+            };
+            let active = active.map(index).transpose()?;
+            let history = history
+                .iter()
+                .map(|n| index(*n))
+                .collect::<Result<_, _>>()?;
+            h.active = active;
+            h.activation_history = history;
+            Ok(())
+        })
+    }
+
+    /// Removes a plugin and its versions; refused while the pipeline uses it.
+    pub fn remove_plugin(&self, tenant: &str, plugin: &str) -> Result<(), DocketError> {
+        self.update(tenant, |t| {
+            if t.pipeline.iter().any(|s| s.plugin == plugin) {
+                return Err(DocketError::Config(format!(
+                    "plugin `{plugin}` is in the pipeline; remove it from the pipeline first"
+                )));
+            }
+            t.plugins
+                .remove(plugin)
+                .map(|_| ())
+                .ok_or_else(|| unknown_plugin(&t.id, plugin))
+        })
+    }
+
     /// Every version of a plugin.
     pub fn versions(&self, tenant: &str, plugin: &str) -> Result<Vec<VersionInfo>, DocketError> {
         let t = self.tenant(tenant)?;

@@ -4,3 +4,19 @@ pub mod check;
 pub mod demo;
 pub mod render;
 pub mod run;
+
+/// `docket serve`.
+pub fn serve(
+    config: Option<std::path::PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let mut c = match config {
+        Some(path) => docket::service::ServiceConfig::from_file(&path)?,
+        None => docket::service::ServiceConfig::default(),
+    };
+    c.listen = listen.unwrap_or(c.listen);
+    c.data_dir = data_dir.unwrap_or(c.data_dir);
+    docket::service::serve(c)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,7 +1,8 @@
 //! A plugin that misbehaves on purpose, for the hostile-plugin suite. The
 //! tenant setting `mode` picks the misbehaviour; without it the plugin routes
 //! every ticket to `hostile-ok`, so the same module proves the host keeps
-//! serving after a failure.
+//! serving after a failure. It also exports a tiny escalation capability
+//! (`mode = "ping"`) that the service tests use for fast durable timers.
 use docket_guest_sdk::prelude::*;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -51,4 +52,25 @@ impl Routing for Hostile {
     }
 }
 
-docket_guest_sdk::export_plugin!(Hostile: routing);
+/// With `mode = "ping"`, every new ticket gets a timer `ping` after
+/// `ping_ms` (default 300) and the timer tags the ticket `pinged`: a small,
+/// fast timer workload for the service's crash test. Otherwise it does nothing.
+impl Escalation for Hostile {
+    fn evaluate(ev: &Event, _t: &Ticket, ctx: &Context) -> EscalationDecision {
+        if ctx.setting_text("mode", "") != "ping" {
+            return EscalationDecision::none();
+        }
+        match &ev.kind {
+            EventKind::Created => EscalationDecision::none().set_timer(
+                "ping",
+                TimerWhen::After(ctx.setting_integer("ping_ms", 300)),
+            ),
+            EventKind::TimerFired(key) if key == "ping" => {
+                EscalationDecision::none().action(EscalationAction::AddTag("pinged".into()))
+            }
+            _ => EscalationDecision::none(),
+        }
+    }
+}
+
+docket_guest_sdk::export_plugin!(Hostile: routing, escalation);

@@ -1,0 +1,543 @@
+//! The HTTP API (JSON). Handlers authenticate, parse, and hand the work to
+//! [`Service`] on the blocking pool (plugins and SQLite are synchronous).
+
+use super::auth::{require_admin, require_tenant};
+use super::error::ApiError;
+use super::state::{PipelineStepDoc, Service};
+use super::store;
+use crate::Limits;
+use crate::calendar::CalendarConfig;
+use crate::config::AgentConfig;
+use crate::ticket_input::{
+    Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+type Shared = State<Arc<Service>>;
+type ApiResult = Result<Response, ApiError>;
+
+/// The router.
+pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/metrics", get(metrics))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    super::openapi::SPEC,
+                )
+            }),
+        )
+        .route("/v1/tenants", post(create_tenant).get(list_tenants))
+        .route("/v1/tenants/{tenant}", get(get_tenant))
+        .route("/v1/tenants/{tenant}/keys", post(add_key))
+        .route(
+            "/v1/tenants/{tenant}/calendars",
+            axum::routing::put(put_calendars),
+        )
+        .route(
+            "/v1/tenants/{tenant}/agents",
+            axum::routing::put(put_agents),
+        )
+        .route(
+            "/v1/tenants/{tenant}/pipeline",
+            axum::routing::put(put_pipeline),
+        )
+        .route("/v1/tenants/{tenant}/plugins", get(list_plugins))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}",
+            post(upload_plugin).get(get_plugin).delete(delete_plugin),
+        )
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}/activate",
+            post(activate),
+        )
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}/rollback",
+            post(rollback),
+        )
+        .route(
+            "/v1/tenants/{tenant}/tickets/{id}",
+            post(create_ticket).get(get_ticket).patch(update_ticket),
+        )
+        .route("/v1/tenants/{tenant}/tickets/{id}/comments", post(comment))
+        .route("/v1/tenants/{tenant}/tickets/{id}/status", post(status))
+        .route("/v1/tenants/{tenant}/tickets/{id}/assign", post(assign))
+        .route("/v1/tenants/{tenant}/tickets/{id}/time", post(log_time))
+        .route("/v1/tenants/{tenant}/tickets/{id}/parts", post(use_part))
+        .route("/v1/tenants/{tenant}/audit", get(audit))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(service)
+}
+
+/// Runs blocking work off the async runtime.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// The body, or a JSON error for an oversized or unreadable one.
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "bad_body"
+        };
+        ApiError::new(status, code, e.body_text())
+    })
+}
+
+/// Parses a JSON body: malformed JSON is a 400, a well-formed body of the
+/// wrong shape (unknown or missing fields, wrong types) a 422.
+fn json<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body(b)?;
+    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::unprocessable("invalid_body", format!("invalid request body: {e}"))
+        }
+        _ => ApiError::bad_request(format!("malformed JSON: {e}")),
+    })
+}
+
+fn ok(status: StatusCode, v: impl serde::Serialize) -> ApiResult {
+    Ok((status, Json(v)).into_response())
+}
+
+async fn metrics(State(s): Shared) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    #[serde(default)]
+    limits: Limits,
+}
+
+async fn create_tenant(
+    State(s): Shared,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let req: Result<NewTenant, ApiError> = json(b);
+    let key = blocking(move || {
+        require_admin(&s, &headers)?;
+        let req = req?;
+        s.create_tenant(&req.id, req.limits)
+    })
+    .await?;
+    ok(StatusCode::CREATED, serde_json::json!({ "api_key": key }))
+}
+
+async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
+    let ids = blocking(move || {
+        require_admin(&s, &headers)?;
+        Ok(s.docket.tenant_ids())
+    })
+    .await?;
+    ok(StatusCode::OK, serde_json::json!({ "tenants": ids }))
+}
+
+fn tenant_doc(s: &Service, tenant: &str) -> Result<serde_json::Value, ApiError> {
+    let state = s.docket.tenant(tenant)?;
+    let conn = s.store.conn();
+    let pipeline: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", tenant)?;
+    let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", tenant)?;
+    let agents: Vec<AgentConfig> = store::tenant_doc(&conn, "agents", tenant)?;
+    let plugins: Vec<&String> = state.plugins.keys().collect();
+    Ok(serde_json::json!({
+        "id": tenant, "limits": state.limits, "plugins": plugins, "pipeline": pipeline,
+        "calendars": calendars, "agents": agents,
+    }))
+}
+
+async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
+    let doc = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        tenant_doc(&s, &tenant)
+    })
+    .await?;
+    ok(StatusCode::OK, doc)
+}
+
+async fn add_key(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
+    let key = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.add_key(&tenant)
+    })
+    .await?;
+    ok(StatusCode::CREATED, serde_json::json!({ "api_key": key }))
+}
+
+async fn put_calendars(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let parsed: Result<Vec<CalendarConfig>, ApiError> = json(b);
+    blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.set_calendars(&tenant, parsed?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn put_agents(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let parsed: Result<Vec<AgentConfig>, ApiError> = json(b);
+    blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.set_agents(&tenant, parsed?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn put_pipeline(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let parsed: Result<Vec<PipelineStepDoc>, ApiError> = json(b);
+    blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.set_pipeline(&tenant, parsed?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_plugins(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> ApiResult {
+    let list = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        let state = s.docket.tenant(&tenant)?;
+        let mut out = serde_json::Map::new();
+        for name in state.plugins.keys() {
+            out.insert(
+                name.clone(),
+                serde_json::to_value(s.docket.versions(&tenant, name)?)
+                    .map_err(ApiError::internal)?,
+            );
+        }
+        Ok(out)
+    })
+    .await?;
+    ok(StatusCode::OK, serde_json::json!({ "plugins": list }))
+}
+
+async fn upload_plugin(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = body(b);
+    let (status, info) = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        if content_type.contains("toml") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "no_code_unavailable",
+                "no-code TOML rules need the rule compiler, which this build does not have yet; upload a .wasm",
+            ));
+        }
+        let bytes = bytes?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request("empty body: send the plugin's .wasm bytes"));
+        }
+        s.install_plugin(&tenant, &name, &bytes)
+    })
+    .await?;
+    ok(status, info)
+}
+
+async fn get_plugin(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+) -> ApiResult {
+    let versions = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        Ok(s.docket.versions(&tenant, &name)?)
+    })
+    .await?;
+    ok(StatusCode::OK, serde_json::json!({ "versions": versions }))
+}
+
+async fn delete_plugin(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+) -> ApiResult {
+    blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.delete_plugin(&tenant, &name)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateReq {
+    /// A version number or a hash prefix (8+ characters).
+    version: serde_json::Value,
+}
+
+async fn activate(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let req: Result<ActivateReq, ApiError> = json(b);
+    let v = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        let version = match req?.version {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(h) => h,
+            other => {
+                return Err(ApiError::unprocessable(
+                    "invalid_body",
+                    format!("version must be a number or a hash prefix, not {other}"),
+                ));
+            }
+        };
+        s.activate(&tenant, &name, &version)
+    })
+    .await?;
+    ok(StatusCode::OK, v)
+}
+
+async fn rollback(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+) -> ApiResult {
+    let v = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.rollback(&tenant, &name)
+    })
+    .await?;
+    ok(StatusCode::OK, v)
+}
+
+/// Runs a ticket event (after authenticating) and answers with its outcome.
+async fn event(
+    s: Arc<Service>,
+    headers: HeaderMap,
+    tenant: String,
+    id: String,
+    action: Result<Action, ApiError>,
+) -> ApiResult {
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string));
+    let r = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        let action = action?;
+        let key = key
+            .transpose()
+            .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+        s.ticket_event(&tenant, &id, &action, key.as_deref())
+    })
+    .await?;
+    Ok((r.status, Json(r.body)).into_response())
+}
+
+async fn create_ticket(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<NewTicket>(b).map(Action::Created),
+    )
+    .await
+}
+
+async fn update_ticket(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<TicketPatch>(b).map(Action::Updated),
+    )
+    .await
+}
+
+async fn comment(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<CommentIn>(b).map(Action::Commented),
+    )
+    .await
+}
+
+async fn status(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<StatusIn>(b).map(Action::StatusChanged),
+    )
+    .await
+}
+
+async fn assign(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<AssignIn>(b).map(Action::Assigned),
+    )
+    .await
+}
+
+async fn log_time(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<TimeIn>(b).map(Action::TimeLogged),
+    )
+    .await
+}
+
+async fn use_part(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    event(
+        s,
+        headers,
+        tenant,
+        id,
+        json::<PartIn>(b).map(Action::PartUsed),
+    )
+    .await
+}
+
+async fn get_ticket(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult {
+    let view = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.ticket_view(&tenant, &id)
+    })
+    .await?;
+    ok(StatusCode::OK, view)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    ticket: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let q = q.map_err(|e| ApiError::bad_request(e.body_text()))?.0;
+    let entries = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        Ok(store::audit(
+            &s.store.conn(),
+            &tenant,
+            q.ticket.as_deref(),
+            q.after,
+            limit,
+        )?)
+    })
+    .await?;
+    ok(StatusCode::OK, serde_json::json!({ "entries": entries }))
+}

@@ -1,0 +1,66 @@
+//! Bearer-key authentication. Keys are stored hashed; a tenant key opens
+//! only its own tenant's endpoints (anything else is a 404, so a tenant
+//! cannot even learn whether another tenant exists); the admin key opens
+//! tenant management and every tenant.
+
+use super::error::ApiError;
+use super::state::{Service, key_hash};
+use super::store;
+use axum::http::{HeaderMap, StatusCode};
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The admin key.
+    Admin,
+    /// A tenant's key.
+    Tenant(String),
+}
+
+/// Resolves the caller from the `Authorization: Bearer <key>` header.
+pub fn principal(service: &Service, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let value = headers
+        .get("authorization")
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer <key>"))?;
+    let key = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+    match store::key_owner(&service.store.conn(), &key_hash(key))? {
+        Some(None) => Ok(Principal::Admin),
+        Some(Some(tenant)) => Ok(Principal::Tenant(tenant)),
+        None => Err(unauthorized("unknown API key")),
+    }
+}
+
+/// Requires the admin key.
+pub fn require_admin(service: &Service, headers: &HeaderMap) -> Result<(), ApiError> {
+    match principal(service, headers)? {
+        Principal::Admin => Ok(()),
+        Principal::Tenant(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this endpoint needs the admin key",
+        )),
+    }
+}
+
+/// Requires the tenant's own key (or the admin key) for `tenant`.
+pub fn require_tenant(
+    service: &Service,
+    headers: &HeaderMap,
+    tenant: &str,
+) -> Result<(), ApiError> {
+    match principal(service, headers)? {
+        Principal::Admin => {
+            service.docket.tenant(tenant)?;
+            Ok(())
+        }
+        Principal::Tenant(t) if t == tenant => Ok(()),
+        Principal::Tenant(_) => Err(ApiError::not_found(format!("tenant `{tenant}`"))),
+    }
+}

@@ -1,0 +1,637 @@
+//! The service's core: the engine plus the store. Every ticket event runs
+//! the tenant's pipeline outside the store lock (one ticket at a time, many
+//! tickets in parallel) and commits the ticket, the event, its audit entry,
+//! timers and SLA clocks in one transaction.
+
+use super::error::ApiError;
+use super::metrics::Metrics;
+use super::sla::{self, MilestoneTimer, SlaClock};
+use super::store::{self, Store, TimerRow};
+use crate::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
+use crate::calendar::{BusinessCalendar, CalendarConfig};
+use crate::config::{AgentConfig, settings_of};
+use crate::dispatch::{DispatchRequest, Outcome, OutcomeStatus};
+use crate::effects::Effect;
+use crate::registry::{Docket, FailurePolicy, PipelineStep, TenantState, VersionInfo};
+use crate::ticket_input::{Action, apply_action, brief, new_ticket};
+use crate::{EngineConfig, Limits};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// How many of the requester's other tickets plugins see.
+const HISTORY_LIMIT: usize = 50;
+
+/// A pipeline step as the API takes and stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineStepDoc {
+    /// Plugin name.
+    pub plugin: String,
+    /// Settings: a JSON object of typed values (see the tenant TOML format).
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// `skip` or `fail-event`.
+    #[serde(default)]
+    pub on_failure: FailurePolicy,
+}
+
+impl PipelineStepDoc {
+    fn to_step(&self) -> Result<PipelineStep, ApiError> {
+        let table: toml::Table = toml::Table::try_from(&self.settings).map_err(|e| {
+            ApiError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
+        })?;
+        let settings = settings_of(&table).map_err(|e| {
+            ApiError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
+        })?;
+        Ok(PipelineStep {
+            plugin: self.plugin.clone(),
+            settings,
+            on_failure: self.on_failure,
+        })
+    }
+}
+
+/// What an event request returns.
+#[derive(Debug, Clone)]
+pub struct EventResponse {
+    /// 200 applied, 201 created, 422 rejected, 424 failed.
+    pub status: StatusCode,
+    /// The outcome (stored, so a retry gets the same answer).
+    pub body: serde_json::Value,
+}
+
+/// Engine + store.
+pub struct Service {
+    /// The engine.
+    pub docket: Docket,
+    /// The store.
+    pub store: Store,
+    /// Counters.
+    pub metrics: Metrics,
+    ticket_locks: Mutex<HashMap<TicketKey, Arc<Mutex<()>>>>,
+}
+
+/// (tenant, ticket): the unit events are serialized on.
+type TicketKey = (String, String);
+
+/// The hex SHA-256 of an API key, as stored.
+pub fn key_hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new random API key.
+pub fn new_key(prefix: &str) -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the OS random source");
+    format!(
+        "{prefix}_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A valid tenant or plugin identifier: 1-64 of `[a-z0-9_-]`.
+pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} `{id}` must be 1-64 characters of a-z, 0-9, '-' and '_'"
+        )))
+    }
+}
+
+impl Service {
+    /// Opens the store in `data_dir` and loads every tenant into a new engine.
+    pub fn open(data_dir: PathBuf, mut engine: EngineConfig) -> anyhow::Result<Service> {
+        let store = Store::open(&data_dir)?;
+        engine
+            .cache_dir
+            .get_or_insert_with(|| data_dir.join("artifacts"));
+        let service = Service {
+            docket: Docket::new(engine)?,
+            store,
+            metrics: Metrics::default(),
+            ticket_locks: Mutex::new(HashMap::new()),
+        };
+        service.load_all()?;
+        Ok(service)
+    }
+
+    fn load_all(&self) -> anyhow::Result<()> {
+        let tenants = store::tenants(&self.store.conn())?;
+        for (id, limits) in tenants {
+            self.load_tenant(&id, limits)
+                .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {}", e.message))?;
+        }
+        Ok(())
+    }
+
+    fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), ApiError> {
+        let conn = self.store.conn();
+        let versions = store::versions(&conn, id)?;
+        let states = store::plugin_states(&conn, id)?;
+        let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", id)?;
+        let steps: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", id)?;
+        drop(conn);
+        self.docket.put_tenant(TenantState::new(id, limits))?;
+        self.docket
+            .set_calendars(id, compile_calendars(&calendars)?)?;
+        for v in &versions {
+            self.docket.install(id, &v.name, &v.bytes)?;
+        }
+        for (name, active, history) in states {
+            self.docket
+                .restore_activation(id, &name, active, &history)?;
+        }
+        let steps = steps
+            .iter()
+            .map(PipelineStepDoc::to_step)
+            .collect::<Result<_, _>>()?;
+        self.docket.set_pipeline(id, steps)?;
+        Ok(())
+    }
+
+    /// Uses `key` as the admin key, or makes sure one exists; returns a newly
+    /// generated key to show once.
+    pub fn ensure_admin_key(&self, key: Option<&str>) -> anyhow::Result<Option<String>> {
+        match key {
+            Some(k) => {
+                self.store
+                    .write(|tx| store::set_admin_key(tx, &key_hash(k), now_ms()))?;
+                Ok(None)
+            }
+            None if store::has_admin_key(&self.store.conn())? => Ok(None),
+            None => {
+                let k = new_key("dk_admin");
+                self.store
+                    .write(|tx| store::set_admin_key(tx, &key_hash(&k), now_ms()))?;
+                Ok(Some(k))
+            }
+        }
+    }
+
+    /// Creates a tenant; returns its first API key (shown once).
+    pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<String, ApiError> {
+        check_id("tenant id", id)?;
+        limits
+            .validate(self.docket.runtime().config())
+            .map_err(|e| ApiError::unprocessable("invalid_limits", e))?;
+        if store::tenant_exists(&self.store.conn(), id)? {
+            return Err(ApiError::conflict(format!("tenant `{id}` exists")));
+        }
+        let key = new_key(&format!("dk_{id}"));
+        self.store
+            .write(|tx| store::insert_tenant(tx, id, &limits, &key_hash(&key), now_ms()))?;
+        self.docket.put_tenant(TenantState::new(id, limits))?;
+        Ok(key)
+    }
+
+    /// Adds an API key for a tenant.
+    pub fn add_key(&self, tenant: &str) -> Result<String, ApiError> {
+        self.docket.tenant(tenant)?;
+        let key = new_key(&format!("dk_{tenant}"));
+        self.store
+            .write(|tx| store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms()))?;
+        Ok(key)
+    }
+
+    /// Installs bytes as a new version (compiled and checked before anything is stored).
+    pub fn install_plugin(
+        &self,
+        tenant: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(StatusCode, VersionInfo), ApiError> {
+        check_id("plugin name", name)?;
+        let (compiled, _) = self.docket.compile_for(tenant, name, bytes)?;
+        let hash = compiled.info().hash.clone();
+        if let Ok(versions) = self.docket.versions(tenant, name)
+            && let Some(v) = versions.into_iter().find(|v| v.info.hash == hash)
+        {
+            return Ok((StatusCode::OK, v));
+        }
+        let number = self
+            .docket
+            .versions(tenant, name)
+            .map(|v| v.last().map_or(1, |l| l.version + 1))
+            .unwrap_or(1);
+        let stored = store::StoredVersion {
+            name: name.into(),
+            version: number,
+            hash,
+            bytes: bytes.to_vec(),
+        };
+        self.store
+            .write(|tx| store::insert_version(tx, tenant, &stored, now_ms()))?;
+        let info = self.docket.install(tenant, name, bytes)?;
+        Ok((StatusCode::CREATED, info))
+    }
+
+    fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+        let (active, history) = self.docket.activation_state(tenant, name)?;
+        self.store
+            .write(|tx| store::set_plugin_state(tx, tenant, name, active, &history))?;
+        Ok(())
+    }
+
+    /// Activates a version.
+    pub fn activate(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<VersionInfo, ApiError> {
+        let v = self.docket.activate(tenant, name, version)?;
+        self.persist_activation(tenant, name)?;
+        Ok(v)
+    }
+
+    /// Rolls back to the previously active version.
+    pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, ApiError> {
+        let v = self.docket.rollback(tenant, name)?;
+        self.persist_activation(tenant, name)?;
+        Ok(v)
+    }
+
+    /// Deletes a plugin not in the pipeline.
+    pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+        let state = self.docket.tenant(tenant)?;
+        if !state.plugins.contains_key(name) {
+            return Err(ApiError::not_found(format!("plugin `{name}`")));
+        }
+        if state.pipeline.iter().any(|s| s.plugin == name) {
+            return Err(ApiError::conflict(format!(
+                "plugin `{name}` is in the pipeline; remove it from the pipeline first"
+            )));
+        }
+        self.store
+            .write(|tx| store::delete_plugin(tx, tenant, name))?;
+        self.docket.remove_plugin(tenant, name)?;
+        Ok(())
+    }
+
+    /// Replaces the pipeline (checked against the installed plugins first).
+    pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStepDoc>) -> Result<(), ApiError> {
+        let parsed = steps
+            .iter()
+            .map(PipelineStepDoc::to_step)
+            .collect::<Result<Vec<_>, _>>()?;
+        let previous = self.docket.tenant(tenant)?.pipeline.clone();
+        self.docket.set_pipeline(tenant, parsed)?;
+        if let Err(e) = self
+            .store
+            .write(|tx| store::set_tenant_doc(tx, "pipelines", tenant, &steps))
+        {
+            let _ = self.docket.set_pipeline(tenant, previous);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Replaces the calendars.
+    pub fn set_calendars(
+        &self,
+        tenant: &str,
+        calendars: Vec<CalendarConfig>,
+    ) -> Result<(), ApiError> {
+        let compiled = compile_calendars(&calendars)?;
+        self.docket.tenant(tenant)?;
+        self.store
+            .write(|tx| store::set_tenant_doc(tx, "calendars", tenant, &calendars))?;
+        self.docket.set_calendars(tenant, compiled)?;
+        Ok(())
+    }
+
+    /// Replaces the agents.
+    pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), ApiError> {
+        self.docket.tenant(tenant)?;
+        for a in &agents {
+            check_id("agent id", &a.id)?;
+        }
+        self.store
+            .write(|tx| store::set_tenant_doc(tx, "agents", tenant, &agents))?;
+        Ok(())
+    }
+
+    fn ticket_lock(&self, tenant: &str, ticket: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.ticket_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks
+            .entry((tenant.to_string(), ticket.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    fn agents(&self, tenant: &str) -> Result<Vec<Agent>, ApiError> {
+        let conn = self.store.conn();
+        let configs: Vec<AgentConfig> = store::tenant_doc(&conn, "agents", tenant)?;
+        let load: HashMap<String, u32> = store::open_load(&conn, tenant)?.into_iter().collect();
+        Ok(configs
+            .iter()
+            .map(|c| {
+                let mut a = c.to_agent();
+                a.open_tickets += load.get(&a.id).copied().unwrap_or(0);
+                a
+            })
+            .collect())
+    }
+
+    /// Applies an event to a ticket: dispatch, then one transaction. With an
+    /// idempotency key, a repeated request returns the stored outcome.
+    pub fn ticket_event(
+        &self,
+        tenant: &str,
+        ticket_id: &str,
+        action: &Action,
+        idempotency_key: Option<&str>,
+    ) -> Result<EventResponse, ApiError> {
+        check_id("ticket id", &ticket_id.to_ascii_lowercase())?;
+        self.docket.tenant(tenant)?;
+        let lock = self.ticket_lock(tenant, ticket_id);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        let event_id = match idempotency_key {
+            Some(k) => {
+                if k.is_empty() || k.len() > 128 {
+                    return Err(ApiError::bad_request(
+                        "Idempotency-Key must be 1-128 characters",
+                    ));
+                }
+                if let Some((status, outcome)) =
+                    store::event_outcome(&self.store.conn(), tenant, k)?
+                {
+                    self.metrics.count_replay();
+                    return Ok(EventResponse {
+                        status: status_code(&status, action),
+                        body: outcome,
+                    });
+                }
+                k.to_string()
+            }
+            None => new_key("ev"),
+        };
+        let existing = store::ticket(&self.store.conn(), tenant, ticket_id)?;
+        let (ticket, kind) = match (action, &existing) {
+            (Action::Created(_), Some(_)) => {
+                return Err(ApiError::conflict(format!("ticket `{ticket_id}` exists")));
+            }
+            (Action::Created(n), None) => (
+                new_ticket(tenant, ticket_id, now, n)
+                    .map_err(|e| ApiError::unprocessable("invalid_event", e))?,
+                EventKind::Created,
+            ),
+            (_, None) => return Err(ApiError::not_found(format!("ticket `{ticket_id}`"))),
+            (a, Some(t)) => {
+                let mut t = t.clone();
+                let kind = apply_action(&mut t, a)
+                    .map_err(|e| ApiError::unprocessable("invalid_event", e))?;
+                t.updated_at = now;
+                (t, kind)
+            }
+        };
+        let event = Event {
+            id: event_id.clone(),
+            at: now,
+            actor: None,
+            kind,
+        };
+        let outcome = self.dispatch(tenant, event.clone(), ticket)?;
+        let body = self.commit(
+            tenant,
+            existing.as_ref(),
+            &event,
+            action.name(),
+            &outcome,
+            None,
+        )?;
+        Ok(EventResponse {
+            status: status_code(status_of(&outcome), action),
+            body,
+        })
+    }
+
+    /// Fires one due timer, exactly once: the event, its effects and the
+    /// timer's deletion commit together; a timer replaced or cancelled in
+    /// the meantime is left alone.
+    pub fn fire_timer(&self, timer: &TimerRow) -> Result<bool, ApiError> {
+        let lock = self.ticket_lock(&timer.tenant, &timer.ticket);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if store::timer_due(&self.store.conn(), timer)? != Some(timer.due_at) {
+            return Ok(false);
+        }
+        let Some(ticket) = store::ticket(&self.store.conn(), &timer.tenant, &timer.ticket)? else {
+            self.store.write(|tx| {
+                store::cancel_timer(tx, &timer.tenant, &timer.ticket, &timer.plugin, &timer.key)
+            })?;
+            return Ok(false);
+        };
+        let now = now_ms().max(timer.due_at);
+        let event = Event {
+            id: format!("timer:{}:{}:{}", timer.plugin, timer.key, timer.due_at),
+            at: now,
+            actor: None,
+            kind: EventKind::TimerFired(timer.key.clone()),
+        };
+        let outcome = self.dispatch(&timer.tenant, event.clone(), ticket.clone())?;
+        self.commit(
+            &timer.tenant,
+            Some(&ticket),
+            &event,
+            "timer_fired",
+            &outcome,
+            Some(timer),
+        )?;
+        self.metrics.count_timer();
+        Ok(true)
+    }
+
+    fn dispatch(&self, tenant: &str, event: Event, ticket: Ticket) -> Result<Outcome, ApiError> {
+        let agents = self.agents(tenant)?;
+        let history = store::requester_tickets(
+            &self.store.conn(),
+            tenant,
+            &ticket.requester.id,
+            &ticket.id,
+            HISTORY_LIMIT,
+        )?
+        .iter()
+        .map(brief)
+        .collect();
+        let now = event.at;
+        let outcome = self.docket.dispatch(
+            tenant,
+            DispatchRequest {
+                event,
+                ticket,
+                agents,
+                history,
+                now,
+            },
+        )?;
+        self.metrics.count_outcome(&outcome);
+        Ok(outcome)
+    }
+
+    /// Writes everything one event produced, in one transaction.
+    fn commit(
+        &self,
+        tenant: &str,
+        before: Option<&Ticket>,
+        event: &Event,
+        kind: &str,
+        outcome: &Outcome,
+        fired: Option<&TimerRow>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let state = self.docket.tenant(tenant)?;
+        let applied = outcome.is_applied();
+        let (clocks, milestones) = if applied {
+            let old: Vec<SlaClock> =
+                store::sla_clocks(&self.store.conn(), tenant, &outcome.ticket_id)?;
+            let effects: Vec<Effect> = outcome.effects.iter().map(|e| e.effect.clone()).collect();
+            sla::update(
+                old,
+                before,
+                &outcome.ticket,
+                &event.kind,
+                &effects,
+                event.at,
+                &state.calendars,
+            )
+            .map_err(|e| ApiError::unprocessable("invalid_sla", e))?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let versions: Vec<serde_json::Value> = outcome
+            .trace
+            .iter()
+            .map(
+                |r| serde_json::json!({ "plugin": r.plugin, "version": r.version, "hash": r.hash }),
+            )
+            .collect();
+        let body = serde_json::to_value(outcome).map_err(ApiError::internal)?;
+        let audit = serde_json::json!({
+            "event": event,
+            "plugins": versions,
+            "effects": outcome.effects,
+            "trace": outcome.trace,
+            "status": outcome.status,
+        });
+        let status = status_of(outcome);
+        let ticket_id = outcome.ticket_id.clone();
+        self.store.write(|tx| {
+            if let Some(t) = fired {
+                store::cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
+            }
+            store::record_event(
+                tx, tenant, &ticket_id, &event.id, kind, event.at, status, &body, &audit,
+            )?;
+            if !applied {
+                return Ok(());
+            }
+            store::put_ticket(tx, &outcome.ticket)?;
+            for e in &outcome.effects {
+                match &e.effect {
+                    Effect::SetTimer { key, due_at } => store::set_timer(
+                        tx,
+                        &TimerRow {
+                            tenant: tenant.into(),
+                            ticket: ticket_id.clone(),
+                            plugin: e.plugin.clone(),
+                            key: key.clone(),
+                            due_at: *due_at,
+                        },
+                    )?,
+                    Effect::CancelTimer { key } => {
+                        store::cancel_timer(tx, tenant, &ticket_id, &e.plugin, key)?;
+                    }
+                    _ => {}
+                }
+            }
+            for m in &milestones {
+                match m {
+                    MilestoneTimer::Set(key, due_at) => store::set_timer(
+                        tx,
+                        &TimerRow {
+                            tenant: tenant.into(),
+                            ticket: ticket_id.clone(),
+                            plugin: sla::SLA_TIMER_OWNER.into(),
+                            key: key.clone(),
+                            due_at: *due_at,
+                        },
+                    )?,
+                    MilestoneTimer::Cancel(key) => {
+                        store::cancel_timer(tx, tenant, &ticket_id, sla::SLA_TIMER_OWNER, key)?;
+                    }
+                }
+            }
+            let named: Vec<(String, &SlaClock)> =
+                clocks.iter().map(|c| (c.metric.clone(), c)).collect();
+            store::put_sla_clocks(tx, tenant, &ticket_id, &named)
+        })?;
+        Ok(body)
+    }
+
+    /// A ticket with its timers, SLA clocks and decision history.
+    pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<serde_json::Value, ApiError> {
+        self.docket.tenant(tenant)?;
+        let conn = self.store.conn();
+        let ticket = store::ticket(&conn, tenant, id)?
+            .ok_or_else(|| ApiError::not_found(format!("ticket `{id}`")))?;
+        let timers = store::ticket_timers(&conn, tenant, id)?;
+        let clocks: Vec<SlaClock> = store::sla_clocks(&conn, tenant, id)?;
+        let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
+        Ok(
+            serde_json::json!({ "ticket": ticket, "timers": timers, "sla": clocks, "history": history }),
+        )
+    }
+}
+
+fn compile_calendars(
+    configs: &[CalendarConfig],
+) -> Result<HashMap<String, BusinessCalendar>, ApiError> {
+    let mut out = HashMap::new();
+    for c in configs {
+        let cal =
+            BusinessCalendar::new(c).map_err(|e| ApiError::unprocessable("invalid_calendar", e))?;
+        if out.insert(c.name.clone(), cal).is_some() {
+            return Err(ApiError::unprocessable(
+                "invalid_calendar",
+                format!("calendar `{}` is defined twice", c.name),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn status_of(o: &Outcome) -> &'static str {
+    match o.status {
+        OutcomeStatus::Applied => "applied",
+        OutcomeStatus::Rejected { .. } => "rejected",
+        OutcomeStatus::Failed { .. } => "failed",
+    }
+}
+
+fn status_code(status: &str, action: &Action) -> StatusCode {
+    match (status, action) {
+        ("applied", Action::Created(_)) => StatusCode::CREATED,
+        ("applied", _) => StatusCode::OK,
+        ("rejected", _) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::FAILED_DEPENDENCY,
+    }
+}

@@ -1,0 +1,614 @@
+//! `docket serve` end to end, as a separate process on loopback: per-tenant
+//! auth on every endpoint, bad input, and a crash (SIGKILL) in the middle of
+//! a stream of ticket events and timers.
+
+use docket::builtin;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "test-admin-key";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env("DOCKET_ADMIN_KEY", ADMIN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start docket serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("docket-service-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// (status, JSON body or Null).
+fn call(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: Option<&[u8]>,
+    content_type: &str,
+) -> (u16, serde_json::Value) {
+    let a = agent();
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut resp = match (method, body) {
+        ("GET" | "DELETE", _) => {
+            let mut r = if method == "GET" {
+                a.get(url)
+            } else {
+                a.delete(url)
+            };
+            if let Some(h) = &auth {
+                r = r.header("Authorization", h);
+            }
+            r.call().unwrap()
+        }
+        (_, b) => {
+            let mut r = match method {
+                "POST" => a.post(url),
+                "PUT" => a.put(url),
+                "PATCH" => a.patch(url),
+                other => panic!("{other}"),
+            };
+            r = r.header("content-type", content_type);
+            if let Some(h) = &auth {
+                r = r.header("Authorization", h);
+            }
+            r.send(b.unwrap_or(b"")).unwrap()
+        }
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn json(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    call(
+        method,
+        url,
+        key,
+        Some(body.to_string().as_bytes()),
+        "application/json",
+    )
+}
+
+fn create_tenant(base: &str, id: &str) -> String {
+    let (s, b) = json(
+        "POST",
+        &format!("{base}/v1/tenants"),
+        Some(ADMIN),
+        serde_json::json!({ "id": id }),
+    );
+    assert_eq!(s, 201, "{b}");
+    b["api_key"].as_str().unwrap().to_string()
+}
+
+fn install(base: &str, tenant: &str, key: &str, name: &str, bytes: &[u8]) {
+    let (s, b) = call(
+        "POST",
+        &format!("{base}/v1/tenants/{tenant}/plugins/{name}"),
+        Some(key),
+        Some(bytes),
+        "application/wasm",
+    );
+    assert!(s == 201 || s == 200, "{s} {b}");
+    let (s, b) = json(
+        "POST",
+        &format!("{base}/v1/tenants/{tenant}/plugins/{name}/activate"),
+        Some(key),
+        serde_json::json!({ "version": 1 }),
+    );
+    assert_eq!(s, 200, "{b}");
+}
+
+fn pipeline(base: &str, tenant: &str, key: &str, steps: serde_json::Value) {
+    let (s, b) = json(
+        "PUT",
+        &format!("{base}/v1/tenants/{tenant}/pipeline"),
+        Some(key),
+        steps,
+    );
+    assert_eq!(s, 204, "{b}");
+}
+
+fn new_ticket() -> serde_json::Value {
+    serde_json::json!({ "subject": "Printer jams", "category": "software", "requester": { "id": "c-1", "region": "emea" } })
+}
+
+#[test]
+fn tenants_never_reach_each_other() {
+    let data = temp_dir("auth");
+    let srv = Server::start(&data);
+    let base = srv.base.clone();
+    let key_a = create_tenant(&base, "alpha");
+    let key_b = create_tenant(&base, "beta");
+    install(
+        &base,
+        "alpha",
+        &key_a,
+        "routing",
+        builtin::plugin("routing").unwrap(),
+    );
+    pipeline(
+        &base,
+        "alpha",
+        &key_a,
+        serde_json::json!([{ "plugin": "routing" }]),
+    );
+    let (s, _) = json(
+        "POST",
+        &format!("{base}/v1/tenants/alpha/tickets/A-1"),
+        Some(&key_a),
+        new_ticket(),
+    );
+    assert_eq!(s, 201);
+
+    let routing = builtin::plugin("routing").unwrap();
+    let t = serde_json::json!([]);
+    // Every tenant endpoint, with a body that would succeed for the owner.
+    let endpoints: Vec<(&str, String, Option<Vec<u8>>)> = vec![
+        ("GET", "/v1/tenants/alpha".into(), None),
+        ("POST", "/v1/tenants/alpha/keys".into(), Some(b"".to_vec())),
+        ("PUT", "/v1/tenants/alpha/calendars".into(), Some(t.to_string().into_bytes())),
+        ("PUT", "/v1/tenants/alpha/agents".into(), Some(t.to_string().into_bytes())),
+        ("PUT", "/v1/tenants/alpha/pipeline".into(), Some(serde_json::json!([{ "plugin": "routing" }]).to_string().into_bytes())),
+        ("GET", "/v1/tenants/alpha/plugins".into(), None),
+        ("POST", "/v1/tenants/alpha/plugins/routing".into(), Some(routing.to_vec())),
+        ("GET", "/v1/tenants/alpha/plugins/routing".into(), None),
+        ("POST", "/v1/tenants/alpha/plugins/routing/activate".into(), Some(b"{\"version\":1}".to_vec())),
+        ("POST", "/v1/tenants/alpha/plugins/routing/rollback".into(), Some(b"".to_vec())),
+        ("DELETE", "/v1/tenants/alpha/plugins/routing".into(), None),
+        ("POST", "/v1/tenants/alpha/tickets/A-2".into(), Some(new_ticket().to_string().into_bytes())),
+        ("GET", "/v1/tenants/alpha/tickets/A-1".into(), None),
+        ("PATCH", "/v1/tenants/alpha/tickets/A-1".into(), Some(b"{\"priority\":\"high\"}".to_vec())),
+        ("POST", "/v1/tenants/alpha/tickets/A-1/comments".into(), Some(b"{\"author\":\"a\",\"author_kind\":\"agent\",\"body\":\"hi\"}".to_vec())),
+        ("POST", "/v1/tenants/alpha/tickets/A-1/status".into(), Some(b"{\"status\":\"open\"}".to_vec())),
+        ("POST", "/v1/tenants/alpha/tickets/A-1/assign".into(), Some(b"{\"group\":\"g\"}".to_vec())),
+        ("POST", "/v1/tenants/alpha/tickets/A-1/time".into(), Some(b"{\"agent\":\"a\",\"work_type\":\"onsite\",\"started_at\":\"2026-11-23T09:00:00Z\",\"minutes\":30}".to_vec())),
+        ("POST", "/v1/tenants/alpha/tickets/A-1/parts".into(), Some(b"{\"sku\":\"s\",\"description\":\"d\",\"quantity\":1,\"unit_price_minor\":100,\"currency\":\"EUR\"}".to_vec())),
+        ("GET", "/v1/tenants/alpha/audit".into(), None),
+    ];
+    for (method, path, body) in &endpoints {
+        let url = format!("{base}{path}");
+        let ct = if path.contains("/plugins/routing")
+            && *method == "POST"
+            && !path.ends_with("activate")
+            && !path.ends_with("rollback")
+        {
+            "application/wasm"
+        } else {
+            "application/json"
+        };
+        let (s, b) = call(method, &url, Some(&key_b), body.as_deref(), ct);
+        assert_eq!(s, 404, "{method} {path} with another tenant's key: {b}");
+        assert_eq!(b["error"]["code"], "not_found", "{method} {path}");
+        let (s, b) = call(method, &url, None, body.as_deref(), ct);
+        assert_eq!(s, 401, "{method} {path} without a key: {b}");
+        let (s, _) = call(method, &url, Some("dk_alpha_forged"), body.as_deref(), ct);
+        assert_eq!(s, 401, "{method} {path} with a forged key");
+    }
+    // Admin endpoints refuse tenant keys.
+    let (s, _) = json(
+        "POST",
+        &format!("{base}/v1/tenants"),
+        Some(&key_a),
+        serde_json::json!({ "id": "gamma" }),
+    );
+    assert_eq!(s, 403);
+    let (s, _) = call("GET", &format!("{base}/v1/tenants"), Some(&key_b), None, "");
+    assert_eq!(s, 403);
+    // The owner still has its ticket, untouched by beta's attempts.
+    let (s, b) = call(
+        "GET",
+        &format!("{base}/v1/tenants/alpha/tickets/A-1"),
+        Some(&key_a),
+        None,
+        "",
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        b["history"].as_array().unwrap().len(),
+        1,
+        "only alpha's own event: {b}"
+    );
+    // Beta's audit log is empty.
+    let (_, b) = call(
+        "GET",
+        &format!("{base}/v1/tenants/beta/audit"),
+        Some(&key_b),
+        None,
+        "",
+    );
+    assert_eq!(b["entries"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
+    let data = temp_dir("bad-input");
+    let srv = Server::start(&data);
+    let base = srv.base.clone();
+    let key = create_tenant(&base, "acme");
+    install(
+        &base,
+        "acme",
+        &key,
+        "routing",
+        builtin::plugin("routing").unwrap(),
+    );
+    pipeline(
+        &base,
+        "acme",
+        &key,
+        serde_json::json!([{ "plugin": "routing" }]),
+    );
+    let tickets = format!("{base}/v1/tenants/acme/tickets");
+
+    let (s, b) = call(
+        "POST",
+        &format!("{tickets}/T-1"),
+        Some(&key),
+        Some(b"{\"subject\": "),
+        "application/json",
+    );
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "malformed JSON: {b}"
+    );
+    let mut unknown = new_ticket();
+    unknown["colour"] = "red".into();
+    let (s, b) = json("POST", &format!("{tickets}/T-1"), Some(&key), unknown);
+    assert_eq!(s, 422);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`"),
+        "{b}"
+    );
+    let (s, b) = json(
+        "POST",
+        &format!("{tickets}/T-1"),
+        Some(&key),
+        serde_json::json!({ "subject": "x", "requester": { "id": "r" }, "priority": "soon" }),
+    );
+    assert_eq!(s, 422);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown priority `soon`"),
+        "{b}"
+    );
+    let huge = vec![b'x'; 9 << 20];
+    let (s, b) = call(
+        "POST",
+        &format!("{tickets}/T-1"),
+        Some(&key),
+        Some(&huge),
+        "application/json",
+    );
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
+    let (s, _) = call("GET", &format!("{tickets}/T-1"), Some(&key), None, "");
+    assert_eq!(s, 404, "no half-written ticket");
+
+    let (s, b) = json(
+        "POST",
+        &format!("{base}/v1/tenants/nobody/tickets/T-1"),
+        Some(ADMIN),
+        new_ticket(),
+    );
+    assert_eq!((s, b["error"]["code"].as_str()), (404, Some("not_found")));
+    let (s, _) = json(
+        "POST",
+        &format!("{tickets}/T-1"),
+        Some("wrong"),
+        new_ticket(),
+    );
+    assert_eq!(s, 401);
+    let (s, b) = json(
+        "PATCH",
+        &format!("{tickets}/T-404"),
+        Some(&key),
+        serde_json::json!({ "priority": "high" }),
+    );
+    assert_eq!(s, 404, "{b}");
+
+    // Invalid plugin bytes: 422 naming the error kind, no version stored.
+    let (s, b) = call(
+        "POST",
+        &format!("{base}/v1/tenants/acme/plugins/junk"),
+        Some(&key),
+        Some(b"\0asm garbage"),
+        "application/wasm",
+    );
+    assert_eq!(s, 422);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_wasm"),
+        "{b}"
+    );
+    let (_, b) = call(
+        "GET",
+        &format!("{base}/v1/tenants/acme/plugins"),
+        Some(&key),
+        None,
+        "",
+    );
+    assert!(b["plugins"].get("junk").is_none(), "{b}");
+    let (s, b) = call(
+        "POST",
+        &format!("{base}/v1/tenants/acme/plugins/rules"),
+        Some(&key),
+        Some(b"[routing]"),
+        "application/toml",
+    );
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (415, Some("no_code_unavailable"))
+    );
+
+    // Bad pipeline or settings: refused, the old pipeline stays.
+    let (s, _) = json(
+        "PUT",
+        &format!("{base}/v1/tenants/acme/pipeline"),
+        Some(&key),
+        serde_json::json!([{ "plugin": "ghost" }]),
+    );
+    assert_eq!(s, 404);
+    let (s, b) = json(
+        "PUT",
+        &format!("{base}/v1/tenants/acme/pipeline"),
+        Some(&key),
+        serde_json::json!([{ "plugin": "routing", "settings": { "max_open": 2.5 } }]),
+    );
+    assert_eq!(s, 422);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("floats are not allowed"),
+        "{b}"
+    );
+    let (_, b) = call(
+        "GET",
+        &format!("{base}/v1/tenants/acme"),
+        Some(&key),
+        None,
+        "",
+    );
+    assert_eq!(
+        b["pipeline"],
+        serde_json::json!([{ "plugin": "routing", "settings": {}, "on_failure": "skip" }])
+    );
+    let (s, b) = json(
+        "PUT",
+        &format!("{base}/v1/tenants/acme/calendars"),
+        Some(&key),
+        serde_json::json!([{ "name": "x", "timezone": "Mars/Base", "hours": { "mon": "09:00-17:00" } }]),
+    );
+    assert_eq!(s, 422);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown time zone"),
+        "{b}"
+    );
+    let (s, _) = json(
+        "POST",
+        &format!("{base}/v1/tenants"),
+        Some(ADMIN),
+        serde_json::json!({ "id": "Bad Name!" }),
+    );
+    assert_eq!(s, 400);
+    let (s, _) = json(
+        "POST",
+        &format!("{base}/v1/tenants"),
+        Some(ADMIN),
+        serde_json::json!({ "id": "acme" }),
+    );
+    assert_eq!(s, 409);
+    let (s, b) = call("GET", &format!("{base}/openapi.json"), None, None, "");
+    assert_eq!(s, 200);
+    assert_eq!(b["openapi"], "3.1.0");
+}
+
+/// Ticket ids and idempotency keys of the crash test's stream.
+fn crash_ticket(i: usize) -> (String, String) {
+    (format!("C-{i}"), format!("create-C-{i}"))
+}
+
+/// Creates crash-test ticket `i` with its idempotency key; `None` if the
+/// connection failed (the server died).
+fn send(base: &str, key: &str, i: usize) -> Option<u16> {
+    let (id, idem) = crash_ticket(i);
+    let r = agent()
+        .post(&format!("{base}/v1/tenants/acme/tickets/{id}"))
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("Idempotency-Key", &idem)
+        .header("content-type", "application/json")
+        .send(new_ticket().to_string().as_bytes());
+    r.ok().map(|r| r.status().as_u16())
+}
+
+#[test]
+fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
+    let data = temp_dir("crash");
+    let srv = Server::start(&data);
+    let base = srv.base.clone();
+    let key = create_tenant(&base, "acme");
+    install(&base, "acme", &key, "pinger", builtin::hostile_plugin());
+    pipeline(
+        &base,
+        "acme",
+        &key,
+        serde_json::json!([{ "plugin": "pinger", "settings": { "mode": "ping", "ping_ms": 400 } }]),
+    );
+
+    const N: usize = 80;
+    // Stream in a thread; kill the server while it runs.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let streamer = {
+        let acked = acked.clone();
+        let base = base.clone();
+        let key = key.clone();
+        std::thread::spawn(move || {
+            for i in 0..N {
+                match send(&base, &key, i) {
+                    Some(201) => acked.lock().unwrap().push(i),
+                    Some(other) => panic!("ticket {i}: status {other}"),
+                    None => break, // the server died under us
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    while acked.lock().unwrap().len() < N / 2 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    srv.kill();
+    streamer.join().unwrap();
+    let acked_before_crash = acked.lock().unwrap().clone();
+    assert!(
+        acked_before_crash.len() >= N / 2 && acked_before_crash.len() < N,
+        "the kill landed mid-stream: {}",
+        acked_before_crash.len()
+    );
+
+    // Restart; the client retries everything not acknowledged, with the same keys.
+    let srv = Server::start(&data);
+    let base = srv.base.clone();
+    for i in 0..N {
+        if !acked_before_crash.contains(&i) {
+            assert_eq!(send(&base, &key, i), Some(201), "ticket {i}");
+        }
+    }
+    // A retry of an acknowledged event is answered from the store, not applied again.
+    assert_eq!(send(&base, &key, acked_before_crash[0]), Some(201));
+
+    // Every timer (including those due while the server was down) fires once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending: usize = (0..N)
+            .filter(|i| {
+                let (_, b) = call(
+                    "GET",
+                    &format!("{base}/v1/tenants/acme/tickets/{}", crash_ticket(*i).0),
+                    Some(&key),
+                    None,
+                    "",
+                );
+                b["timers"].as_array().is_none_or(|t| !t.is_empty())
+            })
+            .count();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} tickets still have timers"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for i in 0..N {
+        let (id, _) = crash_ticket(i);
+        let (s, b) = call(
+            "GET",
+            &format!("{base}/v1/tenants/acme/tickets/{id}"),
+            Some(&key),
+            None,
+            "",
+        );
+        assert_eq!(s, 200, "ticket {id} exists");
+        let kinds: Vec<&str> = b["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec!["created", "timer_fired"],
+            "ticket {id}: exactly one creation and one timer"
+        );
+        let tags: Vec<&str> = b["ticket"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert_eq!(tags, vec!["pinged"], "ticket {id}");
+    }
+    let (_, b) = call(
+        "GET",
+        &format!("{base}/v1/tenants/acme/audit?limit=1000"),
+        Some(&key),
+        None,
+        "",
+    );
+    assert_eq!(
+        b["entries"].as_array().unwrap().len(),
+        2 * N,
+        "no event recorded twice"
+    );
+}
