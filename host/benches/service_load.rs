@@ -1,0 +1,255 @@
+//! Load test of `docket serve` on loopback, bounded in count and time:
+//! well-behaved tenants create and update tickets concurrently, first alone,
+//! then while another tenant's plugin loops forever on every event (each of
+//! its calls runs until its fuel or deadline stops it, burning a core).
+//! `cargo bench -p docket --bench service_load` prints one table.
+
+use docket::builtin;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "load-admin";
+const GOOD_TENANTS: usize = 3;
+const CLIENTS: usize = 4;
+const REQUESTS_PER_CLIENT: usize = 400;
+const PHASE_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn post(a: &ureq::Agent, url: &str, key: &str, ct: &str, body: &[u8]) -> u16 {
+    a.post(url)
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("content-type", ct)
+        .send(body)
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+fn setup_tenant(
+    base: &str,
+    id: &str,
+    plugins: &[(&str, &[u8])],
+    pipeline: serde_json::Value,
+) -> String {
+    let a = agent();
+    let mut r = a
+        .post(&format!("{base}/v1/tenants"))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .send_json(serde_json::json!({ "id": id }))
+        .unwrap();
+    let key = r.body_mut().read_json::<serde_json::Value>().unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, bytes) in plugins {
+        assert!(matches!(
+            post(
+                &a,
+                &format!("{base}/v1/tenants/{id}/plugins/{name}"),
+                &key,
+                "application/wasm",
+                bytes
+            ),
+            200 | 201
+        ));
+        assert_eq!(
+            post(
+                &a,
+                &format!("{base}/v1/tenants/{id}/plugins/{name}/activate"),
+                &key,
+                "application/json",
+                b"{\"version\":1}"
+            ),
+            200
+        );
+    }
+    let cal = serde_json::json!([{ "name": "business-hours", "timezone": "Europe/Berlin",
+        "hours": { "mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00", "thu": "09:00-17:00", "fri": "09:00-17:00" } }]);
+    let put = |path: &str, body: serde_json::Value| {
+        a.put(&format!("{base}/v1/tenants/{id}/{path}"))
+            .header("Authorization", &format!("Bearer {key}"))
+            .send_json(body)
+            .unwrap()
+    };
+    put("calendars", cal);
+    put("pipeline", pipeline);
+    key
+}
+
+struct Phase {
+    name: &'static str,
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    hostile_requests: usize,
+}
+
+fn run_phase(
+    name: &'static str,
+    base: &str,
+    keys: &[String],
+    hostile: Option<&str>,
+    round: usize,
+) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let hostile_count = Arc::new(AtomicUsize::new(0));
+    let hostile_threads: Vec<_> = hostile
+        .map(|key| {
+            (0..2)
+                .map(|h| {
+                    let (stop, count, base, key) = (stop.clone(), hostile_count.clone(), base.to_string(), key.to_string());
+                    std::thread::spawn(move || {
+                        let a = agent();
+                        let mut i = 0;
+                        while !stop.load(Ordering::Relaxed) {
+                            let body = serde_json::json!({ "subject": "x", "requester": { "id": "evil" } }).to_string();
+                            post(&a, &format!("{base}/v1/tenants/hostile/tickets/H-{round}-{h}-{i}"), &key, "application/json", body.as_bytes());
+                            count.fetch_add(1, Ordering::Relaxed);
+                            i += 1;
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (base, keys) = (base.to_string(), keys.to_vec());
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut lat = Vec::new();
+                for i in 0..REQUESTS_PER_CLIENT {
+                    if started.elapsed() > PHASE_TIME_LIMIT {
+                        break;
+                    }
+                    let t = (c + i) % GOOD_TENANTS;
+                    let ticket = format!("T-{round}-{c}-{}", i / 2);
+                    let url = format!("{base}/v1/tenants/good{t}/tickets/{ticket}");
+                    let begin = Instant::now();
+                    let status = if i % 2 == 0 {
+                        let body = serde_json::json!({ "subject": "Laptop", "category": "hardware", "requester": { "id": format!("c-{c}"), "region": "emea" } });
+                        post(&a, &url, &keys[t], "application/json", body.to_string().as_bytes())
+                    } else {
+                        // The update goes to the ticket the previous request created (same tenant index i-1).
+                        let prev = (c + i - 1) % GOOD_TENANTS;
+                        let url = format!("{base}/v1/tenants/good{prev}/tickets/{ticket}");
+                        a.patch(&url).header("Authorization", &format!("Bearer {}", keys[prev])).send_json(serde_json::json!({ "priority": "high" })).map(|r| r.status().as_u16()).unwrap_or(0)
+                    };
+                    lat.push(begin.elapsed());
+                    assert!(status == 200 || status == 201, "status {status}");
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for h in hostile_threads {
+        h.join().unwrap();
+    }
+    latencies.sort_unstable();
+    Phase {
+        name,
+        requests: latencies.len(),
+        elapsed,
+        latencies,
+        hostile_requests: hostile_count.load(Ordering::Relaxed),
+    }
+}
+
+fn main() {
+    let data = std::env::temp_dir().join(format!("docket-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("DOCKET_ADMIN_KEY", ADMIN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("docket serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = format!(
+        "http://{}",
+        line.split("http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+    );
+
+    let good: Vec<String> = (0..GOOD_TENANTS)
+        .map(|t| {
+            setup_tenant(
+                &base,
+                &format!("good{t}"),
+                &[("routing", builtin::plugin("routing").unwrap()), ("escalation", builtin::plugin("escalation").unwrap())],
+                serde_json::json!([{ "plugin": "routing", "settings": { "max_open": 5 } }, { "plugin": "escalation" }]),
+            )
+        })
+        .collect();
+    let hostile = setup_tenant(
+        &base,
+        "hostile",
+        &[("loop", builtin::hostile_plugin())],
+        serde_json::json!([{ "plugin": "loop", "settings": { "mode": "loop" } }]),
+    );
+
+    let quiet = run_phase("well-behaved tenants alone", &base, &good, None, 0);
+    let noisy = run_phase(
+        "same, one tenant looping forever",
+        &base,
+        &good,
+        Some(&hostile),
+        1,
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+
+    println!(
+        "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, SQLite WAL, fsync on commit), one run"
+    );
+    println!(
+        "{:<36} {:>9} {:>10} {:>9} {:>9} {:>9} {:>16}",
+        "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "hostile requests"
+    );
+    for p in [&quiet, &noisy] {
+        let pct =
+            |q: f64| p.latencies[((p.latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "{:<36} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>16}",
+            p.name,
+            p.requests,
+            p.requests as f64 / p.elapsed.as_secs_f64(),
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+            p.hostile_requests
+        );
+    }
+    let ratio = |f: fn(&Phase) -> f64| f(&noisy) / f(&quiet);
+    println!(
+        "with the hostile tenant: throughput ×{:.2}, p50 ×{:.2}, p99 ×{:.2}",
+        ratio(|p| p.requests as f64 / p.elapsed.as_secs_f64()),
+        ratio(|p| p.latencies[p.latencies.len() / 2].as_secs_f64()),
+        ratio(|p| p.latencies[(p.latencies.len() - 1) * 99 / 100].as_secs_f64()),
+    );
+}
