@@ -267,22 +267,13 @@ fn precompiled_artifacts_survive_a_restart() {
 fn one_module_may_export_several_capabilities() {
     // Routing and billing in one hand-written core module, both answering
     // `none`; the host componentizes it for exactly those two.
-    let module = wat::parse_str(
-        r#"(module
-            (memory (export "memory") 2)
-            (global $heap (mut i32) (i32.const 1024))
-            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-                (local $ptr i32)
-                (local.set $ptr
-                    (i32.and
-                        (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
-                        (i32.xor (i32.sub (local.get 2) (i32.const 1)) (i32.const -1))))
-                (global.set $heap (i32.add (local.get $ptr) (local.get 3)))
-                (local.get $ptr))
-            (func (export "docket:plugin/routing@0.1.0#route") (param i32) (result i32) (i32.const 16))
-            (func (export "docket:plugin/billing@0.1.0#bill") (param i32) (result i32) (i32.const 16)))"#,
-    )
-    .unwrap();
+    let module = wat_plugin_module(
+        &[
+            "docket:plugin/routing@0.1.0#route",
+            "docket:plugin/billing@0.1.0#bill",
+        ],
+        None,
+    );
     tenant_with(
         "multi",
         Limits::default(),

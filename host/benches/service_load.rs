@@ -4,26 +4,19 @@
 //! its calls runs until its fuel or deadline stops it, burning a core).
 //! `cargo bench -p docket --bench service_load` prints one table.
 
+#[path = "../tests/support/server.rs"]
+mod server;
+
 use docket::builtin;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use server::{ADMIN, Server, client as agent};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "load-admin";
 const GOOD_TENANTS: usize = 3;
 const CLIENTS: usize = 4;
 const REQUESTS_PER_CLIENT: usize = 400;
 const PHASE_TIME_LIMIT: Duration = Duration::from_secs(60);
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
 
 fn post(a: &ureq::Agent, url: &str, key: &str, ct: &str, body: &[u8]) -> u16 {
     a.post(url)
@@ -174,26 +167,8 @@ fn run_phase(
 fn main() {
     let data = std::env::temp_dir().join(format!("docket-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("DOCKET_ADMIN_KEY", ADMIN)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("docket serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = format!(
-        "http://{}",
-        line.split("http://")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-    );
+    let server = Server::start(&data);
+    let base = server.base.clone();
 
     let good: Vec<String> = (0..GOOD_TENANTS)
         .map(|t| {
@@ -220,8 +195,7 @@ fn main() {
         Some(&hostile),
         1,
     );
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&data);
 
     println!(

@@ -257,6 +257,16 @@ pub fn timers(o: &Outcome) -> Vec<(String, i64)> {
 /// named for `contract_version`. `extra_import` adds an import `(module, name)`
 /// of type `(i32, i32) -> i32` that the route function calls.
 pub fn wat_route_module(contract_version: &str, extra_import: Option<(&str, &str)>) -> Vec<u8> {
+    wat_plugin_module(
+        &[&format!("docket:plugin/routing@{contract_version}#route")],
+        extra_import,
+    )
+}
+
+/// A hand-written core module whose `exports` (canonical ABI names of
+/// capability functions taking their arguments by pointer) all answer
+/// `none`; see [`wat_route_module`].
+pub fn wat_plugin_module(exports: &[&str], extra_import: Option<(&str, &str)>) -> Vec<u8> {
     let import = extra_import
         .map(|(m, n)| {
             format!("(import \"{m}\" \"{n}\" (func $extra (param i32 i32) (result i32)))")
@@ -267,6 +277,13 @@ pub fn wat_route_module(contract_version: &str, extra_import: Option<(&str, &str
     } else {
         ""
     };
+    // Offset 16 holds zeroes: option tag 0 = none.
+    let funcs: String = exports
+        .iter()
+        .map(|name| {
+            format!("(func (export \"{name}\") (param i32) (result i32) {call} (i32.const 16))\n")
+        })
+        .collect();
     let text = format!(
         r#"(module
             {import}
@@ -281,10 +298,7 @@ pub fn wat_route_module(contract_version: &str, extra_import: Option<(&str, &str
                         (i32.xor (i32.sub (local.get 2) (i32.const 1)) (i32.const -1))))
                 (global.set $heap (i32.add (local.get $ptr) (local.get 3)))
                 (local.get $ptr))
-            (func (export "docket:plugin/routing@{contract_version}#route") (param i32) (result i32)
-                {call}
-                ;; offset 16 holds zeroes: option tag 0 = none
-                (i32.const 16))
+            {funcs}
         )"#
     );
     wat::parse_str(text).expect("wat")

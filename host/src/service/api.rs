@@ -72,13 +72,44 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
         )
         .route(
             "/v1/tenants/{tenant}/tickets/{id}",
-            post(create_ticket).get(get_ticket).patch(update_ticket),
+            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<NewTicket>(Action::Created, s, h, p, b)
+            })
+            .patch(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<TicketPatch>(Action::Updated, s, h, p, b)
+            })
+            .get(get_ticket),
         )
-        .route("/v1/tenants/{tenant}/tickets/{id}/comments", post(comment))
-        .route("/v1/tenants/{tenant}/tickets/{id}/status", post(status))
-        .route("/v1/tenants/{tenant}/tickets/{id}/assign", post(assign))
-        .route("/v1/tenants/{tenant}/tickets/{id}/time", post(log_time))
-        .route("/v1/tenants/{tenant}/tickets/{id}/parts", post(use_part))
+        .route(
+            "/v1/tenants/{tenant}/tickets/{id}/comments",
+            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<CommentIn>(Action::Commented, s, h, p, b)
+            }),
+        )
+        .route(
+            "/v1/tenants/{tenant}/tickets/{id}/status",
+            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<StatusIn>(Action::StatusChanged, s, h, p, b)
+            }),
+        )
+        .route(
+            "/v1/tenants/{tenant}/tickets/{id}/assign",
+            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<AssignIn>(Action::Assigned, s, h, p, b)
+            }),
+        )
+        .route(
+            "/v1/tenants/{tenant}/tickets/{id}/time",
+            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<TimeIn>(Action::TimeLogged, s, h, p, b)
+            }),
+        )
+        .route(
+            "/v1/tenants/{tenant}/tickets/{id}/parts",
+            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
+                on_event::<PartIn>(Action::PartUsed, s, h, p, b)
+            }),
+        )
         .route("/v1/tenants/{tenant}/audit", get(audit))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -363,6 +394,20 @@ async fn rollback(
     ok(StatusCode::OK, v)
 }
 
+type TicketPath = Path<(String, String)>;
+type Body = Result<Bytes, BytesRejection>;
+
+/// The handler of one kind of ticket event: parses a `T` and wraps it.
+async fn on_event<T: DeserializeOwned>(
+    wrap: fn(T) -> Action,
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, id)): TicketPath,
+    b: Body,
+) -> ApiResult {
+    event(s, headers, tenant, id, json::<T>(b).map(wrap)).await
+}
+
 /// Runs a ticket event (after authenticating) and answers with its outcome.
 async fn event(
     s: Arc<Service>,
@@ -384,118 +429,6 @@ async fn event(
     })
     .await?;
     Ok((r.status, Json(r.body)).into_response())
-}
-
-async fn create_ticket(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<NewTicket>(b).map(Action::Created),
-    )
-    .await
-}
-
-async fn update_ticket(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<TicketPatch>(b).map(Action::Updated),
-    )
-    .await
-}
-
-async fn comment(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<CommentIn>(b).map(Action::Commented),
-    )
-    .await
-}
-
-async fn status(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<StatusIn>(b).map(Action::StatusChanged),
-    )
-    .await
-}
-
-async fn assign(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<AssignIn>(b).map(Action::Assigned),
-    )
-    .await
-}
-
-async fn log_time(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<TimeIn>(b).map(Action::TimeLogged),
-    )
-    .await
-}
-
-async fn use_part(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    event(
-        s,
-        headers,
-        tenant,
-        id,
-        json::<PartIn>(b).map(Action::PartUsed),
-    )
-    .await
 }
 
 async fn get_ticket(

@@ -521,18 +521,21 @@ pub fn cancel_timer(
     .map(|n| n > 0)
 }
 
+/// A `timers` row selected as (tenant, ticket, plugin, key, due_at).
+fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
+    Ok(TimerRow {
+        tenant: r.get(0)?,
+        ticket: r.get(1)?,
+        plugin: r.get(2)?,
+        key: r.get(3)?,
+        due_at: r.get(4)?,
+    })
+}
+
 /// Timers due at or before `now`, earliest first.
 pub fn due_timers(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<TimerRow>> {
     let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at, tenant, ticket LIMIT ?2")?;
-    let rows = st.query_map(params![now, limit as i64], |r| {
-        Ok(TimerRow {
-            tenant: r.get(0)?,
-            ticket: r.get(1)?,
-            plugin: r.get(2)?,
-            key: r.get(3)?,
-            due_at: r.get(4)?,
-        })
-    })?;
+    let rows = st.query_map(params![now, limit as i64], timer_row)?;
     rows.collect()
 }
 
@@ -543,15 +546,7 @@ pub fn ticket_timers(
     ticket: &str,
 ) -> rusqlite::Result<Vec<TimerRow>> {
     let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE tenant = ?1 AND ticket = ?2 ORDER BY due_at")?;
-    let rows = st.query_map([tenant, ticket], |r| {
-        Ok(TimerRow {
-            tenant: r.get(0)?,
-            ticket: r.get(1)?,
-            plugin: r.get(2)?,
-            key: r.get(3)?,
-            due_at: r.get(4)?,
-        })
-    })?;
+    let rows = st.query_map([tenant, ticket], timer_row)?;
     rows.collect()
 }
 
