@@ -19,7 +19,13 @@ const GUESTS: &[(&str, &str)] = &[
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    for dir in ["guest-sdk", "example-rules", "tests/plugins", "wit"] {
+    for dir in [
+        "guest-sdk",
+        "example-rules",
+        "tests/plugins",
+        "wit",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=DOCKET_GUEST_TARGET_DIR");

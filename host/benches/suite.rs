@@ -1,0 +1,477 @@
+//! The benchmark suite: one table, every row measured in the same run.
+//!
+//! `cargo bench -p docket --bench suite` measures, on the same inputs:
+//! the example rules as plain Rust functions (the floor), the same rules as
+//! Docket plugins with a fresh isolated instance per call (each plugin and
+//! the four-plugin pipeline), the bare sandbox overhead, cold starts (from
+//! the on-disk artifact cache, and a fresh install that compiles), and a
+//! scale run over 10,000 tenants with a Zipf-skewed event mix on 1 and 2
+//! threads. Rows that need what this repository does not have yet (no-code
+//! compiled rules, the Extism and rules-engine peers) are listed as such.
+
+use docket::bindings::docket::plugin::types::{
+    Channel, Context, CustomField, Event, EventKind, FieldValue, Money, Part, Priority, Requester,
+    Status, Ticket, TimeEntry,
+};
+use docket::config::{TenantConfig, load_tenant};
+use docket::registry::TenantState;
+use docket::sandbox::{self, CallInput};
+use docket::{Capability, DispatchRequest, Docket, EngineConfig, Limits, builtin};
+use docket_guest_sdk as sdk;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MONDAY_9Z: i64 = 1_795_424_400_000;
+const ITERATIONS: usize = 4_000;
+const TENANTS: usize = 10_000;
+const SCALE_EVENTS: usize = 20_000;
+
+fn ticket() -> Ticket {
+    let field = |k: &str, v: FieldValue| CustomField {
+        key: k.into(),
+        value: v,
+    };
+    Ticket {
+        id: "R-1".into(),
+        tenant: "acme-repair".into(),
+        subject: "Laptop does not boot".into(),
+        description: "Black screen after the update".into(),
+        status: Status::Open,
+        priority: Priority::Normal,
+        category: Some("hardware".into()),
+        channel: Channel::Email,
+        requester: Requester {
+            id: "c-17".into(),
+            name: "Jonas Keller".into(),
+            email: "jonas@keller.example".into(),
+            tier: "standard".into(),
+            organization: Some("Keller GmbH".into()),
+            region: Some("emea".into()),
+            tags: vec![],
+        },
+        assignee: None,
+        group: None,
+        tags: vec![],
+        created_at: MONDAY_9Z,
+        updated_at: MONDAY_9Z,
+        fields: vec![
+            field("device_model", FieldValue::Choice("laptop".into())),
+            field("device_variant", FieldValue::Choice("x1-carbon".into())),
+            field("serial_number", FieldValue::Text("PF481516".into())),
+            field("urgency", FieldValue::Choice("normal".into())),
+        ],
+        time_entries: (0..4)
+            .map(|i| TimeEntry {
+                id: format!("te{i}"),
+                agent_id: if i % 2 == 0 {
+                    "ana".into()
+                } else {
+                    "ben".into()
+                },
+                work_type: "onsite".into(),
+                started_at: MONDAY_9Z + i * 3_600_000 * 3,
+                minutes: 50 + i as u32 * 7,
+                billable: true,
+            })
+            .collect(),
+        parts: vec![Part {
+            sku: "SSD-1TB".into(),
+            description: "1 TB NVMe SSD".into(),
+            quantity: 1,
+            unit_price: Money {
+                amount_minor: 12_900,
+                currency: "EUR".into(),
+            },
+        }],
+    }
+}
+
+struct Row {
+    name: String,
+    median: Duration,
+    p99: Duration,
+    note: String,
+}
+
+fn measure(name: &str, mut f: impl FnMut()) -> Row {
+    for _ in 0..200 {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..ITERATIONS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    Row {
+        name: name.into(),
+        median: samples[samples.len() / 2],
+        p99: samples[samples.len() * 99 / 100],
+        note: String::new(),
+    }
+}
+
+/// The same value in the guest SDK's types (both sides derive serde from the one WIT).
+fn to_sdk<T: serde::Serialize, U: DeserializeOwned>(v: &T) -> U {
+    serde_json::from_value(serde_json::to_value(v).unwrap()).expect("host and SDK types agree")
+}
+
+fn rss_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
+}
+
+/// Deterministic Zipf(s = 1.1) sampler over `n` ranks.
+struct Zipf {
+    cumulative: Vec<f64>,
+    state: u64,
+}
+
+impl Zipf {
+    fn new(n: usize, seed: u64) -> Zipf {
+        let mut acc = 0.0;
+        let cumulative = (1..=n)
+            .map(|k| {
+                acc += 1.0 / (k as f64).powf(1.1);
+                acc
+            })
+            .collect();
+        Zipf {
+            cumulative,
+            state: seed,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let r = (self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        let target = r * self.cumulative.last().unwrap();
+        self.cumulative
+            .partition_point(|c| *c < target)
+            .min(self.cumulative.len() - 1)
+    }
+}
+
+fn config() -> TenantConfig {
+    TenantConfig::parse(include_str!("../demo/acme-repair.toml")).expect("config")
+}
+
+fn main() {
+    let docket = Docket::new(EngineConfig {
+        max_instances: 256,
+        ..EngineConfig::default()
+    })
+    .expect("engine");
+    let config = config();
+    load_tenant(&docket, &config, Path::new("."), &builtin::plugin).expect("tenant");
+    let agents: Vec<_> = config.agents.iter().map(|a| a.to_agent()).collect();
+
+    let t = ticket();
+    let created = Event {
+        id: "e1".into(),
+        at: MONDAY_9Z,
+        actor: None,
+        kind: EventKind::Created,
+    };
+    let logged = Event {
+        id: "e2".into(),
+        at: MONDAY_9Z,
+        actor: None,
+        kind: EventKind::TimeLogged(t.time_entries[3].clone()),
+    };
+    let state = docket.tenant("acme-repair").unwrap();
+    let limits = Limits::default();
+    let tick = docket.runtime().epoch_tick();
+    let engine = docket.runtime().engine();
+    let base_ctx = Context {
+        tenant: "acme-repair".into(),
+        now: MONDAY_9Z,
+        settings: vec![],
+        agents: agents.clone(),
+        history: vec![],
+        calendars: vec!["business-hours".into()],
+    };
+    let ctx_of = |plugin: &str| {
+        let step = state.pipeline.iter().find(|s| s.plugin == plugin).unwrap();
+        Context {
+            settings: step.settings.clone(),
+            ..base_ctx.clone()
+        }
+    };
+
+    let mut rows: Vec<Row> = Vec::new();
+
+    // 1. Native baseline: the same rule code, called in-process on the same inputs.
+    let (s_t, s_created, s_logged): (sdk::Ticket, sdk::Event, sdk::Event) =
+        (to_sdk(&t), to_sdk(&created), to_sdk(&logged));
+    let sdk_ctx = |plugin: &str| -> sdk::Context { to_sdk(&ctx_of(plugin)) };
+    let (c_tpl, c_route, c_esc, c_bill) = (
+        sdk_ctx("templates"),
+        sdk_ctx("routing"),
+        sdk_ctx("escalation"),
+        sdk_ctx("billing"),
+    );
+    use docket_rules_billing::FieldServiceBilling;
+    use docket_rules_escalation::SlaEscalation;
+    use docket_rules_routing::HelpdeskRouting;
+    use docket_rules_templates::ServiceForms;
+    use sdk::{Billing as _, Escalation as _, Routing as _, Template as _};
+    let native = [
+        measure("native: templates", || {
+            std::hint::black_box(ServiceForms::validate(&s_created, &s_t, &c_tpl));
+        }),
+        measure("native: routing", || {
+            std::hint::black_box(HelpdeskRouting::route(&s_created, &s_t, &c_route));
+        }),
+        measure("native: escalation", || {
+            std::hint::black_box(SlaEscalation::evaluate(&s_created, &s_t, &c_esc));
+        }),
+        measure("native: billing", || {
+            std::hint::black_box(FieldServiceBilling::bill(&s_logged, &s_t, &c_bill));
+        }),
+        measure("native: 4 rule sets, created event", || {
+            std::hint::black_box(ServiceForms::validate(&s_created, &s_t, &c_tpl));
+            std::hint::black_box(HelpdeskRouting::route(&s_created, &s_t, &c_route));
+            std::hint::black_box(SlaEscalation::evaluate(&s_created, &s_t, &c_esc));
+            std::hint::black_box(FieldServiceBilling::bill(&s_created, &s_t, &c_bill));
+        }),
+    ];
+
+    // 2. Docket, fresh isolated instance per call.
+    let mut docket_rows = Vec::new();
+    for (name, capability, event) in [
+        ("templates", Capability::Template, &created),
+        ("routing", Capability::Routing, &created),
+        ("escalation", Capability::Escalation, &created),
+        ("billing", Capability::Billing, &logged),
+    ] {
+        let plugin = &state.plugins[name].active().unwrap().plugin;
+        let ctx = ctx_of(name);
+        docket_rows.push(measure(&format!("docket: {name}"), || {
+            let input = CallInput {
+                event,
+                ticket: &t,
+                context: &ctx,
+            };
+            let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
+            r.expect("plugin call");
+        }));
+    }
+    docket_rows.push(measure("docket: 4-plugin pipeline, created event", || {
+        let req = DispatchRequest {
+            event: created.clone(),
+            ticket: t.clone(),
+            agents: agents.clone(),
+            history: vec![],
+            now: MONDAY_9Z,
+        };
+        assert!(
+            docket
+                .dispatch("acme-repair", req)
+                .expect("dispatch")
+                .is_applied()
+        );
+    }));
+    for (n, d) in native.into_iter().zip(docket_rows) {
+        let ratio = d.median.as_secs_f64() / n.median.as_secs_f64();
+        rows.push(n);
+        rows.push(Row {
+            note: format!("×{ratio:.0} native"),
+            ..d
+        });
+    }
+
+    // The sandbox alone: instantiate + call + teardown of a plugin that does nothing.
+    let noop = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 1024)
+            (func (export "docket:plugin/routing@0.1.0#route") (param i32) (result i32) i32.const 16))"#,
+    )
+    .unwrap();
+    let (noop, _) = docket
+        .runtime()
+        .compile(&noop, &limits)
+        .expect("noop plugin");
+    let mut overhead = measure("docket: sandbox overhead (no-op plugin)", || {
+        let input = CallInput {
+            event: &created,
+            ticket: &t,
+            context: &base_ctx,
+        };
+        let (r, _) = sandbox::call(engine, &noop, Capability::Routing, &input, &limits, tick);
+        r.expect("noop");
+    });
+    overhead.note = "target ≤ 10 µs".into();
+    rows.push(overhead);
+
+    // 3-5. Not available yet.
+    for name in [
+        "no-code compiled rules",
+        "peer: Extism (JSON ABI)",
+        "peer: rules engine (zen-engine)",
+    ] {
+        rows.push(Row {
+            name: name.into(),
+            median: Duration::ZERO,
+            p99: Duration::ZERO,
+            note: "not measured yet (see the issue)".into(),
+        });
+    }
+
+    // 6. Cold starts.
+    let cache = std::env::temp_dir().join(format!("docket-suite-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let cold = |cache_dir: Option<std::path::PathBuf>| -> Duration {
+        let d = Docket::new(EngineConfig {
+            cache_dir,
+            max_instances: 8,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let begin = Instant::now();
+        load_tenant(&d, &config, Path::new("."), &builtin::plugin).unwrap();
+        let req = DispatchRequest {
+            event: created.clone(),
+            ticket: t.clone(),
+            agents: agents.clone(),
+            history: vec![],
+            now: MONDAY_9Z,
+        };
+        assert!(d.dispatch("acme-repair", req).unwrap().is_applied());
+        begin.elapsed()
+    };
+    let fresh: Vec<Duration> = (0..3).map(|_| cold(None)).collect();
+    cold(Some(cache.clone())); // fills the cache
+    let mut from_disk: Vec<Duration> = (0..9).map(|_| cold(Some(cache.clone()))).collect();
+    from_disk.sort_unstable();
+    let mut fresh = fresh;
+    fresh.sort_unstable();
+    rows.push(Row {
+        name: "cold start: 4 plugins from the disk cache + first event".into(),
+        median: from_disk[4],
+        p99: from_disk[8],
+        note: "target < 2 ms".into(),
+    });
+    rows.push(Row {
+        name: "cold start: fresh install (compile) + first event".into(),
+        median: fresh[1],
+        p99: fresh[2],
+        note: String::new(),
+    });
+    let _ = std::fs::remove_dir_all(&cache);
+
+    // 7. Scale: 10,000 tenants, Zipf-skewed events, 1 and 2 threads.
+    let rss_before = rss_mib();
+    let scale = Arc::new(
+        Docket::new(EngineConfig {
+            max_instances: 256,
+            ..EngineConfig::default()
+        })
+        .unwrap(),
+    );
+    load_tenant(&scale, &config, Path::new("."), &builtin::plugin).unwrap();
+    let proto = scale.tenant("acme-repair").unwrap();
+    let setup = Instant::now();
+    for i in 0..TENANTS {
+        let mut tenant = TenantState::clone(&proto);
+        tenant.id = format!("t{i:05}");
+        scale.put_tenant(tenant).unwrap();
+    }
+    let setup_time = setup.elapsed();
+    let rss_idle = rss_mib();
+    let mut scale_rows = Vec::new();
+    for threads in [1usize, 2] {
+        let per_thread = SCALE_EVENTS / threads;
+        let begin = Instant::now();
+        let handles: Vec<_> = (0..threads)
+            .map(|th| {
+                let (scale, t, created, agents) =
+                    (scale.clone(), t.clone(), created.clone(), agents.clone());
+                std::thread::spawn(move || {
+                    let mut zipf = Zipf::new(TENANTS, 0x9e37_79b9_7f4a_7c15 ^ th as u64);
+                    let mut lat = Vec::with_capacity(per_thread);
+                    for _ in 0..per_thread {
+                        let tenant = format!("t{:05}", zipf.next());
+                        let req = DispatchRequest {
+                            event: created.clone(),
+                            ticket: t.clone(),
+                            agents: agents.clone(),
+                            history: vec![],
+                            now: MONDAY_9Z,
+                        };
+                        let s = Instant::now();
+                        assert!(scale.dispatch(&tenant, req).unwrap().is_applied());
+                        lat.push(s.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat: Vec<Duration> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        let elapsed = begin.elapsed();
+        lat.sort_unstable();
+        let eps = lat.len() as f64 / elapsed.as_secs_f64();
+        scale_rows.push((threads, eps, lat[lat.len() / 2], lat[lat.len() * 99 / 100]));
+    }
+    let rss_after = rss_mib();
+
+    println!(
+        "docket benchmark suite — one run, release build, fresh isolated instance per plugin call"
+    );
+    println!(
+        "{:<58} {:>11} {:>11} {:>12}  note",
+        "row", "median µs", "p99 µs", "per second"
+    );
+    for r in &rows {
+        if r.median.is_zero() {
+            println!(
+                "{:<58} {:>11} {:>11} {:>12}  {}",
+                r.name, "-", "-", "-", r.note
+            );
+            continue;
+        }
+        let m = r.median.as_secs_f64();
+        println!(
+            "{:<58} {:>11.1} {:>11.1} {:>12.0}  {}",
+            r.name,
+            m * 1e6,
+            r.p99.as_secs_f64() * 1e6,
+            1.0 / m,
+            r.note
+        );
+    }
+    println!();
+    println!(
+        "scale: {TENANTS} tenants (each with its own pipeline, sharing the 4 compiled components by content hash) set up in {:.0} ms",
+        setup_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "resident memory: {rss_before:.0} MiB before, {rss_idle:.0} MiB with {TENANTS} idle tenants, {rss_after:.0} MiB after the runs"
+    );
+    for (threads, eps, p50, p99) in &scale_rows {
+        println!(
+            "  {threads} thread(s): {eps:.0} events/s ({:.0} per core), p50 {:.0} µs, p99 {:.0} µs (4-plugin pipeline, Zipf s=1.1 over tenants)",
+            eps / *threads as f64,
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6
+        );
+    }
+    let (_, one, _, _) = scale_rows[0];
+    let (_, two, _, _) = scale_rows[1];
+    println!("  1 → 2 threads: ×{:.2} events/s", two / one);
+}
