@@ -80,6 +80,9 @@ pub struct EngineConfig {
     /// Bytes of each freed memory (and table) slot kept resident and reset
     /// in place, to spare the next instance page faults.
     pub keep_resident_bytes: usize,
+    /// Map plugins' initial memory copy-on-write from their image (true),
+    /// or copy their (small) data segments into each new instance (false).
+    pub memory_init_cow: bool,
 }
 
 impl Default for EngineConfig {
@@ -91,6 +94,7 @@ impl Default for EngineConfig {
             epoch_tick_us: 1_000,
             max_wasm_stack: 512 << 10,
             keep_resident_bytes: 1 << 20,
+            memory_init_cow: true,
         }
     }
 }
