@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex};
 
 /// How many of the requester's other tickets plugins see.
 const HISTORY_LIMIT: usize = 50;
+/// Ticket locks kept before unheld ones are dropped.
+const LOCKS_BEFORE_PRUNING: usize = 4096;
 
 /// A pipeline step as the API takes and stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +75,9 @@ pub struct Service {
     /// Counters.
     pub metrics: Metrics,
     ticket_locks: Mutex<HashMap<TicketKey, Arc<Mutex<()>>>>,
+    /// Serializes changes to tenants and their plugins (rare), so version
+    /// numbers and activation state are written in the order they happen.
+    admin_lock: Mutex<()>,
 }
 
 /// (tenant, ticket): the unit events are serialized on.
@@ -129,6 +134,7 @@ impl Service {
             store,
             metrics: Metrics::default(),
             ticket_locks: Mutex::new(HashMap::new()),
+            admin_lock: Mutex::new(()),
         };
         service.load_all()?;
         Ok(service)
@@ -189,6 +195,7 @@ impl Service {
 
     /// Creates a tenant; returns its first API key (shown once).
     pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<String, ApiError> {
+        let _admin = self.admin();
         check_id("tenant id", id)?;
         limits
             .validate(self.docket.runtime().config())
@@ -219,6 +226,7 @@ impl Service {
         name: &str,
         bytes: &[u8],
     ) -> Result<(StatusCode, VersionInfo), ApiError> {
+        let _admin = self.admin();
         check_id("plugin name", name)?;
         let (compiled, _) = self.docket.compile_for(tenant, name, bytes)?;
         let hash = compiled.info().hash.clone();
@@ -258,6 +266,7 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<VersionInfo, ApiError> {
+        let _admin = self.admin();
         let v = self.docket.activate(tenant, name, version)?;
         self.persist_activation(tenant, name)?;
         Ok(v)
@@ -265,6 +274,7 @@ impl Service {
 
     /// Rolls back to the previously active version.
     pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, ApiError> {
+        let _admin = self.admin();
         let v = self.docket.rollback(tenant, name)?;
         self.persist_activation(tenant, name)?;
         Ok(v)
@@ -272,6 +282,7 @@ impl Service {
 
     /// Deletes a plugin not in the pipeline.
     pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+        let _admin = self.admin();
         let state = self.docket.tenant(tenant)?;
         if !state.plugins.contains_key(name) {
             return Err(ApiError::not_found(format!("plugin `{name}`")));
@@ -289,6 +300,7 @@ impl Service {
 
     /// Replaces the pipeline (checked against the installed plugins first).
     pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStepDoc>) -> Result<(), ApiError> {
+        let _admin = self.admin();
         let parsed = steps
             .iter()
             .map(PipelineStepDoc::to_step)
@@ -311,6 +323,7 @@ impl Service {
         tenant: &str,
         calendars: Vec<CalendarConfig>,
     ) -> Result<(), ApiError> {
+        let _admin = self.admin();
         let compiled = compile_calendars(&calendars)?;
         self.docket.tenant(tenant)?;
         self.store
@@ -321,6 +334,7 @@ impl Service {
 
     /// Replaces the agents.
     pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), ApiError> {
+        let _admin = self.admin();
         self.docket.tenant(tenant)?;
         for a in &agents {
             check_id("agent id", &a.id)?;
@@ -330,8 +344,17 @@ impl Service {
         Ok(())
     }
 
+    fn admin(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn ticket_lock(&self, tenant: &str, ticket: &str) -> Arc<Mutex<()>> {
         let mut locks = self.ticket_locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget the locks nobody holds once the map grows: one entry per
+        // ticket ever touched would be a slow leak.
+        if locks.len() >= LOCKS_BEFORE_PRUNING {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
         locks
             .entry((tenant.to_string(), ticket.to_string()))
             .or_default()
