@@ -29,12 +29,17 @@
 //! rustflags): the host starts a fresh instance for every call, and a 64 KiB
 //! stack instead of Rust's 1 MiB default halves what each call costs.
 
+pub mod alloc;
 pub mod builders;
 pub mod fields;
 pub mod log;
 pub mod money;
 pub mod time;
 pub mod validate;
+
+#[cfg(all(target_arch = "wasm32", feature = "bump-alloc"))]
+#[global_allocator]
+static ALLOCATOR: alloc::BumpAlloc = alloc::BumpAlloc::new();
 
 /// Bindings generated from the `docket:plugin` WIT package.
 #[doc(hidden)]

@@ -213,164 +213,167 @@ fn main() {
 
     let mut rows: Vec<Row> = Vec::new();
 
-    // 1. Native baseline: the same rule code, called in-process on the same inputs.
-    let (s_t, s_created, s_logged): (sdk::Ticket, sdk::Event, sdk::Event) =
-        (to_sdk(&t), to_sdk(&created), to_sdk(&logged));
-    let sdk_ctx = |plugin: &str| -> sdk::Context { to_sdk(&ctx_of(plugin)) };
-    let (c_tpl, c_route, c_esc, c_bill) = (
-        sdk_ctx("templates"),
-        sdk_ctx("routing"),
-        sdk_ctx("escalation"),
-        sdk_ctx("billing"),
-    );
-    use docket_rules_billing::FieldServiceBilling;
-    use docket_rules_escalation::SlaEscalation;
-    use docket_rules_routing::HelpdeskRouting;
-    use docket_rules_templates::ServiceForms;
-    use sdk::{Billing as _, Escalation as _, Routing as _, Template as _};
-    let native = [
-        measure("native: templates", || {
-            std::hint::black_box(ServiceForms::validate(&s_created, &s_t, &c_tpl));
-        }),
-        measure("native: routing", || {
-            std::hint::black_box(HelpdeskRouting::route(&s_created, &s_t, &c_route));
-        }),
-        measure("native: escalation", || {
-            std::hint::black_box(SlaEscalation::evaluate(&s_created, &s_t, &c_esc));
-        }),
-        measure("native: billing", || {
-            std::hint::black_box(FieldServiceBilling::bill(&s_logged, &s_t, &c_bill));
-        }),
-        measure("native: 4 rule sets, created event", || {
-            std::hint::black_box(ServiceForms::validate(&s_created, &s_t, &c_tpl));
-            std::hint::black_box(HelpdeskRouting::route(&s_created, &s_t, &c_route));
-            std::hint::black_box(SlaEscalation::evaluate(&s_created, &s_t, &c_esc));
-            std::hint::black_box(FieldServiceBilling::bill(&s_created, &s_t, &c_bill));
-        }),
-    ];
-
-    // 2. Docket, fresh isolated instance per call.
-    let mut docket_rows = Vec::new();
-    for (name, capability, event) in [
-        ("templates", Capability::Template, &created),
-        ("routing", Capability::Routing, &created),
-        ("escalation", Capability::Escalation, &created),
-        ("billing", Capability::Billing, &logged),
-    ] {
-        let plugin = &state.plugins[name].active().unwrap().plugin;
-        let ctx = ctx_of(name);
-        docket_rows.push(measure(&format!("docket: {name}"), || {
-            let input = CallInput {
-                event,
-                ticket: &t,
-                context: &ctx,
-            };
-            let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
-            r.expect("plugin call");
-        }));
-    }
-    docket_rows.push(measure("docket: 4-plugin pipeline, created event", || {
-        let req = DispatchRequest {
-            event: created.clone(),
-            ticket: t.clone(),
-            agents: agents.clone(),
-            history: vec![],
-            now: MONDAY_9Z,
-        };
-        assert!(
-            docket
-                .dispatch("acme-repair", req)
-                .expect("dispatch")
-                .is_applied()
+    // DOCKET_BENCH_SCALE_ONLY=1 runs just the scale rows (for profiling them).
+    if std::env::var_os("DOCKET_BENCH_SCALE_ONLY").is_none() {
+        // 1. Native baseline: the same rule code, called in-process on the same inputs.
+        let (s_t, s_created, s_logged): (sdk::Ticket, sdk::Event, sdk::Event) =
+            (to_sdk(&t), to_sdk(&created), to_sdk(&logged));
+        let sdk_ctx = |plugin: &str| -> sdk::Context { to_sdk(&ctx_of(plugin)) };
+        let (c_tpl, c_route, c_esc, c_bill) = (
+            sdk_ctx("templates"),
+            sdk_ctx("routing"),
+            sdk_ctx("escalation"),
+            sdk_ctx("billing"),
         );
-    }));
-    for (n, d) in native.into_iter().zip(docket_rows) {
-        let ratio = d.median.as_secs_f64() / n.median.as_secs_f64();
-        rows.push(n);
-        rows.push(Row {
-            note: format!("×{ratio:.0} native"),
-            ..d
-        });
-    }
+        use docket_rules_billing::FieldServiceBilling;
+        use docket_rules_escalation::SlaEscalation;
+        use docket_rules_routing::HelpdeskRouting;
+        use docket_rules_templates::ServiceForms;
+        use sdk::{Billing as _, Escalation as _, Routing as _, Template as _};
+        let native = [
+            measure("native: templates", || {
+                std::hint::black_box(ServiceForms::validate(&s_created, &s_t, &c_tpl));
+            }),
+            measure("native: routing", || {
+                std::hint::black_box(HelpdeskRouting::route(&s_created, &s_t, &c_route));
+            }),
+            measure("native: escalation", || {
+                std::hint::black_box(SlaEscalation::evaluate(&s_created, &s_t, &c_esc));
+            }),
+            measure("native: billing", || {
+                std::hint::black_box(FieldServiceBilling::bill(&s_logged, &s_t, &c_bill));
+            }),
+            measure("native: 4 rule sets, created event", || {
+                std::hint::black_box(ServiceForms::validate(&s_created, &s_t, &c_tpl));
+                std::hint::black_box(HelpdeskRouting::route(&s_created, &s_t, &c_route));
+                std::hint::black_box(SlaEscalation::evaluate(&s_created, &s_t, &c_esc));
+                std::hint::black_box(FieldServiceBilling::bill(&s_created, &s_t, &c_bill));
+            }),
+        ];
 
-    // The sandbox alone: instantiate + call + teardown of a plugin that does nothing.
-    let noop = wat::parse_str(
+        // 2. Docket, fresh isolated instance per call.
+        let mut docket_rows = Vec::new();
+        for (name, capability, event) in [
+            ("templates", Capability::Template, &created),
+            ("routing", Capability::Routing, &created),
+            ("escalation", Capability::Escalation, &created),
+            ("billing", Capability::Billing, &logged),
+        ] {
+            let plugin = &state.plugins[name].active().unwrap().plugin;
+            let ctx = ctx_of(name);
+            docket_rows.push(measure(&format!("docket: {name}"), || {
+                let input = CallInput {
+                    event,
+                    ticket: &t,
+                    context: &ctx,
+                };
+                let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
+                r.expect("plugin call");
+            }));
+        }
+        docket_rows.push(measure("docket: 4-plugin pipeline, created event", || {
+            let req = DispatchRequest {
+                event: created.clone(),
+                ticket: t.clone(),
+                agents: agents.clone(),
+                history: vec![],
+                now: MONDAY_9Z,
+            };
+            assert!(
+                docket
+                    .dispatch("acme-repair", req)
+                    .expect("dispatch")
+                    .is_applied()
+            );
+        }));
+        for (n, d) in native.into_iter().zip(docket_rows) {
+            let ratio = d.median.as_secs_f64() / n.median.as_secs_f64();
+            rows.push(n);
+            rows.push(Row {
+                note: format!("×{ratio:.0} native"),
+                ..d
+            });
+        }
+
+        // The sandbox alone: instantiate + call + teardown of a plugin that does nothing.
+        let noop = wat::parse_str(
         r#"(module (memory (export "memory") 1)
             (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 1024)
             (func (export "docket:plugin/routing@0.1.0#route") (param i32) (result i32) i32.const 16))"#,
     )
     .unwrap();
-    let (noop, _) = docket
-        .runtime()
-        .compile(&noop, &limits)
-        .expect("noop plugin");
-    let mut overhead = measure("docket: sandbox overhead (no-op plugin)", || {
-        let input = CallInput {
-            event: &created,
-            ticket: &t,
-            context: &base_ctx,
-        };
-        let (r, _) = sandbox::call(engine, &noop, Capability::Routing, &input, &limits, tick);
-        r.expect("noop");
-    });
-    overhead.note = "target ≤ 10 µs".into();
-    rows.push(overhead);
-
-    // 3-5. Not available yet.
-    for name in [
-        "no-code compiled rules",
-        "peer: Extism (JSON ABI)",
-        "peer: rules engine (zen-engine)",
-    ] {
-        rows.push(Row {
-            name: name.into(),
-            median: Duration::ZERO,
-            p99: Duration::ZERO,
-            note: "not measured yet (see the issue)".into(),
+        let (noop, _) = docket
+            .runtime()
+            .compile(&noop, &limits)
+            .expect("noop plugin");
+        let mut overhead = measure("docket: sandbox overhead (no-op plugin)", || {
+            let input = CallInput {
+                event: &created,
+                ticket: &t,
+                context: &base_ctx,
+            };
+            let (r, _) = sandbox::call(engine, &noop, Capability::Routing, &input, &limits, tick);
+            r.expect("noop");
         });
-    }
+        overhead.note = "target ≤ 10 µs".into();
+        rows.push(overhead);
 
-    // 6. Cold starts.
-    let cache = std::env::temp_dir().join(format!("docket-suite-cache-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&cache);
-    let cold = |cache_dir: Option<std::path::PathBuf>| -> Duration {
-        let d = Docket::new(EngineConfig {
-            cache_dir,
-            max_instances: 8,
-            ..EngineConfig::default()
-        })
-        .unwrap();
-        let begin = Instant::now();
-        load_tenant(&d, &config, Path::new("."), &builtin::plugin).unwrap();
-        let req = DispatchRequest {
-            event: created.clone(),
-            ticket: t.clone(),
-            agents: agents.clone(),
-            history: vec![],
-            now: MONDAY_9Z,
+        // 3-5. Not available yet.
+        for name in [
+            "no-code compiled rules",
+            "peer: Extism (JSON ABI)",
+            "peer: rules engine (zen-engine)",
+        ] {
+            rows.push(Row {
+                name: name.into(),
+                median: Duration::ZERO,
+                p99: Duration::ZERO,
+                note: "not measured yet (see the issue)".into(),
+            });
+        }
+
+        // 6. Cold starts.
+        let cache = std::env::temp_dir().join(format!("docket-suite-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let cold = |cache_dir: Option<std::path::PathBuf>| -> Duration {
+            let d = Docket::new(EngineConfig {
+                cache_dir,
+                max_instances: 8,
+                ..EngineConfig::default()
+            })
+            .unwrap();
+            let begin = Instant::now();
+            load_tenant(&d, &config, Path::new("."), &builtin::plugin).unwrap();
+            let req = DispatchRequest {
+                event: created.clone(),
+                ticket: t.clone(),
+                agents: agents.clone(),
+                history: vec![],
+                now: MONDAY_9Z,
+            };
+            assert!(d.dispatch("acme-repair", req).unwrap().is_applied());
+            begin.elapsed()
         };
-        assert!(d.dispatch("acme-repair", req).unwrap().is_applied());
-        begin.elapsed()
-    };
-    let fresh: Vec<Duration> = (0..3).map(|_| cold(None)).collect();
-    cold(Some(cache.clone())); // fills the cache
-    let mut from_disk: Vec<Duration> = (0..9).map(|_| cold(Some(cache.clone()))).collect();
-    from_disk.sort_unstable();
-    let mut fresh = fresh;
-    fresh.sort_unstable();
-    rows.push(Row {
-        name: "cold start: 4 plugins from the disk cache + first event".into(),
-        median: from_disk[4],
-        p99: from_disk[8],
-        note: "target < 2 ms".into(),
-    });
-    rows.push(Row {
-        name: "cold start: fresh install (compile) + first event".into(),
-        median: fresh[1],
-        p99: fresh[2],
-        note: String::new(),
-    });
-    let _ = std::fs::remove_dir_all(&cache);
+        let fresh: Vec<Duration> = (0..3).map(|_| cold(None)).collect();
+        cold(Some(cache.clone())); // fills the cache
+        let mut from_disk: Vec<Duration> = (0..9).map(|_| cold(Some(cache.clone()))).collect();
+        from_disk.sort_unstable();
+        let mut fresh = fresh;
+        fresh.sort_unstable();
+        rows.push(Row {
+            name: "cold start: 4 plugins from the disk cache + first event".into(),
+            median: from_disk[4],
+            p99: from_disk[8],
+            note: "target < 2 ms".into(),
+        });
+        rows.push(Row {
+            name: "cold start: fresh install (compile) + first event".into(),
+            median: fresh[1],
+            p99: fresh[2],
+            note: String::new(),
+        });
+        let _ = std::fs::remove_dir_all(&cache);
+    }
 
     // 7. Scale: 10,000 tenants, Zipf-skewed events, 1 and 2 threads.
     let rss_before = rss_mib();
