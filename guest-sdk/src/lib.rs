@@ -140,9 +140,8 @@ macro_rules! export_plugin {
                 <$ty as $crate::Template>::validate(&ev, &t, &ctx)
             }
         }
-        #[cfg(target_arch = "wasm32")]
-        $crate::bindings::exports::docket::plugin::template::__export_docket_plugin_template_0_1_0_cabi!(
-            $ty with_types_in $crate::bindings::exports::docket::plugin::template);
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::template::__export_docket_plugin_template_0_1_0_cabi!(
+            $ty with_types_in $crate::bindings::exports::docket::plugin::template); }
     };
     (@cap $ty:ident routing) => {
         impl $crate::bindings::exports::docket::plugin::routing::Guest for $ty {
@@ -151,9 +150,8 @@ macro_rules! export_plugin {
                 <$ty as $crate::Routing>::route(&ev, &t, &ctx)
             }
         }
-        #[cfg(target_arch = "wasm32")]
-        $crate::bindings::exports::docket::plugin::routing::__export_docket_plugin_routing_0_1_0_cabi!(
-            $ty with_types_in $crate::bindings::exports::docket::plugin::routing);
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::routing::__export_docket_plugin_routing_0_1_0_cabi!(
+            $ty with_types_in $crate::bindings::exports::docket::plugin::routing); }
     };
     (@cap $ty:ident escalation) => {
         impl $crate::bindings::exports::docket::plugin::escalation::Guest for $ty {
@@ -162,9 +160,8 @@ macro_rules! export_plugin {
                 <$ty as $crate::Escalation>::evaluate(&ev, &t, &ctx)
             }
         }
-        #[cfg(target_arch = "wasm32")]
-        $crate::bindings::exports::docket::plugin::escalation::__export_docket_plugin_escalation_0_1_0_cabi!(
-            $ty with_types_in $crate::bindings::exports::docket::plugin::escalation);
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::escalation::__export_docket_plugin_escalation_0_1_0_cabi!(
+            $ty with_types_in $crate::bindings::exports::docket::plugin::escalation); }
     };
     (@cap $ty:ident billing) => {
         impl $crate::bindings::exports::docket::plugin::billing::Guest for $ty {
@@ -173,10 +170,27 @@ macro_rules! export_plugin {
                 <$ty as $crate::Billing>::bill(&ev, &t, &ctx)
             }
         }
-        #[cfg(target_arch = "wasm32")]
-        $crate::bindings::exports::docket::plugin::billing::__export_docket_plugin_billing_0_1_0_cabi!(
-            $ty with_types_in $crate::bindings::exports::docket::plugin::billing);
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::billing::__export_docket_plugin_billing_0_1_0_cabi!(
+            $ty with_types_in $crate::bindings::exports::docket::plugin::billing); }
     };
+}
+
+/// Emits the canonical-ABI exports only where they mean something: on
+/// wasm32 with the `component-exports` feature (on by default). Without it
+/// the rule types still implement the traits, e.g. to be embedded in another
+/// host's plugin format or called natively.
+#[cfg(all(target_arch = "wasm32", feature = "component-exports"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __docket_cabi {
+    ($($t:tt)*) => { $($t)* };
+}
+
+#[cfg(not(all(target_arch = "wasm32", feature = "component-exports")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __docket_cabi {
+    ($($t:tt)*) => {};
 }
 
 /// Called on every export entry: routes panics to the host so a trap carries
