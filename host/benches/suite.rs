@@ -9,84 +9,24 @@
 //! threads. Rows that need what this repository does not have yet (no-code
 //! compiled rules, the Extism and rules-engine peers) are listed as such.
 
-use docket::bindings::docket::plugin::types::{
-    Channel, Context, CustomField, Event, EventKind, FieldValue, Money, Part, Priority, Requester,
-    Status, Ticket, TimeEntry,
-};
-use docket::config::{TenantConfig, load_tenant};
+#[path = "support/inputs.rs"]
+mod inputs;
+
+use docket::bindings::docket::plugin::types::{Context, Event, EventKind};
+use docket::config::load_tenant;
 use docket::registry::TenantState;
 use docket::sandbox::{self, CallInput};
 use docket::{Capability, DispatchRequest, Docket, EngineConfig, Limits, builtin};
 use docket_guest_sdk as sdk;
+use inputs::{MONDAY_9Z, config, ticket};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const MONDAY_9Z: i64 = 1_795_424_400_000;
 const ITERATIONS: usize = 4_000;
 const TENANTS: usize = 10_000;
 const SCALE_EVENTS: usize = 20_000;
-
-fn ticket() -> Ticket {
-    let field = |k: &str, v: FieldValue| CustomField {
-        key: k.into(),
-        value: v,
-    };
-    Ticket {
-        id: "R-1".into(),
-        tenant: "acme-repair".into(),
-        subject: "Laptop does not boot".into(),
-        description: "Black screen after the update".into(),
-        status: Status::Open,
-        priority: Priority::Normal,
-        category: Some("hardware".into()),
-        channel: Channel::Email,
-        requester: Requester {
-            id: "c-17".into(),
-            name: "Jonas Keller".into(),
-            email: "jonas@keller.example".into(),
-            tier: "standard".into(),
-            organization: Some("Keller GmbH".into()),
-            region: Some("emea".into()),
-            tags: vec![],
-        },
-        assignee: None,
-        group: None,
-        tags: vec![],
-        created_at: MONDAY_9Z,
-        updated_at: MONDAY_9Z,
-        fields: vec![
-            field("device_model", FieldValue::Choice("laptop".into())),
-            field("device_variant", FieldValue::Choice("x1-carbon".into())),
-            field("serial_number", FieldValue::Text("PF481516".into())),
-            field("urgency", FieldValue::Choice("normal".into())),
-        ],
-        time_entries: (0..4)
-            .map(|i| TimeEntry {
-                id: format!("te{i}"),
-                agent_id: if i % 2 == 0 {
-                    "ana".into()
-                } else {
-                    "ben".into()
-                },
-                work_type: "onsite".into(),
-                started_at: MONDAY_9Z + i * 3_600_000 * 3,
-                minutes: 50 + i as u32 * 7,
-                billable: true,
-            })
-            .collect(),
-        parts: vec![Part {
-            sku: "SSD-1TB".into(),
-            description: "1 TB NVMe SSD".into(),
-            quantity: 1,
-            unit_price: Money {
-                amount_minor: 12_900,
-                currency: "EUR".into(),
-            },
-        }],
-    }
-}
 
 struct Row {
     name: String,
@@ -162,10 +102,6 @@ impl Zipf {
             .partition_point(|c| *c < target)
             .min(self.cumulative.len() - 1)
     }
-}
-
-fn config() -> TenantConfig {
-    TenantConfig::parse(include_str!("../demo/acme-repair.toml")).expect("config")
 }
 
 fn main() {
