@@ -104,12 +104,22 @@ impl Zipf {
     }
 }
 
-fn main() {
-    let docket = Docket::new(EngineConfig {
+/// The engine under test; `DOCKET_BENCH_KEEP_RESIDENT` (bytes) and
+/// `DOCKET_BENCH_COW` (0/1) try other settings without editing code.
+fn engine_config() -> EngineConfig {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    let defaults = EngineConfig::default();
+    EngineConfig {
         max_instances: 256,
-        ..EngineConfig::default()
-    })
-    .expect("engine");
+        memory_init_cow: env("DOCKET_BENCH_COW").map_or(defaults.memory_init_cow, |v| v != 0),
+        keep_resident_bytes: env("DOCKET_BENCH_KEEP_RESIDENT")
+            .unwrap_or(defaults.keep_resident_bytes),
+        ..defaults
+    }
+}
+
+fn main() {
+    let docket = Docket::new(engine_config()).expect("engine");
     let config = config();
     load_tenant(&docket, &config, Path::new("."), &builtin::plugin).expect("tenant");
     let agents: Vec<_> = config.agents.iter().map(|a| a.to_agent()).collect();
@@ -313,13 +323,7 @@ fn main() {
 
     // 7. Scale: 10,000 tenants, Zipf-skewed events, 1 and 2 threads.
     let rss_before = rss_mib();
-    let scale = Arc::new(
-        Docket::new(EngineConfig {
-            max_instances: 256,
-            ..EngineConfig::default()
-        })
-        .unwrap(),
-    );
+    let scale = Arc::new(Docket::new(engine_config()).unwrap());
     load_tenant(&scale, &config, Path::new("."), &builtin::plugin).unwrap();
     let proto = scale.tenant("acme-repair").unwrap();
     let setup = Instant::now();

@@ -76,8 +76,7 @@ impl Runtime {
             .total_tables(n)
             .max_memory_size(config.max_memory_bytes as usize)
             // Reset the first pages of a freed slot with memset instead of
-            // returning them to the kernel (configurable; the suite bench
-            // showed no difference for the example plugins).
+            // returning them to the kernel (see `keep_resident_bytes`).
             .linear_memory_keep_resident(config.keep_resident_bytes)
             .table_keep_resident(config.keep_resident_bytes);
         let mut wasm = Config::new();
