@@ -12,13 +12,13 @@
 #[path = "support/inputs.rs"]
 mod inputs;
 
-use docket::bindings::docket::plugin::types::{Context, Event, EventKind};
+use docket::bindings::docket::plugin::types::Context;
 use docket::config::load_tenant;
 use docket::registry::TenantState;
 use docket::sandbox::{self, CallInput};
-use docket::{Capability, DispatchRequest, Docket, EngineConfig, Limits, builtin};
+use docket::{Capability, Docket, EngineConfig, Limits, builtin};
 use docket_guest_sdk as sdk;
-use inputs::{MONDAY_9Z, config, ticket};
+use inputs::{Fixture, MONDAY_9Z, time_it};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,22 +35,12 @@ struct Row {
     note: String,
 }
 
-fn measure(name: &str, mut f: impl FnMut()) -> Row {
-    for _ in 0..200 {
-        f();
-    }
-    let mut samples: Vec<Duration> = (0..ITERATIONS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    samples.sort_unstable();
+fn measure(name: &str, f: impl FnMut()) -> Row {
+    let (median, p99) = time_it(ITERATIONS, f);
     Row {
         name: name.into(),
-        median: samples[samples.len() / 2],
-        p99: samples[samples.len() * 99 / 100],
+        median,
+        p99,
         note: String::new(),
     }
 }
@@ -119,24 +109,11 @@ fn engine_config() -> EngineConfig {
 }
 
 fn main() {
+    let fx = Arc::new(Fixture::new());
     let docket = Docket::new(engine_config()).expect("engine");
-    let config = config();
-    load_tenant(&docket, &config, Path::new("."), &builtin::plugin).expect("tenant");
-    let agents: Vec<_> = config.agents.iter().map(|a| a.to_agent()).collect();
-
-    let t = ticket();
-    let created = Event {
-        id: "e1".into(),
-        at: MONDAY_9Z,
-        actor: None,
-        kind: EventKind::Created,
-    };
-    let logged = Event {
-        id: "e2".into(),
-        at: MONDAY_9Z,
-        actor: None,
-        kind: EventKind::TimeLogged(t.time_entries[3].clone()),
-    };
+    load_tenant(&docket, &fx.config, Path::new("."), &builtin::plugin).expect("tenant");
+    let (config, agents, t, created, logged) =
+        (&fx.config, &fx.agents, &fx.ticket, &fx.created, &fx.logged);
     let state = docket.tenant("acme-repair").unwrap();
     let limits = Limits::default();
     let tick = docket.runtime().epoch_tick();
@@ -149,13 +126,7 @@ fn main() {
         history: vec![],
         calendars: vec!["business-hours".into()],
     };
-    let ctx_of = |plugin: &str| {
-        let step = state.pipeline.iter().find(|s| s.plugin == plugin).unwrap();
-        Context {
-            settings: step.settings.clone(),
-            ..base_ctx.clone()
-        }
-    };
+    let ctx_of = |plugin: &str| fx.context(&state, plugin);
 
     let mut rows: Vec<Row> = Vec::new();
 
@@ -210,7 +181,7 @@ fn main() {
             docket_rows.push(measure(&format!("docket: {name}"), || {
                 let input = CallInput {
                     event,
-                    ticket: &t,
+                    ticket: t,
                     context: &ctx,
                 };
                 let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
@@ -218,13 +189,7 @@ fn main() {
             }));
         }
         docket_rows.push(measure("docket: 4-plugin pipeline, created event", || {
-            let req = DispatchRequest {
-                event: created.clone(),
-                ticket: t.clone(),
-                agents: agents.clone(),
-                history: vec![],
-                now: MONDAY_9Z,
-            };
+            let req = fx.request(created);
             assert!(
                 docket
                     .dispatch("acme-repair", req)
@@ -254,8 +219,8 @@ fn main() {
             .expect("noop plugin");
         let mut overhead = measure("docket: sandbox overhead (no-op plugin)", || {
             let input = CallInput {
-                event: &created,
-                ticket: &t,
+                event: created,
+                ticket: t,
                 context: &base_ctx,
             };
             let (r, _) = sandbox::call(engine, &noop, Capability::Routing, &input, &limits, tick);
@@ -289,14 +254,8 @@ fn main() {
             })
             .unwrap();
             let begin = Instant::now();
-            load_tenant(&d, &config, Path::new("."), &builtin::plugin).unwrap();
-            let req = DispatchRequest {
-                event: created.clone(),
-                ticket: t.clone(),
-                agents: agents.clone(),
-                history: vec![],
-                now: MONDAY_9Z,
-            };
+            load_tenant(&d, config, Path::new("."), &builtin::plugin).unwrap();
+            let req = fx.request(created);
             assert!(d.dispatch("acme-repair", req).unwrap().is_applied());
             begin.elapsed()
         };
@@ -324,7 +283,7 @@ fn main() {
     // 7. Scale: 10,000 tenants, Zipf-skewed events, 1 and 2 threads.
     let rss_before = rss_mib();
     let scale = Arc::new(Docket::new(engine_config()).unwrap());
-    load_tenant(&scale, &config, Path::new("."), &builtin::plugin).unwrap();
+    load_tenant(&scale, config, Path::new("."), &builtin::plugin).unwrap();
     let proto = scale.tenant("acme-repair").unwrap();
     let setup = Instant::now();
     for i in 0..TENANTS {
@@ -340,20 +299,13 @@ fn main() {
         let begin = Instant::now();
         let handles: Vec<_> = (0..threads)
             .map(|th| {
-                let (scale, t, created, agents) =
-                    (scale.clone(), t.clone(), created.clone(), agents.clone());
+                let (scale, fx) = (scale.clone(), fx.clone());
                 std::thread::spawn(move || {
                     let mut zipf = Zipf::new(TENANTS, 0x9e37_79b9_7f4a_7c15 ^ th as u64);
                     let mut lat = Vec::with_capacity(per_thread);
                     for _ in 0..per_thread {
                         let tenant = format!("t{:05}", zipf.next());
-                        let req = DispatchRequest {
-                            event: created.clone(),
-                            ticket: t.clone(),
-                            agents: agents.clone(),
-                            history: vec![],
-                            now: MONDAY_9Z,
-                        };
+                        let req = fx.request(&fx.created);
                         let s = Instant::now();
                         assert!(scale.dispatch(&tenant, req).unwrap().is_applied());
                         lat.push(s.elapsed());

@@ -8,33 +8,18 @@
 #[path = "../../../host/benches/support/inputs.rs"]
 mod inputs;
 
-use docket::bindings::docket::plugin::types::{Context, Event, EventKind};
 use docket::config::load_tenant;
 use docket::sandbox::{self, CallInput};
-use docket::{Capability, DispatchRequest, Docket, EngineConfig, Limits, builtin};
+use docket::{Capability, Docket, EngineConfig, Limits, builtin};
 use extism::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Wasm};
-use inputs::{MONDAY_9Z, config, ticket};
+use inputs::{Fixture, time_it};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ITERATIONS: usize = 3_000;
 
-fn measure(mut f: impl FnMut()) -> (Duration, Duration) {
-    for _ in 0..200 {
-        f();
-    }
-    let mut samples: Vec<Duration> = (0..ITERATIONS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    samples.sort_unstable();
-    (
-        samples[samples.len() / 2],
-        samples[samples.len() * 99 / 100],
-    )
+fn measure(f: impl FnMut()) -> (Duration, Duration) {
+    time_it(ITERATIONS, f)
 }
 
 fn main() {
@@ -43,35 +28,12 @@ fn main() {
         .expect("usage: peer-bench <extism_rules.wasm>");
     let extism_wasm = std::fs::read(&wasm_path).expect("the Extism plugin; build it with run.sh");
 
+    let fx = Fixture::new();
     let docket = Docket::new(EngineConfig::default()).unwrap();
-    let config = config();
-    load_tenant(&docket, &config, Path::new("."), &builtin::plugin).unwrap();
+    load_tenant(&docket, &fx.config, Path::new("."), &builtin::plugin).unwrap();
     let state = docket.tenant("acme-repair").unwrap();
-    let agents: Vec<_> = config.agents.iter().map(|a| a.to_agent()).collect();
-    let t = ticket();
-    let created = Event {
-        id: "e1".into(),
-        at: MONDAY_9Z,
-        actor: None,
-        kind: EventKind::Created,
-    };
-    let logged = Event {
-        id: "e2".into(),
-        at: MONDAY_9Z,
-        actor: None,
-        kind: EventKind::TimeLogged(t.time_entries[3].clone()),
-    };
-    let ctx_of = |plugin: &str| {
-        let step = state.pipeline.iter().find(|s| s.plugin == plugin).unwrap();
-        Context {
-            tenant: "acme-repair".into(),
-            now: MONDAY_9Z,
-            settings: step.settings.clone(),
-            agents: agents.clone(),
-            history: vec![],
-            calendars: vec!["business-hours".into()],
-        }
-    };
+    let (t, created, logged) = (&fx.ticket, &fx.created, &fx.logged);
+    let ctx_of = |plugin: &str| fx.context(&state, plugin);
     let limits = Limits::default();
     let tick = docket.runtime().epoch_tick();
 
@@ -81,10 +43,10 @@ fn main() {
     let mut warm = Plugin::new_from_compiled(&compiled).expect("extism plugin");
 
     let cases = [
-        ("templates", Capability::Template, "validate", &created),
-        ("routing", Capability::Routing, "route", &created),
-        ("escalation", Capability::Escalation, "evaluate", &created),
-        ("billing", Capability::Billing, "bill", &logged),
+        ("templates", Capability::Template, "validate", created),
+        ("routing", Capability::Routing, "route", created),
+        ("escalation", Capability::Escalation, "evaluate", created),
+        ("billing", Capability::Billing, "bill", logged),
     ];
     let mut rows: Vec<(String, Duration, Duration, String)> = Vec::new();
     let mut sums = [Duration::ZERO; 3];
@@ -94,7 +56,7 @@ fn main() {
         let (d_med, d_p99) = measure(|| {
             let input = CallInput {
                 event,
-                ticket: &t,
+                ticket: t,
                 context: &ctx,
             };
             sandbox::call(
@@ -109,7 +71,7 @@ fn main() {
             .expect("docket");
         });
         let json_input =
-            || serde_json::json!({ "event": event, "ticket": &t, "context": &ctx }).to_string();
+            || serde_json::json!({ "event": event, "ticket": t, "context": &ctx }).to_string();
         // Same answer from both, or the comparison means nothing.
         let out: String = warm.call(function, json_input()).expect("extism call");
         let _: serde_json::Value = serde_json::from_str(&out).expect("extism output is JSON");
@@ -145,19 +107,13 @@ fn main() {
         ));
     }
     let (p_med, p_p99) = measure(|| {
-        let req = DispatchRequest {
-            event: created.clone(),
-            ticket: t.clone(),
-            agents: agents.clone(),
-            history: vec![],
-            now: MONDAY_9Z,
-        };
+        let req = fx.request(created);
         assert!(docket.dispatch("acme-repair", req).unwrap().is_applied());
     });
     let (e_med, e_p99) = measure(|| {
         for (name, _, function, _) in cases {
             let json =
-                serde_json::json!({ "event": &created, "ticket": &t, "context": ctx_of(name) })
+                serde_json::json!({ "event": created, "ticket": t, "context": ctx_of(name) })
                     .to_string();
             let mut fresh = Plugin::new_from_compiled(&compiled).expect("extism plugin");
             let out: &[u8] = fresh.call(function, json).expect("extism call");
@@ -178,8 +134,7 @@ fn main() {
     ));
 
     println!(
-        "Docket vs Extism {}, same rule code and inputs, one run, {ITERATIONS} iterations per row",
-        "1.30.0"
+        "Docket vs Extism 1.30.0, same rule code and inputs, one run, {ITERATIONS} iterations per row"
     );
     println!("{:<52} {:>11} {:>11}  note", "row", "median µs", "p99 µs");
     for (name, med, p99, note) in &rows {

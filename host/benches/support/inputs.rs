@@ -74,3 +74,100 @@ pub fn ticket() -> Ticket {
 pub fn config() -> TenantConfig {
     TenantConfig::parse(include_str!("../../demo/acme-repair.toml")).expect("config")
 }
+
+/// The demo tenant's inputs, ready for any benchmark row.
+pub struct Fixture {
+    /// The tenant config.
+    pub config: TenantConfig,
+    /// Its agents.
+    pub agents: Vec<docket::types::Agent>,
+    /// The ticket.
+    pub ticket: Ticket,
+    /// A `created` event.
+    pub created: docket::types::Event,
+    /// A `time-logged` event for the ticket's last time entry.
+    pub logged: docket::types::Event,
+}
+
+impl Fixture {
+    /// Builds the inputs.
+    pub fn new() -> Fixture {
+        use docket::types::{Event, EventKind};
+        let config = config();
+        let agents = config.agents.iter().map(|a| a.to_agent()).collect();
+        let ticket = ticket();
+        let created = Event {
+            id: "e1".into(),
+            at: MONDAY_9Z,
+            actor: None,
+            kind: EventKind::Created,
+        };
+        let logged = Event {
+            id: "e2".into(),
+            at: MONDAY_9Z,
+            actor: None,
+            kind: EventKind::TimeLogged(ticket.time_entries[3].clone()),
+        };
+        Fixture {
+            config,
+            agents,
+            ticket,
+            created,
+            logged,
+        }
+    }
+
+    /// A dispatch request for the event.
+    pub fn request(&self, event: &docket::types::Event) -> docket::DispatchRequest {
+        docket::DispatchRequest {
+            event: event.clone(),
+            ticket: self.ticket.clone(),
+            agents: self.agents.clone(),
+            history: vec![],
+            now: MONDAY_9Z,
+        }
+    }
+
+    /// The context the pipeline gives `plugin` of the tenant.
+    pub fn context(
+        &self,
+        tenant: &docket::registry::TenantState,
+        plugin: &str,
+    ) -> docket::types::Context {
+        let step = tenant
+            .pipeline
+            .iter()
+            .find(|s| s.plugin == plugin)
+            .expect("plugin in the pipeline");
+        docket::types::Context {
+            tenant: tenant.id.clone(),
+            now: MONDAY_9Z,
+            settings: step.settings.clone(),
+            agents: self.agents.clone(),
+            history: vec![],
+            calendars: vec!["business-hours".into()],
+        }
+    }
+}
+
+/// Median and 99th percentile of `iterations` timed calls, after a warm-up.
+pub fn time_it(
+    iterations: usize,
+    mut f: impl FnMut(),
+) -> (std::time::Duration, std::time::Duration) {
+    for _ in 0..200 {
+        f();
+    }
+    let mut samples: Vec<std::time::Duration> = (0..iterations)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
+}
