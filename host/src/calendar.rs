@@ -24,6 +24,21 @@ pub struct CalendarConfig {
     pub holidays: Vec<String>,
 }
 
+impl CalendarConfig {
+    /// Monday to Friday with the same opening hours (e.g. `"09:00-17:00"`).
+    pub fn weekdays(name: &str, timezone: &str, hours: &str, holidays: &[&str]) -> CalendarConfig {
+        CalendarConfig {
+            name: name.to_string(),
+            timezone: timezone.to_string(),
+            hours: ["mon", "tue", "wed", "thu", "fri"]
+                .iter()
+                .map(|d| (d.to_string(), hours.to_string()))
+                .collect(),
+            holidays: holidays.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
 /// A minute of the day, 0..=1440.
 type DayMinute = u16;
 
@@ -194,16 +209,12 @@ mod tests {
     use super::*;
 
     fn berlin() -> BusinessCalendar {
-        let hours = DAYS[..5]
-            .iter()
-            .map(|d| (d.to_string(), "09:00-17:00".to_string()))
-            .collect();
-        BusinessCalendar::new(&CalendarConfig {
-            name: "bh".into(),
-            timezone: "Europe/Berlin".into(),
-            hours,
-            holidays: vec!["2026-12-25".into()],
-        })
+        BusinessCalendar::new(&CalendarConfig::weekdays(
+            "bh",
+            "Europe/Berlin",
+            "09:00-17:00",
+            &["2026-12-25"],
+        ))
         .unwrap()
     }
 

@@ -35,18 +35,16 @@ pub fn docket() -> &'static Docket {
 
 /// The Berlin business-hours calendar the examples use.
 pub fn business_hours() -> HashMap<String, BusinessCalendar> {
-    let hours = ["mon", "tue", "wed", "thu", "fri"]
-        .iter()
-        .map(|d| (d.to_string(), "09:00-17:00".to_string()))
-        .collect();
-    let cal = BusinessCalendar::new(&CalendarConfig {
-        name: "business-hours".into(),
-        timezone: "Europe/Berlin".into(),
-        hours,
-        holidays: vec!["2026-12-25".into()],
-    })
-    .expect("calendar");
-    HashMap::from([("business-hours".to_string(), cal)])
+    let config = CalendarConfig::weekdays(
+        "business-hours",
+        "Europe/Berlin",
+        "09:00-17:00",
+        &["2026-12-25"],
+    );
+    HashMap::from([(
+        "business-hours".to_string(),
+        BusinessCalendar::new(&config).expect("calendar"),
+    )])
 }
 
 /// Creates (or replaces) a tenant running the given plugins in order, each

@@ -47,15 +47,21 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
         .route("/v1/tenants/{tenant}/keys", post(add_key))
         .route(
             "/v1/tenants/{tenant}/calendars",
-            axum::routing::put(put_calendars),
+            axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
+                put_list::<CalendarConfig>(Service::set_calendars, s, h, p, b)
+            }),
         )
         .route(
             "/v1/tenants/{tenant}/agents",
-            axum::routing::put(put_agents),
+            axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
+                put_list::<AgentConfig>(Service::set_agents, s, h, p, b)
+            }),
         )
         .route(
             "/v1/tenants/{tenant}/pipeline",
-            axum::routing::put(put_pipeline),
+            axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
+                put_list::<PipelineStepDoc>(Service::set_pipeline, s, h, p, b)
+            }),
         )
         .route("/v1/tenants/{tenant}/plugins", get(list_plugins))
         .route(
@@ -225,46 +231,21 @@ async fn add_key(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String
     ok(StatusCode::CREATED, serde_json::json!({ "api_key": key }))
 }
 
-async fn put_calendars(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let parsed: Result<Vec<CalendarConfig>, ApiError> = json(b);
-    blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.set_calendars(&tenant, parsed?)
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
+/// A setter of one of the tenant's lists (calendars, agents, pipeline).
+type ListSetter<T> = fn(&Service, &str, Vec<T>) -> Result<(), ApiError>;
 
-async fn put_agents(
+/// The handler that replaces one of the tenant's lists with a JSON array.
+async fn put_list<T: DeserializeOwned + Send + 'static>(
+    set: ListSetter<T>,
     State(s): Shared,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    b: Result<Bytes, BytesRejection>,
+    b: Body,
 ) -> ApiResult {
-    let parsed: Result<Vec<AgentConfig>, ApiError> = json(b);
+    let parsed: Result<Vec<T>, ApiError> = json(b);
     blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
-        s.set_agents(&tenant, parsed?)
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn put_pipeline(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let parsed: Result<Vec<PipelineStepDoc>, ApiError> = json(b);
-    blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.set_pipeline(&tenant, parsed?)
+        set(&s, &tenant, parsed?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -255,16 +255,12 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn calendars() -> Calendars {
-        let hours = ["mon", "tue", "wed", "thu", "fri"]
-            .iter()
-            .map(|d| (d.to_string(), "09:00-17:00".to_string()))
-            .collect();
-        let c = BusinessCalendar::new(&CalendarConfig {
-            name: "bh".into(),
-            timezone: "Europe/Berlin".into(),
-            hours,
-            holidays: vec![],
-        });
+        let c = BusinessCalendar::new(&CalendarConfig::weekdays(
+            "bh",
+            "Europe/Berlin",
+            "09:00-17:00",
+            &[],
+        ));
         HashMap::from([("bh".to_string(), c.unwrap())])
     }
 
