@@ -269,36 +269,50 @@ fn parse_enum<T: Copy>(what: &str, value: &str, table: &[(&str, T)]) -> Result<T
         })
 }
 
+/// Status names as the API and event streams spell them.
+pub const STATUS_NAMES: &[(&str, Status)] = &[
+    ("new", Status::New),
+    ("open", Status::Open),
+    ("pending", Status::Pending),
+    ("on-hold", Status::OnHold),
+    ("solved", Status::Solved),
+    ("closed", Status::Closed),
+];
+
+/// Priority names as the API and event streams spell them.
+pub const PRIORITY_NAMES: &[(&str, Priority)] = &[
+    ("low", Priority::Low),
+    ("normal", Priority::Normal),
+    ("high", Priority::High),
+    ("urgent", Priority::Urgent),
+];
+
+fn name_of<T: PartialEq>(table: &[(&'static str, T)], value: &T) -> &'static str {
+    table
+        .iter()
+        .find(|(_, v)| v == value)
+        .map(|(n, _)| *n)
+        .expect("every variant is named")
+}
+
 /// Parses a status name.
 pub fn parse_status(s: &str) -> Result<Status, String> {
-    use Status::*;
-    parse_enum(
-        "status",
-        s,
-        &[
-            ("new", New),
-            ("open", Open),
-            ("pending", Pending),
-            ("on-hold", OnHold),
-            ("solved", Solved),
-            ("closed", Closed),
-        ],
-    )
+    parse_enum("status", s, STATUS_NAMES)
+}
+
+/// The name of a status (the inverse of [`parse_status`]).
+pub fn status_name(s: Status) -> &'static str {
+    name_of(STATUS_NAMES, &s)
 }
 
 /// Parses a priority name.
 pub fn parse_priority(s: &str) -> Result<Priority, String> {
-    use Priority::*;
-    parse_enum(
-        "priority",
-        s,
-        &[
-            ("low", Low),
-            ("normal", Normal),
-            ("high", High),
-            ("urgent", Urgent),
-        ],
-    )
+    parse_enum("priority", s, PRIORITY_NAMES)
+}
+
+/// The name of a priority (the inverse of [`parse_priority`]).
+pub fn priority_name(p: Priority) -> &'static str {
+    name_of(PRIORITY_NAMES, &p)
 }
 
 /// Parses a channel name.

@@ -4,22 +4,14 @@ use docket::OutcomeStatus;
 use docket::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
 use docket::effects::Effect;
 use docket::replay::Replayed;
-use docket::types::{FieldValue, Money, Priority};
+use docket::ticket_input::priority_name;
+use docket::types::{FieldValue, Money};
 use std::collections::BTreeMap;
 
 fn instant(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.strftime("%a %m-%d %H:%MZ").to_string())
         .unwrap_or_else(|_| ms.to_string())
-}
-
-fn priority_text(p: Priority) -> &'static str {
-    match p {
-        Priority::Low => "low",
-        Priority::Normal => "normal",
-        Priority::High => "high",
-        Priority::Urgent => "urgent",
-    }
 }
 
 /// The table header.
@@ -73,7 +65,7 @@ fn effect_text(e: &Effect) -> String {
             "→ {group}{}",
             agent.as_ref().map(|a| format!("/{a}")).unwrap_or_default()
         ),
-        Effect::SetPriority { priority } => format!("priority → {}", priority_text(*priority)),
+        Effect::SetPriority { priority } => format!("priority → {}", priority_name(*priority)),
         Effect::AddTag { tag } => format!("+#{tag}"),
         Effect::RequireSkills { skills } => format!("skills {}", skills.join(",")),
         Effect::ApplySla { policy, due } => {

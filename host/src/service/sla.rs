@@ -8,6 +8,7 @@
 use crate::bindings::exports::docket::plugin::escalation::{SlaMetric, SlaPolicy};
 use crate::calendar::BusinessCalendar;
 use crate::effects::Effect;
+use crate::ticket_input::status_name;
 use crate::types::{AuthorKind, EventKind, Status, Ticket};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -57,18 +58,6 @@ pub fn metric_name(m: SlaMetric) -> &'static str {
         SlaMetric::FirstResponse => "first_response",
         SlaMetric::NextReply => "next_reply",
         SlaMetric::Resolution => "resolution",
-    }
-}
-
-/// The status's name.
-pub fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::New => "new",
-        Status::Open => "open",
-        Status::Pending => "pending",
-        Status::OnHold => "on-hold",
-        Status::Solved => "solved",
-        Status::Closed => "closed",
     }
 }
 
