@@ -230,16 +230,12 @@ impl Service {
         check_id("plugin name", name)?;
         let (compiled, _) = self.docket.compile_for(tenant, name, bytes)?;
         let hash = compiled.info().hash.clone();
-        if let Ok(versions) = self.docket.versions(tenant, name)
-            && let Some(v) = versions.into_iter().find(|v| v.info.hash == hash)
-        {
-            return Ok((StatusCode::OK, v));
+        // A plugin name not installed yet has no versions.
+        let versions = self.docket.versions(tenant, name).unwrap_or_default();
+        if let Some(v) = versions.iter().find(|v| v.info.hash == hash) {
+            return Ok((StatusCode::OK, v.clone()));
         }
-        let number = self
-            .docket
-            .versions(tenant, name)
-            .map(|v| v.last().map_or(1, |l| l.version + 1))
-            .unwrap_or(1);
+        let number = versions.last().map_or(1, |l| l.version + 1);
         let stored = store::StoredVersion {
             name: name.into(),
             version: number,
