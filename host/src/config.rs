@@ -8,6 +8,7 @@ use crate::error::DocketError;
 use crate::limits::Limits;
 use crate::registry::{
     Docket, FailurePolicy, InstalledVersion, PipelineStep, PluginHistory, TenantState,
+    install_error,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -256,11 +257,7 @@ pub fn load_tenant(
         let compiled = docket
             .runtime()
             .compile(&bytes, &state.limits)
-            .map_err(|error| DocketError::Install {
-                tenant: config.tenant.clone(),
-                plugin: p.name.clone(),
-                error,
-            })?;
+            .map_err(|error| install_error(&config.tenant, &p.name, error))?;
         let history = PluginHistory {
             versions: vec![InstalledVersion {
                 number: 1,

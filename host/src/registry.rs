@@ -379,7 +379,8 @@ impl Docket {
     }
 }
 
-fn install_error(tenant: &str, plugin: &str, error: PluginError) -> DocketError {
+/// The error of a failed install, naming the tenant and plugin.
+pub(crate) fn install_error(tenant: &str, plugin: &str, error: PluginError) -> DocketError {
     DocketError::Install {
         tenant: tenant.to_string(),
         plugin: plugin.to_string(),

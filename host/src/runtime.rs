@@ -178,12 +178,4 @@ impl Runtime {
         tracing::info!(?source, capabilities = ?compiled.info.capabilities, "plugin ready");
         Ok((compiled, source))
     }
-
-    /// Forgets in-memory compiled plugins no tenant uses any more.
-    pub fn evict_unused(&self) -> usize {
-        let mut map = self.compiled.lock().expect("compiled map");
-        let before = map.len();
-        map.retain(|_, p| Arc::strong_count(p) > 1);
-        before - map.len()
-    }
 }
