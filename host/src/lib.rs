@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod effects;
 pub mod error;
 pub mod limits;
+pub mod nocode;
 pub mod plugin;
 pub mod registry;
 pub mod replay;

@@ -1,0 +1,1019 @@
+//! Expression code generation: typed [`Ir`] to WebAssembly instructions.
+//!
+//! Values live on the wasm stack in a fixed flat shape per type (see
+//! [`flat`]); locals of the checker map to runs of wasm locals.
+
+use super::abi::Abi;
+use super::check::Column;
+use super::ir::*;
+use super::regex::Dfa;
+use super::wasm::{Helper, ModuleBuilder, mem};
+use wasm_encoder::{BlockType, Function, Instruction as I, ValType};
+
+/// The flat wasm shape of a value of a type.
+pub fn flat(ty: &Ty) -> Vec<ValType> {
+    use ValType::{I32, I64};
+    match ty {
+        Ty::Bool | Ty::Enum(_) | Ty::Rec(_) => vec![I32],
+        Ty::Int | Ty::Duration | Ty::Instant => vec![I64],
+        Ty::Text | Ty::List(_) => vec![I32, I32],
+        Ty::OptText => vec![I32, I32, I32],
+        Ty::Money => vec![I64, I32, I32],
+        Ty::Decimal => vec![I64, I32],
+    }
+}
+
+/// Static data a function reads: table columns and DFA tables.
+pub struct Statics {
+    /// Address of each column's values.
+    pub columns: Vec<(u32, Ty)>,
+    /// (next table, flags, search) of each regex.
+    pub regexes: Vec<(u32, u32, bool)>,
+    /// Address of each enum's name table.
+    pub enum_names: Vec<(EnumTy, u32)>,
+    /// Offset of `setting.value` and of field-value's payload.
+    pub setting_value: u32,
+    pub field_value_payload: u32,
+    /// Size of a `setting` list element.
+    pub setting_size: u32,
+    /// Offset of `context.settings`.
+    pub ctx_settings: u32,
+}
+
+impl Statics {
+    /// Lays out columns, DFAs and enum names in the module's data.
+    pub fn new(m: &mut ModuleBuilder, abi: &Abi, columns: &[Column], regexes: &[Dfa]) -> Statics {
+        let columns = columns
+            .iter()
+            .map(|c| {
+                let at = match &c.ty {
+                    Ty::Text => {
+                        let texts: Vec<String> = c
+                            .values
+                            .iter()
+                            .map(|v| match v {
+                                Ir::Text(s) => s.clone(),
+                                other => unreachable!("text column holds {other:?}"),
+                            })
+                            .collect();
+                        m.string_table(&texts)
+                    }
+                    Ty::Enum(_) => {
+                        let bytes: Vec<u8> = c
+                            .values
+                            .iter()
+                            .flat_map(|v| match v {
+                                Ir::Enum(e) => e.to_le_bytes(),
+                                other => unreachable!("enum column holds {other:?}"),
+                            })
+                            .collect();
+                        m.data(&bytes, 4)
+                    }
+                    _ => {
+                        let bytes: Vec<u8> = c
+                            .values
+                            .iter()
+                            .flat_map(|v| match v {
+                                Ir::I64(n) => n.to_le_bytes(),
+                                other => unreachable!("number column holds {other:?}"),
+                            })
+                            .collect();
+                        m.data(&bytes, 8)
+                    }
+                };
+                (at, c.ty.clone())
+            })
+            .collect();
+        let regexes = regexes
+            .iter()
+            .map(|d| {
+                let next: Vec<u8> = d.next.iter().flat_map(|s| s.to_le_bytes()).collect();
+                let next = m.data(&next, 2);
+                let flags = m.data(&d.flags, 1);
+                (next, flags, d.search)
+            })
+            .collect();
+        let enums = [
+            EnumTy::Priority,
+            EnumTy::Status,
+            EnumTy::Channel,
+            EnumTy::AuthorKind,
+            EnumTy::EventKind,
+        ];
+        let enum_names = enums
+            .iter()
+            .map(|e| {
+                let names: Vec<String> = e.names().iter().map(|s| s.to_string()).collect();
+                (*e, m.string_table(&names))
+            })
+            .collect();
+        let setting = abi.named("types", "setting");
+        let value = abi.record_field(&setting, "value");
+        Statics {
+            columns,
+            regexes,
+            enum_names,
+            setting_value: value.offset,
+            field_value_payload: abi.payload_offset(&value.ty),
+            setting_size: abi.size(&setting),
+            ctx_settings: abi.field("types", "context", "settings").offset,
+        }
+    }
+}
+
+/// Generates one function's body.
+pub struct FuncGen<'m> {
+    /// The module (for helpers, data and block types).
+    pub m: &'m mut ModuleBuilder,
+    /// Static data.
+    pub statics: &'m Statics,
+    /// Wasm locals beyond the parameters.
+    locals: Vec<ValType>,
+    params: u32,
+    /// First wasm local of each checker local.
+    slots: Vec<u32>,
+    /// Type of each checker local.
+    local_tys: Vec<Ty>,
+    /// The body so far.
+    pub code: Vec<I<'static>>,
+    /// Wasm locals holding each export parameter's address.
+    pub param_locals: [u32; 3],
+}
+
+impl<'m> FuncGen<'m> {
+    /// A function of `params` wasm parameters, with wasm locals for every
+    /// checker local.
+    pub fn new(
+        m: &'m mut ModuleBuilder,
+        statics: &'m Statics,
+        params: u32,
+        checker_locals: &[Ty],
+    ) -> Self {
+        let mut g = FuncGen {
+            m,
+            statics,
+            locals: Vec::new(),
+            params,
+            slots: Vec::new(),
+            local_tys: checker_locals.to_vec(),
+            code: Vec::new(),
+            param_locals: [0; 3],
+        };
+        for ty in checker_locals {
+            let first = g.params + g.locals.len() as u32;
+            g.locals.extend(flat(ty));
+            g.slots.push(first);
+        }
+        g
+    }
+
+    /// A fresh wasm local.
+    pub fn temp(&mut self, ty: ValType) -> u32 {
+        self.locals.push(ty);
+        self.params + self.locals.len() as u32 - 1
+    }
+
+    /// Fresh locals for a flat value.
+    pub fn temps(&mut self, ty: &Ty) -> Vec<u32> {
+        flat(ty).into_iter().map(|v| self.temp(v)).collect()
+    }
+
+    /// Pops a flat value into locals (last value first).
+    pub fn set_all(&mut self, locals: &[u32]) {
+        for l in locals.iter().rev() {
+            self.code.push(I::LocalSet(*l));
+        }
+    }
+
+    /// Pushes locals.
+    pub fn get_all(&mut self, locals: &[u32]) {
+        for l in locals {
+            self.code.push(I::LocalGet(*l));
+        }
+    }
+
+    /// Emits an expression and stores it in fresh locals.
+    pub fn to_locals(&mut self, ir: &Ir, ty: &Ty) -> Vec<u32> {
+        self.expr(ir);
+        let locals = self.temps(ty);
+        self.set_all(&locals);
+        locals
+    }
+
+    /// Emits a call to a helper.
+    pub fn call(&mut self, h: Helper) {
+        let index = self.m.helper(h);
+        self.code.push(I::Call(index));
+    }
+
+    /// Emits `ptr = alloc(size, align)` into a fresh local.
+    pub fn alloc(&mut self, size: Vec<I<'static>>, align: u32) -> u32 {
+        self.code.extend(size);
+        self.code.push(I::I32Const(align as i32));
+        self.call(Helper::Alloc);
+        let ptr = self.temp(ValType::I32);
+        self.code.push(I::LocalSet(ptr));
+        ptr
+    }
+
+    /// The finished function.
+    pub fn finish(mut self) -> Function {
+        self.code.push(I::End);
+        let mut f = Function::new_with_locals_types(self.locals.iter().copied());
+        for i in &self.code {
+            f.instruction(i);
+        }
+        f
+    }
+
+    /// Runs statements.
+    pub fn stmts(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            match s {
+                Stmt::Let(local, ty, ir) => {
+                    self.expr(ir);
+                    let first = self.slots[*local as usize];
+                    let n = flat(ty).len() as u32;
+                    let locals: Vec<u32> = (first..first + n).collect();
+                    self.set_all(&locals);
+                }
+                Stmt::PickMin {
+                    result,
+                    var,
+                    elem_size,
+                    list,
+                    cond,
+                    key,
+                } => self.pick_min(*result, *var, *elem_size, list, cond, key),
+                Stmt::FirstRow { local, rows } => {
+                    let slot = self.slots[*local as usize];
+                    self.code.push(I::Block(BlockType::Empty));
+                    for (i, row) in rows.iter().enumerate() {
+                        self.expr(row);
+                        self.code.extend([
+                            I::If(BlockType::Empty),
+                            I::I32Const(i as i32),
+                            I::LocalSet(slot),
+                            I::Br(1),
+                            I::End,
+                        ]);
+                    }
+                    self.code
+                        .extend([I::I32Const(-1), I::LocalSet(slot), I::End]);
+                }
+            }
+        }
+    }
+
+    /// Emits an expression, leaving its flat value on the stack.
+    #[allow(clippy::too_many_lines)]
+    pub fn expr(&mut self, ir: &Ir) {
+        match ir {
+            Ir::Bool(v) => self.code.push(I::I32Const(i32::from(*v))),
+            Ir::I64(v) => self.code.push(I::I64Const(*v)),
+            Ir::Enum(v) => self.code.push(I::I32Const(*v)),
+            Ir::Text(s) => {
+                let (p, l) = self.m.string(s);
+                self.code
+                    .extend([I::I32Const(p as i32), I::I32Const(l as i32)]);
+            }
+            Ir::NoText => self
+                .code
+                .extend([I::I32Const(0), I::I32Const(0), I::I32Const(0)]),
+            Ir::SomeText(t) => {
+                self.code.push(I::I32Const(1));
+                self.expr(t);
+            }
+            Ir::EmptyList => self.code.extend([I::I32Const(0), I::I32Const(0)]),
+            Ir::Param(n) => self.code.push(I::LocalGet(self.param_locals[*n as usize])),
+            Ir::Local(id, ty) => {
+                let first = self.slots[*id as usize];
+                for i in 0..flat(ty).len() as u32 {
+                    self.code.push(I::LocalGet(first + i));
+                }
+            }
+            Ir::Field {
+                base,
+                offset,
+                load,
+                ty,
+            } => self.field(base, *offset, *load, ty),
+            Ir::Offset(base, off) => {
+                self.expr(base);
+                self.code.extend([I::I32Const(*off as i32), I::I32Add]);
+            }
+            Ir::Not(v) => {
+                self.expr(v);
+                self.code.push(I::I32Eqz);
+            }
+            Ir::Neg(v) => {
+                self.code.push(I::I64Const(0));
+                self.expr(v);
+                self.code.push(I::I64Sub);
+            }
+            Ir::And(a, b) => {
+                self.expr(a);
+                self.code.push(I::If(BlockType::Result(ValType::I32)));
+                self.expr(b);
+                self.code.extend([I::Else, I::I32Const(0), I::End]);
+            }
+            Ir::Or(a, b) => {
+                self.expr(a);
+                self.code.extend([
+                    I::If(BlockType::Result(ValType::I32)),
+                    I::I32Const(1),
+                    I::Else,
+                ]);
+                self.expr(b);
+                self.code.push(I::End);
+            }
+            Ir::Arith(op, a, b) => self.arith(*op, a, b, true),
+            Ir::EnumMinMax(op, a, b) => self.arith(*op, a, b, false),
+            Ir::EnumRaise(v, cap) => {
+                self.expr(v);
+                self.code.extend([I::I32Const(1), I::I32Add]);
+                let t = self.temp(ValType::I32);
+                self.code.extend([
+                    I::LocalTee(t),
+                    I::I32Const(*cap),
+                    I::LocalGet(t),
+                    I::I32Const(*cap),
+                    I::I32LtS,
+                    I::Select,
+                ]);
+            }
+            Ir::Cmp { op, wide, l, r } => {
+                self.expr(l);
+                self.expr(r);
+                self.code.push(match (op, wide) {
+                    (Cmp::Eq, true) => I::I64Eq,
+                    (Cmp::Ne, true) => I::I64Ne,
+                    (Cmp::Lt, true) => I::I64LtS,
+                    (Cmp::Le, true) => I::I64LeS,
+                    (Cmp::Gt, true) => I::I64GtS,
+                    (Cmp::Ge, true) => I::I64GeS,
+                    (Cmp::Eq, false) => I::I32Eq,
+                    (Cmp::Ne, false) => I::I32Ne,
+                    (Cmp::Lt, false) => I::I32LtS,
+                    (Cmp::Le, false) => I::I32LeS,
+                    (Cmp::Gt, false) => I::I32GtS,
+                    (Cmp::Ge, false) => I::I32GeS,
+                });
+            }
+            Ir::TextTest(pred, a, b) => {
+                self.expr(a);
+                self.expr(b);
+                self.call(match pred {
+                    TextPred::Eq => Helper::StrEq,
+                    TextPred::StartsWith => Helper::StartsWith,
+                    TextPred::EndsWith => Helper::EndsWith,
+                    TextPred::Contains => Helper::Contains,
+                });
+            }
+            Ir::OptTextEq(o, t) => {
+                let o = self.to_locals(o, &Ty::OptText);
+                let t = self.to_locals(t, &Ty::Text);
+                self.code
+                    .extend([I::LocalGet(o[0]), I::If(BlockType::Result(ValType::I32))]);
+                self.get_all(&[o[1], o[2], t[0], t[1]]);
+                self.call(Helper::StrEq);
+                self.code.extend([I::Else, I::I32Const(0), I::End]);
+            }
+            Ir::ListHas(list, item) => {
+                self.expr(list);
+                self.expr(item);
+                self.call(Helper::ListHas);
+            }
+            Ir::Coalesce(o, d) => {
+                let o = self.to_locals(o, &Ty::OptText);
+                let d = self.to_locals(d, &Ty::Text);
+                for i in 0..2 {
+                    self.code.extend([
+                        I::LocalGet(o[i + 1]),
+                        I::LocalGet(d[i]),
+                        I::LocalGet(o[0]),
+                        I::Select,
+                    ]);
+                }
+            }
+            Ir::IsSome(o) => {
+                self.expr(o);
+                self.code.extend([I::Drop, I::Drop]);
+            }
+            Ir::Len(v) => {
+                self.expr(v);
+                let l = self.temp(ValType::I32);
+                self.code
+                    .extend([I::LocalSet(l), I::Drop, I::LocalGet(l), I::I64ExtendI32U]);
+            }
+            Ir::If { c, a, b, ty } => {
+                self.expr(c);
+                let bt = self.m.block_type(&flat(ty));
+                self.code.push(I::If(bt));
+                self.expr(a);
+                self.code.push(I::Else);
+                self.expr(b);
+                self.code.push(I::End);
+            }
+            Ir::Concat(parts) => self.concat(parts),
+            Ir::FormatInt(v) => {
+                self.expr(v);
+                self.call(Helper::FormatInt);
+            }
+            Ir::FormatMoney(v) => {
+                self.expr(v);
+                self.call(Helper::FormatMoney);
+            }
+            Ir::EnumName(e, v) => {
+                let table = self
+                    .statics
+                    .enum_names
+                    .iter()
+                    .find(|(k, _)| k == e)
+                    .expect("every enum has names")
+                    .1;
+                let empty = self.m.string("");
+                self.expr(v);
+                let i = self.temp(ValType::I32);
+                let at = self.temp(ValType::I32);
+                // A missing value (-1) reads as "".
+                self.code.extend([
+                    I::LocalTee(i),
+                    I::I32Const(0),
+                    I::I32LtS,
+                    I::If(BlockType::FunctionType(
+                        self.m.type_index(&[], &[ValType::I32, ValType::I32]),
+                    )),
+                    I::I32Const(empty.0 as i32),
+                    I::I32Const(0),
+                    I::Else,
+                    I::LocalGet(i),
+                    I::I32Const(3),
+                    I::I32Shl,
+                    I::I32Const(table as i32),
+                    I::I32Add,
+                    I::LocalTee(at),
+                    I::I32Load(mem(0, 2)),
+                    I::LocalGet(at),
+                    I::I32Load(mem(4, 2)),
+                    I::End,
+                ]);
+            }
+            Ir::MakeMoney(a, c) => {
+                self.expr(a);
+                self.expr(c);
+            }
+            Ir::MoneyAmount(m) => {
+                self.expr(m);
+                self.code.extend([I::Drop, I::Drop]);
+            }
+            Ir::MoneyCurrency(m) => {
+                let v = self.to_locals(m, &Ty::Money);
+                self.get_all(&v[1..]);
+            }
+            Ir::MoneyAddSub(op, a, b) => {
+                let a = self.to_locals(a, &Ty::Money);
+                let b = self.to_locals(b, &Ty::Money);
+                self.get_all(&[a[1], a[2], b[1], b[2]]);
+                self.call(Helper::StrEq);
+                // Adding different currencies is a bug in the rules: trap.
+                self.code
+                    .extend([I::I32Eqz, I::If(BlockType::Empty), I::Unreachable, I::End]);
+                self.get_all(&[a[0], b[0]]);
+                self.code.push(if *op == Arith::Add {
+                    I::I64Add
+                } else {
+                    I::I64Sub
+                });
+                self.get_all(&a[1..]);
+            }
+            Ir::MulRatio {
+                money,
+                num,
+                den,
+                rounding,
+            } => {
+                let m = self.to_locals(money, &Ty::Money);
+                self.code.push(I::LocalGet(m[0]));
+                self.expr(num);
+                self.code.push(I::I64Mul);
+                self.expr(den);
+                self.code.push(I::I32Const(*rounding as i32));
+                self.call(Helper::DivRound);
+                self.get_all(&m[1..]);
+            }
+            Ir::DivRound {
+                value,
+                den,
+                mul,
+                rounding,
+            } => {
+                self.expr(value);
+                self.expr(den);
+                self.code.push(I::I32Const(*rounding as i32));
+                self.call(Helper::DivRound);
+                self.expr(mul);
+                self.code.push(I::I64Mul);
+            }
+            Ir::MakeDecimal(m, scale) => {
+                self.expr(m);
+                self.code.push(I::I32Const(i32::from(*scale)));
+            }
+            Ir::LocalTime {
+                instant,
+                offset_minutes,
+                weekday,
+            } => {
+                self.expr(instant);
+                self.expr(offset_minutes);
+                self.code.push(I::I32Const(i32::from(*weekday)));
+                self.call(Helper::LocalTime);
+            }
+            Ir::Slice(kind, t, sep) => {
+                self.expr(t);
+                self.expr(sep);
+                self.call(match kind {
+                    Slice::StripPrefix => Helper::StripPrefix,
+                    Slice::BeforeLast => Helper::BeforeLast,
+                    Slice::AfterLast => Helper::AfterLast,
+                });
+            }
+            Ir::Setting { key, kind, default } => self.setting(key, *kind, default),
+            Ir::Matches(t, index) => {
+                let (next, flags, search) = self.statics.regexes[*index as usize];
+                let t = self.to_locals(t, &Ty::Text);
+                self.code.extend([
+                    I::I32Const(next as i32),
+                    I::I32Const(flags as i32),
+                    I::I32Const(i32::from(search)),
+                ]);
+                self.get_all(&t);
+                self.call(Helper::DfaRun);
+            }
+            Ir::Quantified {
+                quantifier,
+                var,
+                elem_size,
+                list,
+                cond,
+            } => self.quantified(*quantifier, *var, *elem_size, list, cond),
+            Ir::Block(stmts, v) => {
+                self.stmts(stmts);
+                self.expr(v);
+            }
+            Ir::Row { column, row, ty } => {
+                let (at, _) = self.statics.columns[*column as usize];
+                let slot = self.slots[*row as usize];
+                let width = match ty {
+                    Ty::Text => 8,
+                    Ty::Enum(_) => 4,
+                    _ => 8,
+                };
+                self.code.extend([
+                    I::LocalGet(slot),
+                    I::I32Const(width),
+                    I::I32Mul,
+                    I::I32Const(at as i32),
+                    I::I32Add,
+                ]);
+                match ty {
+                    Ty::Text => {
+                        let p = self.temp(ValType::I32);
+                        self.code.extend([
+                            I::LocalTee(p),
+                            I::I32Load(mem(0, 2)),
+                            I::LocalGet(p),
+                            I::I32Load(mem(4, 2)),
+                        ]);
+                    }
+                    Ty::Enum(_) => self.code.push(I::I32Load(mem(0, 2))),
+                    _ => self.code.push(I::I64Load(mem(0, 3))),
+                }
+            }
+        }
+    }
+
+    fn field(&mut self, base: &Ir, offset: u32, load: Load, ty: &Ty) {
+        self.expr(base);
+        match load {
+            Load::U8 => {
+                self.code.push(I::I32Load8U(mem(offset, 0)));
+                if ty.is_i64() {
+                    self.code.push(I::I64ExtendI32U);
+                }
+            }
+            Load::U32 => self.code.push(I::I64Load32U(mem(offset, 2))),
+            Load::S64 => self.code.push(I::I64Load(mem(offset, 3))),
+            Load::Inline => self.code.extend([I::I32Const(offset as i32), I::I32Add]),
+            Load::PtrLen => {
+                let p = self.temp(ValType::I32);
+                self.code.extend([
+                    I::LocalTee(p),
+                    I::I32Load(mem(offset, 2)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(offset + 4, 2)),
+                ]);
+            }
+            Load::OptStr(payload) => {
+                let p = self.temp(ValType::I32);
+                self.code.extend([
+                    I::LocalTee(p),
+                    I::I32Load8U(mem(offset, 0)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(offset + payload, 2)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(offset + payload + 4, 2)),
+                ]);
+            }
+            Load::Money(currency) => {
+                let p = self.temp(ValType::I32);
+                self.code.extend([
+                    I::LocalTee(p),
+                    I::I64Load(mem(offset, 3)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(offset + currency, 2)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(offset + currency + 4, 2)),
+                ]);
+            }
+        }
+    }
+
+    fn arith(&mut self, op: Arith, a: &Ir, b: &Ir, wide: bool) {
+        let vt = if wide { ValType::I64 } else { ValType::I32 };
+        match op {
+            Arith::Min | Arith::Max => {
+                self.expr(a);
+                let x = self.temp(vt);
+                self.code.push(I::LocalSet(x));
+                self.expr(b);
+                let y = self.temp(vt);
+                self.code.push(I::LocalSet(y));
+                let lt = if wide { I::I64LtS } else { I::I32LtS };
+                // min: x if x <= y (the first on ties), max: x if x >= y.
+                self.code.extend([I::LocalGet(x), I::LocalGet(y)]);
+                if op == Arith::Min {
+                    self.code
+                        .extend([I::LocalGet(y), I::LocalGet(x), lt, I::I32Eqz, I::Select]);
+                } else {
+                    self.code
+                        .extend([I::LocalGet(x), I::LocalGet(y), lt, I::I32Eqz, I::Select]);
+                }
+            }
+            _ => {
+                self.expr(a);
+                self.expr(b);
+                self.code.push(match (op, wide) {
+                    (Arith::Add, true) => I::I64Add,
+                    (Arith::Sub, true) => I::I64Sub,
+                    (Arith::Mul, true) => I::I64Mul,
+                    (Arith::Div, true) => I::I64DivS,
+                    (Arith::Add, false) => I::I32Add,
+                    (Arith::Sub, false) => I::I32Sub,
+                    (Arith::Mul, false) => I::I32Mul,
+                    _ => I::I32DivS,
+                });
+            }
+        }
+    }
+
+    fn concat(&mut self, parts: &[Ir]) {
+        let pieces: Vec<Vec<u32>> = parts.iter().map(|p| self.to_locals(p, &Ty::Text)).collect();
+        let mut size = vec![I::I32Const(0)];
+        for p in &pieces {
+            size.extend([I::LocalGet(p[1]), I::I32Add]);
+        }
+        let out = self.alloc(size, 1);
+        let at = self.temp(ValType::I32);
+        self.code.extend([I::LocalGet(out), I::LocalSet(at)]);
+        for p in &pieces {
+            self.code.extend([
+                I::LocalGet(at),
+                I::LocalGet(p[0]),
+                I::LocalGet(p[1]),
+                I::MemoryCopy {
+                    src_mem: 0,
+                    dst_mem: 0,
+                },
+                I::LocalGet(at),
+                I::LocalGet(p[1]),
+                I::I32Add,
+                I::LocalSet(at),
+            ]);
+        }
+        self.code.extend([
+            I::LocalGet(out),
+            I::LocalGet(at),
+            I::LocalGet(out),
+            I::I32Sub,
+        ]);
+    }
+
+    fn setting(&mut self, key: &Ir, kind: SettingKind, default: &Ir) {
+        let s = self.statics;
+        let key = self.to_locals(key, &Ty::Text);
+        let found = self.temp(ValType::I32);
+        let tag = self.temp(ValType::I32);
+        self.code.extend([
+            I::LocalGet(self.param_locals[2]),
+            I::I32Load(mem(s.ctx_settings, 2)),
+            I::LocalGet(self.param_locals[2]),
+            I::I32Load(mem(s.ctx_settings + 4, 2)),
+            I::LocalGet(key[0]),
+            I::LocalGet(key[1]),
+            I::I32Const(s.setting_size as i32),
+        ]);
+        self.call(Helper::FindByKey);
+        // field-value cases: text 0, integer 1, date 3, checkbox 5, choice 6, money 8
+        let accepted: &[i32] = match kind {
+            SettingKind::Text => &[0, 3, 6],
+            SettingKind::Integer => &[1],
+            SettingKind::Bool => &[5],
+            SettingKind::Money => &[8],
+        };
+        self.code.extend([
+            I::LocalTee(found),
+            I::If(BlockType::Result(ValType::I32)),
+            I::LocalGet(found),
+            I::I32Load8U(mem(s.setting_value, 0)),
+            I::LocalSet(tag),
+            I::I32Const(0),
+        ]);
+        for case in accepted {
+            self.code
+                .extend([I::LocalGet(tag), I::I32Const(*case), I::I32Eq, I::I32Or]);
+        }
+        self.code.extend([I::Else, I::I32Const(0), I::End]);
+        let ty = super::check::setting_ty(kind);
+        let bt = self.m.block_type(&flat(&ty));
+        self.code.push(I::If(bt));
+        let payload = s.setting_value + s.field_value_payload;
+        self.code.push(I::LocalGet(found));
+        match kind {
+            SettingKind::Text => {
+                let p = self.temp(ValType::I32);
+                self.code.extend([
+                    I::LocalTee(p),
+                    I::I32Load(mem(payload, 2)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(payload + 4, 2)),
+                ]);
+            }
+            SettingKind::Integer => self.code.push(I::I64Load(mem(payload, 3))),
+            SettingKind::Bool => self.code.push(I::I32Load8U(mem(payload, 0))),
+            SettingKind::Money => {
+                let p = self.temp(ValType::I32);
+                self.code.extend([
+                    I::LocalTee(p),
+                    I::I64Load(mem(payload, 3)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(payload + 8, 2)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(payload + 12, 2)),
+                ]);
+            }
+        }
+        self.code.push(I::Else);
+        self.expr(default);
+        self.code.push(I::End);
+    }
+
+    fn pick_min(&mut self, result: u32, var: u32, elem_size: u32, list: &Ir, cond: &Ir, key: &Ir) {
+        let list = self.to_locals(list, &Ty::Text);
+        let i = self.temp(ValType::I32);
+        let best = self.temp(ValType::I64);
+        let k = self.temp(ValType::I64);
+        let slot = self.slots[var as usize];
+        let out = self.slots[result as usize];
+        self.code.extend([
+            I::I32Const(0),
+            I::LocalSet(out),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
+            I::LocalGet(list[1]),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(list[0]),
+            I::LocalGet(i),
+            I::I32Const(elem_size as i32),
+            I::I32Mul,
+            I::I32Add,
+            I::LocalSet(slot),
+        ]);
+        self.expr(cond);
+        self.code.push(I::If(BlockType::Empty));
+        self.expr(key);
+        self.code.extend([
+            I::LocalTee(k),
+            I::LocalGet(best),
+            I::I64LtS,
+            I::LocalGet(out),
+            I::I32Eqz,
+            I::I32Or,
+            I::If(BlockType::Empty),
+            I::LocalGet(k),
+            I::LocalSet(best),
+            I::LocalGet(slot),
+            I::LocalSet(out),
+            I::End,
+            I::End,
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
+        ]);
+    }
+
+    fn quantified(&mut self, q: Quantifier, var: u32, elem_size: u32, list: &Ir, cond: &Ir) {
+        let list = self.to_locals(list, &Ty::Text);
+        let i = self.temp(ValType::I32);
+        let acc = self.temp(ValType::I64);
+        let slot = self.slots[var as usize];
+        let init = if q == Quantifier::All { 1 } else { 0 };
+        self.code.extend([
+            I::I64Const(init),
+            I::LocalSet(acc),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
+            I::LocalGet(list[1]),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(list[0]),
+            I::LocalGet(i),
+            I::I32Const(elem_size as i32),
+            I::I32Mul,
+            I::I32Add,
+        ]);
+        if self.local_tys[var as usize] == Ty::Text {
+            let p = self.temp(ValType::I32);
+            self.code.extend([
+                I::LocalTee(p),
+                I::I32Load(mem(0, 2)),
+                I::LocalSet(slot),
+                I::LocalGet(p),
+                I::I32Load(mem(4, 2)),
+                I::LocalSet(slot + 1),
+            ]);
+        } else {
+            self.code.push(I::LocalSet(slot));
+        }
+        self.expr(cond);
+        match q {
+            Quantifier::Count => self.code.extend([
+                I::I64ExtendI32U,
+                I::LocalGet(acc),
+                I::I64Add,
+                I::LocalSet(acc),
+            ]),
+            Quantifier::Any => self.code.extend([
+                I::If(BlockType::Empty),
+                I::I64Const(1),
+                I::LocalSet(acc),
+                I::Br(2),
+                I::End,
+            ]),
+            Quantifier::All => self.code.extend([
+                I::I32Eqz,
+                I::If(BlockType::Empty),
+                I::I64Const(0),
+                I::LocalSet(acc),
+                I::Br(2),
+                I::End,
+            ]),
+        }
+        self.code.extend([
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
+            I::LocalGet(acc),
+        ]);
+        if q != Quantifier::Count {
+            self.code.push(I::I32WrapI64);
+        }
+    }
+}
+
+/// Stores of computed values into records being built in linear memory.
+impl FuncGen<'_> {
+    /// `*(dst + offset) = (ptr, len)` of a text or list value.
+    pub fn store_pair(&mut self, dst: u32, offset: u32, value: &Ir, ty: &Ty) {
+        let v = self.to_locals(value, ty);
+        self.code.extend([
+            I::LocalGet(dst),
+            I::LocalGet(v[0]),
+            I::I32Store(mem(offset, 2)),
+            I::LocalGet(dst),
+            I::LocalGet(v[1]),
+            I::I32Store(mem(offset + 4, 2)),
+        ]);
+    }
+
+    /// Stores an i32 constant as one byte (tags, enums, bools).
+    pub fn store_byte_const(&mut self, dst: u32, offset: u32, value: i32) {
+        self.code.extend([
+            I::LocalGet(dst),
+            I::I32Const(value),
+            I::I32Store8(mem(offset, 0)),
+        ]);
+    }
+
+    /// Stores an i32 value (bool, enum) as one byte.
+    pub fn store_byte(&mut self, dst: u32, offset: u32, value: &Ir) {
+        self.code.push(I::LocalGet(dst));
+        self.expr(value);
+        self.code.push(I::I32Store8(mem(offset, 0)));
+    }
+
+    /// Stores an i64 value as `s64`.
+    pub fn store_i64(&mut self, dst: u32, offset: u32, value: &Ir) {
+        self.code.push(I::LocalGet(dst));
+        self.expr(value);
+        self.code.push(I::I64Store(mem(offset, 3)));
+    }
+
+    /// Stores an i64 value as `u32` (traps when it does not fit).
+    pub fn store_u32(&mut self, dst: u32, offset: u32, value: &Ir) {
+        let v = self.to_locals(value, &Ty::Int);
+        self.code.extend([
+            I::LocalGet(v[0]),
+            I::I64Const(u32::MAX.into()),
+            I::I64GtU,
+            I::If(BlockType::Empty),
+            I::Unreachable,
+            I::End,
+            I::LocalGet(dst),
+            I::LocalGet(v[0]),
+            I::I32WrapI64,
+            I::I32Store(mem(offset, 2)),
+        ]);
+    }
+
+    /// Stores a `money` record at `dst + offset`.
+    pub fn store_money(&mut self, dst: u32, offset: u32, currency_at: u32, value: &Ir) {
+        let v = self.to_locals(value, &Ty::Money);
+        self.code.extend([
+            I::LocalGet(dst),
+            I::LocalGet(v[0]),
+            I::I64Store(mem(offset, 3)),
+            I::LocalGet(dst),
+            I::LocalGet(v[1]),
+            I::I32Store(mem(offset + currency_at, 2)),
+            I::LocalGet(dst),
+            I::LocalGet(v[2]),
+            I::I32Store(mem(offset + currency_at + 4, 2)),
+        ]);
+    }
+
+    /// Stores a `decimal` record (mantissa s64, scale u8 after it).
+    pub fn store_decimal(&mut self, dst: u32, offset: u32, scale_at: u32, value: &Ir) {
+        let v = self.to_locals(value, &Ty::Decimal);
+        self.code.extend([
+            I::LocalGet(dst),
+            I::LocalGet(v[0]),
+            I::I64Store(mem(offset, 3)),
+            I::LocalGet(dst),
+            I::LocalGet(v[1]),
+            I::I32Store8(mem(offset + scale_at, 0)),
+        ]);
+    }
+
+    /// Builds a `list<string>` from texts and stores it at `dst + offset`.
+    pub fn store_text_list(&mut self, dst: u32, offset: u32, items: &[Ir]) {
+        let list = self.alloc(vec![I::I32Const(8 * items.len() as i32)], 4);
+        for (i, item) in items.iter().enumerate() {
+            self.store_pair(list, 8 * i as u32, item, &Ty::Text);
+        }
+        self.code.extend([
+            I::LocalGet(dst),
+            I::LocalGet(list),
+            I::I32Store(mem(offset, 2)),
+            I::LocalGet(dst),
+            I::I32Const(items.len() as i32),
+            I::I32Store(mem(offset + 4, 2)),
+        ]);
+    }
+
+    /// The export prologue: the parameter tuple's address is wasm local 0;
+    /// each parameter's address goes into its own local.
+    pub fn prologue(&mut self, offsets: &[u32]) {
+        for (i, off) in offsets.iter().enumerate() {
+            let l = self.temp(ValType::I32);
+            self.code.extend([
+                I::LocalGet(0),
+                I::I32Const(*off as i32),
+                I::I32Add,
+                I::LocalSet(l),
+            ]);
+            self.param_locals[i] = l;
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The no-code rule compiler: a declarative TOML document (what a no-code
+//! UI saves) compiled straight to a WebAssembly component of the
+//! `docket:plugin` contract.
+//!
+//! Pipeline: [`doc`] reads the TOML with spans; [`expr`] parses expression
+//! strings; [`check`] and [`decls`] resolve names against the contract and
+//! the declared settings and tables and produce typed [`ir`]; the section
+//! modules ([`routing`], …) lower each capability; [`codegen`] and [`wasm`]
+//! emit a core module with `wasm-encoder`, and the host's componentizer
+//! wraps it with `wit-component`. No interpreter ships in the module: the
+//! conditions are WebAssembly code, regular expressions are DFA tables.
+//!
+//! ```
+//! let rules = r#"
+//! [[routing.rule]]
+//! when = 'ticket.channel == "phone"'
+//! group = "voice"
+//! "#;
+//! let compiled = docket::nocode::compile(rules, "rules.toml").unwrap();
+//! assert!(compiled.capabilities.contains(&docket::Capability::Routing));
+//! ```
+
+pub mod abi;
+pub mod check;
+pub mod codegen;
+pub mod decls;
+pub mod diag;
+pub mod doc;
+pub mod expr;
+pub mod ir;
+pub mod regex;
+pub mod routing;
+mod wasm;
+
+use crate::contract::{Capability, qualified};
+use abi::Abi;
+use check::Checker;
+use codegen::{FuncGen, Statics};
+pub use diag::{Diagnostic, Diagnostics};
+use doc::Node;
+use std::collections::BTreeSet;
+use toml::de::DeValue;
+use wasm::ModuleBuilder;
+
+/// A compiled rule document.
+pub struct Compiled {
+    /// The core module as emitted.
+    pub module: Vec<u8>,
+    /// The component the host installs.
+    pub component: Vec<u8>,
+    /// The capabilities it exports.
+    pub capabilities: BTreeSet<Capability>,
+}
+
+/// Compiles a rule document; `file` names it in error messages.
+pub fn compile(source: &str, file: &str) -> Result<Compiled, Diagnostics> {
+    let diagnostics = |e: Diagnostic| Diagnostics {
+        file: file.to_string(),
+        source: source.to_string(),
+        errors: vec![e],
+    };
+    let module = emit_module(source).map_err(diagnostics)?;
+    let (component, capabilities) = crate::componentize::componentize(&module).map_err(|e| {
+        diagnostics(Diagnostic::new(
+            format!("internal compiler error: {e}"),
+            0..0,
+        ))
+    })?;
+    Ok(Compiled {
+        module,
+        component,
+        capabilities,
+    })
+}
+
+/// Whether bytes look like a rule document rather than a wasm binary.
+pub fn is_rule_document(bytes: &[u8]) -> bool {
+    !bytes.starts_with(b"\0asm") && std::str::from_utf8(bytes).is_ok()
+}
+
+/// The sections a document may have, in phase order.
+const SECTIONS: &[&str] = &["plugin", "settings", "tables", "routing"];
+
+fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
+    let abi = Abi::new().map_err(|e| Diagnostic::new(format!("contract: {e}"), 0..0))?;
+    let parsed = doc::parse(source)?;
+    let root_value = DeValue::Table(parsed.into_inner());
+    let root = Node::root(source, &root_value);
+    let mut top = root.table("the document")?;
+    let mut sections = Vec::new();
+    for name in SECTIONS {
+        sections.push(top.get(name));
+    }
+    top.finish()?;
+    let [plugin, settings, tables, routing] = sections[..] else {
+        unreachable!("one entry per section")
+    };
+    if let Some(p) = plugin {
+        let mut t = p.table("[plugin]")?;
+        t.get("name").map(|n| n.str("name")).transpose()?;
+        t.get("description")
+            .map(|n| n.str("description"))
+            .transpose()?;
+        t.finish()?;
+    }
+    let mut m = ModuleBuilder::new();
+    let mut exported = 0;
+    if let Some(node) = routing {
+        let mut c = Checker::new(&abi);
+        declare(&mut c, settings, tables)?;
+        let plan = routing::check(&mut c, node)?;
+        let statics = Statics::new(&mut m, &abi, &c.columns, &c.regexes);
+        let mut g = FuncGen::new(&mut m, &statics, 1, &c.locals);
+        g.prologue(&abi.param_offsets("routing", "route"));
+        routing::emit(&mut g, &c, &plan);
+        let f = g.finish();
+        let index = m.function(
+            &[wasm_encoder::ValType::I32],
+            &[wasm_encoder::ValType::I32],
+            f,
+        );
+        m.export(&format!("{}#route", qualified("routing")), index);
+        exported += 1;
+    }
+    if exported == 0 {
+        // Declarations alone still have to be right.
+        let mut c = Checker::new(&abi);
+        declare(&mut c, settings, tables)?;
+        return Err(
+            Diagnostic::new("the document defines no rules", 0..source.len().min(1))
+                .hint("add a [routing] section"),
+        );
+    }
+    Ok(m.finish())
+}
+
+/// Declares the document's settings and tables in a checker.
+fn declare<'a>(
+    c: &mut Checker<'a>,
+    settings: Option<Node<'a>>,
+    tables: Option<Node<'a>>,
+) -> Result<(), Diagnostic> {
+    if let Some(s) = settings {
+        decls::settings(c, s)?;
+    }
+    if let Some(t) = tables {
+        decls::tables(c, t)?;
+    }
+    Ok(())
+}
