@@ -148,3 +148,337 @@ mod routing {
         same("routing", Capability::Routing, &update, &t, &ctx);
     }
 }
+
+/// Generators of inputs for the differential tests.
+mod arb {
+    use super::*;
+    use docket::types::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    pub fn opt_text(values: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            1 => Just(None),
+            6 => select(values).prop_map(|s| Some(s.to_string())),
+        ]
+    }
+
+    pub fn priority() -> impl Strategy<Value = Priority> {
+        select(
+            &[
+                Priority::Low,
+                Priority::Normal,
+                Priority::High,
+                Priority::Urgent,
+            ][..],
+        )
+    }
+
+    pub fn status() -> impl Strategy<Value = Status> {
+        select(
+            &[
+                Status::New,
+                Status::Open,
+                Status::Pending,
+                Status::OnHold,
+                Status::Solved,
+                Status::Closed,
+            ][..],
+        )
+    }
+
+    pub fn channel() -> impl Strategy<Value = Channel> {
+        select(
+            &[
+                Channel::Email,
+                Channel::Web,
+                Channel::Phone,
+                Channel::Chat,
+                Channel::Api,
+            ][..],
+        )
+    }
+
+    pub const CATEGORIES: &[&str] = &[
+        "hardware", "software", "network", "billing", "returns", "account", "other", "",
+    ];
+    pub const GROUPS: &[&str] = &[
+        "senior-support",
+        "voice",
+        "field-service-emea",
+        "field-service-amer",
+        "network-ops-emea",
+        "field-service",
+        "it-support",
+        "finance",
+        "general",
+    ];
+
+    pub fn ticket() -> impl Strategy<Value = Ticket> {
+        (
+            opt_text(CATEGORIES),
+            opt_text(&["emea", "amer", "apac", "latam"]),
+            select(&["standard", "premium", "vip"][..]),
+            channel(),
+            priority(),
+            status(),
+            0i64..(14 * 24 * HOUR),
+            proptest::collection::vec(select(&["responded", "vip", "x"][..]), 0..3),
+        )
+            .prop_map(
+                |(category, region, tier, channel, priority, status, age, tags)| {
+                    let mut t = docket_tests::ticket("T-1", "", MONDAY - age);
+                    t.category = category;
+                    t.requester.region = region;
+                    t.requester.tier = tier.into();
+                    t.channel = channel;
+                    t.priority = priority;
+                    t.status = status;
+                    t.tags = tags.into_iter().map(String::from).collect();
+                    t
+                },
+            )
+    }
+
+    pub fn event() -> impl Strategy<Value = Event> {
+        let updated = proptest::collection::vec(
+            select(&["category", "channel", "tier", "priority", "subject"][..]),
+            0..3,
+        )
+        .prop_map(|keys| EventKind::Updated(keys.into_iter().map(String::from).collect()));
+        let comment = (
+            any::<bool>(),
+            select(&[AuthorKind::Agent, AuthorKind::Requester, AuthorKind::System][..]),
+        )
+            .prop_map(|(public, author_kind)| {
+                EventKind::Commented(Comment {
+                    author_id: "a".into(),
+                    author_kind,
+                    body: "hi".into(),
+                    public,
+                })
+            });
+        let timer = select(
+            &[
+                "idle-24h",
+                "sla:first_response:75",
+                "sla:first_response:100",
+                "sla:resolution:75",
+                "sla:resolution:100",
+                "sla:odd",
+                "other",
+            ][..],
+        )
+        .prop_map(|k| EventKind::TimerFired(k.to_string()));
+        let status = (status(), status()).prop_map(|(previous, current)| {
+            EventKind::StatusChanged(StatusChange { previous, current })
+        });
+        prop_oneof![
+            Just(EventKind::Created),
+            updated,
+            comment,
+            timer,
+            status,
+            Just(EventKind::Assigned(AssignmentChange {
+                group: None,
+                agent: None
+            })),
+            Just(EventKind::TimeLogged(docket_tests::time_entry(
+                "e0", "ana", "remote", MONDAY, 30
+            ))),
+            Just(EventKind::PartUsed(docket_tests::part("SKU-0", 1, 100))),
+        ]
+        .prop_map(|kind| docket_tests::event(kind, MONDAY))
+    }
+
+    pub fn agents() -> impl Strategy<Value = Vec<Agent>> {
+        proptest::collection::vec((select(GROUPS), 0u8..6, 0u32..8, any::<bool>()), 0..8).prop_map(
+            |specs| {
+                specs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (g, level, open, available))| {
+                        docket_tests::agent(&format!("ag-{i}"), g, level, open, available)
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// A setting that may be missing, of the right type, or of a wrong type.
+    pub fn integer_setting(
+        key: &'static str,
+        range: std::ops::Range<i64>,
+    ) -> impl Strategy<Value = Option<Setting>> {
+        prop_oneof![
+            2 => Just(None),
+            4 => range.prop_map(move |v| Some(Setting { key: key.into(), value: FieldValue::Integer(v) })),
+            1 => Just(Some(Setting { key: key.into(), value: FieldValue::Text("7".into()) })),
+        ]
+    }
+}
+
+/// Billing inputs: time entries, parts and settings.
+mod arb_billing {
+    use super::*;
+    use docket::types::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    pub fn money() -> impl Strategy<Value = Money> {
+        (select(&["EUR", "USD"][..]), -500i64..300_000).prop_map(|(c, a)| Money {
+            amount_minor: a,
+            currency: c.into(),
+        })
+    }
+
+    pub fn ticket() -> impl Strategy<Value = Ticket> {
+        let entry = (
+            select(&["remote", "onsite", "workshop", "emergency", "travel"][..]),
+            select(&["ana", "bo", "cy"][..]),
+            0i64..(7 * 24 * 60),
+            0u32..400,
+            any::<bool>(),
+        );
+        let part_spec = (0u32..5, money());
+        (
+            arb::ticket(),
+            proptest::collection::vec(entry, 0..6),
+            proptest::collection::vec(part_spec, 0..4),
+        )
+            .prop_map(|(mut t, entries, parts)| {
+                t.time_entries = entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (w, a, start, minutes, billable))| {
+                        let mut e =
+                            time_entry(&format!("e{i}"), a, w, MONDAY + start * MIN, minutes);
+                        e.billable = billable;
+                        e
+                    })
+                    .collect();
+                t.parts = parts
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (q, price))| {
+                        let mut p = part(&format!("SKU-{i}"), q, 0);
+                        p.unit_price = price;
+                        p
+                    })
+                    .collect();
+                t
+            })
+    }
+
+    pub fn settings() -> impl Strategy<Value = Vec<Setting>> {
+        let setting = prop_oneof![
+            select(&["EUR", "USD"][..]).prop_map(|c| ("currency", FieldValue::Text(c.into()))),
+            (-1000i64..1000).prop_map(|m| ("utc_offset_minutes", FieldValue::Integer(m))),
+            money().prop_map(|m| ("approval_threshold", FieldValue::Money(m))),
+            money().prop_map(|m| ("rate.remote", FieldValue::Money(m))),
+            money().prop_map(|m| ("rate.travel", FieldValue::Money(m))),
+            Just(("manager.emea", FieldValue::Text("mia".into()))),
+            Just(("manager.global", FieldValue::Choice("gus".into()))),
+            Just(("currency", FieldValue::Integer(3))),
+        ];
+        proptest::collection::vec(setting, 0..4).prop_map(|v| {
+            v.into_iter()
+                .map(|(k, value)| Setting {
+                    key: k.into(),
+                    value,
+                })
+                .collect()
+        })
+    }
+}
+
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn routing(
+            ev in arb::event(),
+            t in arb::ticket(),
+            agents in arb::agents(),
+            max_open in arb::integer_setting("max_open", -2..9),
+            senior in arb::integer_setting("senior_level", -3..300),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.agents = agents;
+            ctx.settings = max_open.into_iter().chain(senior).collect();
+            same("routing", Capability::Routing, &ev, &t, &ctx);
+        }
+
+        #[test]
+        fn billing(
+            ev in arb::event(),
+            t in arb_billing::ticket(),
+            settings in arb_billing::settings(),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.settings = settings;
+            same("billing", Capability::Billing, &ev, &t, &ctx);
+        }
+    }
+}
+
+mod billing {
+    use super::*;
+    use docket::types::{EventKind, FieldValue, Setting, Status};
+
+    #[test]
+    fn hand_picked_cases_match_the_rust_plugin() {
+        let mut ctx = context(MONDAY);
+        let mut t = ticket("T-1", "hardware", MONDAY);
+        // Monday 07:30 UTC = 08:30 CET; 17:30 UTC = after hours; Saturday.
+        t.time_entries = vec![
+            time_entry("e1", "ana", "onsite", 1_795_419_000_000, 50),
+            time_entry("e2", "bo", "remote", 1_795_455_000_000, 10),
+            time_entry("e3", "ana", "emergency", 1_795_860_000_000, 61),
+            time_entry("e4", "cy", "unknown-kind", 1_795_419_000_000, 200),
+        ];
+        t.time_entries[3].billable = false;
+        t.parts = vec![part("SKU-1", 2, 4_999), part("SKU-2", 1, 120_000)];
+        let ev = status_change(Status::Open, Status::Solved, MONDAY);
+        let d = same("billing", Capability::Billing, &ev, &t, &ctx);
+        let Decision::Billing(Some(b)) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(b.lines.len(), 5);
+        assert_eq!(b.approvals.len(), 1);
+        assert_eq!(b.commissions.len(), 3, "{:?}", b.commissions);
+
+        ctx.settings = vec![
+            Setting {
+                key: "rate.remote".into(),
+                value: FieldValue::Money(eur(10_000)),
+            },
+            Setting {
+                key: "currency".into(),
+                value: FieldValue::Text("USD".into()),
+            },
+            Setting {
+                key: "manager.emea".into(),
+                value: FieldValue::Text("mia".into()),
+            },
+        ];
+        same("billing", Capability::Billing, &ev, &t, &ctx);
+        let logged = event(EventKind::TimeLogged(t.time_entries[0].clone()), MONDAY);
+        same(
+            "billing",
+            Capability::Billing,
+            &logged,
+            &t,
+            &context(MONDAY),
+        );
+        let created = event(EventKind::Created, MONDAY);
+        assert_eq!(
+            same("billing", Capability::Billing, &created, &t, &ctx),
+            Decision::Billing(None)
+        );
+    }
+}

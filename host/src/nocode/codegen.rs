@@ -1017,3 +1017,51 @@ impl FuncGen<'_> {
         }
     }
 }
+
+/// Loops and growable lists for sections that build lists.
+impl FuncGen<'_> {
+    /// `for i in 0..len { slot = list + i * size; body }`; `slot` is the
+    /// checker local bound to the element (a record address).
+    pub fn for_each(
+        &mut self,
+        list: &Ir,
+        elem_size: u32,
+        slot_local: u32,
+        body: impl FnOnce(&mut Self),
+    ) {
+        let list = self.to_locals(list, &Ty::Text);
+        let i = self.temp(ValType::I32);
+        let slot = self.slots[slot_local as usize];
+        self.code.extend([
+            I::I32Const(0),
+            I::LocalSet(i),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
+            I::LocalGet(list[1]),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(list[0]),
+            I::LocalGet(i),
+            I::I32Const(elem_size as i32),
+            I::I32Mul,
+            I::I32Add,
+            I::LocalSet(slot),
+        ]);
+        body(self);
+        self.code.extend([
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
+        ]);
+    }
+
+    /// The wasm local holding a one-slot checker local.
+    pub fn slot(&self, local: u32) -> u32 {
+        self.slots[local as usize]
+    }
+}

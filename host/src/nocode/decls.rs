@@ -636,3 +636,57 @@ pub fn template_key(c: &mut Checker, t: &mut Table, key: &'static str) -> R<Opti
         })
         .transpose()
 }
+
+/// Reads `let.<name> = "expr"` bindings in document order, binding each
+/// name in the current scope; returns the statements that compute them.
+pub fn lets(c: &mut Checker, node: Option<Node>) -> R<Vec<Stmt>> {
+    let Some(node) = node else {
+        return Ok(Vec::new());
+    };
+    let entries = node.table("`let`")?.entries();
+    let mut stmts = Vec::new();
+    for (name, span, value) in entries {
+        let e = value.expr(&format!("`let.{name}`"))?;
+        let (ir, ty) = c.expr(&e)?;
+        let local = c.bind(name, &span, ty.clone())?;
+        stmts.push(Stmt::Let(local, ty, ir));
+    }
+    Ok(stmts)
+}
+
+/// Reads `for_each = "x in list"`: checks the list and binds `x`; returns
+/// (element local, element size, list).
+pub fn for_each(c: &mut Checker, node: Node) -> R<(u32, u32, Ir)> {
+    let e = node.expr("`for_each`")?;
+    let ExprKind::Binary(BinaryOp::In, var, list) = &e.kind else {
+        return Err(node.error("`for_each` reads like \"entry in ticket.time_entries\""));
+    };
+    let ExprKind::Path(p) = &var.kind else {
+        return Err(Diagnostic::new(
+            "expected a name before `in`",
+            var.span.clone(),
+        ));
+    };
+    let [(name, span)] = p.as_slice() else {
+        return Err(Diagnostic::new(
+            "expected a single name before `in`",
+            var.span.clone(),
+        ));
+    };
+    let (list_ir, ty) = c.expr(list)?;
+    let Ty::List(elem) = ty else {
+        return Err(Diagnostic::new(
+            format!("`for_each` iterates a list, found {}", ty.label()),
+            list.span.clone(),
+        ));
+    };
+    let Ty::Rec(rec) = *elem else {
+        return Err(Diagnostic::new(
+            "`for_each` iterates a list of records (time entries, parts, agents, history)",
+            list.span.clone(),
+        ));
+    };
+    let size = c.abi.size(&c.abi.named("types", rec.wit_name()));
+    let local = c.bind(name, span, Ty::Rec(rec))?;
+    Ok((local, size, list_ir))
+}

@@ -191,12 +191,15 @@ impl<'a> Table<'a> {
         })
     }
 
-    /// Every entry, for tables keyed by user names.
+    /// Every entry in document order, for tables keyed by user names.
     pub fn entries(&self) -> Vec<(&'a str, Span, Node<'a>)> {
-        self.table
+        let mut entries: Vec<_> = self
+            .table
             .iter()
             .map(|(k, v)| (k.get_ref().as_ref(), k.span(), Node::new(self.src, v)))
-            .collect()
+            .collect();
+        entries.sort_by_key(|(_, span, _)| span.start);
+        entries
     }
 
     /// Fails on the first key nobody asked for, with a suggestion.

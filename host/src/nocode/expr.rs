@@ -237,14 +237,44 @@ impl Lexer<'_> {
     fn string(&mut self) -> Result<Tok, Diagnostic> {
         let start = self.pos;
         self.pos += 1;
-        let end = self.src[self.pos..]
-            .find('"')
-            .map(|i| self.pos + i)
+        let end = string_end(self.src, self.pos)
             .ok_or_else(|| self.err("unterminated string", start..self.src.len()))?;
         let parts = parse_template(&self.src[self.pos..end], self.base + self.pos)?;
         self.pos = end + 1;
         Ok(Tok::Str(parts))
     }
+}
+
+/// The index of the `"` closing a string whose text starts at `from`;
+/// quotes inside `{…}` interpolations belong to the inner expression.
+fn string_end(src: &str, from: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return Some(i),
+            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
+            b'{' => i = interpolation_end(src, i + 1)? + 1,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index of the `}` closing an interpolation whose text starts at
+/// `from`, skipping strings and nested braces inside it.
+fn interpolation_end(src: &str, from: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'}' => return Some(i),
+            b'"' => i = string_end(src, i + 1)? + 1,
+            b'{' => i = interpolation_end(src, i + 1)? + 1,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Parses text with `{expr}` interpolations; `base` is the text's offset
@@ -265,7 +295,7 @@ pub fn parse_template(text: &str, base: usize) -> Result<Vec<StrPart>, Diagnosti
                 i += 2;
             }
             b'{' => {
-                let close = text[i..].find('}').map(|j| i + j).ok_or_else(|| {
+                let close = interpolation_end(text, i + 1).ok_or_else(|| {
                     Diagnostic::new("unclosed `{` in text", base + i..base + text.len())
                         .hint("write `{{` for a literal brace")
                 })?;

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod abi;
+pub mod billing;
 pub mod check;
 pub mod codegen;
 pub mod decls;
@@ -79,7 +80,7 @@ pub fn is_rule_document(bytes: &[u8]) -> bool {
 }
 
 /// The sections a document may have, in phase order.
-const SECTIONS: &[&str] = &["plugin", "settings", "tables", "routing"];
+const SECTIONS: &[&str] = &["plugin", "settings", "tables", "routing", "billing"];
 
 fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
     let abi = Abi::new().map_err(|e| Diagnostic::new(format!("contract: {e}"), 0..0))?;
@@ -92,7 +93,7 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         sections.push(top.get(name));
     }
     top.finish()?;
-    let [plugin, settings, tables, routing] = sections[..] else {
+    let [plugin, settings, tables, routing, billing] = sections[..] else {
         unreachable!("one entry per section")
     };
     if let Some(p) = plugin {
@@ -120,6 +121,23 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
             f,
         );
         m.export(&format!("{}#route", qualified("routing")), index);
+        exported += 1;
+    }
+    if let Some(node) = billing {
+        let mut c = Checker::new(&abi);
+        declare(&mut c, settings, tables)?;
+        let plan = billing::check(&mut c, node)?;
+        let statics = Statics::new(&mut m, &abi, &c.columns, &c.regexes);
+        let mut g = FuncGen::new(&mut m, &statics, 1, &c.locals);
+        g.prologue(&abi.param_offsets("billing", "bill"));
+        billing::emit(&mut g, &c, &plan);
+        let f = g.finish();
+        let index = m.function(
+            &[wasm_encoder::ValType::I32],
+            &[wasm_encoder::ValType::I32],
+            f,
+        );
+        m.export(&format!("{}#bill", qualified("billing")), index);
         exported += 1;
     }
     if exported == 0 {
