@@ -305,6 +305,26 @@ mod arb {
         )
     }
 
+    /// Earlier tickets of the requester, some of them this one.
+    pub fn history() -> impl Strategy<Value = Vec<TicketBrief>> {
+        let brief = (
+            select(&["T-0", "T-1", "T-2", "T-3"][..]),
+            opt_text(&["hardware", "network", ""]),
+            0i64..(10 * 24 * HOUR),
+        );
+        proptest::collection::vec(brief, 0..5).prop_map(|v| {
+            v.into_iter()
+                .map(|(id, category, age)| TicketBrief {
+                    id: id.into(),
+                    category,
+                    subject: "s".into(),
+                    status: Status::Open,
+                    created_at: MONDAY - age,
+                })
+                .collect()
+        })
+    }
+
     /// A setting that may be missing, of the right type, or of a wrong type.
     pub fn integer_setting(
         key: &'static str,
@@ -411,6 +431,22 @@ mod differential {
             ctx.agents = agents;
             ctx.settings = max_open.into_iter().chain(senior).collect();
             same("routing", Capability::Routing, &ev, &t, &ctx);
+        }
+
+        #[test]
+        fn escalation(
+            ev in arb::event(),
+            t in arb::ticket(),
+            history in arb::history(),
+            calendar in proptest::option::of(proptest::sample::select(&["business-hours", "24x7"][..])),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.history = history;
+            ctx.settings = calendar
+                .map(|c| docket::types::Setting { key: "calendar".into(), value: docket::types::FieldValue::Text(c.into()) })
+                .into_iter()
+                .collect();
+            same("escalation", Capability::Escalation, &ev, &t, &ctx);
         }
 
         #[test]

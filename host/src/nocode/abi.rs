@@ -86,6 +86,19 @@ impl Abi {
             .unwrap_or_else(|| panic!("record has no field {field}"))
     }
 
+    /// The `index`-th element of a tuple type.
+    pub fn tuple_field(&self, tuple: &Type, index: usize) -> Field {
+        let TypeDefKind::Tuple(t) = &self.def(tuple).kind else {
+            panic!("not a tuple: {tuple:?}");
+        };
+        let offsets = self.sizes.field_offsets(t.types.iter());
+        let (offset, ty) = offsets[index];
+        Field {
+            offset: offset.size_wasm32() as u32,
+            ty: *ty,
+        }
+    }
+
     /// Offset of the payload of a variant, option or result type.
     pub fn payload_offset(&self, ty: &Type) -> u32 {
         let def = self.def(ty);

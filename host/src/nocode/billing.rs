@@ -3,7 +3,7 @@
 //! splits per distinct key of a line block (e.g. per technician) or once.
 
 use super::check::Checker;
-use super::codegen::FuncGen;
+use super::codegen::{FuncGen, Growing};
 use super::decls::{condition, for_each, lets, template_key};
 use super::diag::Diagnostic;
 use super::doc::Node;
@@ -333,52 +333,6 @@ impl Layout {
             bps: m("basis-points"),
             commission_amount: m("amount"),
         }
-    }
-}
-
-/// A list being filled: buffer, count and element size.
-struct Growing {
-    buf: u32,
-    count: u32,
-    size: u32,
-}
-
-impl Growing {
-    /// Allocates room for `capacity` elements (computed on the stack).
-    fn new(g: &mut FuncGen, capacity: Vec<I<'static>>, size: u32, align: u32) -> Growing {
-        let mut bytes = capacity;
-        bytes.extend([I::I32Const(size as i32), I::I32Mul]);
-        let buf = g.alloc(bytes, align);
-        let count = g.temp(ValType::I32);
-        Growing { buf, count, size }
-    }
-
-    /// Sets `at` to the next element's address and counts it.
-    fn push(&self, g: &mut FuncGen, at: u32) {
-        g.code.extend([
-            I::LocalGet(self.buf),
-            I::LocalGet(self.count),
-            I::I32Const(self.size as i32),
-            I::I32Mul,
-            I::I32Add,
-            I::LocalSet(at),
-            I::LocalGet(self.count),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(self.count),
-        ]);
-    }
-
-    /// Stores (buf, count) as a list at `dst + offset`.
-    fn store(&self, g: &mut FuncGen, dst: u32, offset: u32) {
-        g.code.extend([
-            I::LocalGet(dst),
-            I::LocalGet(self.buf),
-            I::I32Store(mem(offset, 2)),
-            I::LocalGet(dst),
-            I::LocalGet(self.count),
-            I::I32Store(mem(offset + 4, 2)),
-        ]);
     }
 }
 

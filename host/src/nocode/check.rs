@@ -86,6 +86,7 @@ const FUNCTIONS: &[&str] = &[
     "setting_money",
     "len",
     "is_empty",
+    "has",
     "strip_prefix",
     "before_last",
     "after_last",
@@ -861,6 +862,15 @@ impl<'a> Checker<'a> {
             (Ty::Text, Ty::Text) => Ir::TextTest(TextPred::Eq, b(li), b(ri)),
             (Ty::OptText, Ty::Text) => Ir::OptTextEq(b(li), b(ri)),
             (Ty::Text, Ty::OptText) => Ir::OptTextEq(b(ri), b(li)),
+            (Ty::OptText, Ty::OptText) => Ir::If {
+                c: b(Ir::IsSome(b(li.clone()))),
+                a: b(Ir::OptTextEq(
+                    b(ri.clone()),
+                    b(Ir::Coalesce(b(li), b(Ir::Text(String::new())))),
+                )),
+                b: b(Ir::Not(b(Ir::IsSome(b(ri))))),
+                ty: Ty::Bool,
+            },
             (Ty::Money, Ty::Money) => Ir::And(
                 b(cmp(
                     true,
@@ -1196,6 +1206,11 @@ impl<'a> Checker<'a> {
                         args[0].span.clone(),
                     )),
                 }
+            }
+            "has" => {
+                arity(1)?;
+                let v = self.expect(&args[0], &Ty::OptText)?;
+                Ok((Ir::IsSome(b(v)), Ty::Bool))
             }
             "strip_prefix" | "before_last" | "after_last" => {
                 arity(2)?;

@@ -27,6 +27,7 @@ pub mod codegen;
 pub mod decls;
 pub mod diag;
 pub mod doc;
+pub mod escalation;
 pub mod expr;
 pub mod ir;
 pub mod regex;
@@ -80,7 +81,14 @@ pub fn is_rule_document(bytes: &[u8]) -> bool {
 }
 
 /// The sections a document may have, in phase order.
-const SECTIONS: &[&str] = &["plugin", "settings", "tables", "routing", "billing"];
+const SECTIONS: &[&str] = &[
+    "plugin",
+    "settings",
+    "tables",
+    "routing",
+    "escalation",
+    "billing",
+];
 
 fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
     let abi = Abi::new().map_err(|e| Diagnostic::new(format!("contract: {e}"), 0..0))?;
@@ -93,7 +101,7 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         sections.push(top.get(name));
     }
     top.finish()?;
-    let [plugin, settings, tables, routing, billing] = sections[..] else {
+    let [plugin, settings, tables, routing, escalation, billing] = sections[..] else {
         unreachable!("one entry per section")
     };
     if let Some(p) = plugin {
@@ -106,38 +114,36 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
     }
     let mut m = ModuleBuilder::new();
     let mut exported = 0;
+    let doc = Doc {
+        abi: &abi,
+        settings,
+        tables,
+    };
     if let Some(node) = routing {
-        let mut c = Checker::new(&abi);
-        declare(&mut c, settings, tables)?;
-        let plan = routing::check(&mut c, node)?;
-        let statics = Statics::new(&mut m, &abi, &c.columns, &c.regexes);
-        let mut g = FuncGen::new(&mut m, &statics, 1, &c.locals);
-        g.prologue(&abi.param_offsets("routing", "route"));
-        routing::emit(&mut g, &c, &plan);
-        let f = g.finish();
-        let index = m.function(
-            &[wasm_encoder::ValType::I32],
-            &[wasm_encoder::ValType::I32],
-            f,
-        );
-        m.export(&format!("{}#route", qualified("routing")), index);
+        doc.export(&mut m, "routing", "route", |c| {
+            let plan = routing::check(c, node)?;
+            Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
+                routing::emit(g, c, &plan)
+            }))
+        })?;
+        exported += 1;
+    }
+    if let Some(node) = escalation {
+        doc.export(&mut m, "escalation", "evaluate", |c| {
+            let plan = escalation::check(c, node)?;
+            Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
+                escalation::emit(g, c, &plan)
+            }))
+        })?;
         exported += 1;
     }
     if let Some(node) = billing {
-        let mut c = Checker::new(&abi);
-        declare(&mut c, settings, tables)?;
-        let plan = billing::check(&mut c, node)?;
-        let statics = Statics::new(&mut m, &abi, &c.columns, &c.regexes);
-        let mut g = FuncGen::new(&mut m, &statics, 1, &c.locals);
-        g.prologue(&abi.param_offsets("billing", "bill"));
-        billing::emit(&mut g, &c, &plan);
-        let f = g.finish();
-        let index = m.function(
-            &[wasm_encoder::ValType::I32],
-            &[wasm_encoder::ValType::I32],
-            f,
-        );
-        m.export(&format!("{}#bill", qualified("billing")), index);
+        doc.export(&mut m, "billing", "bill", |c| {
+            let plan = billing::check(c, node)?;
+            Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
+                billing::emit(g, c, &plan)
+            }))
+        })?;
         exported += 1;
     }
     if exported == 0 {
@@ -150,6 +156,42 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         );
     }
     Ok(m.finish())
+}
+
+/// Emits one capability function into the module.
+type Emitter<'p> = Box<dyn FnOnce(&mut FuncGen, &Checker) + 'p>;
+
+/// What every capability shares: the contract layouts and the document's
+/// declarations.
+struct Doc<'a> {
+    abi: &'a Abi,
+    settings: Option<Node<'a>>,
+    tables: Option<Node<'a>>,
+}
+
+impl<'a> Doc<'a> {
+    /// Checks a section with a fresh checker (declarations included), emits
+    /// its function and exports it under the contract's ABI name.
+    fn export(
+        &self,
+        m: &mut ModuleBuilder,
+        interface: &str,
+        function: &str,
+        check: impl FnOnce(&mut Checker<'a>) -> Result<Emitter<'a>, Diagnostic>,
+    ) -> Result<(), Diagnostic> {
+        let mut c = Checker::new(self.abi);
+        declare(&mut c, self.settings, self.tables)?;
+        let emit = check(&mut c)?;
+        let statics = Statics::new(m, self.abi, &c.columns, &c.regexes);
+        let mut g = FuncGen::new(m, &statics, 1, &c.locals);
+        g.prologue(&self.abi.param_offsets(interface, function));
+        emit(&mut g, &c);
+        let body = g.finish();
+        let i32 = wasm_encoder::ValType::I32;
+        let index = m.function(&[i32], &[i32], body);
+        m.export(&format!("{}#{function}", qualified(interface)), index);
+        Ok(())
+    }
 }
 
 /// Declares the document's settings and tables in a checker.
