@@ -13,6 +13,13 @@ pub enum PluginError {
         /// What the validator said.
         reason: String,
     },
+    /// A no-code rule document that does not compile; the report names
+    /// file, line, column and the offending text.
+    #[error("invalid rules:\n{report}")]
+    InvalidRules {
+        /// The compiler's report.
+        report: String,
+    },
     /// Valid wasm, but not a component (or core module) of the Docket world.
     #[error("not a Docket plugin: {reason}")]
     NotAPlugin {
@@ -97,6 +104,7 @@ impl PluginError {
     pub fn kind(&self) -> &'static str {
         match self {
             PluginError::InvalidWasm { .. } => "invalid_wasm",
+            PluginError::InvalidRules { .. } => "invalid_rules",
             PluginError::NotAPlugin { .. } => "not_a_plugin",
             PluginError::WrongContractVersion { .. } => "wrong_contract_version",
             PluginError::ForbiddenImport { .. } => "forbidden_import",

@@ -1,4 +1,4 @@
-//! The `docket` command line: check plugins, replay event streams through
+//! The `docket` command line: check and compile plugins, replay event streams through
 //! tenant pipelines, and run the built-in multi-tenant demo.
 
 mod cli;
@@ -26,13 +26,24 @@ pub enum Format {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a plugin (.wasm component or core module) and describe what it exports.
+    /// Validate a plugin (.wasm component, core module, or TOML rules) and describe what it exports.
     Check {
         /// The plugin file, or `builtin:<name>`.
         plugin: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Compile no-code rules (TOML) to a WebAssembly plugin.
+    Compile {
+        /// The rule document.
+        rules: PathBuf,
+        /// Where to write the plugin.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write the core module instead of the component.
+        #[arg(long)]
+        core_module: bool,
     },
     /// Replay an event stream (JSON lines) through tenant pipelines.
     Run {
@@ -83,6 +94,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Check { plugin, json } => cli::check::run(&plugin, json),
+        Command::Compile {
+            rules,
+            output,
+            core_module,
+        } => cli::compile::run(&rules, &output, core_module),
         Command::Run {
             tenant_configs,
             events,

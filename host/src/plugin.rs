@@ -79,6 +79,14 @@ pub(crate) fn prepare(bytes: &[u8], module_limit: u64) -> Result<Vec<u8>, Plugin
             limit: module_limit,
         });
     }
+    if crate::nocode::is_rule_document(bytes) {
+        let text = std::str::from_utf8(bytes).expect("checked UTF-8");
+        return crate::nocode::compile(text, "rules.toml")
+            .map(|c| c.component)
+            .map_err(|d| PluginError::InvalidRules {
+                report: d.to_string(),
+            });
+    }
     match componentize::binary_kind(bytes)? {
         BinaryKind::Component => {
             wasmparser::Validator::new()

@@ -139,7 +139,9 @@ impl Runtime {
         }
         let span = tracing::info_span!("compile", hash = &hash[..12], size = bytes.len());
         let _enter = span.enter();
-        let componentized = componentize::binary_kind(bytes)? == BinaryKind::Module;
+        // Core modules and no-code rule documents become components here.
+        let componentized = crate::nocode::is_rule_document(bytes)
+            || componentize::binary_kind(bytes)? == BinaryKind::Module;
         let (component, source) = match self
             .cache
             .as_ref()

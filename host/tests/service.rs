@@ -344,16 +344,29 @@ fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         "",
     );
     assert!(b["plugins"].get("junk").is_none(), "{b}");
+    // No-code rules that do not compile: 422 naming line and column.
     let (s, b) = call(
         "POST",
         &format!("{base}/v1/tenants/acme/plugins/rules"),
         Some(&key),
-        Some(b"[routing]"),
+        Some(b"[[routing.rule]]\ngroup = \"x\"\nwhen = 'ticket.urgncy == 1'\n"),
+        "application/toml",
+    );
+    assert_eq!(s, 422, "{b}");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.contains("invalid_rules") || message.contains("invalid rules"), "{b}");
+    assert!(message.contains("rules.toml:3:16"), "{b}");
+    // Wasm sent as TOML: 415.
+    let (s, b) = call(
+        "POST",
+        &format!("{base}/v1/tenants/acme/plugins/rules"),
+        Some(&key),
+        Some(b"\0asm\x01\0\0\0"),
         "application/toml",
     );
     assert_eq!(
         (s, b["error"]["code"].as_str()),
-        (415, Some("no_code_unavailable"))
+        (415, Some("content_type_mismatch"))
     );
 
     // Bad pipeline or settings: refused, the old pipeline stays.

@@ -2,18 +2,42 @@
 
 use anyhow::Context as _;
 use docket::types::Context;
-use docket::{Capability, Docket, EngineConfig, Limits, builtin, sandbox};
+use docket::{Capability, Docket, EngineConfig, Limits, builtin, nocode, sandbox};
 use std::process::ExitCode;
 
 /// Loads the plugin, prints what it exports (and its templates), or the
 /// typed error that makes it unusable.
 pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let bytes = match source.strip_prefix("builtin:") {
+    let mut bytes = match source.strip_prefix("builtin:") {
         Some(name) => builtin::plugin(name)
             .with_context(|| format!("no builtin plugin `{name}`"))?
             .to_vec(),
         None => std::fs::read(source).with_context(|| format!("reading {source}"))?,
     };
+    // Rule documents are compiled here, so errors name the real file.
+    if nocode::is_rule_document(&bytes) {
+        let text = String::from_utf8(bytes).expect("checked UTF-8");
+        match nocode::compile(&text, source) {
+            Ok(compiled) => bytes = compiled.component,
+            Err(report) => {
+                if json {
+                    let (line, column) = report.first_position().unwrap_or((0, 0));
+                    let error = serde_json::json!({
+                        "kind": "invalid_rules",
+                        "message": report.errors[0].message,
+                        "hint": report.errors[0].hint,
+                        "line": line,
+                        "column": column,
+                        "report": report.to_string(),
+                    });
+                    println!("{}", serde_json::json!({ "source": source, "ok": false, "error": error }));
+                } else {
+                    print!("{report}");
+                }
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     let docket = Docket::new(EngineConfig::default())?;
     let limits = Limits::default();
     let compiled = match docket.runtime().compile(&bytes, &limits) {

@@ -1,6 +1,7 @@
 //! Subcommands of the `docket` binary.
 
 pub mod check;
+pub mod compile;
 pub mod demo;
 pub mod render;
 pub mod run;

@@ -287,16 +287,19 @@ async fn upload_plugin(
     let bytes = body(b);
     let (status, info) = blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
-        if content_type.contains("toml") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "no_code_unavailable",
-                "no-code TOML rules need the rule compiler, which this build does not have yet; upload a .wasm",
-            ));
-        }
         let bytes = bytes?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_request("empty body: send the plugin's .wasm bytes"));
+            return Err(ApiError::bad_request(
+                "empty body: send the plugin's .wasm bytes or its TOML rules",
+            ));
+        }
+        let is_rules = crate::nocode::is_rule_document(&bytes);
+        if content_type.contains("toml") != is_rules {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_type_mismatch",
+                "send TOML rules as application/toml and wasm as application/wasm",
+            ));
         }
         s.install_plugin(&tenant, &name, &bytes)
     })
