@@ -412,6 +412,105 @@ mod arb_billing {
     }
 }
 
+/// Tickets carrying custom fields of every kind, valid or not.
+mod arb_fields {
+    use super::*;
+    use docket::types::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const KEYS: &[&str] = &[
+        "device_model",
+        "device_variant",
+        "serial_number",
+        "urgency",
+        "photos_count",
+        "under_warranty",
+        "purchase_date",
+        "fault_description",
+        "resolution_code",
+        "order_number",
+        "order_value",
+        "return_reason",
+        "item_condition",
+        "damage_photos",
+        "refund_method",
+        "refund_amount",
+        "bogus",
+    ];
+
+    fn value() -> impl Strategy<Value = FieldValue> {
+        let text = select(
+            &[
+                "AB123456",
+                "ab123456",
+                "AB1234567",
+                "ORD-12345678",
+                "ORD-1",
+                "",
+                "  ",
+                "\u{a0}",
+                "laptop",
+                "imac",
+                "x1-carbon",
+                "pixel-8",
+                "normal",
+                "critical",
+                "damaged",
+                "repaired",
+                "store-credit",
+                "true",
+                "3",
+                "2024-02-29",
+                "2023-02-29",
+                "+202-01-01",
+                "2024-13-01",
+                "é",
+                "wrong-item",
+            ][..],
+        )
+        .prop_map(String::from);
+        prop_oneof![
+            text.clone().prop_map(FieldValue::Text),
+            text.clone().prop_map(FieldValue::Choice),
+            text.clone().prop_map(FieldValue::Date),
+            (-3i64..14).prop_map(FieldValue::Integer),
+            any::<bool>().prop_map(FieldValue::Checkbox),
+            proptest::collection::vec(text, 0..3).prop_map(FieldValue::Choices),
+            (select(&["EUR", "USD"][..]), 0i64..10_000).prop_map(|(c, a)| FieldValue::Money(
+                Money {
+                    amount_minor: a,
+                    currency: c.into()
+                }
+            )),
+            (0i64..1000, 0u8..4).prop_map(|(m, s)| FieldValue::Decimal(Decimal {
+                mantissa: m,
+                scale: s
+            })),
+            Just(FieldValue::Datetime(MONDAY)),
+        ]
+    }
+
+    pub fn ticket() -> impl Strategy<Value = Ticket> {
+        (
+            arb::ticket(),
+            proptest::option::of(select(&["hardware", "returns", "network"][..])),
+            proptest::collection::vec((select(KEYS), value()), 0..9),
+        )
+            .prop_map(|(mut t, category, fields)| {
+                t.category = category.map(String::from);
+                t.fields = fields
+                    .into_iter()
+                    .map(|(k, value)| CustomField {
+                        key: k.into(),
+                        value,
+                    })
+                    .collect();
+                t
+            })
+    }
+}
+
 mod differential {
     use super::*;
     use proptest::prelude::*;
@@ -447,6 +546,11 @@ mod differential {
                 .into_iter()
                 .collect();
             same("escalation", Capability::Escalation, &ev, &t, &ctx);
+        }
+
+        #[test]
+        fn templates(ev in arb::event(), t in arb_fields::ticket()) {
+            same("templates", Capability::Template, &ev, &t, &context(MONDAY));
         }
 
         #[test]
@@ -515,6 +619,66 @@ mod billing {
         assert_eq!(
             same("billing", Capability::Billing, &created, &t, &ctx),
             Decision::Billing(None)
+        );
+    }
+}
+
+mod templates {
+    use super::*;
+    use docket::types::{EventKind, FieldValue, Status};
+
+    fn templates_of(
+        plugin: &docket::plugin::CompiledPlugin,
+    ) -> Vec<docket::bindings::exports::docket::plugin::template::TicketTemplate> {
+        sandbox::call_templates(
+            runtime().engine(),
+            plugin,
+            &context(MONDAY),
+            &Limits::default(),
+            runtime().epoch_tick(),
+        )
+        .0
+        .expect("templates")
+    }
+
+    #[test]
+    fn the_forms_are_the_rust_plugins_forms() {
+        let rust = compiled(builtin::plugin("templates").unwrap());
+        assert_eq!(templates_of(&twin("templates")), templates_of(&rust));
+    }
+
+    #[test]
+    fn hand_picked_cases_match_the_rust_plugin() {
+        let ctx = context(MONDAY);
+        let created = event(EventKind::Created, MONDAY);
+        let t = ticket("T-1", "hardware", MONDAY);
+        let d = same("templates", Capability::Template, &created, &t, &ctx);
+        let Decision::Template(v) = d else { panic!() };
+        assert!(!v.errors.is_empty() && !v.set_fields.is_empty(), "{v:?}");
+        let t = with_field(t, "device_model", choice("laptop"));
+        let t = with_field(t, "device_variant", choice("imac"));
+        let t = with_field(t, "serial_number", FieldValue::Text("AB12345".into()));
+        let t = with_field(t, "under_warranty", FieldValue::Checkbox(true));
+        let t = with_field(t, "purchase_date", FieldValue::Date("2023-02-29".into()));
+        let t = with_field(t, "photos_count", FieldValue::Integer(11));
+        let t = with_field(t, "bogus", FieldValue::Integer(1));
+        same("templates", Capability::Template, &created, &t, &ctx);
+        let mut r = ticket("T-2", "returns", MONDAY);
+        r.status = Status::Solved;
+        let r = with_field(r, "order_value", FieldValue::Money(eur(1_000)));
+        let r = with_field(r, "refund_amount", FieldValue::Money(eur(5_000)));
+        let r = with_field(r, "return_reason", choice("damaged"));
+        let d = same(
+            "templates",
+            Capability::Template,
+            &status_change(Status::Open, Status::Solved, MONDAY),
+            &r,
+            &ctx,
+        );
+        let Decision::Template(v) = d else { panic!() };
+        assert!(
+            v.errors.iter().any(|e| e.message.contains("exceeds")),
+            "{v:?}"
         );
     }
 }

@@ -354,7 +354,10 @@ fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
     );
     assert_eq!(s, 422, "{b}");
     let message = b["error"]["message"].as_str().unwrap();
-    assert!(message.contains("invalid_rules") || message.contains("invalid rules"), "{b}");
+    assert!(
+        message.contains("invalid_rules") || message.contains("invalid rules"),
+        "{b}"
+    );
     assert!(message.contains("rules.toml:3:16"), "{b}");
     // Wasm sent as TOML: 415.
     let (s, b) = call(

@@ -30,7 +30,10 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
                         "column": column,
                         "report": report.to_string(),
                     });
-                    println!("{}", serde_json::json!({ "source": source, "ok": false, "error": error }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "source": source, "ok": false, "error": error })
+                    );
                 } else {
                     print!("{report}");
                 }

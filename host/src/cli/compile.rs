@@ -33,7 +33,11 @@ pub fn run(input: &Path, output: &Path, core_module: bool) -> anyhow::Result<Exi
         input.display(),
         output.display(),
         bytes.len(),
-        if core_module { "core module" } else { "component" },
+        if core_module {
+            "core module"
+        } else {
+            "component"
+        },
         caps.join(", ")
     );
     Ok(ExitCode::SUCCESS)

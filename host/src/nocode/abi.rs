@@ -157,6 +157,28 @@ impl Abi {
             .collect()
     }
 
+    /// The core wasm parameter types of an exported function, and whether
+    /// they are one pointer to the parameters in memory.
+    pub fn export_params(
+        &self,
+        interface: &str,
+        function: &str,
+    ) -> (Vec<wasm_encoder::ValType>, bool) {
+        let f = self.function(interface, function);
+        let sig = self
+            .resolve
+            .wasm_signature(wit_parser::abi::AbiVariant::GuestExport, f);
+        let params = sig
+            .params
+            .iter()
+            .map(|t| match t {
+                wit_parser::abi::WasmType::I64 => wasm_encoder::ValType::I64,
+                _ => wasm_encoder::ValType::I32,
+            })
+            .collect();
+        (params, sig.indirect_params)
+    }
+
     /// The result type of a contract function.
     pub fn result(&self, interface: &str, function: &str) -> Type {
         self.function(interface, function)
@@ -171,6 +193,11 @@ impl Abi {
             .find(|(_, i)| i.name.as_deref() == Some(interface))
             .and_then(|(_, i)| i.functions.get(function))
             .unwrap_or_else(|| panic!("contract has no {interface}.{function}"))
+    }
+
+    /// The definition of a named type, aliases followed.
+    pub fn kind(&self, ty: &Type) -> &TypeDefKind {
+        &self.def(ty).kind
     }
 
     /// Follows type aliases (`type instant = s64`) to the definition.

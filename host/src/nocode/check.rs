@@ -45,6 +45,10 @@ pub struct Checker<'a> {
     pub columns: Vec<Column>,
     /// Compiled regular expressions.
     pub regexes: Vec<Dfa>,
+    /// The document's forms, when it declares any.
+    pub templates: Vec<super::templates::Template>,
+    /// Custom fields declared by the templates: key → (field-value case, type).
+    pub fields: BTreeMap<String, (i32, Ty)>,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -65,6 +69,7 @@ const ROOTS: &[&str] = &[
     "time_entries",
     "parts",
     "row",
+    "field",
 ];
 
 const FUNCTIONS: &[&str] = &[
@@ -189,6 +194,8 @@ impl<'a> Checker<'a> {
             tables: BTreeMap::new(),
             columns: Vec::new(),
             regexes: Vec::new(),
+            fields: BTreeMap::new(),
+            templates: Vec::new(),
         }
     }
 
@@ -669,6 +676,10 @@ impl<'a> Checker<'a> {
                 let (ir, ty) = self.declared_setting(name, nspan)?;
                 (ir, ty, 2)
             }
+            "field" => {
+                let (ir, ty) = self.custom_field(path, false)?;
+                (ir, ty, 2)
+            }
             "row" => {
                 let Some((table, local)) = self.row.clone() else {
                     return Err(Diagnostic::new(
@@ -729,6 +740,34 @@ impl<'a> Checker<'a> {
             };
         }
         Ok((ir, ty))
+    }
+
+    /// `field.<key>`: a custom field declared by the templates.
+    fn custom_field(&self, path: &[(String, Span)], present: bool) -> R<(Ir, Ty)> {
+        let Some((key, span)) = path.get(1) else {
+            return Err(Diagnostic::new(
+                "`field` needs a key, e.g. `field.urgency`",
+                path[0].1.clone(),
+            ));
+        };
+        let Some((case, ty)) = self.fields.get(key).cloned() else {
+            let hint = did_you_mean(key, self.fields.keys().map(String::as_str))
+                .unwrap_or_else(|| "declare it in a [[templates.fields]] entry".into());
+            return Err(Diagnostic::new(format!("unknown field `{key}`"), span.clone()).hint(hint));
+        };
+        if ty == Ty::Decimal && !present {
+            return Err(Diagnostic::new(
+                format!("decimal field `{key}` can only be tested with has(...)"),
+                span.clone(),
+            ));
+        }
+        let ir = Ir::CustomField {
+            key: key.clone(),
+            case,
+            ty: ty.clone(),
+            present,
+        };
+        Ok((ir, if present { Ty::Bool } else { ty }))
     }
 
     /// A declared table by name.
@@ -1206,6 +1245,20 @@ impl<'a> Checker<'a> {
                         args[0].span.clone(),
                     )),
                 }
+            }
+            "has" if matches!(&args.first().map(|a| &a.kind), Some(ExprKind::Path(p)) if p[0].0 == "field") =>
+            {
+                arity(1)?;
+                let ExprKind::Path(p) = &args[0].kind else {
+                    unreachable!("matched above")
+                };
+                if p.len() > 2 {
+                    return Err(Diagnostic::new(
+                        "has() takes a field, e.g. has(field.urgency)",
+                        args[0].span.clone(),
+                    ));
+                }
+                self.custom_field(p, true)
             }
             "has" => {
                 arity(1)?;

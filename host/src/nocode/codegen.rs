@@ -23,6 +23,17 @@ pub fn flat(ty: &Ty) -> Vec<ValType> {
     }
 }
 
+/// The value a missing custom field reads as.
+fn zero(ty: &Ty) -> Ir {
+    match ty {
+        Ty::Text => Ir::Text(String::new()),
+        Ty::List(_) => Ir::EmptyList,
+        Ty::Bool => Ir::Bool(false),
+        Ty::Money => Ir::MakeMoney(Box::new(Ir::I64(0)), Box::new(Ir::Text(String::new()))),
+        _ => Ir::I64(0),
+    }
+}
+
 /// Static data a function reads: table columns and DFA tables.
 pub struct Statics {
     /// Address of each column's values.
@@ -38,6 +49,13 @@ pub struct Statics {
     pub setting_size: u32,
     /// Offset of `context.settings`.
     pub ctx_settings: u32,
+    /// Offset of `ticket.fields`.
+    pub ticket_fields: u32,
+    /// Size of a `custom-field` and offset of its value.
+    pub custom_field_size: u32,
+    pub custom_field_value: u32,
+    /// Offset of `money.currency`.
+    pub money_currency: u32,
 }
 
 impl Statics {
@@ -117,6 +135,10 @@ impl Statics {
             field_value_payload: abi.payload_offset(&value.ty),
             setting_size: abi.size(&setting),
             ctx_settings: abi.field("types", "context", "settings").offset,
+            ticket_fields: abi.field("types", "ticket", "fields").offset,
+            custom_field_size: abi.size(&abi.named("types", "custom-field")),
+            custom_field_value: abi.field("types", "custom-field", "value").offset,
+            money_currency: abi.field("types", "money", "currency").offset,
         }
     }
 }
@@ -286,6 +308,22 @@ impl<'m> FuncGen<'m> {
             }
             Ir::EmptyList => self.code.extend([I::I32Const(0), I::I32Const(0)]),
             Ir::Param(n) => self.code.push(I::LocalGet(self.param_locals[*n as usize])),
+            Ir::Wasm(locals) => self.get_all(locals),
+            Ir::ValueHas(v, t) => {
+                self.expr(v);
+                self.expr(t);
+                self.call(Helper::ValueHas);
+            }
+            Ir::ValueJoin(v) => {
+                self.expr(v);
+                self.call(Helper::ValueJoin);
+            }
+            Ir::CustomField {
+                key,
+                case,
+                ty,
+                present,
+            } => self.custom_field(key, *case, ty, *present),
             Ir::Local(id, ty) => {
                 let first = self.slots[*id as usize];
                 for i in 0..flat(ty).len() as u32 {
@@ -775,6 +813,50 @@ impl<'m> FuncGen<'m> {
         }
         self.code.push(I::Else);
         self.expr(default);
+        self.code.push(I::End);
+    }
+
+    fn custom_field(&mut self, key: &str, case: i32, ty: &Ty, present: bool) {
+        let s = self.statics;
+        let (p, l) = self.m.string(key);
+        let f = self.temp(ValType::I32);
+        self.code.extend([
+            I::LocalGet(self.param_locals[1]),
+            I::I32Load(mem(s.ticket_fields, 2)),
+            I::LocalGet(self.param_locals[1]),
+            I::I32Load(mem(s.ticket_fields + 4, 2)),
+            I::I32Const(p as i32),
+            I::I32Const(l as i32),
+            I::I32Const(s.custom_field_size as i32),
+        ]);
+        self.call(Helper::FindByKey);
+        self.code.extend([
+            I::LocalTee(f),
+            I::If(BlockType::Result(ValType::I32)),
+            I::LocalGet(f),
+            I::I32Load8U(mem(s.custom_field_value, 0)),
+            I::I32Const(case),
+            I::I32Eq,
+            I::Else,
+            I::I32Const(0),
+            I::End,
+        ]);
+        if present {
+            return;
+        }
+        let bt = self.m.block_type(&flat(ty));
+        self.code.push(I::If(bt));
+        let at = s.custom_field_value + s.field_value_payload;
+        let load = match ty {
+            Ty::Text | Ty::List(_) => Load::PtrLen,
+            Ty::Int | Ty::Instant => Load::S64,
+            Ty::Bool => Load::U8,
+            Ty::Money => Load::Money(s.money_currency),
+            other => unreachable!("custom field of type {other:?}"),
+        };
+        self.field(&Ir::Wasm(vec![f]), at, load, ty);
+        self.code.push(I::Else);
+        self.expr(&zero(ty));
         self.code.push(I::End);
     }
 

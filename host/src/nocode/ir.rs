@@ -222,6 +222,22 @@ pub enum Ir {
     SomeText(Box<Ir>),
     /// The address of the n-th parameter of the export (event, ticket, context).
     Param(u32),
+    /// A value already in wasm locals (one per flat component).
+    Wasm(Vec<u32>),
+    /// Whether the `field-value` at the address has the text among its
+    /// text forms (choices, the text, a number, "true"/"false").
+    ValueHas(Box<Ir>, Box<Ir>),
+    /// The text forms of the `field-value` at the address, joined by ", ".
+    ValueJoin(Box<Ir>),
+    /// A custom field of the ticket as declared by the templates: its value
+    /// when present with the declared case, else the type's zero; or, with
+    /// `present`, whether it is there.
+    CustomField {
+        key: String,
+        case: i32,
+        ty: Ty,
+        present: bool,
+    },
     /// A local variable (let binding or loop element).
     Local(u32, Ty),
     /// A field of the record at `base`, read as `load`, typed `ty`.

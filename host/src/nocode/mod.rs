@@ -32,7 +32,10 @@ pub mod expr;
 pub mod ir;
 pub mod regex;
 pub mod routing;
+pub mod statics;
+pub mod templates;
 mod wasm;
+mod wasm_fields;
 
 use crate::contract::{Capability, qualified};
 use abi::Abi;
@@ -85,6 +88,8 @@ const SECTIONS: &[&str] = &[
     "plugin",
     "settings",
     "tables",
+    "templates",
+    "validation",
     "routing",
     "escalation",
     "billing",
@@ -101,7 +106,17 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         sections.push(top.get(name));
     }
     top.finish()?;
-    let [plugin, settings, tables, routing, escalation, billing] = sections[..] else {
+    let [
+        plugin,
+        settings,
+        tables,
+        templates,
+        validation,
+        routing,
+        escalation,
+        billing,
+    ] = sections[..]
+    else {
         unreachable!("one entry per section")
     };
     if let Some(p) = plugin {
@@ -112,13 +127,34 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
             .transpose()?;
         t.finish()?;
     }
-    let mut m = ModuleBuilder::new();
+    let value = abi.named("types", "field-value");
+    let mut m = ModuleBuilder::new(abi.payload_offset(&value));
     let mut exported = 0;
     let doc = Doc {
         abi: &abi,
         settings,
         tables,
+        templates,
     };
+    if templates.is_some() || validation.is_some() {
+        doc.export(&mut m, "template", "templates", |c| {
+            let forms = c.templates.clone();
+            Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
+                templates::emit_templates(g, c, &forms)
+            }))
+        })?;
+        doc.export(&mut m, "template", "validate", |c| {
+            let forms = c.templates.clone();
+            let rules = match validation {
+                Some(v) => templates::rules(c, v)?,
+                None => Vec::new(),
+            };
+            Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
+                templates::emit_validate(g, c, &forms, &rules)
+            }))
+        })?;
+        exported += 1;
+    }
     if let Some(node) = routing {
         doc.export(&mut m, "routing", "route", |c| {
             let plan = routing::check(c, node)?;
@@ -167,6 +203,7 @@ struct Doc<'a> {
     abi: &'a Abi,
     settings: Option<Node<'a>>,
     tables: Option<Node<'a>>,
+    templates: Option<Node<'a>>,
 }
 
 impl<'a> Doc<'a> {
@@ -181,14 +218,19 @@ impl<'a> Doc<'a> {
     ) -> Result<(), Diagnostic> {
         let mut c = Checker::new(self.abi);
         declare(&mut c, self.settings, self.tables)?;
+        if let Some(t) = self.templates {
+            c.templates = templates::declare(&mut c, t)?;
+        }
         let emit = check(&mut c)?;
         let statics = Statics::new(m, self.abi, &c.columns, &c.regexes);
-        let mut g = FuncGen::new(m, &statics, 1, &c.locals);
-        g.prologue(&self.abi.param_offsets(interface, function));
+        let (params, indirect) = self.abi.export_params(interface, function);
+        let mut g = FuncGen::new(m, &statics, params.len() as u32, &c.locals);
+        if indirect {
+            g.prologue(&self.abi.param_offsets(interface, function));
+        }
         emit(&mut g, &c);
         let body = g.finish();
-        let i32 = wasm_encoder::ValType::I32;
-        let index = m.function(&[i32], &[i32], body);
+        let index = m.function(&params, &[wasm_encoder::ValType::I32], body);
         m.export(&format!("{}#{function}", qualified(interface)), index);
         Ok(())
     }

@@ -52,6 +52,16 @@ pub enum Helper {
     StripPrefix,
     BeforeLast,
     AfterLast,
+    /// `(p, l) -> bool`: only whitespace (`str::trim().is_empty()`).
+    IsBlank,
+    /// `(p, l) -> i64`: characters in UTF-8 text.
+    CharCount,
+    /// `(p, l) -> bool`: a valid `YYYY-MM-DD` date.
+    IsIsoDate,
+    /// `(field-value, p, l) -> bool`: the value's text forms include the text.
+    ValueHas,
+    /// `(field-value) -> (p, l)`: the value's text forms joined with ", ".
+    ValueJoin,
 }
 
 /// Builds the module.
@@ -65,8 +75,9 @@ pub struct ModuleBuilder {
 }
 
 impl ModuleBuilder {
-    /// A module with every helper defined.
-    pub fn new() -> ModuleBuilder {
+    /// A module with every helper defined; `field_value_payload` is the
+    /// payload offset of the contract's `field-value` variant.
+    pub fn new(field_value_payload: u32) -> ModuleBuilder {
         let mut m = ModuleBuilder {
             types: Vec::new(),
             functions: Vec::new(),
@@ -76,6 +87,7 @@ impl ModuleBuilder {
             helpers: HashMap::new(),
         };
         m.define_helpers();
+        m.define_field_helpers(field_value_payload);
         m
     }
 
@@ -202,7 +214,7 @@ impl ModuleBuilder {
         module.finish()
     }
 
-    fn body(locals: &[ValType], code: &[I<'_>]) -> Function {
+    pub(super) fn body(locals: &[ValType], code: &[I<'_>]) -> Function {
         let mut f = Function::new_with_locals_types(locals.iter().copied());
         for i in code {
             f.instruction(i);
@@ -211,7 +223,7 @@ impl ModuleBuilder {
         f
     }
 
-    fn add_helper(
+    pub(super) fn add_helper(
         &mut self,
         h: Helper,
         params: &[ValType],

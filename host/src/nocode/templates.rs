@@ -1,0 +1,1261 @@
+//! `[[templates]]` and `[[validation.rule]]`: ticket forms declared as data
+//! (returned by `templates()` straight from the module's data segment) and a
+//! validator generated field by field — the same checks, messages and
+//! defaults as the SDK's generic validator, with no interpreter: every
+//! field's checks are straight-line WebAssembly for that field.
+
+use super::check::Checker;
+use super::codegen::{FuncGen, Growing};
+use super::decls::condition;
+use super::diag::{Diagnostic, did_you_mean};
+use super::doc::Node;
+use super::expr::Span;
+use super::ir::*;
+use super::regex::Dfa;
+use super::statics::{Value, place};
+use super::wasm::{Helper, mem};
+use std::collections::BTreeMap;
+use wasm_encoder::{BlockType, Instruction as I, ValType};
+
+type R<T> = Result<T, Diagnostic>;
+
+/// A field's type and constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Text(Option<u32>),
+    Textarea,
+    Integer(Option<i64>, Option<i64>),
+    Decimal(u8),
+    Date,
+    Datetime,
+    Checkbox,
+    Dropdown(Vec<(String, String)>),
+    MultiSelect(Vec<(String, String)>),
+    /// The pattern and its compiled DFA (index into the checker's regexes).
+    Regex(String, u32),
+    Money(String),
+}
+
+impl Kind {
+    /// The `field-value` case a value of this kind has, and its type in
+    /// expressions.
+    pub fn value_case(&self) -> (i32, Ty) {
+        match self {
+            Kind::Text(_) | Kind::Textarea | Kind::Regex(..) => (0, Ty::Text),
+            Kind::Integer(..) => (1, Ty::Int),
+            Kind::Decimal(_) => (2, Ty::Decimal),
+            Kind::Date => (3, Ty::Text),
+            Kind::Datetime => (4, Ty::Instant),
+            Kind::Checkbox => (5, Ty::Bool),
+            Kind::Dropdown(_) => (6, Ty::Text),
+            Kind::MultiSelect(_) => (7, Ty::List(Box::new(Ty::Text))),
+            Kind::Money(_) => (8, Ty::Money),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Text(_) => "text",
+            Kind::Textarea => "textarea",
+            Kind::Integer(..) => "integer",
+            Kind::Decimal(_) => "decimal",
+            Kind::Date => "date",
+            Kind::Datetime => "datetime",
+            Kind::Checkbox => "checkbox",
+            Kind::Dropdown(_) => "dropdown",
+            Kind::MultiSelect(_) => "multi_select",
+            Kind::Regex(..) => "regex",
+            Kind::Money(_) => "money",
+        }
+    }
+
+    /// What a value of the wrong type is told it should be.
+    fn expected(&self) -> &'static str {
+        match self {
+            Kind::Text(_) | Kind::Textarea | Kind::Regex(..) => "text",
+            Kind::Integer(..) => "a whole number",
+            Kind::Decimal(_) => "a decimal number",
+            Kind::Date => "a date",
+            Kind::Datetime => "a date and time",
+            Kind::Checkbox => "a checkbox",
+            Kind::Dropdown(_) => "one choice",
+            Kind::MultiSelect(_) => "a list of choices",
+            Kind::Money(_) => "an amount of money",
+        }
+    }
+}
+
+const KINDS: &[&str] = &[
+    "text",
+    "textarea",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "checkbox",
+    "dropdown",
+    "multi_select",
+    "regex",
+    "money",
+];
+
+/// One field of a form.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub key: String,
+    pub label: String,
+    pub kind: Kind,
+    pub on_create: bool,
+    pub on_solve: bool,
+    /// The default as a `field-value`.
+    pub default: Option<Value>,
+    /// Parent key and, per parent value, the allowed child values.
+    pub depends_on: Option<(String, Vec<(String, Vec<String>)>)>,
+    /// Controlling key and the values that show the field.
+    pub visible_when: Option<(String, Vec<String>)>,
+    pub help: String,
+}
+
+/// A form.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub id: String,
+    pub name: String,
+    pub categories: Vec<String>,
+    pub fields: Vec<Field>,
+}
+
+/// A validation rule beyond the forms.
+pub struct Rule {
+    pub when: Ir,
+    pub field: String,
+    pub code: i32,
+    pub message: Ir,
+}
+
+const ERROR_CODES: &[&str] = &[
+    "required",
+    "wrong_type",
+    "invalid_format",
+    "invalid_option",
+    "out_of_range",
+    "not_visible",
+    "unknown_field",
+];
+
+fn strings(n: Node, what: &str) -> R<Vec<String>> {
+    n.array(what)?
+        .iter()
+        .map(|v| v.str(what).map(str::to_string))
+        .collect()
+}
+
+/// Reads `[[templates]]`, declaring every field for `field.<key>`.
+pub fn declare<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<Vec<Template>> {
+    let mut out = Vec::new();
+    let mut declared: BTreeMap<String, (Kind, Span)> = BTreeMap::new();
+    for tn in node.array("[[templates]]")? {
+        let mut t = tn.table("a [[templates]]")?;
+        let id = t.require("id")?.str("id")?.to_string();
+        let name = t
+            .get("name")
+            .map(|n| n.str("name").map(str::to_string))
+            .transpose()?
+            .unwrap_or_else(|| id.clone());
+        let categories = t
+            .get("categories")
+            .map(|n| strings(n, "categories"))
+            .transpose()?
+            .unwrap_or_default();
+        let fields_node = t.require("fields")?;
+        t.finish()?;
+        let mut fields = Vec::new();
+        let mut spans = Vec::new();
+        for fnode in fields_node.array("[[templates.fields]]")? {
+            let (f, span) = field(c, fnode)?;
+            if fields.iter().any(|x: &Field| x.key == f.key) {
+                return Err(Diagnostic::new(
+                    format!("field `{}` appears twice in template `{id}`", f.key),
+                    span,
+                ));
+            }
+            if let Some((kind, _)) = declared.get(&f.key)
+                && kind.value_case().0 != f.kind.value_case().0
+            {
+                return Err(Diagnostic::new(
+                    format!(
+                        "field `{}` is a {} here but a {} in another template",
+                        f.key,
+                        f.kind.name(),
+                        kind.name()
+                    ),
+                    span,
+                ));
+            }
+            declared.insert(f.key.clone(), (f.kind.clone(), span.clone()));
+            spans.push(span);
+            fields.push(f);
+        }
+        // References between fields must name fields of the same form.
+        let keys: Vec<&str> = fields.iter().map(|f| f.key.as_str()).collect();
+        for (f, span) in fields.iter().zip(&spans) {
+            let refs = f
+                .depends_on
+                .iter()
+                .map(|d| &d.0)
+                .chain(f.visible_when.iter().map(|v| &v.0));
+            for r in refs {
+                if !keys.contains(&r.as_str()) {
+                    let hint = did_you_mean(r, keys.iter().copied())
+                        .unwrap_or_else(|| format!("fields: {}", keys.join(", ")));
+                    return Err(Diagnostic::new(
+                        format!(
+                            "`{}` refers to `{r}`, which is not a field of template `{id}`",
+                            f.key
+                        ),
+                        span.clone(),
+                    )
+                    .hint(hint));
+                }
+            }
+        }
+        out.push(Template {
+            id,
+            name,
+            categories,
+            fields,
+        });
+    }
+    for (key, (kind, _)) in declared {
+        c.fields.insert(key, kind.value_case());
+    }
+    Ok(out)
+}
+
+fn field<'a>(c: &mut Checker<'a>, n: Node<'a>) -> R<(Field, Span)> {
+    let mut t = n.table("a [[templates.fields]]")?;
+    let key_node = t.require("key")?;
+    let key = key_node.str("key")?.to_string();
+    let span = key_node.range();
+    let label = t
+        .get("label")
+        .map(|v| v.str("label").map(str::to_string))
+        .transpose()?
+        .unwrap_or_else(|| key.clone());
+    let type_node = t.require("type")?;
+    let type_name = type_node.str("type")?;
+    let choices = |t: &mut super::doc::Table<'a>| -> R<Vec<(String, String)>> {
+        let node = t.require("choices")?;
+        node.array("choices")?
+            .iter()
+            .map(|ch| {
+                if let Ok(v) = ch.str("") {
+                    return Ok((v.to_string(), v.replace('-', " ")));
+                }
+                let mut ct = ch.table("a choice")?;
+                let value = ct.require("value")?.str("value")?.to_string();
+                let label = ct
+                    .get("label")
+                    .map(|l| l.str("label").map(str::to_string))
+                    .transpose()?
+                    .unwrap_or_else(|| value.clone());
+                ct.finish()?;
+                Ok((value, label))
+            })
+            .collect()
+    };
+    let kind = match type_name {
+        "text" => Kind::Text(
+            t.get("max_length")
+                .map(|v| v.int("max_length").map(|m| m as u32))
+                .transpose()?,
+        ),
+        "textarea" => Kind::Textarea,
+        "integer" => {
+            let min = t.get("min").map(|v| v.int("min")).transpose()?;
+            let max = t.get("max").map(|v| v.int("max")).transpose()?;
+            if let (Some(lo), Some(hi)) = (min, max)
+                && lo > hi
+            {
+                return Err(type_node.error(format!("`min` ({lo}) is above `max` ({hi})")));
+            }
+            Kind::Integer(min, max)
+        }
+        "decimal" => Kind::Decimal(
+            t.get("scale")
+                .map(|v| v.int("scale"))
+                .transpose()?
+                .unwrap_or(2)
+                .clamp(0, 18) as u8,
+        ),
+        "date" => Kind::Date,
+        "datetime" => Kind::Datetime,
+        "checkbox" => Kind::Checkbox,
+        "dropdown" => Kind::Dropdown(choices(&mut t)?),
+        "multi_select" => Kind::MultiSelect(choices(&mut t)?),
+        "regex" => {
+            let p = t.require("pattern")?;
+            let pattern = p.str("pattern")?.to_string();
+            let dfa = Dfa::compile(&pattern, true)
+                .map_err(|e| p.error(format!("invalid regular expression: {e}")))?;
+            c.regexes.push(dfa);
+            Kind::Regex(pattern, (c.regexes.len() - 1) as u32)
+        }
+        "money" => Kind::Money(t.require("currency")?.str("currency")?.to_string()),
+        other => {
+            let hint =
+                did_you_mean(other, KINDS.iter().copied()).unwrap_or_else(|| KINDS.join(", "));
+            return Err(type_node
+                .error(format!("unknown field type `{other}`"))
+                .hint(hint));
+        }
+    };
+    let (on_create, on_solve) = match t.get("required") {
+        None => (false, false),
+        Some(r) => match r.str("required")? {
+            "on_create" => (true, false),
+            "to_solve" => (false, true),
+            other => {
+                let hint = did_you_mean(other, ["on_create", "to_solve"])
+                    .unwrap_or_else(|| "\"on_create\" or \"to_solve\"".into());
+                return Err(r.error(format!("unknown requirement `{other}`")).hint(hint));
+            }
+        },
+    };
+    let default = t
+        .get("default")
+        .map(|d| default_value(&kind, d))
+        .transpose()?;
+    let depends_on = match t.get("depends_on") {
+        None => None,
+        Some(d) => {
+            if !matches!(kind, Kind::Dropdown(_) | Kind::MultiSelect(_)) {
+                return Err(d.error("`depends_on` applies to dropdown and multi_select fields"));
+            }
+            let mut dt = d.table("`depends_on`")?;
+            let parent = dt.require("parent")?.str("parent")?.to_string();
+            let mut options = Vec::new();
+            for (pv, _, children) in dt.require("options")?.table("`options`")?.entries() {
+                options.push((pv.to_string(), strings(children, "child options")?));
+            }
+            dt.finish()?;
+            Some((parent, options))
+        }
+    };
+    let visible_when = match t.get("visible_when") {
+        None => None,
+        Some(v) => {
+            let mut vt = v.table("`visible_when`")?;
+            let field = vt.require("field")?.str("field")?.to_string();
+            let any_of = strings(vt.require("any_of")?, "any_of")?;
+            vt.finish()?;
+            Some((field, any_of))
+        }
+    };
+    let help = t
+        .get("help")
+        .map(|h| h.str("help").map(str::to_string))
+        .transpose()?
+        .unwrap_or_default();
+    t.finish()?;
+    Ok((
+        Field {
+            key,
+            label,
+            kind,
+            on_create,
+            on_solve,
+            default,
+            depends_on,
+            visible_when,
+            help,
+        },
+        span,
+    ))
+}
+
+/// A default as a `field-value` of the field's kind.
+fn default_value(kind: &Kind, n: Node) -> R<Value> {
+    let (case, _) = kind.value_case();
+    let text = |n: &Node| n.str("default").map(|s| Value::Str(s.to_string()));
+    let payload = match kind {
+        Kind::Text(_) | Kind::Textarea | Kind::Regex(..) | Kind::Date => text(&n)?,
+        Kind::Integer(..) => Value::Int(n.int("default")?),
+        Kind::Checkbox => Value::Bool(n.bool("default")?),
+        Kind::Dropdown(choices) => {
+            let v = n.str("default")?;
+            if !choices.iter().any(|(c, _)| c == v) {
+                let hint = did_you_mean(v, choices.iter().map(|c| c.0.as_str()))
+                    .unwrap_or_else(|| "the default must be one of the choices".into());
+                return Err(n.error(format!("default `{v}` is not a choice")).hint(hint));
+            }
+            Value::Str(v.to_string())
+        }
+        Kind::MultiSelect(_) => {
+            Value::List(strings(n, "default")?.into_iter().map(Value::Str).collect())
+        }
+        _ => return Err(n.error(format!("a {} field cannot have a default", kind.name()))),
+    };
+    Ok(Value::Case(case as u32, Some(Box::new(payload))))
+}
+
+/// Reads `[validation]` rules: `[[validation.rule]]` with `when`, `field`,
+/// `code` and `message`.
+pub fn rules<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<Vec<Rule>> {
+    let mut t = node.table("[validation]")?;
+    let list = t.require("rule")?;
+    t.finish()?;
+    let mut out = Vec::new();
+    for rn in list.array("[[validation.rule]]")? {
+        let mut r = rn.table("a [[validation.rule]]")?;
+        let when = c.expect(&condition(r.require("when")?)?, &Ty::Bool)?;
+        let field = r.require("field")?.str("field")?.to_string();
+        let code_node = r.require("code")?;
+        let code_name = code_node.str("code")?;
+        let code = ERROR_CODES
+            .iter()
+            .position(|x| *x == code_name)
+            .ok_or_else(|| {
+                let hint = did_you_mean(code_name, ERROR_CODES.iter().copied())
+                    .unwrap_or_else(|| ERROR_CODES.join(", "));
+                code_node
+                    .error(format!("unknown error code `{code_name}`"))
+                    .hint(hint)
+            })? as i32;
+        let message = c.expect(&r.require("message")?.template("message")?, &Ty::Text)?;
+        r.finish()?;
+        out.push(Rule {
+            when,
+            field,
+            code,
+            message,
+        });
+    }
+    Ok(out)
+}
+
+/// The templates as a `list<ticket-template>` value.
+fn templates_value(templates: &[Template], c: &Checker) -> Value {
+    let abi = c.abi;
+    let kind_ty = abi.named("template", "field-kind");
+    let case = |name: &str| abi.case_index(&kind_ty, name);
+    let choice_list = |choices: &[(String, String)]| {
+        Value::List(
+            choices
+                .iter()
+                .map(|(v, l)| Value::Fields(vec![Value::Str(v.clone()), Value::Str(l.clone())]))
+                .collect(),
+        )
+    };
+    let opt_int = |v: Option<i64>| Value::Opt(v.map(|v| Box::new(Value::Int(v))));
+    let strs = |v: &[String]| Value::List(v.iter().cloned().map(Value::Str).collect());
+    Value::List(
+        templates
+            .iter()
+            .map(|t| {
+                let fields = t
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let kind = match &f.kind {
+                            Kind::Text(max) => Value::Case(
+                                case("text"),
+                                Some(Box::new(Value::Opt(
+                                    max.map(|m| Box::new(Value::Int(m.into()))),
+                                ))),
+                            ),
+                            Kind::Textarea => Value::Case(case("textarea"), None),
+                            Kind::Integer(lo, hi) => Value::Case(
+                                case("integer"),
+                                Some(Box::new(Value::Fields(vec![opt_int(*lo), opt_int(*hi)]))),
+                            ),
+                            Kind::Decimal(s) => Value::Case(
+                                case("decimal"),
+                                Some(Box::new(Value::Int((*s).into()))),
+                            ),
+                            Kind::Date => Value::Case(case("date"), None),
+                            Kind::Datetime => Value::Case(case("datetime"), None),
+                            Kind::Checkbox => Value::Case(case("checkbox"), None),
+                            Kind::Dropdown(ch) => {
+                                Value::Case(case("dropdown"), Some(Box::new(choice_list(ch))))
+                            }
+                            Kind::MultiSelect(ch) => {
+                                Value::Case(case("multi-select"), Some(Box::new(choice_list(ch))))
+                            }
+                            Kind::Regex(p, _) => {
+                                Value::Case(case("regex"), Some(Box::new(Value::Str(p.clone()))))
+                            }
+                            Kind::Money(cur) => {
+                                Value::Case(case("money"), Some(Box::new(Value::Str(cur.clone()))))
+                            }
+                        };
+                        let depends = f.depends_on.as_ref().map(|(parent, options)| {
+                            Box::new(Value::Fields(vec![
+                                Value::Str(parent.clone()),
+                                Value::List(
+                                    options
+                                        .iter()
+                                        .map(|(p, ch)| {
+                                            Value::Fields(vec![Value::Str(p.clone()), strs(ch)])
+                                        })
+                                        .collect(),
+                                ),
+                            ]))
+                        });
+                        let visible = f.visible_when.as_ref().map(|(field, any_of)| {
+                            Box::new(Value::Fields(vec![Value::Str(field.clone()), strs(any_of)]))
+                        });
+                        Value::Fields(vec![
+                            Value::Str(f.key.clone()),
+                            Value::Str(f.label.clone()),
+                            kind,
+                            Value::Fields(vec![Value::Bool(f.on_create), Value::Bool(f.on_solve)]),
+                            Value::Opt(f.default.clone().map(Box::new)),
+                            Value::Opt(depends),
+                            Value::Opt(visible),
+                            Value::Str(f.help.clone()),
+                        ])
+                    })
+                    .collect();
+                Value::Fields(vec![
+                    Value::Str(t.id.clone()),
+                    Value::Str(t.name.clone()),
+                    strs(&t.categories),
+                    Value::List(fields),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// Emits `templates(ctx) -> list<ticket-template>`: the address of a static
+/// (pointer, length) pair.
+pub fn emit_templates(g: &mut FuncGen, c: &Checker, templates: &[Template]) {
+    let ty = c.abi.result("template", "templates");
+    let value = templates_value(templates, c);
+    let list = place(g.m, c.abi, &ty, &value);
+    g.code.push(I::I32Const(list as i32));
+}
+
+/// Emits `validate(ev, t, ctx) -> validation`.
+pub fn emit_validate(g: &mut FuncGen, c: &Checker, templates: &[Template], rules: &[Rule]) {
+    let v = Validate::new(g, c, templates);
+    v.emit(g, c, templates, rules);
+}
+
+/// Layouts and locals of the validator.
+struct Validate {
+    result: u32,
+    errors: Growing,
+    sets: Growing,
+    /// Address of a field value being checked, or 0.
+    value: u32,
+    tag: u32,
+    at: u32,
+    creating: u32,
+    resolved: u32,
+    field_size: u32,
+    value_offset: u32,
+    payload: u32,
+    error_field: u32,
+    error_code: u32,
+    error_message: u32,
+    ticket_fields: u32,
+}
+
+impl Validate {
+    fn new(g: &mut FuncGen, c: &Checker, templates: &[Template]) -> Validate {
+        let abi = c.abi;
+        let result_ty = abi.result("template", "validate");
+        let result = g.alloc(
+            vec![I::I32Const(abi.size(&result_ty) as i32)],
+            abi.align(&result_ty),
+        );
+        let error_ty = abi.named("template", "field-error");
+        let field_ty = abi.named("types", "custom-field");
+        let value_field = abi.record_field(&field_ty, "value");
+        let defs: usize = templates.iter().map(|t| t.fields.len()).sum();
+        let defaults = templates
+            .iter()
+            .flat_map(|t| &t.fields)
+            .filter(|f| f.default.is_some())
+            .count();
+        let ticket_fields = abi.field("types", "ticket", "fields").offset;
+        // Room for one error per field definition, per ticket field (unknown
+        // fields) and per rule.
+        let mut capacity = vec![
+            I::LocalGet(g.param_locals[1]),
+            I::I32Load(mem(ticket_fields + 4, 2)),
+            I::I32Const(defs as i32 + 64),
+            I::I32Add,
+        ];
+        let errors = Growing::new(
+            g,
+            std::mem::take(&mut capacity),
+            abi.size(&error_ty),
+            abi.align(&error_ty),
+        );
+        let sets = Growing::new(
+            g,
+            vec![I::I32Const(defaults as i32)],
+            abi.size(&field_ty),
+            abi.align(&field_ty),
+        );
+        let creating = g.temp(ValType::I32);
+        let resolved = g.temp(ValType::I32);
+        let value = g.temp(ValType::I32);
+        let tag = g.temp(ValType::I32);
+        let at = g.temp(ValType::I32);
+        Validate {
+            result,
+            errors,
+            sets,
+            value,
+            tag,
+            at,
+            creating,
+            resolved,
+            field_size: abi.size(&field_ty),
+            value_offset: value_field.offset,
+            payload: abi.payload_offset(&value_field.ty),
+            error_field: abi.record_field(&error_ty, "field").offset,
+            error_code: abi.record_field(&error_ty, "code").offset,
+            error_message: abi.record_field(&error_ty, "message").offset,
+            ticket_fields,
+        }
+    }
+
+    /// Sets `value` to the address of the ticket's value for `key`, or 0.
+    fn find(&self, g: &mut FuncGen, key: &str) {
+        let (p, l) = g.m.string(key);
+        g.code.extend([
+            I::LocalGet(g.param_locals[1]),
+            I::I32Load(mem(self.ticket_fields, 2)),
+            I::LocalGet(g.param_locals[1]),
+            I::I32Load(mem(self.ticket_fields + 4, 2)),
+            I::I32Const(p as i32),
+            I::I32Const(l as i32),
+            I::I32Const(self.field_size as i32),
+        ]);
+        g.call(Helper::FindByKey);
+        let f = g.temp(ValType::I32);
+        g.code.extend([
+            I::LocalTee(f),
+            I::If(BlockType::Result(ValType::I32)),
+            I::LocalGet(f),
+            I::I32Const(self.value_offset as i32),
+            I::I32Add,
+            I::Else,
+            I::I32Const(0),
+            I::End,
+            I::LocalSet(self.value),
+        ]);
+    }
+
+    /// Pushes an error: field key, code, message (text IR).
+    fn error(&self, g: &mut FuncGen, key: &Ir, code: &str, message: &Ir) {
+        let code = ERROR_CODES
+            .iter()
+            .position(|c| *c == code)
+            .expect("known code") as i32;
+        self.errors.push(g, self.at);
+        g.store_pair(self.at, self.error_field, key, &Ty::Text);
+        g.store_byte_const(self.at, self.error_code, code);
+        g.store_pair(self.at, self.error_message, message, &Ty::Text);
+    }
+
+    /// The current value's payload as text (`(ptr, len)` at the payload).
+    fn text(&self) -> Ir {
+        Ir::Field {
+            base: Box::new(Ir::Wasm(vec![self.value])),
+            offset: self.payload,
+            load: Load::PtrLen,
+            ty: Ty::Text,
+        }
+    }
+
+    fn emit(&self, g: &mut FuncGen, c: &Checker, templates: &[Template], rules: &[Rule]) {
+        g.expr(&Ir::Cmp {
+            op: Cmp::Eq,
+            wide: false,
+            l: Box::new(c.event_kind()),
+            r: Box::new(Ir::Enum(0)),
+        });
+        g.code.push(I::LocalSet(self.creating));
+        let status = c.abi.field("types", "ticket", "status").offset;
+        g.code.extend([
+            I::LocalGet(g.param_locals[1]),
+            I::I32Load8U(mem(status, 0)),
+            I::I32Const(4),
+            I::I32GeU,
+            I::LocalSet(self.resolved),
+        ]);
+        let mut applicable = Vec::new();
+        for t in templates {
+            let a = g.temp(ValType::I32);
+            applicable.push(a);
+            if t.categories.is_empty() {
+                g.code.extend([I::I32Const(1), I::LocalSet(a)]);
+            } else {
+                let category = c.abi.field("types", "ticket", "category");
+                let cat = Ir::Field {
+                    base: Box::new(Ir::Param(1)),
+                    offset: category.offset,
+                    load: Load::OptStr(c.abi.payload_offset(&category.ty)),
+                    ty: Ty::OptText,
+                };
+                let test = t.categories.iter().fold(Ir::Bool(false), |acc, cat_name| {
+                    Ir::Or(
+                        Box::new(acc),
+                        Box::new(Ir::OptTextEq(
+                            Box::new(cat.clone()),
+                            Box::new(Ir::Text(cat_name.clone())),
+                        )),
+                    )
+                });
+                g.expr(&test);
+                g.code.push(I::LocalSet(a));
+            }
+            g.code.extend([I::LocalGet(a), I::If(BlockType::Empty)]);
+            for f in &t.fields {
+                self.field(g, c, f);
+            }
+            g.code.push(I::End);
+        }
+        self.unknown_fields(g, templates, &applicable);
+        for r in rules {
+            g.expr(&r.when);
+            g.code.push(I::If(BlockType::Empty));
+            self.errors.push(g, self.at);
+            g.store_pair(
+                self.at,
+                self.error_field,
+                &Ir::Text(r.field.clone()),
+                &Ty::Text,
+            );
+            g.store_byte_const(self.at, self.error_code, r.code);
+            g.store_pair(self.at, self.error_message, &r.message, &Ty::Text);
+            g.code.push(I::End);
+        }
+        let result_ty = c.abi.result("template", "validate");
+        let errors_at = c.abi.record_field(&result_ty, "errors").offset;
+        let sets_at = c.abi.record_field(&result_ty, "set-fields").offset;
+        self.errors.store(g, self.result, errors_at);
+        self.sets.store(g, self.result, sets_at);
+        g.code.push(I::LocalGet(self.result));
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn field(&self, g: &mut FuncGen, c: &Checker, f: &Field) {
+        let key = Ir::Text(f.key.clone());
+        let label = |rest: Ir| Ir::Concat(vec![Ir::Text(format!("{}: ", f.label)), rest]);
+        self.find(g, &f.key);
+        if let Some(default) = &f.default {
+            // On creation a missing field takes its default (validated too).
+            let field_ty = c.abi.named("types", "custom-field");
+            let record = Value::Fields(vec![Value::Str(f.key.clone()), default.clone()]);
+            let addr = place(g.m, c.abi, &field_ty, &record);
+            g.code.extend([
+                I::LocalGet(self.creating),
+                I::LocalGet(self.value),
+                I::I32Eqz,
+                I::I32And,
+                I::If(BlockType::Empty),
+            ]);
+            self.sets.push(g, self.at);
+            g.code.extend([
+                I::LocalGet(self.at),
+                I::I32Const(addr as i32),
+                I::I32Const(self.field_size as i32),
+                I::MemoryCopy {
+                    src_mem: 0,
+                    dst_mem: 0,
+                },
+                I::I32Const((addr + self.value_offset) as i32),
+                I::LocalSet(self.value),
+                I::End,
+            ]);
+        }
+        // present = value && !empty
+        let present = g.temp(ValType::I32);
+        g.code.extend([
+            I::LocalGet(self.value),
+            I::If(BlockType::Result(ValType::I32)),
+        ]);
+        g.code.extend([
+            I::LocalGet(self.value),
+            I::I32Load8U(mem(0, 0)),
+            I::LocalTee(self.tag),
+            I::I32Const(7),
+            I::I32Eq,
+            I::If(BlockType::Result(ValType::I32)),
+        ]);
+        g.code.extend([
+            I::LocalGet(self.value),
+            I::I32Load(mem(self.payload + 4, 2)),
+            I::I32Const(0),
+            I::I32Ne,
+            I::Else,
+        ]);
+        g.code.extend([
+            I::LocalGet(self.tag),
+            I::I32Eqz,
+            I::LocalGet(self.tag),
+            I::I32Const(3),
+            I::I32Eq,
+            I::I32Or,
+            I::LocalGet(self.tag),
+            I::I32Const(6),
+            I::I32Eq,
+            I::I32Or,
+            I::If(BlockType::Result(ValType::I32)),
+            I::LocalGet(self.value),
+            I::I32Load(mem(self.payload, 2)),
+            I::LocalGet(self.value),
+            I::I32Load(mem(self.payload + 4, 2)),
+        ]);
+        g.call(Helper::IsBlank);
+        g.code.extend([
+            I::I32Eqz,
+            I::Else,
+            I::I32Const(1),
+            I::End,
+            I::End,
+            I::Else,
+            I::I32Const(0),
+            I::End,
+            I::LocalSet(present),
+        ]);
+
+        g.code
+            .extend([I::LocalGet(present), I::I32Eqz, I::If(BlockType::Empty)]);
+        // Missing: required (when visible)?
+        if f.on_create || f.on_solve {
+            let visible = self.visible(g, f);
+            g.code.push(I::LocalGet(visible));
+            if f.on_create {
+                g.code.extend([I::I32Const(1)]);
+            } else {
+                g.code.push(I::LocalGet(self.resolved));
+            }
+            g.code.extend([I::I32And, I::If(BlockType::Empty)]);
+            let when = if f.on_create {
+                ""
+            } else {
+                " to solve the ticket"
+            };
+            self.error(
+                g,
+                &key,
+                "required",
+                &Ir::Text(format!("{} is required{when}", f.label)),
+            );
+            g.code.push(I::End);
+        }
+        g.code.push(I::Else);
+        // Present: the kind's checks, then the dependency.
+        let (case, _) = f.kind.value_case();
+        let ok = g.temp(ValType::I32);
+        g.code.extend([I::I32Const(1), I::LocalSet(ok)]);
+        g.code.extend([
+            I::LocalGet(self.tag),
+            I::I32Const(case),
+            I::I32Ne,
+            I::If(BlockType::Empty),
+        ]);
+        self.error(
+            g,
+            &key,
+            "wrong_type",
+            &Ir::Text(format!("{}: expected {}", f.label, f.kind.expected())),
+        );
+        g.code.extend([I::I32Const(0), I::LocalSet(ok), I::Else]);
+        let fail = |g: &mut FuncGen, code: &str, message: Ir| {
+            self.error(g, &key, code, &message);
+            g.code.extend([I::I32Const(0), I::LocalSet(ok)]);
+        };
+        let text = self.text();
+        let quoted = |t: Ir, rest: &str| {
+            label(Ir::Concat(vec![
+                Ir::Text("`".into()),
+                t,
+                Ir::Text(rest.into()),
+            ]))
+        };
+        match &f.kind {
+            Kind::Text(Some(max)) => {
+                g.expr(&text);
+                g.call(Helper::CharCount);
+                g.code.extend([
+                    I::I64Const((*max).into()),
+                    I::I64GtU,
+                    I::If(BlockType::Empty),
+                ]);
+                fail(
+                    g,
+                    "out_of_range",
+                    Ir::Text(format!("{}: at most {max} characters", f.label)),
+                );
+                g.code.push(I::End);
+            }
+            Kind::Integer(lo, hi) if lo.is_some() || hi.is_some() => {
+                let value = Ir::Field {
+                    base: Box::new(Ir::Wasm(vec![self.value])),
+                    offset: self.payload,
+                    load: Load::S64,
+                    ty: Ty::Int,
+                };
+                let out = |op, bound: i64| Ir::Cmp {
+                    op,
+                    wide: true,
+                    l: Box::new(value.clone()),
+                    r: Box::new(Ir::I64(bound)),
+                };
+                let test = match (lo, hi) {
+                    (Some(l), Some(h)) => {
+                        Ir::Or(Box::new(out(Cmp::Lt, *l)), Box::new(out(Cmp::Gt, *h)))
+                    }
+                    (Some(l), None) => out(Cmp::Lt, *l),
+                    (None, Some(h)) => out(Cmp::Gt, *h),
+                    (None, None) => unreachable!("guarded"),
+                };
+                g.expr(&test);
+                g.code.push(I::If(BlockType::Empty));
+                let lo = lo.map_or("-∞".to_string(), |v| v.to_string());
+                let hi = hi.map_or("∞".to_string(), |v| v.to_string());
+                fail(
+                    g,
+                    "out_of_range",
+                    label(Ir::Concat(vec![
+                        Ir::FormatInt(Box::new(value)),
+                        Ir::Text(format!(" is outside {lo}..={hi}")),
+                    ])),
+                );
+                g.code.push(I::End);
+            }
+            Kind::Decimal(scale) => {
+                g.code.extend([
+                    I::LocalGet(self.value),
+                    I::I32Load8U(mem(self.payload + 8, 0)),
+                    I::I32Const(i32::from(*scale)),
+                    I::I32GtU,
+                    I::If(BlockType::Empty),
+                ]);
+                fail(
+                    g,
+                    "invalid_format",
+                    Ir::Text(format!("{}: at most {scale} decimal places", f.label)),
+                );
+                g.code.push(I::End);
+            }
+            Kind::Date => {
+                g.expr(&text);
+                g.call(Helper::IsIsoDate);
+                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+                fail(
+                    g,
+                    "invalid_format",
+                    quoted(text.clone(), "` is not a YYYY-MM-DD date"),
+                );
+                g.code.push(I::End);
+            }
+            Kind::Dropdown(choices) => {
+                let values: Vec<Ir> = choices.iter().map(|(v, _)| Ir::Text(v.clone())).collect();
+                let test = one_of(&text, &values);
+                g.expr(&test);
+                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+                fail(
+                    g,
+                    "invalid_option",
+                    quoted(text.clone(), "` is not an option"),
+                );
+                g.code.push(I::End);
+            }
+            Kind::MultiSelect(choices) => {
+                let values: Vec<Ir> = choices.iter().map(|(v, _)| Ir::Text(v.clone())).collect();
+                let bad = self.first_bad(g, |item| Ir::Not(Box::new(one_of(&item, &values))));
+                g.code
+                    .extend([I::LocalGet(bad[0]), I::If(BlockType::Empty)]);
+                let item = Ir::Wasm(vec![bad[1], bad[2]]);
+                fail(g, "invalid_option", quoted(item, "` is not an option"));
+                g.code.push(I::End);
+            }
+            Kind::Regex(pattern, dfa) => {
+                g.expr(&Ir::Matches(Box::new(text.clone()), *dfa));
+                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+                fail(
+                    g,
+                    "invalid_format",
+                    quoted(text.clone(), &format!("` does not match {pattern}")),
+                );
+                g.code.push(I::End);
+            }
+            Kind::Money(currency) => {
+                let cur = Ir::Field {
+                    base: Box::new(Ir::Wasm(vec![self.value])),
+                    offset: self.payload + c.abi.field("types", "money", "currency").offset,
+                    load: Load::PtrLen,
+                    ty: Ty::Text,
+                };
+                g.expr(&Ir::TextTest(
+                    TextPred::Eq,
+                    Box::new(cur.clone()),
+                    Box::new(Ir::Text(currency.clone())),
+                ));
+                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+                fail(
+                    g,
+                    "wrong_type",
+                    label(Ir::Concat(vec![
+                        Ir::Text(format!("expected an amount in {currency}, got ")),
+                        cur,
+                    ])),
+                );
+                g.code.push(I::End);
+            }
+            _ => {}
+        }
+        g.code.push(I::End);
+        if let Some((parent, options)) = &f.depends_on {
+            g.code.extend([I::LocalGet(ok), I::If(BlockType::Empty)]);
+            self.dependency(g, f, parent, options);
+            g.code.push(I::End);
+        }
+        g.code.push(I::End);
+    }
+
+    /// Whether the field is visible: its rule's field has one of the values.
+    fn visible(&self, g: &mut FuncGen, f: &Field) -> u32 {
+        let visible = g.temp(ValType::I32);
+        match &f.visible_when {
+            None => g.code.extend([I::I32Const(1), I::LocalSet(visible)]),
+            Some((field, any_of)) => {
+                let saved = g.temp(ValType::I32);
+                g.code.extend([I::LocalGet(self.value), I::LocalSet(saved)]);
+                self.find(g, field);
+                g.code.push(I::I32Const(0));
+                for v in any_of {
+                    let (p, l) = g.m.string(v);
+                    g.code.extend([
+                        I::LocalGet(self.value),
+                        I::I32Const(p as i32),
+                        I::I32Const(l as i32),
+                    ]);
+                    g.call(Helper::ValueHas);
+                    g.code.push(I::I32Or);
+                }
+                g.code.extend([
+                    I::LocalSet(visible),
+                    I::LocalGet(saved),
+                    I::LocalSet(self.value),
+                ]);
+            }
+        }
+        visible
+    }
+
+    /// Over the current value's list items: (found, ptr, len) locals of the
+    /// first item for which `bad` holds.
+    fn first_bad(&self, g: &mut FuncGen, bad: impl Fn(Ir) -> Ir) -> [u32; 3] {
+        let found = g.temp(ValType::I32);
+        let (p, l) = (g.temp(ValType::I32), g.temp(ValType::I32));
+        let i = g.temp(ValType::I32);
+        let item = g.temp(ValType::I32);
+        g.code.extend([
+            I::I32Const(0),
+            I::LocalSet(found),
+            I::I32Const(0),
+            I::LocalSet(i),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
+            I::LocalGet(self.value),
+            I::I32Load(mem(self.payload + 4, 2)),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(self.value),
+            I::I32Load(mem(self.payload, 2)),
+            I::LocalGet(i),
+            I::I32Const(3),
+            I::I32Shl,
+            I::I32Add,
+            I::LocalTee(item),
+            I::I32Load(mem(0, 2)),
+            I::LocalSet(p),
+            I::LocalGet(item),
+            I::I32Load(mem(4, 2)),
+            I::LocalSet(l),
+        ]);
+        g.expr(&bad(Ir::Wasm(vec![p, l])));
+        g.code.extend([
+            I::If(BlockType::Empty),
+            I::I32Const(1),
+            I::LocalSet(found),
+            I::Br(2),
+            I::End,
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
+        ]);
+        [found, p, l]
+    }
+
+    /// Dependent options: every chosen value must be allowed by one of the
+    /// parent's values.
+    fn dependency(
+        &self,
+        g: &mut FuncGen,
+        f: &Field,
+        parent: &str,
+        options: &[(String, Vec<String>)],
+    ) {
+        let child = g.temp(ValType::I32);
+        g.code.extend([I::LocalGet(self.value), I::LocalSet(child)]);
+        self.find(g, parent);
+        let parent_value = g.temp(ValType::I32);
+        g.code.extend([
+            I::LocalGet(self.value),
+            I::LocalSet(parent_value),
+            I::LocalGet(child),
+            I::LocalSet(self.value),
+        ]);
+        // allowed(item) = OR over options: parent has p && item in children
+        let allowed = |item: Ir| {
+            options.iter().fold(Ir::Bool(false), |acc, (p, children)| {
+                let values: Vec<Ir> = children.iter().map(|c| Ir::Text(c.clone())).collect();
+                let parent_has = Ir::ValueHas(
+                    Box::new(Ir::Wasm(vec![parent_value])),
+                    Box::new(Ir::Text(p.clone())),
+                );
+                Ir::Or(
+                    Box::new(acc),
+                    Box::new(Ir::And(
+                        Box::new(parent_has),
+                        Box::new(one_of(&item, &values)),
+                    )),
+                )
+            })
+        };
+        let message = |bad: Ir| {
+            Ir::Concat(vec![
+                Ir::Text(format!("{}: `", f.label)),
+                bad,
+                Ir::Text(format!("` is not an option when {parent} is ")),
+                Ir::ValueJoin(Box::new(Ir::Wasm(vec![parent_value]))),
+            ])
+        };
+        let key = Ir::Text(f.key.clone());
+        match f.kind {
+            Kind::MultiSelect(_) => {
+                let bad = self.first_bad(g, |item| Ir::Not(Box::new(allowed(item))));
+                g.code
+                    .extend([I::LocalGet(bad[0]), I::If(BlockType::Empty)]);
+                self.error(
+                    g,
+                    &key,
+                    "invalid_option",
+                    &message(Ir::Wasm(vec![bad[1], bad[2]])),
+                );
+                g.code.push(I::End);
+            }
+            _ => {
+                let text = self.text();
+                g.expr(&allowed(text.clone()));
+                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+                self.error(g, &key, "invalid_option", &message(text));
+                g.code.push(I::End);
+            }
+        }
+    }
+
+    /// Fields of the ticket no applicable form declares.
+    fn unknown_fields(&self, g: &mut FuncGen, templates: &[Template], applicable: &[u32]) {
+        let any = g.temp(ValType::I32);
+        g.code.push(I::I32Const(0));
+        for a in applicable {
+            g.code.extend([I::LocalGet(*a), I::I32Or]);
+        }
+        g.code.extend([I::LocalTee(any), I::If(BlockType::Empty)]);
+        let list = [g.temp(ValType::I32), g.temp(ValType::I32)];
+        let i = g.temp(ValType::I32);
+        let f = g.temp(ValType::I32);
+        let (kp, kl) = (g.temp(ValType::I32), g.temp(ValType::I32));
+        g.code.extend([
+            I::LocalGet(g.param_locals[1]),
+            I::I32Load(mem(self.ticket_fields, 2)),
+            I::LocalSet(list[0]),
+            I::LocalGet(g.param_locals[1]),
+            I::I32Load(mem(self.ticket_fields + 4, 2)),
+            I::LocalSet(list[1]),
+            I::I32Const(0),
+            I::LocalSet(i),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
+            I::LocalGet(list[1]),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(list[0]),
+            I::LocalGet(i),
+            I::I32Const(self.field_size as i32),
+            I::I32Mul,
+            I::I32Add,
+            I::LocalTee(f),
+            I::I32Load(mem(0, 2)),
+            I::LocalSet(kp),
+            I::LocalGet(f),
+            I::I32Load(mem(4, 2)),
+            I::LocalSet(kl),
+        ]);
+        let key = Ir::Wasm(vec![kp, kl]);
+        let known = templates
+            .iter()
+            .zip(applicable)
+            .fold(Ir::Bool(false), |acc, (t, a)| {
+                let keys: Vec<Ir> = t.fields.iter().map(|f| Ir::Text(f.key.clone())).collect();
+                let here = Ir::And(Box::new(Ir::Wasm(vec![*a])), Box::new(one_of(&key, &keys)));
+                Ir::Or(Box::new(acc), Box::new(here))
+            });
+        g.expr(&known);
+        g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+        self.error(
+            g,
+            &key,
+            "unknown_field",
+            &Ir::Concat(vec![
+                Ir::Text("`".into()),
+                key.clone(),
+                Ir::Text("` is not a field of this form".into()),
+            ]),
+        );
+        g.code.extend([
+            I::End,
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
+            I::End,
+        ]);
+    }
+}
+
+/// Whether text equals one of the texts.
+fn one_of(text: &Ir, values: &[Ir]) -> Ir {
+    values.iter().fold(Ir::Bool(false), |acc, v| {
+        Ir::Or(
+            Box::new(acc),
+            Box::new(Ir::TextTest(
+                TextPred::Eq,
+                Box::new(text.clone()),
+                Box::new(v.clone()),
+            )),
+        )
+    })
+}
