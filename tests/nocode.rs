@@ -682,3 +682,784 @@ mod templates {
         );
     }
 }
+
+/// Every error the compiler reports: message, position (the marker's first
+/// occurrence) and hint.
+mod errors {
+    use docket::nocode;
+
+    const RULE: &str = "[[routing.rule]]\ngroup = \"g\"\n";
+
+    #[track_caller]
+    fn fails(doc: &str, marker: &str, message: &str, hint: Option<&str>) {
+        let report = match nocode::compile(doc, "rules.toml") {
+            Ok(_) => panic!("compiled, expected `{message}`:\n{doc}"),
+            Err(r) => r,
+        };
+        let e = &report.errors[0];
+        assert!(
+            e.message.contains(message),
+            "message `{}` lacks `{message}`\n{report}",
+            e.message
+        );
+        if let Some(h) = hint {
+            let got = e.hint.as_deref().unwrap_or("");
+            assert!(got.contains(h), "hint `{got}` lacks `{h}`\n{report}");
+        }
+        let at = doc
+            .find(marker)
+            .unwrap_or_else(|| panic!("marker `{marker}` not in doc"));
+        let before = &doc[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+            .chars()
+            .count()
+            + 1;
+        assert_eq!(
+            report.first_position(),
+            Some((line, col)),
+            "position of `{marker}`\n{report}"
+        );
+        let text = report.to_string();
+        assert!(text.contains(&format!("rules.toml:{line}:{col}")), "{text}");
+    }
+
+    fn when(cond: &str) -> String {
+        format!("{RULE}when = '{cond}'\n")
+    }
+
+    #[test]
+    fn toml_and_document_shape() {
+        fails("[routing\n", "\n", "invalid TOML", None);
+        fails(
+            "[routng]\nx = 1\n",
+            "routng",
+            "unknown key `routng` in the document",
+            Some("did you mean `routing`?"),
+        );
+        fails("[plugin]\nname = 3\n", "3", "name must be a string", None);
+        fails(
+            "[plugin]\n",
+            "",
+            "the document defines no rules",
+            Some("add [[templates]]"),
+        );
+        fails("routing = 3\n", "3", "[routing] must be a table", None);
+        fails(
+            "[routing]\nwhen = true\n",
+            "[routing]",
+            "[routing] needs `rule`",
+            None,
+        );
+        fails(
+            "[[routing.rule]]\nreason = \"x\"\n",
+            "[[routing.rule]]",
+            "needs `group`",
+            None,
+        );
+        fails(
+            &format!("{RULE}gruop = \"x\"\n"),
+            "gruop",
+            "unknown key `gruop`",
+            Some("did you mean `group`?"),
+        );
+        fails(
+            "[settings]\nx = { integer = 1.5 }\n",
+            "1.5",
+            "must be a whole number",
+            Some("no floats"),
+        );
+        fails(
+            "[settings]\nx = { integer = 1, text = \"a\" }\n",
+            "\"a\"",
+            "more than one type",
+            None,
+        );
+        fails(
+            "[settings]\nx = { min = 1 }\n",
+            "x",
+            "needs a type and default",
+            Some("max_open = { integer = 5 }"),
+        );
+        fails(
+            "[settings]\nx = { text = \"a\", min = 1 }\n",
+            "{ text",
+            "`min` and `max` apply to integers",
+            None,
+        );
+        fails(
+            "[settings]\nx = 5\n",
+            "5",
+            "setting `x` must be a table",
+            None,
+        );
+    }
+
+    #[test]
+    fn expression_syntax() {
+        fails(
+            &when("ticket.id # 1"),
+            "#",
+            "unexpected character `#`",
+            None,
+        );
+        fails(
+            &when("99999999999999999999 > 1"),
+            "99999999999999999999",
+            "number too large",
+            None,
+        );
+        fails(
+            &when("now - 3w > now"),
+            "w > now",
+            "unknown unit `w`",
+            Some("15m, 24h or 7d"),
+        );
+        fails(
+            &when("ticket.id == \"abc"),
+            "\"abc",
+            "unterminated string",
+            None,
+        );
+        fails(
+            &when("ticket.id == \"a{b\""),
+            "{b",
+            "unclosed `{`",
+            Some("`{{`"),
+        );
+        fails(
+            &when("ticket.id == \"a}b\""),
+            "}b",
+            "unmatched `}`",
+            Some("`}}`"),
+        );
+        fails(&when(""), "'\n", "empty expression", None);
+        fails(
+            &when("ticket.id ticket.id"),
+            "ticket.id'",
+            "unexpected text after the expression",
+            Some("`and` / `or`"),
+        );
+        fails(&when("(ticket.id == \"a\""), "'\n", "expected `)`", None);
+        fails(
+            &when("ticket.id =="),
+            "'\n",
+            "expression ends too early",
+            None,
+        );
+        fails(
+            &when("ticket. == 1"),
+            "==",
+            "expected a name after `.`",
+            None,
+        );
+        fails(
+            &when("ticket.id matches 3"),
+            "3",
+            "`matches` needs a regular expression string",
+            None,
+        );
+        fails(
+            &when("ticket.id matches \"{x}\""),
+            "\"{x}\"",
+            "cannot interpolate",
+            None,
+        );
+        fails(
+            &when("ticket.id matches \"(\""),
+            "\"(\"",
+            "invalid regular expression",
+            None,
+        );
+        fails(&when(") == 1"), ")", "unexpected `)`", None);
+        fails(&when("min(1, 2"), "'\n", "expected `,` or `)`", None);
+    }
+
+    #[test]
+    fn names_and_types() {
+        fails(
+            &when("ticket.urgncy == 1"),
+            "urgncy",
+            "ticket has no field `urgncy`",
+            None,
+        );
+        fails(
+            &when("ticket.priorty == \"high\""),
+            "priorty",
+            "ticket has no field",
+            Some("did you mean `priority`?"),
+        );
+        fails(
+            &when("tikcet.id == \"x\""),
+            "tikcet",
+            "unknown name `tikcet`",
+            Some("did you mean `ticket`?"),
+        );
+        fails(
+            &when("ticket.priority == \"hihg\""),
+            "\"hihg\"",
+            "unknown priority `hihg`",
+            Some("did you mean `high`?"),
+        );
+        fails(
+            &when("ticket.priority == ticket.subject"),
+            "ticket.subject",
+            "expected a priority name, found computed text",
+            None,
+        );
+        fails(
+            &when("ticket.id == 3"),
+            "ticket.id",
+            "cannot compare text with a number",
+            None,
+        );
+        fails(
+            &when("ticket.subject.x == 1"),
+            "x ==",
+            "text has no field `x`",
+            None,
+        );
+        fails(&when("event == 1"), "event", "`event` needs a field", None);
+        fails(
+            &when("event.knd == \"created\""),
+            "knd",
+            "event has no field `knd`",
+            Some("did you mean `kind`?"),
+        );
+        fails(
+            &when("event.comment == 1"),
+            "comment",
+            "`event.comment` needs a field",
+            None,
+        );
+        fails(
+            &when("event.comment.pubic"),
+            "pubic",
+            "comment has no field `pubic`",
+            Some("did you mean `public`?"),
+        );
+        fails(
+            &when("setting == 1"),
+            "setting",
+            "`setting` needs a name",
+            None,
+        );
+        fails(
+            &when("setting.max_opn > 1"),
+            "max_opn",
+            "unknown setting `max_opn`",
+            Some("declare it under [settings]"),
+        );
+        fails(
+            &when("row.team == \"a\""),
+            "row",
+            "`row` is only defined in a rule that names a `table`",
+            None,
+        );
+        fails(
+            &when("field.urgency == \"x\""),
+            "urgency",
+            "unknown field `urgency`",
+            Some("[[templates.fields]]"),
+        );
+        fails(&when("field == 1"), "field", "`field` needs a key", None);
+        fails(
+            &when("ticket.subject + 1 == 2"),
+            "ticket.subject + 1",
+            "cannot apply `+` to text with a number",
+            None,
+        );
+        fails(
+            &when("-ticket.subject == 1"),
+            "ticket.subject ==",
+            "cannot negate text",
+            None,
+        );
+        fails(
+            &when("not ticket.subject"),
+            "ticket.subject",
+            "expected a condition (true/false), found text",
+            None,
+        );
+        fails(
+            &when("[1, 2] == 1"),
+            "[1",
+            "a list is only allowed after `in`",
+            None,
+        );
+        fails(
+            &when("ticket.subject in 3"),
+            "ticket.subject in 3",
+            "cannot look up text with a number",
+            Some("`in` takes a list"),
+        );
+        fails(
+            &when("ticket.created_at contains \"a\""),
+            "ticket.created_at",
+            "`contains` needs text or a list of text",
+            None,
+        );
+        fails(
+            &when("ticket.created_at starts_with \"a\""),
+            "ticket.created_at",
+            "expected text, found an instant",
+            None,
+        );
+        fails(
+            &when("(if true then 1 else \"a\") == 1"),
+            "\"a\")",
+            "both sides must have one type",
+            None,
+        );
+        fails(
+            &when("\"{ticket.requester}\" == \"x\""),
+            "ticket.requester}",
+            "cannot be written into text",
+            None,
+        );
+        fails(
+            &when("ticket.id < 3"),
+            "ticket.id < 3",
+            "cannot order text with a number",
+            None,
+        );
+        fails(
+            &when("ticket.category ?? 3 == \"a\""),
+            "3",
+            "expected text, found a number",
+            None,
+        );
+        fails(
+            &when("count(x in ticket.id where true) > 1"),
+            "ticket.id where",
+            "`count` iterates a list, found text",
+            None,
+        );
+        fails(
+            &when("count(ticket in history where true) > 1"),
+            "count(",
+            "`ticket` is already defined",
+            None,
+        );
+    }
+
+    #[test]
+    fn functions_money_and_time() {
+        fails(
+            &when("min(1) == 1"),
+            "min(1)",
+            "`min` takes 2 arguments, found 1",
+            None,
+        );
+        fails(
+            &when("max(ticket.id, ticket.id) == \"a\""),
+            "max(",
+            "`max` needs numbers",
+            None,
+        );
+        fails(
+            &when("frobnicate(1) == 1"),
+            "frobnicate",
+            "unknown function `frobnicate`",
+            None,
+        );
+        fails(
+            &when("lenn(ticket.tags) == 1"),
+            "lenn",
+            "unknown function `lenn`",
+            Some("did you mean `len`?"),
+        );
+        fails(
+            &when("len(1) == 1"),
+            "1)",
+            "`len` needs text or a list",
+            None,
+        );
+        fails(
+            &when("is_empty(1)"),
+            "1)",
+            "`is_empty` needs text or a list",
+            None,
+        );
+        fails(
+            &when("mul_ratio(money(1, \"EUR\"), 1, 2, \"sideways\").amount > 0"),
+            "\"sideways\"",
+            "unknown rounding `sideways`",
+            None,
+        );
+        fails(
+            &when("mul_ratio(money(1, \"EUR\"), 1, 2, ticket.id).amount > 0"),
+            "ticket.id).",
+            "the rounding must be written out",
+            None,
+        );
+        fails(
+            &when("money(1, \"EUR\") / 2 == money(1, \"EUR\")"),
+            "money(1, \"EUR\") / 2",
+            "money cannot be divided",
+            Some("mul_ratio"),
+        );
+        fails(
+            &when("money(1, \"EUR\") > 1"),
+            "money(1, \"EUR\") > 1",
+            "cannot compare money with a number",
+            Some("`x.amount`"),
+        );
+        fails(
+            &when("lookup(\"nope\", \"x\", 1) == 1"),
+            "\"nope\"",
+            "unknown table `nope`",
+            None,
+        );
+        fails(
+            &when("has(field.a.b)"),
+            "field.a.b",
+            "has() takes a field",
+            None,
+        );
+    }
+
+    #[test]
+    fn conditions() {
+        fails(
+            &format!("{RULE}when = {{ fild = \"x\" }}\n"),
+            "{ fild",
+            "a condition table needs",
+            None,
+        );
+        fails(
+            &format!("{RULE}when = {{ field = \"ticket.id\" }}\n"),
+            "\"ticket.id\"",
+            "names a field but no operator",
+            Some("equals"),
+        );
+        fails(
+            &format!("{RULE}when = {{ field = \"ticket.id\", equals = \"a\", in = [\"b\"] }}\n"),
+            "[\"b\"]",
+            "takes one operator",
+            None,
+        );
+        fails(
+            &format!("{RULE}when = {{ field = \"ticket.id\", equls = \"a\" }}\n"),
+            "equls",
+            "unknown key `equls`",
+            Some("did you mean `equals`?"),
+        );
+        fails(
+            &format!("{RULE}when = {{ field = \"1\", changed = true }}\n"),
+            "\"1\"",
+            "`changed` needs a field path",
+            None,
+        );
+        fails(
+            &format!("{RULE}when = {{ field = \"ticket.priority\", equals = \"hgh\" }}\n"),
+            "\"hgh\"",
+            "unknown priority `hgh`",
+            Some("did you mean `high`?"),
+        );
+        fails(
+            &format!("{RULE}when = {{ event = \"craeted\" }}\n"),
+            "\"craeted\"",
+            "unknown event kind `craeted`",
+            Some("did you mean `created`?"),
+        );
+        fails(
+            &format!("{RULE}when = {{ all = 3 }}\n"),
+            "3",
+            "the group must be an array",
+            None,
+        );
+        fails(
+            &format!("{RULE}when = 3.5\n"),
+            "3.5",
+            "a condition must be a table",
+            None,
+        );
+    }
+
+    #[test]
+    fn decision_tables() {
+        let table = |body: &str| format!("[tables.t]\n{body}\n{RULE}table = \"t\"\n");
+        fails(
+            &table("inputs = [\"ticket.id\"]\noutputs = [\"o\"]\nrows = [[\"a\"]]"),
+            "[\"a\"]]",
+            "needs 2 cells",
+            None,
+        );
+        fails(
+            &table(
+                "hit = \"any\"\ninputs = [\"ticket.id\"]\noutputs = [\"o\"]\nrows = [[\"a\", \"b\"]]",
+            ),
+            "\"any\"",
+            "unknown hit policy `any`",
+            None,
+        );
+        fails(
+            &table(
+                "hit = \"priority\"\ninputs = [\"ticket.id\"]\noutputs = [\"o\"]\nrows = [[\"a\", \"b\"]]",
+            ),
+            "\"priority\"",
+            "needs an output named `priority`",
+            None,
+        );
+        fails(
+            &table(
+                "hit = \"unique\"\ninputs = [\"ticket.id\", \"ticket.subject\"]\noutputs = [\"o\"]\nrows = [[\"a\", \"*\", \"x\"], [\"a\", \"s\", \"y\"]]",
+            ),
+            "\"a\", \"s\"",
+            "rows 1 and 2 of table `t` overlap",
+            Some("exclusive"),
+        );
+        fails(
+            &table(
+                "inputs = [\"ticket.priority\"]\noutputs = [\"o\"]\nrows = [[\"urgnt\", \"x\"]]",
+            ),
+            "\"urgnt\"",
+            "unknown priority `urgnt`",
+            Some("did you mean `urgent`?"),
+        );
+        fails(
+            &table("inputs = [\"ticket.id\"]\noutputs = [\"o\"]\nrows = [[3, \"x\"]]"),
+            "3,",
+            "cannot compare text with a number",
+            None,
+        );
+        fails(
+            &table("inputs = [\"ticket.id\"]\noutputs = [\"o\"]\nrows = [[\"a\", 1.5]]"),
+            "1.5",
+            "must be a whole number",
+            None,
+        );
+        fails(
+            &table("inputs = [\"ticket.id\"]\noutputs = [\"o\"]\nrows = []"),
+            "\"o\"",
+            "output `o` has no rows",
+            None,
+        );
+        fails(
+            &format!("{RULE}table = \"missing\"\n"),
+            "\"missing\"",
+            "unknown table `missing`",
+            None,
+        );
+        fails(
+            &format!(
+                "[tables.t]\ninputs = [\"ticket.id\"]\noutputs = [\"team\"]\nrows = [[\"a\", \"b\"]]\n[[routing.rule]]\ntable = \"t\"\ngroup = \"{{row.tema}}\"\n"
+            ),
+            "tema",
+            "table `t` has no output `tema`",
+            Some("did you mean `team`?"),
+        );
+        fails(
+            &table(
+                "inputs = [\"ticket.created_at\"]\noutputs = [\"o\"]\nrows = [[\">= \\\"x\\\"\", \"a\"]]",
+            ),
+            "\">=",
+            "cannot order an instant with text",
+            None,
+        );
+    }
+
+    #[test]
+    fn sections() {
+        let billing = "[billing]\n[[billing.lines]]\n";
+        fails(
+            &format!(
+                "{billing}kind = \"labour\"\nquantity = \"quantity(1)\"\nunit_price = 'money(1, \"EUR\")'\namount = 'money(1, \"EUR\")'\n"
+            ),
+            "\"labour\"",
+            "unknown line kind `labour`",
+            Some("did you mean `labor`?"),
+        );
+        fails(
+            &format!("{billing}kind = \"fee\"\n"),
+            "[[billing.lines]]",
+            "needs `quantity`",
+            None,
+        );
+        fails(
+            &format!("{billing}kind = \"fee\"\nfor_each = \"ticket.parts\"\n"),
+            "\"ticket.parts\"",
+            "`for_each` reads like",
+            None,
+        );
+        fails(
+            &format!("{billing}kind = \"fee\"\nfor_each = \"t in ticket.tags\"\n"),
+            "ticket.tags",
+            "iterates a list of records",
+            None,
+        );
+        fails(
+            "[billing]\n[[billing.commissions]]\nper_key_of = \"labor\"\nbeneficiary = '\"x\"'\nrole = \"r\"\nbasis_points = 1\n",
+            "\"labor\"",
+            "no [[billing.lines]] is named `labor`",
+            None,
+        );
+        fails(
+            "[billing]\n[[billing.commissions]]\nbeneficiary = '\"x\"'\nrole = \"r\"\nbasis_points = 1\n",
+            "[[billing.commissions]]",
+            "needs `of`",
+            None,
+        );
+        fails(
+            "[billing]\n[[billing.approvals]]\nreason = \"x\"\n",
+            "[[billing.approvals]]",
+            "an approval needs `role`",
+            None,
+        );
+        let esc = "[[escalation.on]]\n";
+        fails(
+            &format!("{esc}actions = [{{ add_tag = \"a\", raise_priority = '\"high\"' }}]\n"),
+            "{ add_tag",
+            "exactly one of",
+            None,
+        );
+        fails(
+            &format!("{esc}actions = [{{ notify = {{ boss = \"x\" }} }}]\n"),
+            "boss",
+            "unknown recipient `boss`",
+            None,
+        );
+        fails(
+            &format!("{esc}timers = [{{ set = \"k\" }}]\n"),
+            "{ set",
+            "needs one of at, after, after_business",
+            None,
+        );
+        fails(
+            &format!("{esc}timers = [{{ set = \"k\", after_business = \"60\" }}]\n"),
+            "{ set",
+            "`after_business` needs `calendar`",
+            None,
+        );
+        fails(
+            &format!("{esc}timers = [{{ set = \"k\", after = \"60\" }}]\n"),
+            "60\"",
+            "expected a duration, found a number",
+            None,
+        );
+        fails(
+            &format!(
+                "{esc}sla = {{ calendar = '\"c\"', targets = {{ first_respons = \"60\" }} }}\n"
+            ),
+            "first_respons",
+            "unknown SLA metric",
+            Some("did you mean `first_response`?"),
+        );
+        fails(
+            &format!(
+                "{esc}sla = {{ calendar = '\"c\"', targets = {{}}, pause_on = [\"paused\"] }}\n"
+            ),
+            "\"paused\"",
+            "unknown status `paused`",
+            None,
+        );
+    }
+
+    #[test]
+    fn templates() {
+        let form = |field: &str| {
+            format!("[[templates]]\nid = \"f\"\n[[templates.fields]]\nkey = \"a\"\n{field}\n")
+        };
+        fails(
+            &form("type = \"dropdwn\""),
+            "\"dropdwn\"",
+            "unknown field type `dropdwn`",
+            Some("did you mean `dropdown`?"),
+        );
+        fails(
+            &form("type = \"integer\"\nmin = 5\nmax = 1"),
+            "\"integer\"",
+            "`min` (5) is above `max` (1)",
+            None,
+        );
+        fails(
+            &form("type = \"text\"\nrequired = \"always\""),
+            "\"always\"",
+            "unknown requirement `always`",
+            None,
+        );
+        fails(
+            &form("type = \"dropdown\"\nchoices = [\"low\", \"critical\"]\ndefault = \"crtical\""),
+            "\"crtical\"",
+            "default `crtical` is not a choice",
+            Some("did you mean `critical`?"),
+        );
+        fails(
+            &form("type = \"text\"\ndepends_on = { parent = \"b\", options = {} }"),
+            "{ parent",
+            "`depends_on` applies to dropdown",
+            None,
+        );
+        fails(
+            &form("type = \"text\"\nvisible_when = { field = \"b\", any_of = [\"x\"] }"),
+            "\"a\"",
+            "refers to `b`, which is not a field",
+            None,
+        );
+        fails(
+            &form("type = \"regex\"\npattern = \"[\""),
+            "\"[\"",
+            "invalid regular expression",
+            None,
+        );
+        fails(
+            &form("type = \"decimal\"\ndefault = 1"),
+            "1\n",
+            "cannot have a default",
+            None,
+        );
+        fails(
+            &format!(
+                "{}[[templates.fields]]\nkey = \"a\" # again\ntype = \"text\"\n",
+                form("type = \"text\"")
+            ),
+            "\"a\" # again",
+            "appears twice",
+            None,
+        );
+        fails(
+            &format!(
+                "{}[[templates]]\nid = \"g\"\n[[templates.fields]]\nkey = \"a\"\ntype = \"integer\"\n",
+                form("type = \"text\"")
+            ),
+            "\"a\"\ntype = \"integer\"",
+            "is a integer here but a text in another template",
+            None,
+        );
+        fails(
+            &format!(
+                "{}[[validation.rule]]\nwhen = 'field.b == \"x\"'\nfield = \"a\"\ncode = \"required\"\nmessage = \"m\"\n",
+                form("type = \"text\"")
+            ),
+            "b ==",
+            "unknown field `b`",
+            None,
+        );
+        fails(
+            &format!(
+                "{}[[validation.rule]]\nwhen = 'field.a == \"x\"'\nfield = \"a\"\ncode = \"requird\"\nmessage = \"m\"\n",
+                form("type = \"text\"")
+            ),
+            "\"requird\"",
+            "unknown error code `requird`",
+            Some("did you mean `required`?"),
+        );
+        fails(
+            &form("type = \"text\"\nchoices = [\"a\"]"),
+            "choices",
+            "unknown key `choices`",
+            None,
+        );
+        fails(
+            &format!(
+                "{}[routing]\nwhen = 'field.urgncy == \"x\"'\n[[routing.rule]]\ngroup = \"g\"\n",
+                form("type = \"dropdown\"\nchoices = [\"x\"]")
+                    .replace("key = \"a\"", "key = \"urgency\"")
+            ),
+            "urgncy",
+            "unknown field `urgncy`",
+            Some("did you mean `urgency`?"),
+        );
+    }
+}

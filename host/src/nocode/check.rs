@@ -265,7 +265,7 @@ impl<'a> Checker<'a> {
         }
         match (ty, want) {
             (Ty::Text, Ty::OptText) => Ok(Ir::SomeText(b(ir))),
-            (_, Ty::Text) if self.formattable(ty) => Ok(self.to_text(ir, ty)),
+            (Ty::OptText, Ty::Text) => Ok(self.to_text(ir, ty)),
             (Ty::Text, Ty::Enum(e)) => self.enum_literal(&ir, *e, span),
             (Ty::List(_), Ty::List(_)) if ir == Ir::EmptyList => Ok(ir),
             _ => Err(Diagnostic::new(
@@ -326,6 +326,10 @@ impl<'a> Checker<'a> {
                 e.span.clone(),
             )),
             ExprKind::Path(path) => self.path(path),
+            ExprKind::Member(inner, names) => {
+                let (ir, ty) = self.expr(inner)?;
+                self.rest_of_path(ir, ty, names)
+            }
             ExprKind::Call(name, args) => self.call(name, args, &e.span),
             ExprKind::Comprehension {
                 func,
@@ -1325,7 +1329,13 @@ impl<'a> Checker<'a> {
             "text" => {
                 arity(1)?;
                 let (v, t) = self.expr(&args[0])?;
-                Ok((self.coerce(v, &t, &Ty::Text, &args[0].span)?, Ty::Text))
+                if !self.formattable(&t) {
+                    return Err(Diagnostic::new(
+                        format!("{} cannot be written as text", t.label()),
+                        args[0].span.clone(),
+                    ));
+                }
+                Ok((self.to_text(v, &t), Ty::Text))
             }
             other => {
                 let hint = did_you_mean(other, FUNCTIONS.iter().copied())

@@ -311,9 +311,10 @@ fn cell_test(c: &mut Checker, value: Ir, ty: &Ty, span: &Span, cell: &Node) -> R
             };
             let mut rhs = *rhs;
             shift_spans(&mut rhs, cell.range().start + 1, 8);
+            // Errors about the comparison point at the cell.
             let input = Expr {
-                kind: ExprKind::Path(vec![("__input".into(), span.clone())]),
-                span: span.clone(),
+                kind: ExprKind::Path(vec![("__input".into(), cell.range())]),
+                span: cell.range(),
             };
             c.push_scope();
             let Ir::Local(local, _) = value else {

@@ -59,6 +59,8 @@ pub enum ExprKind {
     Path(Vec<(String, Span)>),
     /// A function call.
     Call(String, Vec<Expr>),
+    /// Fields of a computed value: `money(1, "EUR").amount`.
+    Member(Box<Expr>, Vec<(String, Span)>),
     /// `count(x in list where cond)` and friends.
     Comprehension {
         /// `count`, `any` or `all`.
@@ -237,8 +239,20 @@ impl Lexer<'_> {
     fn string(&mut self) -> Result<Tok, Diagnostic> {
         let start = self.pos;
         self.pos += 1;
-        let end = string_end(self.src, self.pos)
-            .ok_or_else(|| self.err("unterminated string", start..self.src.len()))?;
+        let Some(end) = string_end(self.src, self.pos) else {
+            // An interpolation left open swallows the closing quote.
+            let rest = &self.src[self.pos..];
+            let open = rest
+                .match_indices('{')
+                .map(|(i, _)| i)
+                .find(|i| !rest[*i..].starts_with("{{") && (*i == 0 || !rest[..*i].ends_with('{')));
+            return Err(match open {
+                Some(i) => self
+                    .err("unclosed `{` in text", self.pos + i..self.src.len())
+                    .hint("write `{{` for a literal brace"),
+                None => self.err("unterminated string", start..self.src.len()),
+            });
+        };
         let parts = parse_template(&self.src[self.pos..end], self.base + self.pos)?;
         self.pos = end + 1;
         Ok(Tok::Str(parts))
@@ -376,6 +390,21 @@ impl Parser {
             Ok(self.bump().1)
         } else {
             Err(Diagnostic::new(format!("expected `{sym}`"), self.span()))
+        }
+    }
+
+    /// After an item of a list: `,`, or the closing symbol (left in place).
+    fn separator(&mut self, close: &str) -> Result<(), Diagnostic> {
+        if self.is_sym(close) {
+            Ok(())
+        } else if self.is_sym(",") {
+            self.bump();
+            Ok(())
+        } else {
+            Err(Diagnostic::new(
+                format!("expected `,` or `{close}`"),
+                self.span(),
+            ))
         }
     }
 
@@ -522,15 +551,13 @@ impl Parser {
             Tok::Sym("(") => {
                 let inner = self.expr()?;
                 self.expect_sym(")")?;
-                return Ok(inner);
+                return self.members(inner);
             }
             Tok::Sym("[") => {
                 let mut items = Vec::new();
                 while !self.is_sym("]") {
                     items.push(self.expr()?);
-                    if !self.is_sym("]") {
-                        self.expect_sym(",")?;
-                    }
+                    self.separator("]")?;
                 }
                 let end = self.bump().1.end;
                 return Ok(Expr {
@@ -551,7 +578,10 @@ impl Parser {
                     span: all,
                 });
             }
-            Tok::Name(n) if self.is_sym("(") => return self.call(n, span),
+            Tok::Name(n) if self.is_sym("(") => {
+                let call = self.call(n, span)?;
+                return self.members(call);
+            }
             Tok::Name(n) => {
                 let mut path = vec![(n, span.clone())];
                 while self.is_sym(".") {
@@ -573,6 +603,26 @@ impl Parser {
             }
         };
         Ok(Expr { kind, span })
+    }
+
+    /// `.name` accesses after a call or a parenthesized expression.
+    fn members(&mut self, e: Expr) -> Result<Expr, Diagnostic> {
+        let mut names = Vec::new();
+        while self.is_sym(".") {
+            self.bump();
+            match self.bump() {
+                (Tok::Name(f), s) => names.push((f, s)),
+                (_, s) => return Err(Diagnostic::new("expected a name after `.`", s)),
+            }
+        }
+        if names.is_empty() {
+            return Ok(e);
+        }
+        let span = e.span.start..names.last().expect("non-empty").1.end;
+        Ok(Expr {
+            kind: ExprKind::Member(Box::new(e), names),
+            span,
+        })
     }
 
     fn call(&mut self, name: String, span: Span) -> Result<Expr, Diagnostic> {
@@ -601,9 +651,7 @@ impl Parser {
         let mut args = Vec::new();
         while !self.is_sym(")") {
             args.push(self.expr()?);
-            if !self.is_sym(")") {
-                self.expect_sym(",")?;
-            }
+            self.separator(")")?;
         }
         let end = self.bump().1.end;
         Ok(Expr {

@@ -188,7 +188,7 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         declare(&mut c, settings, tables)?;
         return Err(
             Diagnostic::new("the document defines no rules", 0..source.len().min(1))
-                .hint("add a [routing] section"),
+                .hint("add [[templates]], [routing], [escalation] or [billing]"),
         );
     }
     Ok(m.finish())
