@@ -1463,3 +1463,136 @@ mod errors {
         );
     }
 }
+
+/// Generated documents: whatever the compiler accepts must become a module
+/// that validates, links and runs (a trap is allowed, a host error is not);
+/// whatever it rejects must be a diagnostic inside the document.
+mod generated {
+    use super::*;
+    use docket::types::EventKind;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    fn leaf_bool() -> impl Strategy<Value = String> {
+        prop_oneof![
+            select(&["low", "normal", "high", "urgent"][..]).prop_map(|p| format!("ticket.priority >= \"{p}\"")),
+            select(&["vip", "standard"][..]).prop_map(|t| format!("requester.tier == \"{t}\"")),
+            select(&["phone", "email"][..]).prop_map(|c| format!("ticket.channel != \"{c}\"")),
+            Just("ticket.tags contains \"x\"".to_string()),
+            Just("ticket.subject matches \"(?i)urgent|down\"".to_string()),
+            Just("requester.region in [\"emea\", \"amer\"]".to_string()),
+            Just("is_empty(ticket.category)".to_string()),
+            Just("event.changed contains \"category\"".to_string()),
+            Just("event.kind == \"created\"".to_string()),
+            (0i64..5).prop_map(|n| format!("count(a in agents where a.available and a.level >= {n}) > 0")),
+            (0i64..4).prop_map(|n| format!("len(ticket.tags) + setting.n * {n} < 7")),
+            Just("round_up(len(ticket.subject), 5) > setting.n".to_string()),
+            Just("ticket.created_at > now - 24h".to_string()),
+            Just("strip_prefix(ticket.subject, \"Re: \") starts_with \"S\"".to_string()),
+        ]
+    }
+
+    fn bool_expr() -> impl Strategy<Value = String> {
+        leaf_bool().prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
+                inner.prop_map(|a| format!("not ({a})")),
+            ]
+        })
+    }
+
+    fn text_template() -> impl Strategy<Value = String> {
+        select(
+            &[
+                "team-{requester.region ?? \"global\"}",
+                "{ticket.category ?? \"none\"} for {requester.name}",
+                "n={setting.n} p={ticket.priority}",
+                "plain",
+                "{max(len(ticket.tags), setting.n)} tags",
+            ][..],
+        )
+        .prop_map(String::from)
+    }
+
+    fn document() -> impl Strategy<Value = String> {
+        let rule = (bool_expr(), text_template(), proptest::option::of(select(&["\"high\"", "max(ticket.priority, \"normal\")", "raise(ticket.priority)"][..])));
+        (
+            proptest::collection::vec(rule, 1..4),
+            bool_expr(),
+            0i64..9,
+            any::<bool>(),
+        )
+            .prop_map(|(rules, esc, n, with_billing)| {
+                let mut doc = format!("[settings]\nn = {{ integer = {n} }}\n\n[routing]\n");
+                for (when, group, priority) in rules {
+                    doc += &format!("[[routing.rule]]\nwhen = '{when}'\ngroup = \"{}\"\n", group.replace('"', "\\\""));
+                    if let Some(p) = priority {
+                        doc += &format!("priority = '{p}'\n");
+                    }
+                }
+                doc += &format!("\n[[escalation.on]]\nwhen = '{esc}'\nactions = [{{ add_tag = \"t{n}\" }}, {{ when = 'setting.n > 3', raise_priority = '\"high\"' }}]\ntimers = [{{ set = \"k\", after = \"{n}h\" }}]\n");
+                if with_billing {
+                    doc += "\n[billing]\n[[billing.lines]]\nfor_each = \"p in ticket.parts\"\nkind = \"part\"\nquantity = \"quantity(p.quantity)\"\nunit_price = \"p.unit_price\"\namount = 'mul_ratio(p.unit_price, p.quantity * setting.n, 3, \"half_even\")'\n";
+                }
+                doc
+            })
+    }
+
+    fn run_all(bytes: &[u8], doc: &str) {
+        let plugin = runtime()
+            .compile(bytes, &Limits::default())
+            .unwrap_or_else(|e| panic!("accepted document does not link: {e}\n{doc}"))
+            .0;
+        let mut t = ticket("T-1", "hardware", MONDAY);
+        t.parts = vec![part("P-1", 2, 1_000)];
+        let mut ctx = context(MONDAY);
+        ctx.agents = vec![agent("a", "g", 2, 1, true)];
+        for kind in [EventKind::Created, EventKind::Updated(vec!["category".into()])] {
+            let ev = event(kind, MONDAY);
+            for cap in plugin.info().capabilities.clone() {
+                match call(&plugin, cap, &ev, &t, &ctx) {
+                    Ok(_) | Err(PluginError::Trap { .. }) => {}
+                    Err(e) => panic!("{cap}: {e}\n{doc}"),
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn accepted_documents_compile_to_valid_modules(doc in document()) {
+            let compiled = nocode::compile(&doc, "gen.toml").unwrap_or_else(|e| panic!("{e}\n{doc}"));
+            wasmparser_validates(&compiled.module);
+            run_all(&compiled.component, &doc);
+        }
+
+        #[test]
+        fn damaged_documents_compile_or_explain(doc in document(), cut in any::<proptest::sample::Index>(), len in 1usize..4) {
+            let at = cut.index(doc.len());
+            let end = (at + len).min(doc.len());
+            if !doc.is_char_boundary(at) || !doc.is_char_boundary(end) {
+                return Ok(());
+            }
+            let damaged = format!("{}{}", &doc[..at], &doc[end..]);
+            match nocode::compile(&damaged, "gen.toml") {
+                Ok(compiled) => {
+                    wasmparser_validates(&compiled.module);
+                    run_all(&compiled.component, &damaged);
+                }
+                Err(report) => {
+                    let e = &report.errors[0];
+                    prop_assert!(!e.message.starts_with("internal compiler error"), "{report}");
+                    prop_assert!(e.span.end <= damaged.len(), "{report}");
+                    prop_assert!(report.to_string().contains("gen.toml:"), "{report}");
+                }
+            }
+        }
+    }
+
+    fn wasmparser_validates(module: &[u8]) {
+        wasmparser::Validator::new().validate_all(module).expect("emitted module validates");
+    }
+}
