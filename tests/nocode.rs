@@ -1243,9 +1243,7 @@ mod errors {
             None,
         );
         fails(
-            &format!(
-                "[tables.t]\ninputs = [\"ticket.id\"]\noutputs = [\"team\"]\nrows = [[\"a\", \"b\"]]\n[[routing.rule]]\ntable = \"t\"\ngroup = \"{{row.tema}}\"\n"
-            ),
+            "[tables.t]\ninputs = [\"ticket.id\"]\noutputs = [\"team\"]\nrows = [[\"a\", \"b\"]]\n[[routing.rule]]\ntable = \"t\"\ngroup = \"{row.tema}\"\n",
             "tema",
             "table `t` has no output `tema`",
             Some("did you mean `team`?"),
@@ -1475,7 +1473,8 @@ mod generated {
 
     fn leaf_bool() -> impl Strategy<Value = String> {
         prop_oneof![
-            select(&["low", "normal", "high", "urgent"][..]).prop_map(|p| format!("ticket.priority >= \"{p}\"")),
+            select(&["low", "normal", "high", "urgent"][..])
+                .prop_map(|p| format!("ticket.priority >= \"{p}\"")),
             select(&["vip", "standard"][..]).prop_map(|t| format!("requester.tier == \"{t}\"")),
             select(&["phone", "email"][..]).prop_map(|c| format!("ticket.channel != \"{c}\"")),
             Just("ticket.tags contains \"x\"".to_string()),
@@ -1484,7 +1483,9 @@ mod generated {
             Just("is_empty(ticket.category)".to_string()),
             Just("event.changed contains \"category\"".to_string()),
             Just("event.kind == \"created\"".to_string()),
-            (0i64..5).prop_map(|n| format!("count(a in agents where a.available and a.level >= {n}) > 0")),
+            (0i64..5).prop_map(|n| format!(
+                "count(a in agents where a.available and a.level >= {n}) > 0"
+            )),
             (0i64..4).prop_map(|n| format!("len(ticket.tags) + setting.n * {n} < 7")),
             Just("round_up(len(ticket.subject), 5) > setting.n".to_string()),
             Just("ticket.created_at > now - 24h".to_string()),
@@ -1516,7 +1517,17 @@ mod generated {
     }
 
     fn document() -> impl Strategy<Value = String> {
-        let rule = (bool_expr(), text_template(), proptest::option::of(select(&["\"high\"", "max(ticket.priority, \"normal\")", "raise(ticket.priority)"][..])));
+        let rule = (
+            bool_expr(),
+            text_template(),
+            proptest::option::of(select(
+                &[
+                    "\"high\"",
+                    "max(ticket.priority, \"normal\")",
+                    "raise(ticket.priority)",
+                ][..],
+            )),
+        );
         (
             proptest::collection::vec(rule, 1..4),
             bool_expr(),
@@ -1548,7 +1559,10 @@ mod generated {
         t.parts = vec![part("P-1", 2, 1_000)];
         let mut ctx = context(MONDAY);
         ctx.agents = vec![agent("a", "g", 2, 1, true)];
-        for kind in [EventKind::Created, EventKind::Updated(vec!["category".into()])] {
+        for kind in [
+            EventKind::Created,
+            EventKind::Updated(vec!["category".into()]),
+        ] {
             let ev = event(kind, MONDAY);
             for cap in plugin.info().capabilities.clone() {
                 match call(&plugin, cap, &ev, &t, &ctx) {
@@ -1593,6 +1607,8 @@ mod generated {
     }
 
     fn wasmparser_validates(module: &[u8]) {
-        wasmparser::Validator::new().validate_all(module).expect("emitted module validates");
+        wasmparser::Validator::new()
+            .validate_all(module)
+            .expect("emitted module validates");
     }
 }

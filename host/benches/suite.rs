@@ -6,8 +6,9 @@
 //! the four-plugin pipeline), the bare sandbox overhead, cold starts (from
 //! the on-disk artifact cache, and a fresh install that compiles), and a
 //! scale run over 10,000 tenants with a Zipf-skewed event mix on 1 and 2
-//! threads. Rows that need what this repository does not have yet (no-code
-//! compiled rules, the Extism and rules-engine peers) are listed as such.
+//! threads; and the no-code twins of the four rule sets (TOML compiled to
+//! WebAssembly) on the same inputs. The Extism peer runs from `bench-peers/`
+//! (its own workspace); the rules-engine peer is listed as not measured.
 
 #[path = "support/inputs.rs"]
 mod inputs;
@@ -197,12 +198,56 @@ fn main() {
                     .is_applied()
             );
         }));
-        for (n, d) in native.into_iter().zip(docket_rows) {
+
+        // 3. The no-code twins (TOML compiled to wasm), same inputs, same tenant settings.
+        let mut nocode_config = config.clone();
+        nocode_config.tenant = "acme-nocode".into();
+        for p in &mut nocode_config.plugins {
+            p.source = p.source.replace("builtin:", "builtin:nocode/");
+        }
+        load_tenant(&docket, &nocode_config, Path::new("."), &builtin::plugin)
+            .expect("no-code tenant");
+        let nocode_state = docket.tenant("acme-nocode").unwrap();
+        let mut nocode_rows = Vec::new();
+        for (name, capability, event) in [
+            ("templates", Capability::Template, &created),
+            ("routing", Capability::Routing, &created),
+            ("escalation", Capability::Escalation, &created),
+            ("billing", Capability::Billing, &logged),
+        ] {
+            let plugin = &nocode_state.plugins[name].active().unwrap().plugin;
+            let ctx = fx.context(&nocode_state, name);
+            nocode_rows.push(measure(&format!("no-code: {name}"), || {
+                let input = CallInput {
+                    event,
+                    ticket: t,
+                    context: &ctx,
+                };
+                let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
+                r.expect("plugin call");
+            }));
+        }
+        nocode_rows.push(measure("no-code: 4-plugin pipeline, created event", || {
+            let req = fx.request(created);
+            assert!(
+                docket
+                    .dispatch("acme-nocode", req)
+                    .expect("dispatch")
+                    .is_applied()
+            );
+        }));
+        for ((n, d), c) in native.into_iter().zip(docket_rows).zip(nocode_rows) {
             let ratio = d.median.as_secs_f64() / n.median.as_secs_f64();
+            let twin = c.median.as_secs_f64() / d.median.as_secs_f64();
+            let c_native = c.median.as_secs_f64() / n.median.as_secs_f64();
             rows.push(n);
             rows.push(Row {
                 note: format!("×{ratio:.0} native"),
                 ..d
+            });
+            rows.push(Row {
+                note: format!("×{twin:.2} Rust plugin, ×{c_native:.0} native"),
+                ..c
             });
         }
 
@@ -229,17 +274,22 @@ fn main() {
         overhead.note = "target ≤ 10 µs".into();
         rows.push(overhead);
 
-        // 3-5. Not available yet.
-        for name in [
-            "no-code compiled rules",
-            "peer: Extism (JSON ABI)",
-            "peer: rules engine (zen-engine)",
+        // 4-5. Measured elsewhere or not available.
+        for (name, note) in [
+            (
+                "peer: Extism (JSON ABI)",
+                "measured by bench-peers/run.sh (own workspace)",
+            ),
+            (
+                "peer: rules engine (zen-engine)",
+                "not measured (see the issue)",
+            ),
         ] {
             rows.push(Row {
                 name: name.into(),
                 median: Duration::ZERO,
                 p99: Duration::ZERO,
-                note: "not measured yet (see the issue)".into(),
+                note: note.into(),
             });
         }
 

@@ -8,10 +8,26 @@ mod guests {
 /// Names of the embedded example plugins.
 pub const NAMES: &[&str] = &["templates", "routing", "escalation", "billing"];
 
-/// The bytes of an embedded example plugin (a core module; the host
-/// componentizes it on install).
+/// Names of the embedded no-code twins (`nocode/<name>`), TOML rule
+/// documents the host compiles on install.
+pub const RULES: &[&str] = &[
+    "nocode/templates",
+    "nocode/routing",
+    "nocode/escalation",
+    "nocode/billing",
+];
+
+/// The bytes of an embedded example plugin: `routing` is the Rust SDK build
+/// (a core module the host componentizes on install), `nocode/routing` its
+/// no-code twin (TOML rules the host compiles on install).
 pub fn plugin(name: &str) -> Option<&'static [u8]> {
     Some(match name {
+        "nocode/templates" => include_str!("../../example-rules/nocode/templates.toml").as_bytes(),
+        "nocode/routing" => include_str!("../../example-rules/nocode/routing.toml").as_bytes(),
+        "nocode/escalation" => {
+            include_str!("../../example-rules/nocode/escalation.toml").as_bytes()
+        }
+        "nocode/billing" => include_str!("../../example-rules/nocode/billing.toml").as_bytes(),
         "templates" => guests::DOCKET_RULES_TEMPLATES,
         "routing" => guests::DOCKET_RULES_ROUTING,
         "escalation" => guests::DOCKET_RULES_ESCALATION,

@@ -67,9 +67,19 @@ fn check_describes_plugins_and_names_what_is_wrong() {
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["templates"][0]["id"], "equipment-repair");
+    // Text is read as a rule document, unless the file says it is wasm.
     let (code, out, _) = run(&["check", &repo("Cargo.toml")]);
     assert_eq!(code, 1);
+    assert!(
+        out.contains("error: unknown key") && out.contains("Cargo.toml:"),
+        "{out}"
+    );
+    let fake = std::env::temp_dir().join(format!("docket-fake-{}.wasm", std::process::id()));
+    std::fs::write(&fake, "not wasm").unwrap();
+    let (code, out, _) = run(&["check", fake.to_str().unwrap()]);
+    assert_eq!(code, 1);
     assert!(out.contains("REJECTED (invalid_wasm)"), "{out}");
+    let _ = std::fs::remove_file(&fake);
     let (code, _, err) = run(&["check", "/no/such/file.wasm"]);
     assert_eq!(code, 2);
     assert!(err.contains("reading /no/such/file.wasm"), "{err}");
@@ -133,4 +143,107 @@ fn run_replays_a_stream_and_reports_bad_lines() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo day through the no-code twins of the four plugins decides
+/// exactly what the Rust plugins decide.
+#[test]
+fn no_code_twins_replay_the_demo_day_like_the_rust_plugins() {
+    let dir = std::env::temp_dir().join(format!("docket-cli-nocode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rust_args = vec!["run".to_string()];
+    let mut nocode_args = vec!["run".to_string()];
+    for name in ["acme-repair", "shopco"] {
+        let path = repo(&format!("host/demo/{name}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let twin = dir.join(format!("{name}.toml"));
+        std::fs::write(&twin, text.replace("\"builtin:", "\"builtin:nocode/")).unwrap();
+        rust_args.extend(["--tenant-config".into(), path]);
+        nocode_args.extend(["--tenant-config".into(), twin.display().to_string()]);
+    }
+    for args in [&mut rust_args, &mut nocode_args] {
+        args.extend(
+            [
+                "--events",
+                &repo("host/demo/events.jsonl"),
+                "--until",
+                "2026-11-27T18:00:00Z",
+            ]
+            .map(String::from),
+        );
+    }
+    let (code, rust, err) = run(&as_strs(&rust_args));
+    assert_eq!(code, 0, "{err}");
+    let (code, nocode, err) = run(&as_strs(&nocode_args));
+    assert_eq!(code, 0, "{err}");
+    assert!(rust.lines().count() > 30, "{rust}");
+    // Everything but the timing line.
+    let decisions = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("dispatch time"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(decisions(&rust), decisions(&nocode));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compile_and_check_rule_documents() {
+    let dir = std::env::temp_dir().join(format!("docket-cli-compile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("routing.wasm");
+    let (code, stdout, err) = run(&[
+        "compile",
+        &repo("example-rules/nocode/routing.toml"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("exports routing"), "{stdout}");
+    let (code, stdout, _) = run(&["check", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("capabilities  routing"), "{stdout}");
+    let (code, stdout, _) = run(&["check", "builtin:nocode/templates"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("template      equipment-repair"),
+        "{stdout}"
+    );
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[routing.rule]]\ngroup = \"x\"\nwhen = 'ticket.priority == \"urgnt\"'\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&["check", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("error: unknown priority `urgnt`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bad.toml:3:28"), "{stdout}");
+    assert!(stdout.contains("hint: did you mean `urgent`?"), "{stdout}");
+    let (code, _, stderr) = run(&[
+        "compile",
+        bad.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown priority `urgnt`"), "{stderr}");
+    let (code, stdout, _) = run(&["check", "--json", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "invalid_rules");
+    assert_eq!(
+        (v["error"]["line"].as_u64(), v["error"]["column"].as_u64()),
+        (Some(3), Some(28))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use docket::types::Context;
-use docket::{Capability, Docket, EngineConfig, Limits, builtin, nocode, sandbox};
+use docket::{Capability, Docket, EngineConfig, Limits, PluginError, builtin, nocode, sandbox};
 use std::process::ExitCode;
 
 /// Loads the plugin, prints what it exports (and its templates), or the
@@ -15,6 +15,12 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
         None => std::fs::read(source).with_context(|| format!("reading {source}"))?,
     };
     // Rule documents are compiled here, so errors name the real file.
+    if source.ends_with(".wasm") && !bytes.starts_with(b"\0asm") {
+        let error = PluginError::InvalidWasm {
+            reason: "the file does not start with the WebAssembly magic number".into(),
+        };
+        return Ok(reject(source, json, &error));
+    }
     if nocode::is_rule_document(&bytes) {
         let text = String::from_utf8(bytes).expect("checked UTF-8");
         match nocode::compile(&text, source) {
@@ -45,17 +51,7 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
     let limits = Limits::default();
     let compiled = match docket.runtime().compile(&bytes, &limits) {
         Ok((p, _)) => p,
-        Err(error) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "source": source, "ok": false, "error": error })
-                );
-            } else {
-                println!("{source}: REJECTED ({})\n  {error}", error.kind());
-            }
-            return Ok(ExitCode::from(1));
-        }
+        Err(error) => return Ok(reject(source, json, &error)),
     };
     let templates = if compiled.has(Capability::Template) {
         let ctx = Context {
@@ -139,6 +135,19 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints why a plugin is unusable; the exit code says so.
+fn reject(source: &str, json: bool, error: &PluginError) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "source": source, "ok": false, "error": error })
+        );
+    } else {
+        println!("{source}: REJECTED ({})\n  {error}", error.kind());
+    }
+    ExitCode::from(1)
 }
 
 fn kind_name(k: &docket::bindings::exports::docket::plugin::template::FieldKind) -> String {

@@ -99,6 +99,9 @@ const KINDS: &[&str] = &[
     "money",
 ];
 
+/// Per parent value, the child values it allows.
+pub type DependentOptions = Vec<(String, Vec<String>)>;
+
 /// One field of a form.
 #[derive(Debug, Clone)]
 pub struct Field {
@@ -110,7 +113,7 @@ pub struct Field {
     /// The default as a `field-value`.
     pub default: Option<Value>,
     /// Parent key and, per parent value, the allowed child values.
-    pub depends_on: Option<(String, Vec<(String, Vec<String>)>)>,
+    pub depends_on: Option<(String, DependentOptions)>,
     /// Controlling key and the values that show the field.
     pub visible_when: Option<(String, Vec<String>)>,
     pub help: String,
