@@ -269,9 +269,19 @@ fn install_error(tenant: &str, bytes: &[u8], limits: Limits) -> PluginError {
 #[test]
 fn malformed_bytes_are_invalid_wasm() {
     assert!(matches!(
-        install_error("i-garbage", b"definitely not wasm", Limits::default()),
+        install_error(
+            "i-garbage",
+            b"\xff\xfe definitely not wasm",
+            Limits::default()
+        ),
         PluginError::InvalidWasm { .. }
     ));
+    // Text is read as a no-code rule document, and this one is not.
+    let text = install_error("i-text", b"definitely not wasm", Limits::default());
+    assert!(
+        matches!(&text, PluginError::InvalidRules { report } if report.contains("invalid TOML")),
+        "{text}"
+    );
     let truncated = &builtin::plugin("routing").unwrap()[..5000];
     assert!(matches!(
         install_error("i-truncated", truncated, Limits::default()),

@@ -78,9 +78,10 @@ pub fn compile(source: &str, file: &str) -> Result<Compiled, Diagnostics> {
     })
 }
 
-/// Whether bytes look like a rule document rather than a wasm binary.
+/// Whether bytes are a rule document rather than a wasm binary: text (wasm
+/// binaries start with `\0asm`, which is never in a TOML document).
 pub fn is_rule_document(bytes: &[u8]) -> bool {
-    !bytes.starts_with(b"\0asm") && std::str::from_utf8(bytes).is_ok()
+    !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
 
 /// The sections a document may have, in phase order.
