@@ -81,6 +81,7 @@ const FUNCTIONS: &[&str] = &[
     "round_half_up",
     "mul_ratio",
     "basis_points",
+    "percent",
     "money",
     "hours",
     "quantity",
@@ -98,6 +99,7 @@ const FUNCTIONS: &[&str] = &[
     "raise",
     "text",
     "lookup",
+    "collect",
     "count",
     "any",
     "all",
@@ -1151,15 +1153,16 @@ impl<'a> Checker<'a> {
                     Ty::Money,
                 ))
             }
-            "basis_points" => {
+            "basis_points" | "percent" => {
                 arity(2)?;
                 let money = self.expect(&args[0], &Ty::Money)?;
-                let bps = self.expect(&args[1], &Ty::Int)?;
+                let share = self.expect(&args[1], &Ty::Int)?;
+                let den = if name == "percent" { 100 } else { 10_000 };
                 Ok((
                     Ir::MulRatio {
                         money: b(money),
-                        num: b(bps),
-                        den: b(Ir::I64(10_000)),
+                        num: b(share),
+                        den: b(Ir::I64(den)),
                         rounding: Rounding::HalfEven,
                     },
                     Ty::Money,
@@ -1302,7 +1305,7 @@ impl<'a> Checker<'a> {
                     _ => String::new(),
                 };
                 let decl = self.table(&name, &args[0].span)?;
-                let (stmts, row) = use_table(self, &decl)?;
+                let (stmts, row) = use_table(self, &decl, &args[0].span)?;
                 let saved = self.row.replace((name, row));
                 let path = vec![
                     ("row".to_string(), args[1].span.clone()),
@@ -1325,6 +1328,49 @@ impl<'a> Checker<'a> {
                     ty: ty.clone(),
                 };
                 Ok((Ir::Block(stmts, b(ir)), ty))
+            }
+            "collect" => {
+                arity(2)?;
+                let literal = |e: &Expr| match &e.kind {
+                    ExprKind::Str(p) => match p.as_slice() {
+                        [StrPart::Lit(s)] => Some(s.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let (Some(name), Some(output)) = (literal(&args[0]), literal(&args[1])) else {
+                    return Err(Diagnostic::new(
+                        "collect takes a table name and an output name, both written out",
+                        span.clone(),
+                    ));
+                };
+                let decl = self.table(&name, &args[0].span)?;
+                if !decl.collect {
+                    return Err(Diagnostic::new(
+                        format!("table `{name}` picks one row; collect(...) reads a table with hit = \"collect\""),
+                        args[0].span.clone(),
+                    )
+                    .hint("use lookup(...) or a rule's `table` for single-row tables"));
+                }
+                let Some((column, ty)) = decl.outputs.get(&output).cloned() else {
+                    let names: Vec<&str> = decl.outputs.keys().map(String::as_str).collect();
+                    let hint = did_you_mean(&output, names.iter().copied())
+                        .unwrap_or_else(|| format!("table `{name}` outputs {}", names.join(", ")));
+                    return Err(Diagnostic::new(
+                        format!("table `{name}` has no output `{output}`"),
+                        args[1].span.clone(),
+                    )
+                    .hint(hint));
+                };
+                if ty != Ty::Text {
+                    return Err(Diagnostic::new(
+                        format!("collect(...) lists text outputs; `{output}` holds numbers"),
+                        args[1].span.clone(),
+                    ));
+                }
+                let (stmts, rows) = super::decls::row_conditions(self, &decl)?;
+                let ir = Ir::Collect { rows, column };
+                Ok((Ir::Block(stmts, b(ir)), Ty::List(Box::new(Ty::Text))))
             }
             "text" => {
                 arity(1)?;

@@ -23,6 +23,13 @@ pub fn flat(ty: &Ty) -> Vec<ValType> {
     }
 }
 
+/// An element of a list being built: one text, or every text of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListItem {
+    One(Ir),
+    Many(Ir),
+}
+
 /// The value a missing custom field reads as.
 fn zero(ty: &Ty) -> Ir {
     match ty {
@@ -599,6 +606,7 @@ impl<'m> FuncGen<'m> {
                 self.stmts(stmts);
                 self.expr(v);
             }
+            Ir::Collect { rows, column } => self.collect(rows, *column),
             Ir::Row { column, row, ty } => {
                 let (at, _) = self.statics.columns[*column as usize];
                 let slot = self.slots[*row as usize];
@@ -814,6 +822,32 @@ impl<'m> FuncGen<'m> {
         self.code.push(I::Else);
         self.expr(default);
         self.code.push(I::End);
+    }
+
+    fn collect(&mut self, rows: &[Ir], column: u32) {
+        let (at, _) = self.statics.columns[column as usize];
+        let buf = self.alloc(vec![I::I32Const(8 * rows.len() as i32)], 4);
+        let n = self.temp(ValType::I32);
+        for (i, row) in rows.iter().enumerate() {
+            self.expr(row);
+            self.code.extend([
+                I::If(BlockType::Empty),
+                I::LocalGet(buf),
+                I::LocalGet(n),
+                I::I32Const(3),
+                I::I32Shl,
+                I::I32Add,
+                I::I32Const((at + 8 * i as u32) as i32),
+                I::I64Load(mem(0, 3)),
+                I::I64Store(mem(0, 2)),
+                I::LocalGet(n),
+                I::I32Const(1),
+                I::I32Add,
+                I::LocalSet(n),
+                I::End,
+            ]);
+        }
+        self.code.extend([I::LocalGet(buf), I::LocalGet(n)]);
     }
 
     fn custom_field(&mut self, key: &str, case: i32, ty: &Ty, present: bool) {
@@ -1068,20 +1102,71 @@ impl FuncGen<'_> {
         ]);
     }
 
-    /// Builds a `list<string>` from texts and stores it at `dst + offset`.
-    pub fn store_text_list(&mut self, dst: u32, offset: u32, items: &[Ir]) {
-        let list = self.alloc(vec![I::I32Const(8 * items.len() as i32)], 4);
-        for (i, item) in items.iter().enumerate() {
-            self.store_pair(list, 8 * i as u32, item, &Ty::Text);
+    /// Builds a `list<string>` from single texts and lists of text, in
+    /// order, and stores it at `dst + offset`.
+    pub fn store_text_list(&mut self, dst: u32, offset: u32, items: &[ListItem]) {
+        let parts: Vec<(bool, Vec<u32>)> = items
+            .iter()
+            .map(|item| match item {
+                ListItem::One(t) => (false, self.to_locals(t, &Ty::Text)),
+                ListItem::Many(l) => (true, self.to_locals(l, &Ty::List(Box::new(Ty::Text)))),
+            })
+            .collect();
+        let mut count = vec![I::I32Const(0)];
+        for (many, v) in &parts {
+            count.extend(if *many {
+                [I::LocalGet(v[1]), I::I32Add]
+            } else {
+                [I::I32Const(1), I::I32Add]
+            });
+        }
+        let mut bytes = count.clone();
+        bytes.extend([I::I32Const(8), I::I32Mul]);
+        let list = self.alloc(bytes, 4);
+        let at = self.temp(ValType::I32);
+        self.code.extend([I::LocalGet(list), I::LocalSet(at)]);
+        for (many, v) in &parts {
+            if *many {
+                self.code.extend([
+                    I::LocalGet(at),
+                    I::LocalGet(v[0]),
+                    I::LocalGet(v[1]),
+                    I::I32Const(8),
+                    I::I32Mul,
+                    I::MemoryCopy {
+                        src_mem: 0,
+                        dst_mem: 0,
+                    },
+                    I::LocalGet(at),
+                    I::LocalGet(v[1]),
+                    I::I32Const(8),
+                    I::I32Mul,
+                    I::I32Add,
+                    I::LocalSet(at),
+                ]);
+            } else {
+                self.code.extend([
+                    I::LocalGet(at),
+                    I::LocalGet(v[0]),
+                    I::I32Store(mem(0, 2)),
+                    I::LocalGet(at),
+                    I::LocalGet(v[1]),
+                    I::I32Store(mem(4, 2)),
+                    I::LocalGet(at),
+                    I::I32Const(8),
+                    I::I32Add,
+                    I::LocalSet(at),
+                ]);
+            }
         }
         self.code.extend([
             I::LocalGet(dst),
             I::LocalGet(list),
             I::I32Store(mem(offset, 2)),
             I::LocalGet(dst),
-            I::I32Const(items.len() as i32),
-            I::I32Store(mem(offset + 4, 2)),
         ]);
+        self.code.extend(count);
+        self.code.push(I::I32Store(mem(offset + 4, 2)));
     }
 
     /// The export prologue: the parameter tuple's address is wasm local 0;

@@ -4,6 +4,7 @@
 //! condition written as an expression.
 
 use super::check::{Checker, Column, SettingDecl, setting_ty};
+use super::codegen::ListItem;
 use super::diag::{Diagnostic, did_you_mean};
 use super::doc::{Node, Table};
 use super::expr::{BinaryOp, Expr, ExprKind, Span, StrPart, UnaryOp};
@@ -81,6 +82,8 @@ pub struct TableDecl<'a> {
     pub rows: Vec<Vec<Node<'a>>>,
     /// Output name → (column, type).
     pub outputs: BTreeMap<String, (u32, Ty)>,
+    /// Hit policy "collect": every matching row, read with `collect(...)`.
+    pub collect: bool,
 }
 
 /// Reads `[tables.<name>]`: `hit`, `inputs`, `outputs`, `rows`.
@@ -122,7 +125,7 @@ pub fn tables<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<()> {
             rows.push(cells);
         }
         match hit {
-            "first" | "unique" => {}
+            "first" | "unique" | "collect" => {}
             "priority" => {
                 let Some(p) = output_names.iter().position(|(n, _)| n == "priority") else {
                     return Err(hit_node.expect("set").error(
@@ -138,8 +141,8 @@ pub fn tables<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<()> {
                 rows = keyed.into_iter().map(|(_, r)| r).collect();
             }
             other => {
-                let hint = did_you_mean(other, ["first", "unique", "priority"])
-                    .unwrap_or_else(|| "one of first, unique, priority".into());
+                let hint = did_you_mean(other, ["first", "unique", "priority", "collect"])
+                    .unwrap_or_else(|| "one of first, unique, priority, collect".into());
                 return Err(hit_node
                     .expect("set")
                     .error(format!("unknown hit policy `{other}`"))
@@ -164,6 +167,7 @@ pub fn tables<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<()> {
                 inputs,
                 rows,
                 outputs,
+                collect: hit == "collect",
             },
         );
     }
@@ -205,7 +209,7 @@ fn cell_set(n: &Node) -> CellSet {
     if let Ok(s) = n.str("") {
         return match s {
             "*" | "-" => CellSet::Any,
-            s if s.starts_with(['<', '>', '!']) => CellSet::Unknown,
+            s if is_unary_test(s) => CellSet::Unknown,
             s => CellSet::Values(vec![s.to_string()]),
         };
     }
@@ -251,7 +255,30 @@ fn check_unique(what: &str, rows: &[Vec<Node>], inputs: usize) -> R<()> {
 
 /// Checks a table's inputs in the current scope; returns the statements
 /// that set the row local (-1 when no row matches) and that local.
-pub fn use_table(c: &mut Checker, decl: &TableDecl) -> R<(Vec<Stmt>, u32)> {
+pub fn use_table(c: &mut Checker, decl: &TableDecl, span: &Span) -> R<(Vec<Stmt>, u32)> {
+    if decl.collect {
+        return Err(Diagnostic::new(
+            format!("table `{}` collects every matching row", decl.name),
+            span.clone(),
+        )
+        .hint(format!(
+            "read it with collect(\"{}\", \"<output>\")",
+            decl.name
+        )));
+    }
+    let (mut stmts, conditions) = row_conditions(c, decl)?;
+    let row = c.local(Ty::Int);
+    // The row index is an i32 in wasm; its checker type only sizes the slot.
+    c.locals[row as usize] = Ty::Bool;
+    stmts.push(Stmt::FirstRow {
+        local: row,
+        rows: conditions,
+    });
+    Ok((stmts, row))
+}
+
+/// The statements binding a table's inputs, and each row's condition.
+pub fn row_conditions(c: &mut Checker, decl: &TableDecl) -> R<(Vec<Stmt>, Vec<Ir>)> {
     let mut stmts = Vec::new();
     let mut inputs = Vec::new();
     for e in &decl.inputs {
@@ -275,14 +302,7 @@ pub fn use_table(c: &mut Checker, decl: &TableDecl) -> R<(Vec<Stmt>, u32)> {
         }
         conditions.push(cond.unwrap_or(Ir::Bool(true)));
     }
-    let row = c.local(Ty::Int);
-    // The row index is an i32 in wasm; its checker type only sizes the slot.
-    c.locals[row as usize] = Ty::Bool;
-    stmts.push(Stmt::FirstRow {
-        local: row,
-        rows: conditions,
-    });
-    Ok((stmts, row))
+    Ok((stmts, conditions))
 }
 
 /// The test one cell makes of its input; `None` for a wildcard.
@@ -302,33 +322,26 @@ fn cell_test(c: &mut Checker, value: Ir, ty: &Ty, span: &Span, cell: &Node) -> R
         if s == "*" || s == "-" {
             return Ok(None);
         }
-        if s.starts_with(['<', '>', '!']) {
-            // A unary test like ">= 5": the input followed by the cell.
-            let text = format!("__input {s}");
-            let parsed = super::expr::parse(&text, 0).map_err(|d| cell.error(d.message))?;
-            let ExprKind::Binary(op, _, rhs) = parsed.kind else {
-                return Err(cell.error("a comparison cell looks like `>= 5` or `!= \"x\"`"));
-            };
-            let mut rhs = *rhs;
-            shift_spans(&mut rhs, cell.range().start + 1, 8);
-            // Errors about the comparison point at the cell.
-            let input = Expr {
-                kind: ExprKind::Path(vec![("__input".into(), cell.range())]),
-                span: cell.range(),
-            };
-            c.push_scope();
+        if is_unary_test(s) {
+            // A unary test like ">= 5" or `contains "refund"`: the input
+            // followed by the cell, parsed so spans land in the cell.
+            let prefix = "__input ";
+            let base = cell.content_start().saturating_sub(prefix.len());
+            let mut e = super::expr::parse(&format!("{prefix}{s}"), base)?;
+            // The synthetic input sits just before the cell: point at the cell.
+            clamp_spans(&mut e, cell.content_start());
             let Ir::Local(local, _) = value else {
                 unreachable!("table inputs are locals")
             };
+            c.push_scope();
             c.alias("__input", local, ty.clone());
-            let result = c.expr(&Expr {
-                kind: ExprKind::Binary(op, Box::new(input), Box::new(rhs)),
-                span: cell.range(),
-            });
+            let result = c.expr(&e);
             c.pop_scope();
             let (ir, rty) = result?;
             if rty != Ty::Bool {
-                return Err(cell.error("a comparison cell must compare, e.g. `>= 5`"));
+                return Err(
+                    cell.error("a test cell must be a condition, e.g. `>= 5` or `contains \"x\"`")
+                );
             }
             return Ok(Some(ir));
         }
@@ -352,24 +365,52 @@ fn cell_test(c: &mut Checker, value: Ir, ty: &Ty, span: &Span, cell: &Node) -> R
         .map_err(|d| Diagnostic::new(d.message, range).hint(d.hint.unwrap_or_default()))
 }
 
-fn shift_spans(e: &mut Expr, base: usize, skip: usize) {
-    let fix = |s: &mut Span| {
-        *s = (s.start.saturating_sub(skip) + base)..(s.end.saturating_sub(skip) + base);
+/// Moves every span that starts before `min` to start at `min`.
+fn clamp_spans(e: &mut Expr, min: usize) {
+    let clamp = |s: &mut Span| {
+        s.start = s.start.max(min);
+        s.end = s.end.max(s.start);
     };
-    fix(&mut e.span);
+    clamp(&mut e.span);
     match &mut e.kind {
-        ExprKind::Unary(_, a) => shift_spans(a, base, skip),
+        ExprKind::Path(p) => p.iter_mut().for_each(|(_, s)| clamp(s)),
+        ExprKind::Unary(_, a) => clamp_spans(a, min),
         ExprKind::Binary(_, a, b) => {
-            shift_spans(a, base, skip);
-            shift_spans(b, base, skip);
+            clamp_spans(a, min);
+            clamp_spans(b, min);
+        }
+        ExprKind::Matches(a, _, s) => {
+            clamp_spans(a, min);
+            clamp(s);
         }
         ExprKind::Call(_, args) | ExprKind::List(args) => {
-            for a in args {
-                shift_spans(a, base, skip);
-            }
+            args.iter_mut().for_each(|a| clamp_spans(a, min));
         }
-        _ => {}
+        ExprKind::If(a, b, c) => {
+            clamp_spans(a, min);
+            clamp_spans(b, min);
+            clamp_spans(c, min);
+        }
+        ExprKind::Member(a, names) => {
+            clamp_spans(a, min);
+            names.iter_mut().for_each(|(_, s)| clamp(s));
+        }
+        ExprKind::Comprehension { source, cond, .. } => {
+            clamp_spans(source, min);
+            clamp_spans(cond, min);
+        }
+        ExprKind::Int(_) | ExprKind::Duration(_) | ExprKind::Bool(_) | ExprKind::Str(_) => {}
     }
+}
+
+/// Whether a text cell is a test of the input (`>= 5`, `!= "x"`,
+/// `contains "refund"`, `matches "^INC-"`, ...) rather than a value.
+fn is_unary_test(s: &str) -> bool {
+    const WORDS: &[&str] = &["contains ", "starts_with ", "ends_with ", "matches ", "in "];
+    s.starts_with(['<', '>'])
+        || s.starts_with("!=")
+        || s.starts_with("==")
+        || WORDS.iter().any(|w| s.starts_with(w))
 }
 
 /// Reads a condition: an expression string, or a table of `all`, `any`,
@@ -604,16 +645,22 @@ fn changed_test(key: &str, span: &Span) -> Expr {
     }
 }
 
-/// Reads a list of text templates (tags, skills).
-pub fn templates(c: &mut Checker, node: Option<Node>, what: &str) -> R<Vec<Ir>> {
+/// Reads a list of text: an array of templates (`["vip", "{ticket.category}"]`)
+/// or one expression yielding a list of text (`'collect("tags", "tag")'`).
+pub fn templates(c: &mut Checker, node: Option<Node>, what: &str) -> R<Vec<ListItem>> {
     let Some(node) = node else {
         return Ok(Vec::new());
     };
+    if node.str("").is_ok() {
+        let e = node.expr(what)?;
+        let list = c.expect(&e, &Ty::List(Box::new(Ty::Text)))?;
+        return Ok(vec![ListItem::Many(list)]);
+    }
     node.array(what)?
         .iter()
         .map(|n| {
             let e = n.template(what)?;
-            c.expect(&e, &Ty::Text)
+            c.expect(&e, &Ty::Text).map(ListItem::One)
         })
         .collect()
 }

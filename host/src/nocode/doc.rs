@@ -113,7 +113,7 @@ impl<'a> Node<'a> {
     }
 
     /// Where the content of this string value starts in the document.
-    fn content_start(&self) -> usize {
+    pub fn content_start(&self) -> usize {
         let raw = &self.src[self.span.0..self.span.1];
         if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
             let after = self.span.0 + 3;

@@ -345,6 +345,12 @@ pub enum Ir {
     },
     /// Evaluates a statement list (table lookups, lets) then the value.
     Block(Vec<Stmt>, Box<Ir>),
+    /// The text outputs of every row whose condition holds, in row order:
+    /// a `list<string>` (hit policy "collect").
+    Collect {
+        rows: Vec<Ir>,
+        column: u32,
+    },
     /// A decision table output: the static column's value at the row
     /// index held in an i32 local.
     Row {

@@ -148,7 +148,7 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
             let forms = c.templates.clone();
             let rules = match validation {
                 Some(v) => templates::rules(c, v)?,
-                None => Vec::new(),
+                None => (Vec::new(), Vec::new()),
             };
             Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
                 templates::emit_validate(g, c, &forms, &rules)

@@ -4,7 +4,7 @@
 //! tags.
 
 use super::check::Checker;
-use super::codegen::FuncGen;
+use super::codegen::{FuncGen, ListItem};
 use super::decls::{condition, optional_expr, template_key, templates, use_table};
 use super::diag::Diagnostic;
 use super::doc::Node;
@@ -21,8 +21,8 @@ pub struct Rule {
     pub when: Ir,
     pub group: Ir,
     pub priority: Option<Ir>,
-    pub skills: Vec<Ir>,
-    pub tags: Vec<Ir>,
+    pub skills: Vec<ListItem>,
+    pub tags: Vec<ListItem>,
     pub reason: Ir,
     /// Agent pick for this rule, after the decision is known.
     pub pick: Option<Pick>,
@@ -35,7 +35,7 @@ pub struct Pick {
     pub agent: u32,
     pub found_reason: Ir,
     pub overflow_reason: Ir,
-    pub overflow_tags: Vec<Ir>,
+    pub overflow_tags: Vec<ListItem>,
 }
 
 /// The checked section.
@@ -75,7 +75,7 @@ fn rule<'a>(c: &mut Checker<'a>, node: Node<'a>, agent: Option<Node<'a>>) -> R<R
     if let Some(table) = t.get("table") {
         let name = table.str("table")?;
         let decl = c.table(name, &table.range())?;
-        let (stmts, row) = use_table(c, &decl)?;
+        let (stmts, row) = use_table(c, &decl, &table.range())?;
         pre.extend(stmts);
         when = Ir::Cmp {
             op: Cmp::Ge,
@@ -253,7 +253,7 @@ pub fn emit(g: &mut FuncGen, c: &Checker, routing: &Routing) {
                 g.store_pair(result, payload + field("reason").offset, &reason, &Ty::Text);
                 g.code.push(I::Else);
                 g.store_byte_const(result, payload + agent.offset, 0);
-                let tags: Vec<Ir> = rule
+                let tags: Vec<ListItem> = rule
                     .tags
                     .iter()
                     .chain(&pick.overflow_tags)

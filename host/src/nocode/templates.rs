@@ -128,6 +128,16 @@ pub struct Template {
     pub fields: Vec<Field>,
 }
 
+/// A field value set when a condition holds (`[[validation.set]]`).
+pub struct SetRule {
+    pub when: Ir,
+    pub key: String,
+    /// The `field-value` case and the value's type.
+    pub case: i32,
+    pub ty: Ty,
+    pub value: Ir,
+}
+
 /// A validation rule beyond the forms.
 pub struct Rule {
     pub when: Ir,
@@ -402,14 +412,23 @@ fn default_value(kind: &Kind, n: Node) -> R<Value> {
     Ok(Value::Case(case as u32, Some(Box::new(payload))))
 }
 
-/// Reads `[validation]` rules: `[[validation.rule]]` with `when`, `field`,
-/// `code` and `message`.
-pub fn rules<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<Vec<Rule>> {
+/// Reads `[validation]`: `[[validation.rule]]` errors (`when`, `field`,
+/// `code`, `message`) and `[[validation.set]]` field values (`when`,
+/// `field`, `value`).
+pub fn rules<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<(Vec<Rule>, Vec<SetRule>)> {
     let mut t = node.table("[validation]")?;
-    let list = t.require("rule")?;
+    let rule_list = t.get("rule");
+    let set_list = t.get("set");
     t.finish()?;
+    if rule_list.is_none() && set_list.is_none() {
+        return Err(node.error("[validation] needs `rule` or `set` entries"));
+    }
     let mut out = Vec::new();
-    for rn in list.array("[[validation.rule]]")? {
+    for rn in rule_list
+        .map(|l| l.array("[[validation.rule]]"))
+        .transpose()?
+        .unwrap_or_default()
+    {
         let mut r = rn.table("a [[validation.rule]]")?;
         let when = c.expect(&condition(r.require("when")?)?, &Ty::Bool)?;
         let field = r.require("field")?.str("field")?.to_string();
@@ -434,7 +453,46 @@ pub fn rules<'a>(c: &mut Checker<'a>, node: Node<'a>) -> R<Vec<Rule>> {
             message,
         });
     }
-    Ok(out)
+    let mut sets = Vec::new();
+    for sn in set_list
+        .map(|l| l.array("[[validation.set]]"))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        let mut r = sn.table("a [[validation.set]]")?;
+        let when = match r.get("when") {
+            Some(w) => c.expect(&condition(w)?, &Ty::Bool)?,
+            None => Ir::Bool(true),
+        };
+        let field_node = r.require("field")?;
+        let key = field_node.str("field")?.to_string();
+        let Some((case, ty)) = c.fields.get(&key).cloned() else {
+            let hint = did_you_mean(&key, c.fields.keys().map(String::as_str))
+                .unwrap_or_else(|| "declare it in a [[templates.fields]] entry".into());
+            return Err(field_node
+                .error(format!("unknown field `{key}`"))
+                .hint(hint));
+        };
+        if ty == Ty::Decimal {
+            return Err(field_node.error(format!("decimal field `{key}` cannot be set by a rule")));
+        }
+        let value_node = r.require("value")?;
+        let e = if ty == Ty::Text {
+            value_node.template("value")?
+        } else {
+            value_node.expr("value")?
+        };
+        let value = c.expect(&e, &ty)?;
+        r.finish()?;
+        sets.push(SetRule {
+            when,
+            key,
+            case,
+            ty,
+            value,
+        });
+    }
+    Ok((out, sets))
 }
 
 /// The templates as a `list<ticket-template>` value.
@@ -541,9 +599,14 @@ pub fn emit_templates(g: &mut FuncGen, c: &Checker, templates: &[Template]) {
 }
 
 /// Emits `validate(ev, t, ctx) -> validation`.
-pub fn emit_validate(g: &mut FuncGen, c: &Checker, templates: &[Template], rules: &[Rule]) {
-    let v = Validate::new(g, c, templates);
-    v.emit(g, c, templates, rules);
+pub fn emit_validate(
+    g: &mut FuncGen,
+    c: &Checker,
+    templates: &[Template],
+    (rules, sets): &(Vec<Rule>, Vec<SetRule>),
+) {
+    let v = Validate::new(g, c, templates, rules.len(), sets.len());
+    v.emit(g, c, templates, rules, sets);
 }
 
 /// Layouts and locals of the validator.
@@ -567,7 +630,13 @@ struct Validate {
 }
 
 impl Validate {
-    fn new(g: &mut FuncGen, c: &Checker, templates: &[Template]) -> Validate {
+    fn new(
+        g: &mut FuncGen,
+        c: &Checker,
+        templates: &[Template],
+        rules: usize,
+        set_rules: usize,
+    ) -> Validate {
         let abi = c.abi;
         let result_ty = abi.result("template", "validate");
         let result = g.alloc(
@@ -582,14 +651,15 @@ impl Validate {
             .iter()
             .flat_map(|t| &t.fields)
             .filter(|f| f.default.is_some())
-            .count();
+            .count()
+            + set_rules;
         let ticket_fields = abi.field("types", "ticket", "fields").offset;
         // Room for one error per field definition, per ticket field (unknown
         // fields) and per rule.
         let mut capacity = vec![
             I::LocalGet(g.param_locals[1]),
             I::I32Load(mem(ticket_fields + 4, 2)),
-            I::I32Const(defs as i32 + 64),
+            I::I32Const((defs + rules) as i32),
             I::I32Add,
         ];
         let errors = Growing::new(
@@ -677,7 +747,14 @@ impl Validate {
         }
     }
 
-    fn emit(&self, g: &mut FuncGen, c: &Checker, templates: &[Template], rules: &[Rule]) {
+    fn emit(
+        &self,
+        g: &mut FuncGen,
+        c: &Checker,
+        templates: &[Template],
+        rules: &[Rule],
+        sets: &[SetRule],
+    ) {
         g.expr(&Ir::Cmp {
             op: Cmp::Eq,
             wide: false,
@@ -738,6 +815,25 @@ impl Validate {
             );
             g.store_byte_const(self.at, self.error_code, r.code);
             g.store_pair(self.at, self.error_message, &r.message, &Ty::Text);
+            g.code.push(I::End);
+        }
+        for set in sets {
+            g.expr(&set.when);
+            g.code.push(I::If(BlockType::Empty));
+            self.sets.push(g, self.at);
+            g.store_pair(self.at, 0, &Ir::Text(set.key.clone()), &Ty::Text);
+            g.store_byte_const(self.at, self.value_offset, set.case);
+            let at = self.value_offset + self.payload;
+            match &set.ty {
+                Ty::Text | Ty::List(_) => g.store_pair(self.at, at, &set.value, &set.ty),
+                Ty::Int | Ty::Instant => g.store_i64(self.at, at, &set.value),
+                Ty::Bool => g.store_byte(self.at, at, &set.value),
+                Ty::Money => {
+                    let currency = c.abi.field("types", "money", "currency").offset;
+                    g.store_money(self.at, at, currency, &set.value);
+                }
+                other => unreachable!("checked: {other:?}"),
+            }
             g.code.push(I::End);
         }
         let result_ty = c.abi.result("template", "validate");
