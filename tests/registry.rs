@@ -296,3 +296,167 @@ fn one_module_may_export_several_capabilities() {
         vec![docket::Capability::Routing, docket::Capability::Billing]
     );
 }
+
+/// Distinct no-code routing plugins: `[[routing.rule]]` sending to `g<i>`.
+fn numbered_router(i: usize) -> Vec<u8> {
+    format!("[[routing.rule]]\ngroup = \"g{i}\"\nreason = \"rule {i}\"\n").into_bytes()
+}
+
+fn route_with(d: &Docket, plugin: &docket::plugin::CompiledPlugin) -> String {
+    let ev = event(EventKind::Created, MONDAY);
+    let t = ticket("L-1", "software", MONDAY);
+    let ctx = docket::types::Context {
+        tenant: "lru".into(),
+        now: MONDAY,
+        settings: vec![],
+        agents: vec![],
+        history: vec![],
+        calendars: vec![],
+    };
+    let input = docket::sandbox::CallInput {
+        event: &ev,
+        ticket: &t,
+        context: &ctx,
+    };
+    let rt = d.runtime();
+    let (r, _) = docket::sandbox::call(
+        rt.engine(),
+        plugin,
+        docket::Capability::Routing,
+        &input,
+        &Limits::default(),
+        rt.epoch_tick(),
+    );
+    match r.expect("route") {
+        docket::sandbox::Decision::Routing(Some(d)) => d.group,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_resident_set_is_bounded_and_reloads_on_demand() {
+    for cache in [true, false] {
+        let dir = std::env::temp_dir().join(format!("docket-lru-{}-{cache}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let d = Docket::new(EngineConfig {
+            cache_dir: cache.then(|| dir.clone()),
+            max_instances: 8,
+            max_resident_plugins: 2,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let plugins: Vec<_> = (0..5)
+            .map(|i| {
+                d.runtime()
+                    .compile(&numbered_router(i), &Limits::default())
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        assert_eq!(d.runtime().resident_stats().resident, 2);
+        // Every plugin still answers, in any order, each with its own rules.
+        for round in 0..3 {
+            for (i, p) in plugins.iter().enumerate().rev() {
+                assert_eq!(route_with(&d, p), format!("g{i}"), "round {round}");
+                assert!(d.runtime().resident_stats().resident <= 2);
+            }
+        }
+        let stats = d.runtime().resident_stats();
+        assert!(stats.reloads >= 10 && stats.evictions >= 13, "{stats:?}");
+        // A hot plugin stays resident: calling it between others never reloads it.
+        let before = d.runtime().resident_stats().reloads;
+        for i in 0..4 {
+            assert_eq!(route_with(&d, &plugins[0]), "g0");
+            assert_eq!(
+                route_with(&d, &plugins[1 + i % 2]),
+                format!("g{}", 1 + i % 2)
+            );
+        }
+        // 0 stays resident; 1 and 2 take turns evicting each other.
+        assert_eq!(d.runtime().resident_stats().reloads - before, 3);
+        drop(plugins);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn eviction_never_pulls_code_from_under_a_running_call() {
+    let d = std::sync::Arc::new(
+        Docket::new(EngineConfig {
+            max_instances: 16,
+            max_resident_plugins: 1,
+            ..EngineConfig::default()
+        })
+        .unwrap(),
+    );
+    let looping = d
+        .runtime()
+        .compile(builtin::hostile_plugin(), &Limits::default())
+        .unwrap()
+        .0;
+    let others: Vec<_> = (0..3)
+        .map(|i| {
+            d.runtime()
+                .compile(&numbered_router(i), &Limits::default())
+                .unwrap()
+                .0
+        })
+        .collect();
+    // A long call (an infinite loop stopped by fuel) while other plugins
+    // evict it again and again.
+    let d2 = d.clone();
+    let runner = std::thread::spawn(move || {
+        let ev = event(EventKind::Created, MONDAY);
+        let t = ticket("L-2", "software", MONDAY);
+        let ctx = docket::types::Context {
+            tenant: "lru".into(),
+            now: MONDAY,
+            settings: vec![docket::types::Setting {
+                key: "mode".into(),
+                value: docket::types::FieldValue::Text("loop".into()),
+            }],
+            agents: vec![],
+            history: vec![],
+            calendars: vec![],
+        };
+        let input = docket::sandbox::CallInput {
+            event: &ev,
+            ticket: &t,
+            context: &ctx,
+        };
+        let limits = Limits {
+            fuel: u64::MAX,
+            timeout_ms: 700,
+            ..Limits::default()
+        };
+        let rt = d2.runtime();
+        (0..3)
+            .map(|_| {
+                docket::sandbox::call(
+                    rt.engine(),
+                    &looping,
+                    docket::Capability::Routing,
+                    &input,
+                    &limits,
+                    rt.epoch_tick(),
+                )
+                .0
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut calls = 0;
+    while !runner.is_finished() {
+        for (i, p) in others.iter().enumerate() {
+            assert_eq!(route_with(&d, p), format!("g{i}"));
+            calls += 1;
+        }
+    }
+    for r in runner.join().unwrap() {
+        assert!(
+            matches!(r, Err(docket::PluginError::DeadlineExceeded { .. })),
+            "{r:?}"
+        );
+    }
+    assert!(calls > 3);
+    assert!(d.runtime().resident_stats().evictions > 3);
+}

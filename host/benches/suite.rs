@@ -97,6 +97,85 @@ impl Zipf {
 
 /// The engine under test; `DOCKET_BENCH_KEEP_RESIDENT` (bytes) and
 /// `DOCKET_BENCH_COW` (0/1) try other settings without editing code.
+/// 7b. Tenants that each have their own plugin (a no-code routing document
+/// with their own groups): the resident set bounded by the LRU against an
+/// unbounded one, on the same Zipf-skewed events, with the disk cache.
+fn distinct_plugins(fx: &Fixture) {
+    let tenants: usize = std::env::var("DOCKET_BENCH_DISTINCT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    if tenants == 0 {
+        return;
+    }
+    let cache = std::env::temp_dir().join(format!("docket-suite-lru-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let doc = std::str::from_utf8(builtin::plugin("nocode/routing").unwrap()).unwrap();
+    println!();
+    println!(
+        "distinct plugins: {tenants} tenants, each its own no-code routing plugin, disk cache, Zipf s=1.1, 1 thread"
+    );
+    // The bounded run goes first so the unbounded one cannot lend it memory.
+    for cap in [256usize, usize::MAX] {
+        let d = Docket::new(EngineConfig {
+            cache_dir: Some(cache.clone()),
+            max_resident_plugins: cap,
+            ..engine_config()
+        })
+        .unwrap();
+        let rss0 = rss_mib();
+        let begin = Instant::now();
+        for i in 0..tenants {
+            let id = format!("d{i:05}");
+            let own = doc.replace("\"general\"", &format!("\"general-{i}\""));
+            d.ensure_tenant(&id, Limits::default()).unwrap();
+            let v = d.install(&id, "routing", own.as_bytes()).unwrap();
+            d.activate(&id, "routing", &v.version.to_string()).unwrap();
+            d.set_pipeline(
+                &id,
+                vec![docket::PipelineStep {
+                    plugin: "routing".into(),
+                    settings: vec![],
+                    on_failure: docket::FailurePolicy::FailEvent,
+                }],
+            )
+            .unwrap();
+        }
+        let install = begin.elapsed();
+        let rss_installed = rss_mib();
+        let mut zipf = Zipf::new(tenants, 0x51_7cc1_b727_220a);
+        let mut lat = Vec::with_capacity(SCALE_EVENTS);
+        let begin = Instant::now();
+        for _ in 0..SCALE_EVENTS {
+            let tenant = format!("d{:05}", zipf.next());
+            let req = fx.request(&fx.created);
+            let s = Instant::now();
+            assert!(d.dispatch(&tenant, req).unwrap().is_applied());
+            lat.push(s.elapsed());
+        }
+        let eps = lat.len() as f64 / begin.elapsed().as_secs_f64();
+        lat.sort_unstable();
+        let stats = d.runtime().resident_stats();
+        let cap_name = if cap == usize::MAX {
+            "unbounded".to_string()
+        } else {
+            cap.to_string()
+        };
+        println!(
+            "  resident cap {cap_name:>9}: installed in {:.1} s, RSS +{:.0} MiB after install, +{:.0} MiB after {SCALE_EVENTS} events; {eps:.0} events/s, p50 {:.0} µs, p99 {:.0} µs; {} resident, {} reloads, {} evictions",
+            install.as_secs_f64(),
+            rss_installed - rss0,
+            rss_mib() - rss0,
+            lat[lat.len() / 2].as_secs_f64() * 1e6,
+            lat[lat.len() * 99 / 100].as_secs_f64() * 1e6,
+            stats.resident,
+            stats.reloads,
+            stats.evictions,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
 fn engine_config() -> EngineConfig {
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     let defaults = EngineConfig::default();
@@ -419,4 +498,5 @@ fn main() {
     let (_, one, _, _) = scale_rows[0];
     let (_, two, _, _) = scale_rows[1];
     println!("  1 → 2 threads: ×{:.2} events/s", two / one);
+    distinct_plugins(&fx);
 }

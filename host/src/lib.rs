@@ -32,6 +32,7 @@ pub mod nocode;
 pub mod plugin;
 pub mod registry;
 pub mod replay;
+pub mod resident;
 pub mod runtime;
 pub mod sandbox;
 pub mod service;

@@ -83,6 +83,10 @@ pub struct EngineConfig {
     /// Map plugins' initial memory copy-on-write from their image (true),
     /// or copy their (small) data segments into each new instance (false).
     pub memory_init_cow: bool,
+    /// Plugins whose compiled code stays in memory; the least recently used
+    /// beyond this are evicted and reloaded on their next call (from
+    /// `cache_dir` if set, else compiled again).
+    pub max_resident_plugins: usize,
 }
 
 impl Default for EngineConfig {
@@ -99,6 +103,7 @@ impl Default for EngineConfig {
             // touched, 0 returns them with madvise and TLB shootdowns.
             keep_resident_bytes: 128 << 10,
             memory_init_cow: true,
+            max_resident_plugins: 1024,
         }
     }
 }

@@ -5,10 +5,13 @@ use crate::bindings::exports::docket::plugin::{billing, escalation, routing, tem
 use crate::componentize::{self, BinaryKind, check_import, export_capability};
 use crate::contract::Capability;
 use crate::error::PluginError;
+use crate::resident::Loader;
 use crate::sandbox::HostState;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, component::types::ComponentItem};
 
@@ -44,11 +47,33 @@ pub struct PluginInfo {
     pub imports: Vec<String>,
 }
 
-/// A plugin compiled for this engine, ready to instantiate.
+/// The linked form of a plugin: what each call instantiates.
+pub(crate) struct Linked {
+    pub pre: InstancePre<HostState>,
+    pub indices: CapabilityIndices,
+    pub capabilities: BTreeSet<Capability>,
+    pub imports: Vec<String>,
+}
+
+/// A plugin compiled for this engine. Its linked form stays in memory while
+/// it is among the most recently used (see [`crate::resident`]) and is
+/// reloaded on demand after an eviction.
 pub struct CompiledPlugin {
     pub(crate) info: PluginInfo,
-    pub(crate) pre: InstancePre<HostState>,
-    pub(crate) indices: CapabilityIndices,
+    /// The installed bytes, to compile again if the disk cache lacks them.
+    pub(crate) source: Arc<[u8]>,
+    pub(crate) module_limit: u64,
+    slot: Mutex<Option<Arc<Linked>>>,
+    last_used: AtomicU64,
+    loader: Arc<Loader>,
+}
+
+impl Drop for CompiledPlugin {
+    fn drop(&mut self) {
+        if self.is_resident() {
+            self.loader.released();
+        }
+    }
 }
 
 impl std::fmt::Debug for CompiledPlugin {
@@ -60,6 +85,56 @@ impl std::fmt::Debug for CompiledPlugin {
 }
 
 impl CompiledPlugin {
+    pub(crate) fn new(
+        info: PluginInfo,
+        linked: Linked,
+        source: Arc<[u8]>,
+        module_limit: u64,
+        loader: Arc<Loader>,
+    ) -> CompiledPlugin {
+        let now = loader.tick();
+        CompiledPlugin {
+            info,
+            source,
+            module_limit,
+            slot: Mutex::new(Some(Arc::new(linked))),
+            last_used: AtomicU64::new(now),
+            loader,
+        }
+    }
+
+    /// The linked form, reloaded if it was evicted.
+    pub(crate) fn linked(&self) -> Result<Arc<Linked>, PluginError> {
+        self.last_used.store(self.loader.tick(), Ordering::Relaxed);
+        if let Some(l) = self.slot.lock().expect("slot").as_ref() {
+            return Ok(l.clone());
+        }
+        let linked = Arc::new(self.loader.reload(self)?);
+        let mut slot = self.slot.lock().expect("slot");
+        if let Some(l) = slot.as_ref() {
+            // Another call reloaded it meanwhile.
+            return Ok(l.clone());
+        }
+        *slot = Some(linked.clone());
+        drop(slot);
+        self.loader.admitted(self);
+        Ok(linked)
+    }
+
+    pub(crate) fn is_resident(&self) -> bool {
+        self.slot.lock().expect("slot").is_some()
+    }
+
+    pub(crate) fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// Drops the linked form (running calls keep theirs); false if it was
+    /// not resident.
+    pub(crate) fn evict(&self) -> bool {
+        self.slot.lock().expect("slot").take().is_some()
+    }
+
     /// What the plugin is.
     pub fn info(&self) -> &PluginInfo {
         &self.info
@@ -109,10 +184,7 @@ pub(crate) fn link(
     engine: &Engine,
     linker: &Linker<HostState>,
     component: &Component,
-    hash: String,
-    size: u64,
-    componentized: bool,
-) -> Result<CompiledPlugin, PluginError> {
+) -> Result<Linked, PluginError> {
     let ty = component.component_type();
     let mut imports = Vec::new();
     for (name, _) in ty.imports(engine) {
@@ -156,12 +228,10 @@ pub(crate) fn link(
             }
         }
     }
-    let info = PluginInfo {
-        hash,
-        size,
-        componentized,
-        capabilities: capabilities.into_iter().collect(),
+    Ok(Linked {
+        pre,
+        indices,
+        capabilities,
         imports,
-    };
-    Ok(CompiledPlugin { info, pre, indices })
+    })
 }

@@ -8,12 +8,13 @@ use crate::componentize::{self, BinaryKind};
 use crate::error::PluginError;
 use crate::limits::{EngineConfig, Limits};
 use crate::plugin::{self, CompiledPlugin};
+use crate::resident::{Loader, ResidentStats};
 use crate::sandbox::{self, HostState};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Where a compiled plugin came from, for cold-start accounting.
@@ -57,9 +58,7 @@ impl Drop for EpochTicker {
 
 /// The engine every tenant shares.
 pub struct Runtime {
-    engine: Engine,
-    linker: Linker<HostState>,
-    cache: Option<ArtifactCache>,
+    loader: Arc<Loader>,
     compiled: Mutex<HashMap<String, Arc<CompiledPlugin>>>,
     config: EngineConfig,
     _ticker: EpochTicker,
@@ -95,10 +94,14 @@ impl Runtime {
         };
         let tick = Duration::from_micros(config.epoch_tick_us.max(100));
         let ticker = EpochTicker::start(engine.clone(), tick);
-        Ok(Runtime {
+        let loader = Arc::new(Loader::new(
             engine,
             linker,
             cache,
+            config.max_resident_plugins,
+        ));
+        Ok(Runtime {
+            loader,
             compiled: Mutex::new(HashMap::new()),
             config,
             _ticker: ticker,
@@ -107,7 +110,13 @@ impl Runtime {
 
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.loader.engine()
+    }
+
+    /// How many plugins' compiled forms are in memory, and how often the
+    /// resident set reloaded and evicted.
+    pub fn resident_stats(&self) -> ResidentStats {
+        self.loader.stats()
     }
 
     /// The engine settings.
@@ -142,37 +151,31 @@ impl Runtime {
         // Core modules and no-code rule documents become components here.
         let componentized = crate::nocode::is_rule_document(bytes)
             || componentize::binary_kind(bytes)? == BinaryKind::Module;
-        let (component, source) = match self
-            .cache
-            .as_ref()
-            .and_then(|c| c.load(&self.engine, &hash))
-        {
-            Some(c) => (c, CompileSource::Disk),
-            None => {
-                let component_bytes = plugin::prepare(bytes, limits.module_bytes)?;
-                let component = Component::new(&self.engine, &component_bytes).map_err(|e| {
-                    PluginError::InvalidWasm {
-                        reason: format!("{e:#}"),
-                    }
-                })?;
-                if let Some(cache) = &self.cache
-                    && let Err(e) = cache.store(&hash, &component)
-                {
-                    tracing::warn!(error = %e, "could not write the artifact cache");
-                }
-                (component, CompileSource::Compiled)
-            }
+        let (component, from_disk) = self.loader.component(&hash, bytes, limits.module_bytes)?;
+        let source = if from_disk {
+            CompileSource::Disk
+        } else {
+            CompileSource::Compiled
         };
-        let compiled = plugin::link(
-            &self.engine,
-            &self.linker,
-            &component,
-            hash.clone(),
-            bytes.len() as u64,
+        let linked = plugin::link(self.engine(), self.loader.linker(), &component)?;
+        let info = plugin::PluginInfo {
+            hash: hash.clone(),
+            size: bytes.len() as u64,
             componentized,
-        )?;
-        sandbox::type_check(&self.engine, &compiled)?;
-        let compiled = Arc::new(compiled);
+            capabilities: linked.capabilities.iter().copied().collect(),
+            imports: linked.imports.clone(),
+        };
+        let compiled = Arc::new(CompiledPlugin::new(
+            info,
+            linked,
+            bytes.into(),
+            limits.module_bytes,
+            self.loader.clone(),
+        ));
+        // Registered first: a plugin dropped after a failed check leaves
+        // the resident count right.
+        self.loader.register(&compiled);
+        sandbox::type_check(self.engine(), &compiled)?;
         self.compiled
             .lock()
             .expect("compiled map")

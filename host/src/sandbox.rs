@@ -158,9 +158,13 @@ pub fn call(
     limits: &Limits,
     epoch_tick: Duration,
 ) -> (Result<Decision, PluginError>, CallStats) {
+    let linked = match plugin.linked() {
+        Ok(l) => l,
+        Err(e) => return (Err(e), CallStats::default()),
+    };
     with_store(engine, limits, epoch_tick, |store| {
-        let instance = plugin.pre.instantiate(&mut *store)?;
-        let ix = &plugin.indices;
+        let instance = linked.pre.instantiate(&mut *store)?;
+        let ix = &linked.indices;
         let missing = || wasmtime::format_err!("plugin does not export {capability}");
         let (ev, t, ctx) = (input.event, input.ticket, input.context);
         Ok(match capability {
@@ -208,9 +212,13 @@ pub fn call_templates(
     limits: &Limits,
     epoch_tick: Duration,
 ) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
+    let linked = match plugin.linked() {
+        Ok(l) => l,
+        Err(e) => return (Err(e), CallStats::default()),
+    };
     with_store(engine, limits, epoch_tick, |store| {
-        let instance = plugin.pre.instantiate(&mut *store)?;
-        let ix = plugin
+        let instance = linked.pre.instantiate(&mut *store)?;
+        let ix = linked
             .indices
             .template
             .as_ref()
@@ -224,9 +232,10 @@ pub fn call_templates(
 /// match the contract (name lookups alone do not).
 pub(crate) fn type_check(engine: &Engine, plugin: &CompiledPlugin) -> Result<(), PluginError> {
     let limits = Limits::default();
+    let linked = plugin.linked()?;
     let (result, _) = with_store(engine, &limits, Duration::from_millis(1), |store| {
-        let instance = plugin.pre.instantiate(&mut *store)?;
-        let ix = &plugin.indices;
+        let instance = linked.pre.instantiate(&mut *store)?;
+        let ix = &linked.indices;
         if let Some(i) = &ix.template {
             i.load(&mut *store, &instance)?;
         }
