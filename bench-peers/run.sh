@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Extism plugin and runs the Docket-vs-Extism bench (release).
+# Builds the Extism plugin and runs the Docket vs Extism and zen-engine bench (release).
 set -euo pipefail
 cd "$(dirname "$0")"
 rustup target add wasm32-unknown-unknown

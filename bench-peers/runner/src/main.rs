@@ -7,6 +7,7 @@
 
 #[path = "../../../host/benches/support/inputs.rs"]
 mod inputs;
+mod zen;
 
 use docket::config::load_tenant;
 use docket::sandbox::{self, CallInput};
@@ -133,8 +134,83 @@ fn main() {
         format!("×{:.1} docket", e_med.as_secs_f64() / p_med.as_secs_f64()),
     ));
 
+    // Peer: a rules engine. The routing rules' group decision as a zen-engine
+    // decision table, the ticket passed as JSON (as its callers must).
+    let phone = serde_json::to_string(&docket::types::Channel::Phone).unwrap();
+    let content: zen_engine::model::DecisionContent =
+        serde_json::from_value(zen::routing_jdm(&phone)).expect("JDM");
+    let engine = zen_engine::DecisionEngine::default();
+    let decision = engine.create_decision(content.into());
+    let zen_group = || -> String {
+        let input = serde_json::json!({ "ticket": t });
+        let response = futures::executor::block_on(decision.evaluate(input.into())).expect("zen");
+        let result: serde_json::Value = response.result.into();
+        result["group"].as_str().expect("group").to_string()
+    };
+    let routing_ctx = ctx_of("routing");
+    let route = |plugin: &docket::plugin::CompiledPlugin| {
+        let input = CallInput {
+            event: created,
+            ticket: t,
+            context: &routing_ctx,
+        };
+        match sandbox::call(
+            docket.runtime().engine(),
+            plugin,
+            Capability::Routing,
+            &input,
+            &limits,
+            tick,
+        )
+        .0
+        {
+            Ok(sandbox::Decision::Routing(Some(d))) => d.group,
+            other => panic!("{other:?}"),
+        }
+    };
+    let rust_routing = state.plugins["routing"].active().unwrap().plugin.clone();
+    let (nocode_routing, _) = docket
+        .runtime()
+        .compile(builtin::plugin("nocode/routing").unwrap(), &limits)
+        .expect("no-code routing");
+    assert_eq!(zen_group(), route(&rust_routing), "zen and docket disagree");
+    assert_eq!(route(&nocode_routing), route(&rust_routing));
+    let (r_med, r_p99) = measure(|| {
+        std::hint::black_box(route(&rust_routing));
+    });
+    let (n_med, n_p99) = measure(|| {
+        std::hint::black_box(route(&nocode_routing));
+    });
+    let (z_med, z_p99) = measure(|| {
+        std::hint::black_box(zen_group());
+    });
+    rows.push((
+        "docket routing, Rust plugin (group + agent)".into(),
+        r_med,
+        r_p99,
+        String::new(),
+    ));
+    rows.push((
+        "docket routing, no-code plugin (group + agent)".into(),
+        n_med,
+        n_p99,
+        format!(
+            "×{:.2} Rust plugin",
+            n_med.as_secs_f64() / r_med.as_secs_f64()
+        ),
+    ));
+    rows.push((
+        "zen-engine decision table (group only, JSON input)".into(),
+        z_med,
+        z_p99,
+        format!(
+            "×{:.2} Rust plugin",
+            z_med.as_secs_f64() / r_med.as_secs_f64()
+        ),
+    ));
+
     println!(
-        "Docket vs Extism 1.30.0, same rule code and inputs, one run, {ITERATIONS} iterations per row"
+        "Docket vs Extism 1.30.0 and zen-engine, same rules and inputs, one run, {ITERATIONS} iterations per row"
     );
     println!("{:<52} {:>11} {:>11}  note", "row", "median µs", "p99 µs");
     for (name, med, p99, note) in &rows {

@@ -457,7 +457,6 @@ pub fn condition(node: Node) -> R<Expr> {
         return Ok(mk(test));
     }
     let Some(field) = t.get("field") else {
-        let _ = t.get("expr");
         return Err(node
             .error("a condition table needs `all`, `any`, `not`, `event` or `field`")
             .hint("or write the condition as an expression string"));

@@ -9,7 +9,6 @@ use super::decls::{condition, optional_expr, template_key, templates, use_table}
 use super::diag::Diagnostic;
 use super::doc::Node;
 use super::ir::*;
-use super::wasm::mem;
 use wasm_encoder::{BlockType, Instruction as I};
 
 type R<T> = Result<T, Diagnostic>;
@@ -271,5 +270,4 @@ pub fn emit(g: &mut FuncGen, c: &Checker, routing: &Routing) {
     g.code.push(I::End);
     g.store_byte_const(result, 0, 0);
     g.code.push(I::LocalGet(result));
-    let _ = mem;
 }
