@@ -306,9 +306,6 @@ impl<'m> FuncGen<'m> {
                 self.code
                     .extend([I::I32Const(p as i32), I::I32Const(l as i32)]);
             }
-            Ir::NoText => self
-                .code
-                .extend([I::I32Const(0), I::I32Const(0), I::I32Const(0)]),
             Ir::SomeText(t) => {
                 self.code.push(I::I32Const(1));
                 self.expr(t);

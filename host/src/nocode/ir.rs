@@ -216,8 +216,6 @@ pub enum Ir {
     Enum(i32),
     /// Static text.
     Text(String),
-    /// An absent optional text.
-    NoText,
     /// Present optional text.
     SomeText(Box<Ir>),
     /// The address of the n-th parameter of the export (event, ticket, context).
