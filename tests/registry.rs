@@ -460,3 +460,26 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
     assert!(calls > 3);
     assert!(d.runtime().resident_stats().evictions > 3);
 }
+
+#[test]
+fn a_tenant_config_may_name_a_rule_document() {
+    let d = docket();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = CONFIG
+        .replace("tenant = \"cfg\"", "tenant = \"cfg-toml\"")
+        .replace("builtin:routing", "example-rules/nocode/routing.toml");
+    let config = TenantConfig::parse(&config).unwrap();
+    assert_eq!(config.tenant, "cfg-toml");
+    load_tenant(d, &config, &repo, &builtin::plugin).unwrap();
+    assert_eq!(route_group("cfg-toml"), "it-support");
+
+    // A document that does not compile is refused with its line and column.
+    let dir = std::env::temp_dir().join(format!("docket-cfg-toml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bad.toml"), "[[routing.rule]]\ngroup = 3\n").unwrap();
+    let bad = TenantConfig::parse(&CONFIG.replace("builtin:routing", "bad.toml")).unwrap();
+    let err = load_tenant(d, &bad, &dir, &builtin::plugin).unwrap_err();
+    assert!(err.to_string().contains("rules.toml:2:9"), "{err}");
+    assert!(err.to_string().contains("group must be a string"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -371,6 +371,44 @@ fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         (s, b["error"]["code"].as_str()),
         (415, Some("content_type_mismatch"))
     );
+    // A valid document is compiled on upload and routes like any plugin.
+    let rules = b"[[routing.rule]]\nwhen = 'ticket.category == \"software\"'\ngroup = \"toml-{requester.region ?? \\\"none\\\"}\"\n";
+    let (s, b) = call(
+        "POST",
+        &format!("{base}/v1/tenants/acme/plugins/rules"),
+        Some(&key),
+        Some(rules),
+        "application/toml",
+    );
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = json(
+        "POST",
+        &format!("{base}/v1/tenants/acme/plugins/rules/activate"),
+        Some(&key),
+        serde_json::json!({ "version": 1 }),
+    );
+    assert_eq!(s, 200, "{b}");
+    pipeline(
+        &base,
+        "acme",
+        &key,
+        serde_json::json!([{ "plugin": "rules" }]),
+    );
+    let (s, b) = json(
+        "POST",
+        &format!("{tickets}/T-TOML"),
+        Some(&key),
+        new_ticket(),
+    );
+    assert!(s == 200 || s == 201, "{s} {b}");
+    let (_, b) = call("GET", &format!("{tickets}/T-TOML"), Some(&key), None, "");
+    assert_eq!(b["ticket"]["group"], "toml-emea", "{b}");
+    pipeline(
+        &base,
+        "acme",
+        &key,
+        serde_json::json!([{ "plugin": "routing" }]),
+    );
 
     // Bad pipeline or settings: refused, the old pipeline stays.
     let (s, _) = json(
