@@ -1732,3 +1732,32 @@ value = "seen by rules for {requester.name}"
         );
     }
 }
+
+/// Loops nested in loops start over on every outer element.
+#[test]
+fn inner_loops_restart_for_every_element() {
+    use docket::types::Status;
+    let doc = r#"
+[billing]
+[[billing.lines]]
+for_each = "p in ticket.parts"
+kind = "part"
+description = '{count(t in ticket.tags where true)} tags, {if any(t in ticket.tags where t == "b") then "with b" else "no b"}'
+quantity = "quantity(p.quantity)"
+unit_price = "p.unit_price"
+amount = "p.unit_price * p.quantity"
+"#;
+    let c = nocode::compile(doc, "loops.toml").unwrap_or_else(|e| panic!("{e}"));
+    let p = compiled(&c.component);
+    let mut t = ticket("T-1", "x", MONDAY);
+    t.tags = vec!["a".into(), "b".into()];
+    t.parts = vec![part("P-1", 1, 100), part("P-2", 2, 100), part("P-3", 1, 5)];
+    let ev = status_change(Status::Open, Status::Solved, MONDAY);
+    let Decision::Billing(Some(b)) =
+        call(&p, Capability::Billing, &ev, &t, &context(MONDAY)).unwrap()
+    else {
+        panic!()
+    };
+    let descriptions: Vec<&str> = b.lines.iter().map(|l| l.description.as_str()).collect();
+    assert_eq!(descriptions, ["2 tags, with b"; 3]);
+}

@@ -443,18 +443,7 @@ pub fn emit(g: &mut FuncGen, c: &Checker, b: &Billing) {
     lines.store(g, result, payload + field("lines").offset);
 
     // The total, in the invoice currency; zero when a line is in another.
-    let total = g.slot(b.total);
-    g.code.extend([
-        I::I64Const(0),
-        I::LocalGet(sum),
-        I::LocalGet(spoiled),
-        I::Select,
-        I::LocalSet(total),
-        I::LocalGet(currency[0]),
-        I::LocalSet(total + 1),
-        I::LocalGet(currency[1]),
-        I::LocalSet(total + 2),
-    ]);
+    finish_sum(g, sum, spoiled, &currency, g.slot(b.total));
     let total_field = field("total");
     g.store_byte_const(result, payload + total_field.offset, 1);
     let total_at = payload + total_field.offset + abi.payload_offset(&total_field.ty);
@@ -559,115 +548,79 @@ fn per_key(
             I::I32Load(mem(4, 2)),
         ]);
     };
+    g.counted_loop(i, I::LocalGet(start), I::LocalGet(end), |g| {
+        load_key(g, i);
+        g.set_all(&key);
+        // seen = some earlier line of the block has the same key
+        g.code.extend([I::I32Const(0), I::LocalSet(seen)]);
+        g.counted_loop(j, I::LocalGet(start), I::LocalGet(i), |g| {
+            load_key(g, j);
+            g.get_all(&key);
+            g.call(Helper::StrEq);
+            g.code.extend([
+                I::If(BlockType::Empty),
+                I::I32Const(1),
+                I::LocalSet(seen),
+                I::Br(2),
+                I::End,
+            ]);
+        });
+        g.code
+            .extend([I::LocalGet(seen), I::I32Eqz, I::If(BlockType::Empty)]);
+        // subtotal over lines i..end with this key
+        g.code.extend([
+            I::I64Const(0),
+            I::LocalSet(sum),
+            I::I32Const(0),
+            I::LocalSet(spoiled),
+        ]);
+        g.counted_loop(j, I::LocalGet(i), I::LocalGet(end), |g| {
+            load_key(g, j);
+            g.get_all(&key);
+            g.call(Helper::StrEq);
+            g.code.push(I::If(BlockType::Empty));
+            let line = g.temp(ValType::I32);
+            g.code.extend([
+                I::LocalGet(lines.buf),
+                I::LocalGet(j),
+                I::I32Const(lines.size as i32),
+                I::I32Mul,
+                I::I32Add,
+                I::LocalSet(line),
+            ]);
+            let amount = g.temps(&Ty::Money);
+            g.code.extend([
+                I::LocalGet(line),
+                I::I64Load(mem(l.amount, 3)),
+                I::LocalSet(amount[0]),
+                I::LocalGet(line),
+                I::I32Load(mem(l.amount + l.currency, 2)),
+                I::LocalSet(amount[1]),
+                I::LocalGet(line),
+                I::I32Load(mem(l.amount + l.currency + 4, 2)),
+                I::LocalSet(amount[2]),
+            ]);
+            accumulate(g, sum, spoiled, currency, &amount);
+            g.code.push(I::End);
+        });
+        finish_sum(g, sum, spoiled, currency, sub);
+        body(g);
+        g.code.push(I::End);
+    });
+}
+
+/// `dst` (money locals) = the sum in the invoice currency, or zero in it
+/// when a line in another currency spoiled the sum (as `Money::sum`).
+fn finish_sum(g: &mut FuncGen, sum: u32, spoiled: u32, currency: &[u32], dst: u32) {
     g.code.extend([
-        I::LocalGet(start),
-        I::LocalSet(i),
-        I::Block(BlockType::Empty),
-        I::Loop(BlockType::Empty),
-    ]);
-    g.code
-        .extend([I::LocalGet(i), I::LocalGet(end), I::I32GeU, I::BrIf(1)]);
-    load_key(g, i);
-    g.set_all(&key);
-    // seen = some earlier line of the block has the same key
-    g.code.extend([
-        I::I32Const(0),
-        I::LocalSet(seen),
-        I::LocalGet(start),
-        I::LocalSet(j),
-    ]);
-    g.code
-        .extend([I::Block(BlockType::Empty), I::Loop(BlockType::Empty)]);
-    g.code
-        .extend([I::LocalGet(j), I::LocalGet(i), I::I32GeU, I::BrIf(1)]);
-    load_key(g, j);
-    g.get_all(&key);
-    g.call(Helper::StrEq);
-    g.code.extend([
-        I::If(BlockType::Empty),
-        I::I32Const(1),
-        I::LocalSet(seen),
-        I::Br(2),
-        I::End,
-        I::LocalGet(j),
-        I::I32Const(1),
-        I::I32Add,
-        I::LocalSet(j),
-        I::Br(0),
-        I::End,
-        I::End,
-    ]);
-    g.code
-        .extend([I::LocalGet(seen), I::I32Eqz, I::If(BlockType::Empty)]);
-    // subtotal over lines i..end with this key
-    g.code.extend([
-        I::I64Const(0),
-        I::LocalSet(sum),
-        I::I32Const(0),
-        I::LocalSet(spoiled),
-        I::LocalGet(i),
-        I::LocalSet(j),
-        I::Block(BlockType::Empty),
-        I::Loop(BlockType::Empty),
-        I::LocalGet(j),
-        I::LocalGet(end),
-        I::I32GeU,
-        I::BrIf(1),
-    ]);
-    load_key(g, j);
-    g.get_all(&key);
-    g.call(Helper::StrEq);
-    g.code.push(I::If(BlockType::Empty));
-    let line = g.temp(ValType::I32);
-    g.code.extend([
-        I::LocalGet(lines.buf),
-        I::LocalGet(j),
-        I::I32Const(lines.size as i32),
-        I::I32Mul,
-        I::I32Add,
-        I::LocalSet(line),
-    ]);
-    let amount = g.temps(&Ty::Money);
-    g.code.extend([
-        I::LocalGet(line),
-        I::I64Load(mem(l.amount, 3)),
-        I::LocalSet(amount[0]),
-        I::LocalGet(line),
-        I::I32Load(mem(l.amount + l.currency, 2)),
-        I::LocalSet(amount[1]),
-        I::LocalGet(line),
-        I::I32Load(mem(l.amount + l.currency + 4, 2)),
-        I::LocalSet(amount[2]),
-    ]);
-    accumulate(g, sum, spoiled, currency, &amount);
-    g.code.extend([
-        I::End,
-        I::LocalGet(j),
-        I::I32Const(1),
-        I::I32Add,
-        I::LocalSet(j),
-        I::Br(0),
-        I::End,
-        I::End,
         I::I64Const(0),
         I::LocalGet(sum),
         I::LocalGet(spoiled),
         I::Select,
-        I::LocalSet(sub),
+        I::LocalSet(dst),
         I::LocalGet(currency[0]),
-        I::LocalSet(sub + 1),
+        I::LocalSet(dst + 1),
         I::LocalGet(currency[1]),
-        I::LocalSet(sub + 2),
-    ]);
-    body(g);
-    g.code.extend([
-        I::End,
-        I::LocalGet(i),
-        I::I32Const(1),
-        I::I32Add,
-        I::LocalSet(i),
-        I::Br(0),
-        I::End,
-        I::End,
+        I::LocalSet(dst + 2),
     ]);
 }

@@ -847,10 +847,11 @@ impl<'m> FuncGen<'m> {
         self.code.extend([I::LocalGet(buf), I::LocalGet(n)]);
     }
 
-    fn custom_field(&mut self, key: &str, case: i32, ty: &Ty, present: bool) {
+    /// Pushes the address of the ticket's custom field `key` (its
+    /// `custom-field` record), or 0 when the ticket has none.
+    pub fn find_custom_field(&mut self, key: &str) {
         let s = self.statics;
         let (p, l) = self.m.string(key);
-        let f = self.temp(ValType::I32);
         self.code.extend([
             I::LocalGet(self.param_locals[1]),
             I::I32Load(mem(s.ticket_fields, 2)),
@@ -861,6 +862,12 @@ impl<'m> FuncGen<'m> {
             I::I32Const(s.custom_field_size as i32),
         ]);
         self.call(Helper::FindByKey);
+    }
+
+    fn custom_field(&mut self, key: &str, case: i32, ty: &Ty, present: bool) {
+        let s = self.statics;
+        let f = self.temp(ValType::I32);
+        self.find_custom_field(key);
         self.code.extend([
             I::LocalTee(f),
             I::If(BlockType::Result(ValType::I32)),
@@ -892,123 +899,64 @@ impl<'m> FuncGen<'m> {
     }
 
     fn pick_min(&mut self, result: u32, var: u32, elem_size: u32, list: &Ir, cond: &Ir, key: &Ir) {
-        let list = self.to_locals(list, &Ty::Text);
-        let i = self.temp(ValType::I32);
         let best = self.temp(ValType::I64);
         let k = self.temp(ValType::I64);
         let slot = self.slots[var as usize];
         let out = self.slots[result as usize];
-        self.code.extend([
-            I::I32Const(0),
-            I::LocalSet(out),
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            I::LocalGet(i),
-            I::LocalGet(list[1]),
-            I::I32GeU,
-            I::BrIf(1),
-            I::LocalGet(list[0]),
-            I::LocalGet(i),
-            I::I32Const(elem_size as i32),
-            I::I32Mul,
-            I::I32Add,
-            I::LocalSet(slot),
-        ]);
-        self.expr(cond);
-        self.code.push(I::If(BlockType::Empty));
-        self.expr(key);
-        self.code.extend([
-            I::LocalTee(k),
-            I::LocalGet(best),
-            I::I64LtS,
-            I::LocalGet(out),
-            I::I32Eqz,
-            I::I32Or,
-            I::If(BlockType::Empty),
-            I::LocalGet(k),
-            I::LocalSet(best),
-            I::LocalGet(slot),
-            I::LocalSet(out),
-            I::End,
-            I::End,
-            I::LocalGet(i),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(i),
-            I::Br(0),
-            I::End,
-            I::End,
-        ]);
+        self.code.extend([I::I32Const(0), I::LocalSet(out)]);
+        self.for_each(list, elem_size, var, |g| {
+            g.expr(cond);
+            g.code.push(I::If(BlockType::Empty));
+            g.expr(key);
+            g.code.extend([
+                I::LocalTee(k),
+                I::LocalGet(best),
+                I::I64LtS,
+                I::LocalGet(out),
+                I::I32Eqz,
+                I::I32Or,
+                I::If(BlockType::Empty),
+                I::LocalGet(k),
+                I::LocalSet(best),
+                I::LocalGet(slot),
+                I::LocalSet(out),
+                I::End,
+                I::End,
+            ]);
+        });
     }
 
     fn quantified(&mut self, q: Quantifier, var: u32, elem_size: u32, list: &Ir, cond: &Ir) {
-        let list = self.to_locals(list, &Ty::Text);
-        let i = self.temp(ValType::I32);
         let acc = self.temp(ValType::I64);
-        let slot = self.slots[var as usize];
         let init = if q == Quantifier::All { 1 } else { 0 };
-        self.code.extend([
-            I::I64Const(init),
-            I::LocalSet(acc),
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            I::LocalGet(i),
-            I::LocalGet(list[1]),
-            I::I32GeU,
-            I::BrIf(1),
-            I::LocalGet(list[0]),
-            I::LocalGet(i),
-            I::I32Const(elem_size as i32),
-            I::I32Mul,
-            I::I32Add,
-        ]);
-        if self.local_tys[var as usize] == Ty::Text {
-            let p = self.temp(ValType::I32);
-            self.code.extend([
-                I::LocalTee(p),
-                I::I32Load(mem(0, 2)),
-                I::LocalSet(slot),
-                I::LocalGet(p),
-                I::I32Load(mem(4, 2)),
-                I::LocalSet(slot + 1),
-            ]);
-        } else {
-            self.code.push(I::LocalSet(slot));
-        }
-        self.expr(cond);
-        match q {
-            Quantifier::Count => self.code.extend([
-                I::I64ExtendI32U,
-                I::LocalGet(acc),
-                I::I64Add,
-                I::LocalSet(acc),
-            ]),
-            Quantifier::Any => self.code.extend([
-                I::If(BlockType::Empty),
-                I::I64Const(1),
-                I::LocalSet(acc),
-                I::Br(2),
-                I::End,
-            ]),
-            Quantifier::All => self.code.extend([
-                I::I32Eqz,
-                I::If(BlockType::Empty),
-                I::I64Const(0),
-                I::LocalSet(acc),
-                I::Br(2),
-                I::End,
-            ]),
-        }
-        self.code.extend([
-            I::LocalGet(i),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(i),
-            I::Br(0),
-            I::End,
-            I::End,
-            I::LocalGet(acc),
-        ]);
+        self.code.extend([I::I64Const(init), I::LocalSet(acc)]);
+        self.for_each(list, elem_size, var, |g| {
+            g.expr(cond);
+            match q {
+                Quantifier::Count => g.code.extend([
+                    I::I64ExtendI32U,
+                    I::LocalGet(acc),
+                    I::I64Add,
+                    I::LocalSet(acc),
+                ]),
+                Quantifier::Any => g.code.extend([
+                    I::If(BlockType::Empty),
+                    I::I64Const(1),
+                    I::LocalSet(acc),
+                    I::Br(2),
+                    I::End,
+                ]),
+                Quantifier::All => g.code.extend([
+                    I::I32Eqz,
+                    I::If(BlockType::Empty),
+                    I::I64Const(0),
+                    I::LocalSet(acc),
+                    I::Br(2),
+                    I::End,
+                ]),
+            }
+        });
+        self.code.push(I::LocalGet(acc));
         if q != Quantifier::Count {
             self.code.push(I::I32WrapI64);
         }
@@ -1184,33 +1132,25 @@ impl FuncGen<'_> {
 
 /// Loops and growable lists for sections that build lists.
 impl FuncGen<'_> {
-    /// `for i in 0..len { slot = list + i * size; body }`; `slot` is the
-    /// checker local bound to the element (a record address).
-    pub fn for_each(
+    /// `for i in start..bound { body }`, with `i` in the given wasm local
+    /// (reset on every entry, so loops nested in other loops start over).
+    /// Inside one `if` at the top of the body, `br 2` leaves the loop.
+    pub fn counted_loop(
         &mut self,
-        list: &Ir,
-        elem_size: u32,
-        slot_local: u32,
+        i: u32,
+        start: I<'static>,
+        bound: I<'static>,
         body: impl FnOnce(&mut Self),
     ) {
-        let list = self.to_locals(list, &Ty::Text);
-        let i = self.temp(ValType::I32);
-        let slot = self.slots[slot_local as usize];
         self.code.extend([
-            I::I32Const(0),
+            start,
             I::LocalSet(i),
             I::Block(BlockType::Empty),
             I::Loop(BlockType::Empty),
             I::LocalGet(i),
-            I::LocalGet(list[1]),
+            bound,
             I::I32GeU,
             I::BrIf(1),
-            I::LocalGet(list[0]),
-            I::LocalGet(i),
-            I::I32Const(elem_size as i32),
-            I::I32Mul,
-            I::I32Add,
-            I::LocalSet(slot),
         ]);
         body(self);
         self.code.extend([
@@ -1222,6 +1162,38 @@ impl FuncGen<'_> {
             I::End,
             I::End,
         ]);
+    }
+
+    /// For each element of a list: binds the checker local `var` to it (a
+    /// record's address, or a text's pointer and length) and runs `body`.
+    pub fn for_each(&mut self, list: &Ir, elem_size: u32, var: u32, body: impl FnOnce(&mut Self)) {
+        let list = self.to_locals(list, &Ty::Text);
+        let i = self.temp(ValType::I32);
+        let slot = self.slots[var as usize];
+        let text = self.local_tys[var as usize] == Ty::Text;
+        let at = self.temp(ValType::I32);
+        self.counted_loop(i, I::I32Const(0), I::LocalGet(list[1]), |g| {
+            g.code.extend([
+                I::LocalGet(list[0]),
+                I::LocalGet(i),
+                I::I32Const(elem_size as i32),
+                I::I32Mul,
+                I::I32Add,
+            ]);
+            if text {
+                g.code.extend([
+                    I::LocalTee(at),
+                    I::I32Load(mem(0, 2)),
+                    I::LocalSet(slot),
+                    I::LocalGet(at),
+                    I::I32Load(mem(4, 2)),
+                    I::LocalSet(slot + 1),
+                ]);
+            } else {
+                g.code.push(I::LocalSet(slot));
+            }
+            body(g);
+        });
     }
 
     /// The wasm local holding a one-slot checker local.

@@ -620,13 +620,11 @@ struct Validate {
     at: u32,
     creating: u32,
     resolved: u32,
-    field_size: u32,
     value_offset: u32,
     payload: u32,
     error_field: u32,
     error_code: u32,
     error_message: u32,
-    ticket_fields: u32,
 }
 
 impl Validate {
@@ -653,21 +651,15 @@ impl Validate {
             .filter(|f| f.default.is_some())
             .count()
             + set_rules;
-        let ticket_fields = abi.field("types", "ticket", "fields").offset;
         // Room for one error per field definition, per ticket field (unknown
         // fields) and per rule.
-        let mut capacity = vec![
+        let capacity = vec![
             I::LocalGet(g.param_locals[1]),
-            I::I32Load(mem(ticket_fields + 4, 2)),
+            I::I32Load(mem(g.statics.ticket_fields + 4, 2)),
             I::I32Const((defs + rules) as i32),
             I::I32Add,
         ];
-        let errors = Growing::new(
-            g,
-            std::mem::take(&mut capacity),
-            abi.size(&error_ty),
-            abi.align(&error_ty),
-        );
+        let errors = Growing::new(g, capacity, abi.size(&error_ty), abi.align(&error_ty));
         let sets = Growing::new(
             g,
             vec![I::I32Const(defaults as i32)],
@@ -688,29 +680,17 @@ impl Validate {
             at,
             creating,
             resolved,
-            field_size: abi.size(&field_ty),
             value_offset: value_field.offset,
             payload: abi.payload_offset(&value_field.ty),
             error_field: abi.record_field(&error_ty, "field").offset,
             error_code: abi.record_field(&error_ty, "code").offset,
             error_message: abi.record_field(&error_ty, "message").offset,
-            ticket_fields,
         }
     }
 
     /// Sets `value` to the address of the ticket's value for `key`, or 0.
     fn find(&self, g: &mut FuncGen, key: &str) {
-        let (p, l) = g.m.string(key);
-        g.code.extend([
-            I::LocalGet(g.param_locals[1]),
-            I::I32Load(mem(self.ticket_fields, 2)),
-            I::LocalGet(g.param_locals[1]),
-            I::I32Load(mem(self.ticket_fields + 4, 2)),
-            I::I32Const(p as i32),
-            I::I32Const(l as i32),
-            I::I32Const(self.field_size as i32),
-        ]);
-        g.call(Helper::FindByKey);
+        g.find_custom_field(key);
         let f = g.temp(ValType::I32);
         g.code.extend([
             I::LocalTee(f),
@@ -865,7 +845,7 @@ impl Validate {
             g.code.extend([
                 I::LocalGet(self.at),
                 I::I32Const(addr as i32),
-                I::I32Const(self.field_size as i32),
+                I::I32Const(g.statics.custom_field_size as i32),
                 I::MemoryCopy {
                     src_mem: 0,
                     dst_mem: 0,
@@ -1159,47 +1139,39 @@ impl Validate {
         let found = g.temp(ValType::I32);
         let (p, l) = (g.temp(ValType::I32), g.temp(ValType::I32));
         let i = g.temp(ValType::I32);
+        let len = g.temp(ValType::I32);
         let item = g.temp(ValType::I32);
         g.code.extend([
             I::I32Const(0),
             I::LocalSet(found),
-            I::I32Const(0),
-            I::LocalSet(i),
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            I::LocalGet(i),
             I::LocalGet(self.value),
             I::I32Load(mem(self.payload + 4, 2)),
-            I::I32GeU,
-            I::BrIf(1),
-            I::LocalGet(self.value),
-            I::I32Load(mem(self.payload, 2)),
-            I::LocalGet(i),
-            I::I32Const(3),
-            I::I32Shl,
-            I::I32Add,
-            I::LocalTee(item),
-            I::I32Load(mem(0, 2)),
-            I::LocalSet(p),
-            I::LocalGet(item),
-            I::I32Load(mem(4, 2)),
-            I::LocalSet(l),
+            I::LocalSet(len),
         ]);
-        g.expr(&bad(Ir::Wasm(vec![p, l])));
-        g.code.extend([
-            I::If(BlockType::Empty),
-            I::I32Const(1),
-            I::LocalSet(found),
-            I::Br(2),
-            I::End,
-            I::LocalGet(i),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(i),
-            I::Br(0),
-            I::End,
-            I::End,
-        ]);
+        g.counted_loop(i, I::I32Const(0), I::LocalGet(len), |g| {
+            g.code.extend([
+                I::LocalGet(self.value),
+                I::I32Load(mem(self.payload, 2)),
+                I::LocalGet(i),
+                I::I32Const(3),
+                I::I32Shl,
+                I::I32Add,
+                I::LocalTee(item),
+                I::I32Load(mem(0, 2)),
+                I::LocalSet(p),
+                I::LocalGet(item),
+                I::I32Load(mem(4, 2)),
+                I::LocalSet(l),
+            ]);
+            g.expr(&bad(Ir::Wasm(vec![p, l])));
+            g.code.extend([
+                I::If(BlockType::Empty),
+                I::I32Const(1),
+                I::LocalSet(found),
+                I::Br(2),
+                I::End,
+            ]);
+        });
         [found, p, l]
     }
 
@@ -1285,30 +1257,11 @@ impl Validate {
         let (kp, kl) = (g.temp(ValType::I32), g.temp(ValType::I32));
         g.code.extend([
             I::LocalGet(g.param_locals[1]),
-            I::I32Load(mem(self.ticket_fields, 2)),
+            I::I32Load(mem(g.statics.ticket_fields, 2)),
             I::LocalSet(list[0]),
             I::LocalGet(g.param_locals[1]),
-            I::I32Load(mem(self.ticket_fields + 4, 2)),
+            I::I32Load(mem(g.statics.ticket_fields + 4, 2)),
             I::LocalSet(list[1]),
-            I::I32Const(0),
-            I::LocalSet(i),
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            I::LocalGet(i),
-            I::LocalGet(list[1]),
-            I::I32GeU,
-            I::BrIf(1),
-            I::LocalGet(list[0]),
-            I::LocalGet(i),
-            I::I32Const(self.field_size as i32),
-            I::I32Mul,
-            I::I32Add,
-            I::LocalTee(f),
-            I::I32Load(mem(0, 2)),
-            I::LocalSet(kp),
-            I::LocalGet(f),
-            I::I32Load(mem(4, 2)),
-            I::LocalSet(kl),
         ]);
         let key = Ir::Wasm(vec![kp, kl]);
         let known = templates
@@ -1319,29 +1272,35 @@ impl Validate {
                 let here = Ir::And(Box::new(Ir::Wasm(vec![*a])), Box::new(one_of(&key, &keys)));
                 Ir::Or(Box::new(acc), Box::new(here))
             });
-        g.expr(&known);
-        g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-        self.error(
-            g,
-            &key,
-            "unknown_field",
-            &Ir::Concat(vec![
-                Ir::Text("`".into()),
-                key.clone(),
-                Ir::Text("` is not a field of this form".into()),
-            ]),
-        );
-        g.code.extend([
-            I::End,
-            I::LocalGet(i),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(i),
-            I::Br(0),
-            I::End,
-            I::End,
-            I::End,
-        ]);
+        g.counted_loop(i, I::I32Const(0), I::LocalGet(list[1]), |g| {
+            g.code.extend([
+                I::LocalGet(list[0]),
+                I::LocalGet(i),
+                I::I32Const(g.statics.custom_field_size as i32),
+                I::I32Mul,
+                I::I32Add,
+                I::LocalTee(f),
+                I::I32Load(mem(0, 2)),
+                I::LocalSet(kp),
+                I::LocalGet(f),
+                I::I32Load(mem(4, 2)),
+                I::LocalSet(kl),
+            ]);
+            g.expr(&known);
+            g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+            self.error(
+                g,
+                &key,
+                "unknown_field",
+                &Ir::Concat(vec![
+                    Ir::Text("`".into()),
+                    key.clone(),
+                    Ir::Text("` is not a field of this form".into()),
+                ]),
+            );
+            g.code.push(I::End);
+        });
+        g.code.push(I::End);
     }
 }
 
