@@ -249,34 +249,39 @@ fn main() {
         ];
 
         // 2. Docket, fresh isolated instance per call.
-        let mut docket_rows = Vec::new();
-        for (name, capability, event) in [
-            ("templates", Capability::Template, &created),
-            ("routing", Capability::Routing, &created),
-            ("escalation", Capability::Escalation, &created),
-            ("billing", Capability::Billing, &logged),
-        ] {
-            let plugin = &state.plugins[name].active().unwrap().plugin;
-            let ctx = ctx_of(name);
-            docket_rows.push(measure(&format!("docket: {name}"), || {
-                let input = CallInput {
-                    event,
-                    ticket: t,
-                    context: &ctx,
-                };
-                let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
-                r.expect("plugin call");
-            }));
-        }
-        docket_rows.push(measure("docket: 4-plugin pipeline, created event", || {
-            let req = fx.request(created);
-            assert!(
-                docket
-                    .dispatch("acme-repair", req)
-                    .expect("dispatch")
-                    .is_applied()
-            );
-        }));
+        // Each plugin of a tenant, then its whole pipeline, as rows named
+        // with a prefix.
+        let plugin_rows = |tenant: &str, prefix: &str| -> Vec<Row> {
+            let state = docket.tenant(tenant).unwrap();
+            let mut out = Vec::new();
+            for (name, capability, event) in [
+                ("templates", Capability::Template, &created),
+                ("routing", Capability::Routing, &created),
+                ("escalation", Capability::Escalation, &created),
+                ("billing", Capability::Billing, &logged),
+            ] {
+                let plugin = &state.plugins[name].active().unwrap().plugin;
+                let ctx = fx.context(&state, name);
+                out.push(measure(&format!("{prefix}: {name}"), || {
+                    let input = CallInput {
+                        event,
+                        ticket: t,
+                        context: &ctx,
+                    };
+                    let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
+                    r.expect("plugin call");
+                }));
+            }
+            out.push(measure(
+                &format!("{prefix}: 4-plugin pipeline, created event"),
+                || {
+                    let req = fx.request(created);
+                    assert!(docket.dispatch(tenant, req).expect("dispatch").is_applied());
+                },
+            ));
+            out
+        };
+        let docket_rows = plugin_rows("acme-repair", "docket");
 
         // 3. The no-code twins (TOML compiled to wasm), same inputs, same tenant settings.
         let mut nocode_config = config.clone();
@@ -286,35 +291,7 @@ fn main() {
         }
         load_tenant(&docket, &nocode_config, Path::new("."), &builtin::plugin)
             .expect("no-code tenant");
-        let nocode_state = docket.tenant("acme-nocode").unwrap();
-        let mut nocode_rows = Vec::new();
-        for (name, capability, event) in [
-            ("templates", Capability::Template, &created),
-            ("routing", Capability::Routing, &created),
-            ("escalation", Capability::Escalation, &created),
-            ("billing", Capability::Billing, &logged),
-        ] {
-            let plugin = &nocode_state.plugins[name].active().unwrap().plugin;
-            let ctx = fx.context(&nocode_state, name);
-            nocode_rows.push(measure(&format!("no-code: {name}"), || {
-                let input = CallInput {
-                    event,
-                    ticket: t,
-                    context: &ctx,
-                };
-                let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
-                r.expect("plugin call");
-            }));
-        }
-        nocode_rows.push(measure("no-code: 4-plugin pipeline, created event", || {
-            let req = fx.request(created);
-            assert!(
-                docket
-                    .dispatch("acme-nocode", req)
-                    .expect("dispatch")
-                    .is_applied()
-            );
-        }));
+        let nocode_rows = plugin_rows("acme-nocode", "no-code");
         for ((n, d), c) in native.into_iter().zip(docket_rows).zip(nocode_rows) {
             let ratio = d.median.as_secs_f64() / n.median.as_secs_f64();
             let twin = c.median.as_secs_f64() / d.median.as_secs_f64();
