@@ -2,9 +2,9 @@
 //! The host, not the plugin, turns "N business minutes from now" into an
 //! instant, so plugins stay deterministic and DST is handled once, right.
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;

@@ -54,6 +54,16 @@ impl Capability {
         }
     }
 
+    /// The function of the interface a dispatch calls.
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            Capability::Template => "validate",
+            Capability::Routing => "route",
+            Capability::Escalation => "evaluate",
+            Capability::Billing => "bill",
+        }
+    }
+
     /// The capability exported under a WIT interface name.
     pub fn from_interface(name: &str) -> Option<Capability> {
         Capability::ALL.into_iter().find(|c| c.interface() == name)

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, component::types::ComponentItem};
 
 /// The lowercase hex SHA-256 of the bytes: a plugin's content address.
@@ -50,7 +50,14 @@ pub struct PluginInfo {
 /// The linked form of a plugin: what each call instantiates.
 pub(crate) struct Linked {
     pub pre: InstancePre<HostState>,
+    /// Typed export handles: loading them type-checks the exports (once,
+    /// at install; see `sandbox::type_check`).
     pub indices: CapabilityIndices,
+    /// The raw export index of each entry point, by capability, and of
+    /// `template.templates`: calls look functions up by these without
+    /// type-checking them again.
+    pub entry_points: [Option<ComponentExportIndex>; 4],
+    pub templates_fn: Option<ComponentExportIndex>,
     pub capabilities: BTreeSet<Capability>,
     pub imports: Vec<String>,
 }
@@ -228,9 +235,35 @@ pub(crate) fn link(
             }
         }
     }
+    let export_fn = |c: Capability, name: &str| {
+        let (_, interface) = component
+            .get_export(None, &c.export_name())
+            .ok_or_else(|| not_ours(wasmtime::format_err!("no export `{}`", c.export_name())))?;
+        component
+            .get_export_index(Some(&interface), name)
+            .ok_or_else(|| {
+                not_ours(wasmtime::format_err!(
+                    "`{}` has no function `{name}`",
+                    c.export_name()
+                ))
+            })
+    };
+    let mut entry_points = [None; 4];
+    for (slot, c) in entry_points.iter_mut().zip(Capability::ALL) {
+        if capabilities.contains(&c) {
+            *slot = Some(export_fn(c, c.entry_point())?);
+        }
+    }
+    let templates_fn = if capabilities.contains(&Capability::Template) {
+        Some(export_fn(Capability::Template, "templates")?)
+    } else {
+        None
+    };
     Ok(Linked {
         pre,
         indices,
+        entry_points,
+        templates_fn,
         capabilities,
         imports,
     })

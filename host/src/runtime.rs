@@ -78,6 +78,9 @@ impl Runtime {
             // returning them to the kernel (see `keep_resident_bytes`).
             .linear_memory_keep_resident(config.keep_resident_bytes)
             .table_keep_resident(config.keep_resident_bytes);
+        if config.scan_dirty_pages {
+            pool.pagemap_scan(wasmtime::Enabled::Auto);
+        }
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
