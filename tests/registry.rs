@@ -5,7 +5,9 @@
 use docket::config::{TenantConfig, load_tenant};
 use docket::runtime::CompileSource;
 use docket::types::EventKind;
-use docket::{Docket, DocketError, EngineConfig, FailurePolicy, Limits, PipelineStep, builtin};
+use docket::{
+    Docket, DocketError, EngineConfig, FailurePolicy, Limits, Outcome, PipelineStep, builtin,
+};
 use docket_tests::*;
 use std::path::Path;
 
@@ -212,8 +214,34 @@ fn unknown_calendar_in_a_decision_is_invalid_output() {
     );
 }
 
+/// Installs `bytes` as the only plugin of `tenant` in `d` and routes one
+/// created ticket through it.
+fn route_once(d: &Docket, tenant: &str, bytes: &[u8]) -> Outcome {
+    d.ensure_tenant(tenant, Limits::default()).unwrap();
+    let v = d.install(tenant, "router", bytes).unwrap();
+    d.activate(tenant, "router", &v.version.to_string()).unwrap();
+    d.set_pipeline(
+        tenant,
+        vec![PipelineStep {
+            plugin: "router".into(),
+            settings: vec![],
+            on_failure: FailurePolicy::FailEvent,
+        }],
+    )
+    .unwrap();
+    let created = event(EventKind::Created, MONDAY);
+    let request = docket::DispatchRequest {
+        event: created,
+        ticket: ticket("R-1", "software", MONDAY),
+        agents: vec![agent("ana", "software", 2, 1, true)],
+        history: vec![],
+        now: MONDAY,
+    };
+    d.dispatch(tenant, request).unwrap()
+}
+
 #[test]
-fn precompiled_artifacts_survive_a_restart() {
+fn precompiled_artifacts_survive_a_restart_and_load_at_first_use() {
     let dir = std::env::temp_dir().join(format!("docket-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = EngineConfig {
@@ -221,14 +249,17 @@ fn precompiled_artifacts_survive_a_restart() {
         max_instances: 8,
         ..EngineConfig::default()
     };
-    let bytes = builtin::plugin("billing").unwrap();
-    {
+    let bytes = builtin::plugin("routing").unwrap();
+    let expected = {
         let first = Docket::new(config.clone()).unwrap();
         let (_, source) = first.runtime().compile(bytes, &Limits::default()).unwrap();
         assert_eq!(source, CompileSource::Compiled);
         let (_, source) = first.runtime().compile(bytes, &Limits::default()).unwrap();
         assert_eq!(source, CompileSource::Memory);
-    }
+        let outcome = route_once(&first, "cache-a", bytes);
+        assert!(outcome.is_applied(), "{:?}", outcome.status);
+        effects(&outcome)
+    };
     {
         let restarted = Docket::new(config.clone()).unwrap();
         let (p, source) = restarted
@@ -237,29 +268,57 @@ fn precompiled_artifacts_survive_a_restart() {
             .unwrap();
         assert_eq!(
             source,
-            CompileSource::Disk,
-            "a restart loads the artifact instead of recompiling"
+            CompileSource::Deferred,
+            "a restart neither recompiles nor loads a plugin checked before"
         );
         assert!(p.info().componentized);
+        assert_eq!(restarted.runtime().resident_stats().resident, 0);
+        let outcome = route_once(&restarted, "cache-a", bytes);
+        assert_eq!(effects(&outcome), expected, "the first call loads it");
+        assert_eq!(restarted.runtime().resident_stats().resident, 1);
     }
-    // A corrupt artifact is dropped and recompiled, never trusted. (Replaced,
-    // not rewritten in place: artifacts are mapped into memory, and the cache
-    // itself only ever replaces files by renaming.)
     let engine_dir = std::fs::read_dir(&dir)
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
         .path();
-    for f in std::fs::read_dir(&engine_dir).unwrap() {
-        let path = f.unwrap().path();
+    let cached = |ext: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&engine_dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .collect()
+    };
+    // Files are replaced, not rewritten in place: artifacts are mapped into
+    // memory, and the cache itself only ever replaces files by renaming.
+    let corrupt = |path: &std::path::Path| {
         let tmp = path.with_extension("corrupt");
         std::fs::write(&tmp, b"garbage").unwrap();
-        std::fs::rename(&tmp, &path).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    };
+    // A corrupt artifact behind an intact description: the install is still
+    // deferred, and the first call drops the artifact and compiles the
+    // installed bytes again.
+    for artifact in cached("cwasm") {
+        corrupt(&artifact);
+    }
+    {
+        let again = Docket::new(config.clone()).unwrap();
+        let (_, source) = again.runtime().compile(bytes, &Limits::default()).unwrap();
+        assert_eq!(source, CompileSource::Deferred);
+        let outcome = route_once(&again, "cache-a", bytes);
+        assert_eq!(effects(&outcome), expected);
+    }
+    // A corrupt description is dropped, never trusted: the plugin is loaded
+    // (its artifact was rewritten by the call above) and checked again.
+    for info in cached("json") {
+        corrupt(&info);
     }
     let again = Docket::new(config).unwrap();
     let (_, source) = again.runtime().compile(bytes, &Limits::default()).unwrap();
-    assert_eq!(source, CompileSource::Compiled);
+    assert_eq!(source, CompileSource::Disk);
+    assert_eq!(cached("json").len(), 1, "the description is written again");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

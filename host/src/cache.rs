@@ -1,11 +1,15 @@
 //! On-disk cache of precompiled components, keyed by module hash and by the
 //! engine's compatibility hash, so a restart does not recompile and an
-//! upgraded engine never loads an incompatible artifact.
+//! upgraded engine never loads an incompatible artifact. Beside each
+//! artifact lies what the plugin was found to be when it was checked
+//! (`<hash>.json`): with both, installing the same bytes again needs
+//! neither a compile nor a load until the plugin's first call.
 //!
 //! Artifacts are memory-mapped when loaded, so files are only ever replaced
 //! by an atomic rename, never rewritten in place (which would fault the
 //! processes that have them mapped).
 
+use crate::plugin::PluginInfo;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
@@ -59,5 +63,37 @@ impl ArtifactCache {
             .join(format!("{hash}.cwasm.tmp{}", std::process::id()));
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, self.path(hash))
+    }
+
+    fn info_path(&self, hash: &str) -> PathBuf {
+        self.dir.join(format!("{hash}.json"))
+    }
+
+    /// What a checked plugin is, if both its description and its artifact
+    /// are cached. An unreadable description is removed and reported as a
+    /// miss (the plugin is then compiled and checked again).
+    pub fn load_info(&self, hash: &str) -> Option<PluginInfo> {
+        let path = self.info_path(hash);
+        let text = std::fs::read(&path).ok()?;
+        if !self.path(hash).exists() {
+            return None;
+        }
+        match serde_json::from_slice::<PluginInfo>(&text) {
+            Ok(info) if info.hash == hash => Some(info),
+            _ => {
+                tracing::warn!(path = %path.display(), "dropping unusable cached plugin description");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Records what a plugin that passed its checks is (write, then rename).
+    pub fn store_info(&self, info: &PluginInfo) -> std::io::Result<()> {
+        let tmp = self
+            .dir
+            .join(format!("{}.json.tmp{}", info.hash, std::process::id()));
+        std::fs::write(&tmp, serde_json::to_vec(info)?)?;
+        std::fs::rename(&tmp, self.info_path(&info.hash))
     }
 }

@@ -7,7 +7,7 @@ use crate::contract::Capability;
 use crate::error::PluginError;
 use crate::resident::Loader;
 use crate::sandbox::HostState;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +33,7 @@ pub(crate) struct CapabilityIndices {
 }
 
 /// What a plugin is, as `docket check` describes it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// SHA-256 of the installed bytes.
     pub hash: String,
@@ -92,6 +92,24 @@ impl std::fmt::Debug for CompiledPlugin {
 }
 
 impl CompiledPlugin {
+    /// A plugin checked before (its description and artifact are in the
+    /// disk cache) whose compiled form loads at its first call.
+    pub(crate) fn unloaded(
+        info: PluginInfo,
+        source: Arc<[u8]>,
+        module_limit: u64,
+        loader: Arc<Loader>,
+    ) -> CompiledPlugin {
+        CompiledPlugin {
+            info,
+            source,
+            module_limit,
+            slot: Mutex::new(None),
+            last_used: AtomicU64::new(loader.tick()),
+            loader,
+        }
+    }
+
     pub(crate) fn new(
         info: PluginInfo,
         linked: Linked,

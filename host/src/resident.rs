@@ -7,7 +7,7 @@
 
 use crate::cache::ArtifactCache;
 use crate::error::PluginError;
-use crate::plugin::{self, CompiledPlugin, Linked};
+use crate::plugin::{self, CompiledPlugin, Linked, PluginInfo};
 use crate::sandbox::HostState;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -108,11 +108,32 @@ impl Loader {
 
     /// Adds a plugin to the set (its compiled form is resident).
     pub(crate) fn register(&self, p: &Arc<CompiledPlugin>) {
+        self.track(p);
+        self.admitted(p);
+    }
+
+    /// Adds a plugin whose compiled form is not loaded yet (its first call
+    /// loads it).
+    pub(crate) fn track(&self, p: &Arc<CompiledPlugin>) {
         self.plugins
             .lock()
             .expect("plugins")
             .push(Arc::downgrade(p));
-        self.admitted(p);
+    }
+
+    /// What a plugin with these bytes was found to be when it was checked,
+    /// if the disk cache holds that and its artifact.
+    pub(crate) fn cached_info(&self, hash: &str) -> Option<PluginInfo> {
+        self.cache.as_ref()?.load_info(hash)
+    }
+
+    /// Remembers on disk that the plugin passed its checks.
+    pub(crate) fn checked(&self, info: &PluginInfo) {
+        if let Some(cache) = &self.cache
+            && let Err(e) = cache.store_info(info)
+        {
+            tracing::warn!(error = %e, "could not write the plugin description cache");
+        }
     }
 
     /// Counts a plugin that became resident, evicting the least recently

@@ -24,6 +24,9 @@ pub enum CompileSource {
     Memory,
     /// Loaded from the on-disk artifact cache.
     Disk,
+    /// Checked before (its description and artifact are in the on-disk
+    /// cache): nothing is loaded until the plugin's first call.
+    Deferred,
     /// Compiled now.
     Compiled,
 }
@@ -149,6 +152,20 @@ impl Runtime {
         if let Some(p) = self.compiled.lock().expect("compiled map").get(&hash) {
             return Ok((p.clone(), CompileSource::Memory));
         }
+        if let Some(info) = self.loader.cached_info(&hash) {
+            let deferred = Arc::new(CompiledPlugin::unloaded(
+                info,
+                bytes.into(),
+                limits.module_bytes,
+                self.loader.clone(),
+            ));
+            self.loader.track(&deferred);
+            self.compiled
+                .lock()
+                .expect("compiled map")
+                .insert(hash, deferred.clone());
+            return Ok((deferred, CompileSource::Deferred));
+        }
         let span = tracing::info_span!("compile", hash = &hash[..12], size = bytes.len());
         let _enter = span.enter();
         // Core modules and no-code rule documents become components here.
@@ -179,6 +196,7 @@ impl Runtime {
         // the resident count right.
         self.loader.register(&compiled);
         sandbox::type_check(self.engine(), &compiled)?;
+        self.loader.checked(&compiled.info);
         self.compiled
             .lock()
             .expect("compiled map")
