@@ -10,7 +10,7 @@ use crate::sandbox::HostState;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, component::types::ComponentItem};
@@ -71,6 +71,8 @@ pub struct CompiledPlugin {
     pub(crate) source: Arc<[u8]>,
     pub(crate) module_limit: u64,
     slot: Mutex<Option<Arc<Linked>>>,
+    /// Installed deferred and never loaded yet.
+    deferred: AtomicBool,
     last_used: AtomicU64,
     loader: Arc<Loader>,
 }
@@ -105,6 +107,7 @@ impl CompiledPlugin {
             source,
             module_limit,
             slot: Mutex::new(None),
+            deferred: AtomicBool::new(true),
             last_used: AtomicU64::new(loader.tick()),
             loader,
         }
@@ -123,6 +126,7 @@ impl CompiledPlugin {
             source,
             module_limit,
             slot: Mutex::new(Some(Arc::new(linked))),
+            deferred: AtomicBool::new(false),
             last_used: AtomicU64::new(now),
             loader,
         }
@@ -134,7 +138,9 @@ impl CompiledPlugin {
         if let Some(l) = self.slot.lock().expect("slot").as_ref() {
             return Ok(l.clone());
         }
-        let linked = Arc::new(self.loader.reload(self)?);
+        let first = self.deferred.load(Ordering::Relaxed);
+        let linked = Arc::new(self.loader.load(self, first)?);
+        self.deferred.store(false, Ordering::Relaxed);
         let mut slot = self.slot.lock().expect("slot");
         if let Some(l) = slot.as_ref() {
             // Another call reloaded it meanwhile.

@@ -26,6 +26,7 @@ pub(crate) struct Loader {
     plugins: Mutex<Vec<Weak<CompiledPlugin>>>,
     resident: AtomicUsize,
     reloads: AtomicU64,
+    first_loads: AtomicU64,
     evictions: AtomicU64,
 }
 
@@ -36,6 +37,9 @@ pub struct ResidentStats {
     pub resident: usize,
     /// Reloads after an eviction.
     pub reloads: u64,
+    /// Loads at the first call of plugins installed deferred (see
+    /// `CompileSource::Deferred`).
+    pub first_loads: u64,
     /// Evictions.
     pub evictions: u64,
 }
@@ -56,6 +60,7 @@ impl Loader {
             plugins: Mutex::new(Vec::new()),
             resident: AtomicUsize::new(0),
             reloads: AtomicU64::new(0),
+            first_loads: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
     }
@@ -98,11 +103,17 @@ impl Loader {
         Ok((component, false))
     }
 
-    /// Loads an evicted plugin again.
-    pub(crate) fn reload(&self, p: &CompiledPlugin) -> Result<Linked, PluginError> {
+    /// Loads a plugin that is not resident: evicted, or installed deferred
+    /// and called for the first time (`first`).
+    pub(crate) fn load(&self, p: &CompiledPlugin, first: bool) -> Result<Linked, PluginError> {
         let (component, _) = self.component(&p.info.hash, &p.source, p.module_limit)?;
         let linked = plugin::link(&self.engine, &self.linker, &component)?;
-        self.reloads.fetch_add(1, Ordering::Relaxed);
+        let counter = if first {
+            &self.first_loads
+        } else {
+            &self.reloads
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         Ok(linked)
     }
 
@@ -167,6 +178,7 @@ impl Loader {
         ResidentStats {
             resident: self.resident.load(Ordering::Acquire),
             reloads: self.reloads.load(Ordering::Relaxed),
+            first_loads: self.first_loads.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
         }
     }
