@@ -877,6 +877,17 @@ mod errors {
 
     #[test]
     fn names_and_types() {
+        // The roster reaches the routing phase only; elsewhere it is an error,
+        // never a silently empty list.
+        fails(
+            "[[escalation.on]]\nwhen = 'count(a in agents where a.available) == 0'\nactions = [{ add_tag = \"understaffed\" }]\n",
+            "agents",
+            "`agents` is only given to [routing] rules",
+            Some("routing phase only"),
+        );
+        assert!(
+            nocode::compile(&when("count(a in agents where a.available) > 0"), "r.toml").is_ok()
+        );
         fails(
             &when("ticket.urgncy == 1"),
             "urgncy",
@@ -1471,7 +1482,13 @@ mod generated {
     use proptest::prelude::*;
     use proptest::sample::select;
 
-    fn leaf_bool() -> impl Strategy<Value = String> {
+    /// A condition; `agents` only where the host gives the roster (routing).
+    fn leaf_bool(routing: bool) -> impl Strategy<Value = String> {
+        let agents = if routing {
+            "count(a in agents where a.available and a.level >= {n}) > 0"
+        } else {
+            "count(b in history where b.status == \"open\") + {n} > 2"
+        };
         prop_oneof![
             select(&["low", "normal", "high", "urgent"][..])
                 .prop_map(|p| format!("ticket.priority >= \"{p}\"")),
@@ -1483,9 +1500,7 @@ mod generated {
             Just("is_empty(ticket.category)".to_string()),
             Just("event.changed contains \"category\"".to_string()),
             Just("event.kind == \"created\"".to_string()),
-            (0i64..5).prop_map(|n| format!(
-                "count(a in agents where a.available and a.level >= {n}) > 0"
-            )),
+            (0i64..5).prop_map(move |n| agents.replace("{n}", &n.to_string())),
             (0i64..4).prop_map(|n| format!("len(ticket.tags) + setting.n * {n} < 7")),
             Just("round_up(len(ticket.subject), 5) > setting.n".to_string()),
             Just("ticket.created_at > now - 24h".to_string()),
@@ -1493,8 +1508,8 @@ mod generated {
         ]
     }
 
-    fn bool_expr() -> impl Strategy<Value = String> {
-        leaf_bool().prop_recursive(3, 12, 2, |inner| {
+    fn bool_expr(routing: bool) -> impl Strategy<Value = String> {
+        leaf_bool(routing).prop_recursive(3, 12, 2, |inner| {
             prop_oneof![
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
@@ -1518,7 +1533,7 @@ mod generated {
 
     fn document() -> impl Strategy<Value = String> {
         let rule = (
-            bool_expr(),
+            bool_expr(true),
             text_template(),
             proptest::option::of(select(
                 &[
@@ -1530,7 +1545,7 @@ mod generated {
         );
         (
             proptest::collection::vec(rule, 1..4),
-            bool_expr(),
+            bool_expr(false),
             0i64..9,
             any::<bool>(),
         )

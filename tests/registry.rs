@@ -547,3 +547,40 @@ fn a_tenant_config_may_name_a_rule_document() {
     assert!(err.to_string().contains("group must be a string"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn only_the_routing_phase_is_given_the_agent_roster() {
+    tenant_with(
+        "roster",
+        Limits::default(),
+        &[(
+            "counter",
+            builtin::hostile_plugin(),
+            "mode = \"roster\"",
+            FailurePolicy::FailEvent,
+        )],
+    );
+    let agents = vec![
+        agent("ana", "software", 2, 1, true),
+        agent("ben", "software", 1, 0, true),
+    ];
+    let o = dispatch_full(
+        "roster",
+        event(EventKind::Created, MONDAY),
+        ticket("R-1", "software", MONDAY),
+        agents,
+        vec![],
+    );
+    assert!(o.is_applied(), "{:?}", o.status);
+    let effects = effects(&o);
+    assert!(
+        matches!(&effects[0], docket::effects::Effect::Assign { group, .. } if group == "roster-2"),
+        "routing sees both agents: {effects:?}"
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, docket::effects::Effect::AddTag { tag } if tag == "roster-0")),
+        "escalation sees none: {effects:?}"
+    );
+}

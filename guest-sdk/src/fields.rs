@@ -120,7 +120,8 @@ impl Context {
             .unwrap_or(default)
     }
 
-    /// Agents of a group, in the order the host listed them.
+    /// Agents of a group, in the order the host listed them (the host gives
+    /// the roster to the routing call only; elsewhere this is empty).
     pub fn agents_in<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Agent> + 'a {
         self.agents.iter().filter(move |a| a.group == group)
     }

@@ -179,7 +179,7 @@ impl Docket {
             tenant: state.id.clone(),
             now,
             settings: Vec::new(),
-            agents,
+            agents: Vec::new(),
             history,
             calendars,
         };
@@ -192,7 +192,15 @@ impl Docket {
         let mut trace = Vec::new();
         let mut status = OutcomeStatus::Applied;
 
+        // The agent roster goes to the routing phase only (the contract
+        // says so): copying it into every other instance cost about a
+        // tenth of a dispatch.
+        let mut agents = Some(agents);
         'phases: for phase in Capability::ALL {
+            context.agents = match phase {
+                Capability::Routing => agents.take().unwrap_or_default(),
+                _ => Vec::new(),
+            };
             for step in &state.pipeline {
                 let Some(version) = state.plugins.get(&step.plugin).and_then(|h| h.active()) else {
                     continue;

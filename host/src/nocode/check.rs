@@ -49,6 +49,9 @@ pub struct Checker<'a> {
     pub templates: Vec<super::templates::Template>,
     /// Custom fields declared by the templates: key → (field-value case, type).
     pub fields: BTreeMap<String, (i32, Ty)>,
+    /// Whether `agents` may be read: the host gives the roster to the
+    /// routing phase only.
+    pub agents_visible: bool,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -198,6 +201,7 @@ impl<'a> Checker<'a> {
             regexes: Vec::new(),
             fields: BTreeMap::new(),
             templates: Vec::new(),
+            agents_visible: false,
         }
     }
 
@@ -667,6 +671,13 @@ impl<'a> Checker<'a> {
             "time_entries" | "parts" => {
                 let (ir, ty) = self.field_of(ticket, RecTy::Ticket, root, span)?;
                 (ir, ty, 1)
+            }
+            "agents" if !self.agents_visible => {
+                return Err(Diagnostic::new(
+                    "`agents` is only given to [routing] rules",
+                    span.clone(),
+                )
+                .hint("the host fills the agent roster for the routing phase only"));
             }
             "now" | "tenant" | "agents" | "history" => {
                 let (ir, ty) = self.ctx_field(root);

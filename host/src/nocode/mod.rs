@@ -218,6 +218,7 @@ impl<'a> Doc<'a> {
         check: impl FnOnce(&mut Checker<'a>) -> Result<Emitter<'a>, Diagnostic>,
     ) -> Result<(), Diagnostic> {
         let mut c = Checker::new(self.abi);
+        c.agents_visible = interface == "routing";
         declare(&mut c, self.settings, self.tables)?;
         if let Some(t) = self.templates {
             c.templates = templates::declare(&mut c, t)?;

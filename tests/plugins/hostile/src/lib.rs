@@ -44,6 +44,10 @@ impl Routing for Hostile {
                 Some(RouteDecision::to_group("hostile-ok"))
             }
             "bad-decision" => Some(RouteDecision::to_group("")),
+            "roster" => Some(RouteDecision::to_group(&format!(
+                "roster-{}",
+                ctx.agents.len()
+            ))),
             _ => Some(
                 RouteDecision::to_group("hostile-ok")
                     .reason(format!("call {calls} of this instance")),
@@ -54,9 +58,16 @@ impl Routing for Hostile {
 
 /// With `mode = "ping"`, every new ticket gets a timer `ping` after
 /// `ping_ms` (default 300) and the timer tags the ticket `pinged`: a small,
-/// fast timer workload for the service's crash test. Otherwise it does nothing.
+/// fast timer workload for the service's crash test. With `mode = "roster"`
+/// it tags the ticket with the number of agents it was given (routing names
+/// a group after it), so tests see which phases get the roster. Otherwise it
+/// does nothing.
 impl Escalation for Hostile {
     fn evaluate(ev: &Event, _t: &Ticket, ctx: &Context) -> EscalationDecision {
+        if ctx.setting_text("mode", "") == "roster" {
+            let tag = format!("roster-{}", ctx.agents.len());
+            return EscalationDecision::none().action(EscalationAction::AddTag(tag));
+        }
         if ctx.setting_text("mode", "") != "ping" {
             return EscalationDecision::none();
         }
