@@ -261,7 +261,7 @@ pub(crate) fn link(
     }
     let export_fn = |c: Capability, name: &str| {
         let (_, interface) = component
-            .get_export(None, &c.export_name())
+            .get_export(None, c.export_name())
             .ok_or_else(|| not_ours(wasmtime::format_err!("no export `{}`", c.export_name())))?;
         component
             .get_export_index(Some(&interface), name)
