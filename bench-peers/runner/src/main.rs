@@ -140,7 +140,9 @@ fn main() {
     let content: zen_engine::model::DecisionContent =
         serde_json::from_value(zen::routing_jdm(&phone)).expect("JDM");
     let engine = zen_engine::DecisionEngine::default();
-    let decision = engine.create_decision(content.into());
+    let decision = engine
+        .create_decision(content.into())
+        .expect("decision table");
     let zen_group = || -> String {
         let input = serde_json::json!({ "ticket": t });
         let response = futures::executor::block_on(decision.evaluate(input.into())).expect("zen");
