@@ -21,10 +21,14 @@ pub struct ArtifactCache {
 }
 
 impl ArtifactCache {
-    /// A cache under `root`, in a subdirectory for this engine's settings.
+    /// A cache under `root`, in a subdirectory for this engine's settings
+    /// and this host's contract.
     pub fn new(root: &Path, engine: &Engine) -> std::io::Result<ArtifactCache> {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
+        // The contract too: a cached description vouches that the plugin's
+        // exports match this host's bindings (calls then skip the check).
+        crate::contract::WIT_SOURCES.hash(&mut h);
         let dir = root.join(format!("engine-{:016x}", h.finish()));
         std::fs::create_dir_all(&dir)?;
         Ok(ArtifactCache { dir })

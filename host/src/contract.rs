@@ -116,4 +116,12 @@ mod tests {
         assert_eq!((n.interface, n.version), ("billing", "0.0.9"));
         assert!(parse_contract_name("wasi:io/streams@0.2.0").is_none());
     }
+
+    #[test]
+    fn a_capability_indexes_its_place_in_phase_order() {
+        // `sandbox::call` indexes per-capability tables with `c as usize`.
+        for (i, c) in Capability::ALL.into_iter().enumerate() {
+            assert_eq!(c as usize, i, "{c}");
+        }
+    }
 }
