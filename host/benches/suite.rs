@@ -117,16 +117,9 @@ fn distinct_plugins(fx: &Fixture) {
     );
     // The bounded run goes first so the unbounded one cannot lend it memory.
     for cap in [256usize, usize::MAX] {
-        let d = Docket::new(EngineConfig {
-            cache_dir: Some(cache.clone()),
-            max_resident_plugins: cap,
-            ..engine_config()
-        })
-        .unwrap();
+        let d = cached_docket(&cache, cap);
         let rss0 = rss_mib();
-        let begin = Instant::now();
-        install_own_routing(&d, tenants, doc);
-        let install = begin.elapsed();
+        let install = install_own_routing(&d, tenants, doc);
         let rss_installed = rss_mib();
         let mut zipf = Zipf::new(tenants, 0x51_7cc1_b727_220a);
         let mut lat = Vec::with_capacity(SCALE_EVENTS);
@@ -161,16 +154,9 @@ fn distinct_plugins(fx: &Fixture) {
     }
     // A restart over the filled cache: every plugin was checked before, so
     // installing it again defers loading to its first call.
-    let d = Docket::new(EngineConfig {
-        cache_dir: Some(cache.clone()),
-        max_resident_plugins: 256,
-        ..engine_config()
-    })
-    .unwrap();
+    let d = cached_docket(&cache, 256);
     let rss0 = rss_mib();
-    let begin = Instant::now();
-    install_own_routing(&d, tenants, doc);
-    let install = begin.elapsed();
+    let install = install_own_routing(&d, tenants, doc);
     let rss_installed = rss_mib() - rss0;
     let begin = Instant::now();
     assert!(
@@ -190,9 +176,20 @@ fn distinct_plugins(fx: &Fixture) {
     let _ = std::fs::remove_dir_all(&cache);
 }
 
+/// The bench engine with the disk cache in `cache` and a resident cap.
+fn cached_docket(cache: &Path, max_resident_plugins: usize) -> Docket {
+    Docket::new(EngineConfig {
+        cache_dir: Some(cache.to_path_buf()),
+        max_resident_plugins,
+        ..engine_config()
+    })
+    .unwrap()
+}
+
 /// Gives each of `tenants` tenants its own variant of the no-code routing
-/// document as its only plugin.
-fn install_own_routing(d: &Docket, tenants: usize, doc: &str) {
+/// document as its only plugin; returns how long that took.
+fn install_own_routing(d: &Docket, tenants: usize, doc: &str) -> Duration {
+    let begin = Instant::now();
     for i in 0..tenants {
         let id = format!("d{i:05}");
         let own = doc.replace("\"general\"", &format!("\"general-{i}\""));
@@ -209,6 +206,7 @@ fn install_own_routing(d: &Docket, tenants: usize, doc: &str) {
         )
         .unwrap();
     }
+    begin.elapsed()
 }
 
 fn engine_config() -> EngineConfig {
