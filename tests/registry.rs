@@ -45,6 +45,7 @@ fn versions_are_content_addressed_and_roll_back_atomically() {
             plugin: "router".into(),
             settings: vec![],
             on_failure: FailurePolicy::FailEvent,
+            events: vec![],
         }],
     )
     .unwrap();
@@ -100,6 +101,7 @@ fn tenants_do_not_see_each_other() {
         plugin: "router".into(),
         settings: vec![],
         on_failure: FailurePolicy::Skip,
+        events: vec![],
     };
     assert!(matches!(
         d.set_pipeline("iso-b", vec![step.clone()]),
@@ -227,6 +229,7 @@ fn route_once(d: &Docket, tenant: &str, bytes: &[u8]) -> Outcome {
             plugin: "router".into(),
             settings: vec![],
             on_failure: FailurePolicy::FailEvent,
+            events: vec![],
         }],
     )
     .unwrap();
@@ -583,4 +586,41 @@ fn only_the_routing_phase_is_given_the_agent_roster() {
             .any(|e| matches!(e, docket::effects::Effect::AddTag { tag } if tag == "roster-0")),
         "escalation sees none: {effects:?}"
     );
+}
+
+#[test]
+fn a_step_runs_only_for_the_events_it_subscribes_to() {
+    let d = docket();
+    let subscribed = CONFIG
+        .replace("tenant = \"cfg\"", "tenant = \"subs\"")
+        .replace(
+            "source = \"builtin:routing\"",
+            "source = \"builtin:routing\"\nevents = [\"created\", \"status_changed\"]",
+        );
+    let config = TenantConfig::parse(&subscribed).unwrap();
+    load_tenant(d, &config, Path::new("."), &builtin::plugin).unwrap();
+    let ran = |kind: EventKind| -> bool {
+        let o = dispatch(
+            "subs",
+            event(kind, MONDAY),
+            ticket("S-1", "software", MONDAY),
+        );
+        assert!(o.is_applied(), "{:?}", o.status);
+        o.trace.iter().any(|run| run.plugin == "routing")
+    };
+    assert!(ran(EventKind::Created));
+    assert!(
+        !ran(EventKind::Updated(vec!["subject".into()])),
+        "not subscribed"
+    );
+    assert!(!ran(EventKind::TimerFired("x".into())), "not subscribed");
+
+    // A misspelt kind is refused with the config's line, naming the kinds.
+    let misspelt = subscribed.replace("\"status_changed\"", "\"status_change\"");
+    let err = TenantConfig::parse(&misspelt).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown variant `status_change`") && err.contains("status_changed"),
+        "{err}"
+    );
+    assert!(err.contains("line 10"), "{err}");
 }

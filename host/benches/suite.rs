@@ -202,6 +202,7 @@ fn install_own_routing(d: &Docket, tenants: usize, doc: &str) -> Duration {
                 plugin: "routing".into(),
                 settings: vec![],
                 on_failure: docket::FailurePolicy::FailEvent,
+                events: vec![],
             }],
         )
         .unwrap();
@@ -339,6 +340,38 @@ fn main() {
                 ..c
             });
         }
+
+        // The same pipeline with billing subscribed to the events it bills
+        // on: a created event then instantiates three plugins, not four.
+        let mut subscribed = config.clone();
+        subscribed.tenant = "acme-subscribed".into();
+        for p in subscribed
+            .plugins
+            .iter_mut()
+            .filter(|p| p.name == "billing")
+        {
+            use docket::EventKindName as K;
+            p.events = vec![K::TimeLogged, K::PartUsed, K::StatusChanged];
+        }
+        load_tenant(&docket, &subscribed, Path::new("."), &builtin::plugin)
+            .expect("subscribed tenant");
+        let mut subscribed_row = measure(
+            "docket: pipeline, billing subscribed to its events, created event",
+            || {
+                let req = fx.request(created);
+                let outcome = docket.dispatch("acme-subscribed", req).expect("dispatch");
+                assert!(outcome.is_applied() && outcome.trace.len() == 3);
+            },
+        );
+        let full = rows
+            .iter()
+            .find(|r| r.name == "docket: 4-plugin pipeline, created event")
+            .expect("pipeline row");
+        subscribed_row.note = format!(
+            "×{:.2} the 4-plugin pipeline",
+            subscribed_row.median.as_secs_f64() / full.median.as_secs_f64()
+        );
+        rows.push(subscribed_row);
 
         // The sandbox alone: instantiate + call + teardown of a plugin that does nothing.
         let noop = wat::parse_str(

@@ -4,6 +4,7 @@
 
 use crate::bindings::docket::plugin::types::{Agent, Decimal, FieldValue, Money, Setting};
 use crate::calendar::{BusinessCalendar, CalendarConfig};
+use crate::contract::EventKindName;
 use crate::error::DocketError;
 use crate::limits::Limits;
 use crate::registry::{
@@ -98,6 +99,10 @@ pub struct PluginConfig {
     /// Settings passed to the plugin.
     #[serde(default)]
     pub settings: toml::Table,
+    /// Event kinds the plugin runs for (e.g. `["time_logged", "part_used"]`);
+    /// absent or empty: every event.
+    #[serde(default)]
+    pub events: Vec<EventKindName>,
 }
 
 impl TenantConfig {
@@ -278,6 +283,7 @@ pub fn load_tenant(
             plugin: p.name.clone(),
             settings,
             on_failure: p.on_failure,
+            events: p.events.clone(),
         });
     }
     state.plugins = plugins;

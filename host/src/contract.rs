@@ -81,6 +81,63 @@ impl std::fmt::Display for Capability {
     }
 }
 
+/// The kind of a ticket event, by name: what a pipeline step may subscribe
+/// to and what no-code rules compare `event.kind` with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKindName {
+    /// `created`.
+    Created,
+    /// `updated`.
+    Updated,
+    /// `commented`.
+    Commented,
+    /// `status-changed`.
+    StatusChanged,
+    /// `assigned`.
+    Assigned,
+    /// `timer-fired`.
+    TimerFired,
+    /// `time-logged`.
+    TimeLogged,
+    /// `part-used`.
+    PartUsed,
+}
+
+/// The names of [`EventKindName`], in the contract's order.
+pub const EVENT_KIND_NAMES: [&str; 8] = [
+    "created",
+    "updated",
+    "commented",
+    "status_changed",
+    "assigned",
+    "timer_fired",
+    "time_logged",
+    "part_used",
+];
+
+impl EventKindName {
+    /// The kind of an event.
+    pub fn of(kind: &crate::types::EventKind) -> EventKindName {
+        use crate::types::EventKind as K;
+        match kind {
+            K::Created => EventKindName::Created,
+            K::Updated(_) => EventKindName::Updated,
+            K::Commented(_) => EventKindName::Commented,
+            K::StatusChanged(_) => EventKindName::StatusChanged,
+            K::Assigned(_) => EventKindName::Assigned,
+            K::TimerFired(_) => EventKindName::TimerFired,
+            K::TimeLogged(_) => EventKindName::TimeLogged,
+            K::PartUsed(_) => EventKindName::PartUsed,
+        }
+    }
+
+    /// The name, as configs and no-code rules write it.
+    pub fn name(self) -> &'static str {
+        EVENT_KIND_NAMES[self as usize]
+    }
+}
+
 /// `docket:plugin/<interface>@<version>`.
 pub fn qualified(interface: &str) -> String {
     format!("{PACKAGE}/{interface}@{CONTRACT_VERSION}")
@@ -115,6 +172,14 @@ mod tests {
         let n = parse_contract_name("docket:plugin/billing@0.0.9").unwrap();
         assert_eq!((n.interface, n.version), ("billing", "0.0.9"));
         assert!(parse_contract_name("wasi:io/streams@0.2.0").is_none());
+    }
+
+    #[test]
+    fn event_kind_names_are_their_serde_names() {
+        for name in EVENT_KIND_NAMES {
+            let kind: EventKindName = serde_json::from_value(name.into()).unwrap();
+            assert_eq!(kind.name(), name);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::bindings::docket::plugin::types::{Agent, Context, Event, Ticket, TicketBrief};
 use crate::bindings::exports::docket::plugin::template::FieldError;
-use crate::contract::Capability;
+use crate::contract::{Capability, EventKindName};
 use crate::effects::{self, Effect, Resolver};
 use crate::error::{DocketError, PluginError};
 use crate::registry::{Docket, FailurePolicy, TenantState};
@@ -196,12 +196,16 @@ impl Docket {
         // says so): copying it into every other instance cost about a
         // tenth of a dispatch.
         let mut agents = Some(agents);
+        let event_kind = EventKindName::of(&event.kind);
         'phases: for phase in Capability::ALL {
             context.agents = match phase {
                 Capability::Routing => agents.take().unwrap_or_default(),
                 _ => Vec::new(),
             };
             for step in &state.pipeline {
+                if !step.runs_for(event_kind) {
+                    continue;
+                }
                 let Some(version) = state.plugins.get(&step.plugin).and_then(|h| h.active()) else {
                     continue;
                 };

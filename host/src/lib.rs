@@ -39,7 +39,7 @@ pub mod service;
 pub mod ticket_input;
 
 pub use bindings::docket::plugin::types;
-pub use contract::Capability;
+pub use contract::{Capability, EventKindName};
 pub use dispatch::{DispatchRequest, Outcome, OutcomeStatus};
 pub use error::{DocketError, PluginError};
 pub use limits::{EngineConfig, Limits};

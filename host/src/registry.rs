@@ -5,6 +5,7 @@
 
 use crate::bindings::docket::plugin::types::Setting;
 use crate::calendar::BusinessCalendar;
+use crate::contract::EventKindName;
 use crate::error::{DocketError, PluginError};
 use crate::limits::{EngineConfig, Limits};
 use crate::plugin::{CompiledPlugin, PluginInfo};
@@ -33,6 +34,16 @@ pub struct PipelineStep {
     pub settings: Vec<Setting>,
     /// What a failure does.
     pub on_failure: FailurePolicy,
+    /// The event kinds the step runs for; empty: every event. A plugin
+    /// that cannot act on an event is then not instantiated for it.
+    pub events: Vec<EventKindName>,
+}
+
+impl PipelineStep {
+    /// Whether the step runs for an event of this kind.
+    pub fn runs_for(&self, kind: EventKindName) -> bool {
+        self.events.is_empty() || self.events.contains(&kind)
+    }
 }
 
 /// One installed version of a plugin.

@@ -432,6 +432,20 @@ fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
             .contains("floats are not allowed"),
         "{b}"
     );
+    let (s, b) = json(
+        "PUT",
+        &format!("{base}/v1/tenants/acme/pipeline"),
+        Some(&key),
+        serde_json::json!([{ "plugin": "routing", "events": ["create"] }]),
+    );
+    assert_eq!(s, 422);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant `create`"),
+        "{b}"
+    );
     let (_, b) = call(
         "GET",
         &format!("{base}/v1/tenants/acme"),

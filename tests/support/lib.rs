@@ -66,6 +66,7 @@ pub fn tenant_with(id: &str, limits: Limits, plugins: &[(&str, &[u8], &str, Fail
             plugin: name.to_string(),
             settings: settings_of(&table).expect("settings"),
             on_failure: *on_failure,
+            events: vec![],
         });
     }
     d.set_pipeline(id, steps).expect("pipeline");

@@ -25,16 +25,7 @@ impl EnumTy {
             EnumTy::Status => &["new", "open", "pending", "on_hold", "solved", "closed"],
             EnumTy::Channel => &["email", "web", "phone", "chat", "api"],
             EnumTy::AuthorKind => &["requester", "agent", "system"],
-            EnumTy::EventKind => &[
-                "created",
-                "updated",
-                "commented",
-                "status_changed",
-                "assigned",
-                "timer_fired",
-                "time_logged",
-                "part_used",
-            ],
+            EnumTy::EventKind => &crate::contract::EVENT_KIND_NAMES,
         }
     }
 

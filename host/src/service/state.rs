@@ -10,6 +10,7 @@ use super::store::{self, Store, TimerRow};
 use crate::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
 use crate::calendar::{BusinessCalendar, CalendarConfig};
 use crate::config::{AgentConfig, settings_of};
+use crate::contract::EventKindName;
 use crate::dispatch::{DispatchRequest, Outcome, OutcomeStatus};
 use crate::effects::Effect;
 use crate::registry::{Docket, FailurePolicy, PipelineStep, TenantState, VersionInfo};
@@ -39,6 +40,9 @@ pub struct PipelineStepDoc {
     /// `skip` or `fail-event`.
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// Event kinds the step runs for; empty: every event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventKindName>,
 }
 
 impl PipelineStepDoc {
@@ -53,6 +57,7 @@ impl PipelineStepDoc {
             plugin: self.plugin.clone(),
             settings,
             on_failure: self.on_failure,
+            events: self.events.clone(),
         })
     }
 }
