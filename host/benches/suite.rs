@@ -356,7 +356,7 @@ fn main() {
         load_tenant(&docket, &subscribed, Path::new("."), &builtin::plugin)
             .expect("subscribed tenant");
         let mut subscribed_row = measure(
-            "docket: pipeline, billing subscribed to its events, created event",
+            "docket: pipeline, billing subscribed, created event",
             || {
                 let req = fx.request(created);
                 let outcome = docket.dispatch("acme-subscribed", req).expect("dispatch");
