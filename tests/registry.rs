@@ -23,6 +23,16 @@ fn route_group(tenant: &str) -> String {
     }
 }
 
+/// A pipeline step running the plugin named `router` for every event.
+fn router_step(on_failure: FailurePolicy) -> PipelineStep {
+    PipelineStep {
+        plugin: "router".into(),
+        settings: vec![],
+        on_failure,
+        events: vec![],
+    }
+}
+
 #[test]
 fn versions_are_content_addressed_and_roll_back_atomically() {
     let d = docket();
@@ -39,16 +49,8 @@ fn versions_are_content_addressed_and_roll_back_atomically() {
     assert_ne!(v1.info.hash, v2.info.hash);
 
     d.activate("reg-a", "router", "1").unwrap();
-    d.set_pipeline(
-        "reg-a",
-        vec![PipelineStep {
-            plugin: "router".into(),
-            settings: vec![],
-            on_failure: FailurePolicy::FailEvent,
-            events: vec![],
-        }],
-    )
-    .unwrap();
+    d.set_pipeline("reg-a", vec![router_step(FailurePolicy::FailEvent)])
+        .unwrap();
     assert_eq!(route_group("reg-a"), "it-support");
     // Activate by hash prefix.
     d.activate("reg-a", "router", &v2.info.hash[..12]).unwrap();
@@ -97,12 +99,7 @@ fn tenants_do_not_see_each_other() {
         d.versions("iso-b", "router"),
         Err(DocketError::UnknownPlugin { .. })
     ));
-    let step = PipelineStep {
-        plugin: "router".into(),
-        settings: vec![],
-        on_failure: FailurePolicy::Skip,
-        events: vec![],
-    };
+    let step = router_step(FailurePolicy::Skip);
     assert!(matches!(
         d.set_pipeline("iso-b", vec![step.clone()]),
         Err(DocketError::UnknownPlugin { .. })
@@ -223,16 +220,8 @@ fn route_once(d: &Docket, tenant: &str, bytes: &[u8]) -> Outcome {
     let v = d.install(tenant, "router", bytes).unwrap();
     d.activate(tenant, "router", &v.version.to_string())
         .unwrap();
-    d.set_pipeline(
-        tenant,
-        vec![PipelineStep {
-            plugin: "router".into(),
-            settings: vec![],
-            on_failure: FailurePolicy::FailEvent,
-            events: vec![],
-        }],
-    )
-    .unwrap();
+    d.set_pipeline(tenant, vec![router_step(FailurePolicy::FailEvent)])
+        .unwrap();
     let created = event(EventKind::Created, MONDAY);
     let request = docket::DispatchRequest {
         event: created,
