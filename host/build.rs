@@ -1,8 +1,10 @@
 //! Builds the guest plugins (the example rules and the hostile test plugin)
 //! for `wasm32-unknown-unknown` with a nested cargo, in a target directory of
 //! their own, so `docket demo` can embed the examples and tests can load
-//! them. The nested build needs the wasm target (rust-toolchain.toml asks
-//! rustup for it).
+//! them. The nested build needs the wasm target's standard library: rustup
+//! installs a toolchain file's `targets` only when it installs the toolchain
+//! itself, so a machine that already had the toolchain lacks it; this script
+//! then asks rustup for it (and says so) before building.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +35,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target").join("guests"));
 
+    ensure_guest_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
@@ -41,7 +44,7 @@ fn main() {
             "--profile",
             "guest",
             "--target",
-            "wasm32-unknown-unknown",
+            GUEST_TARGET,
             "--target-dir",
         ])
         .arg(&target_dir);
@@ -70,7 +73,7 @@ fn main() {
              (`rustup target add wasm32-unknown-unknown`)"
         );
     }
-    let wasm_dir = target_dir.join("wasm32-unknown-unknown").join("guest");
+    let wasm_dir = target_dir.join(GUEST_TARGET).join("guest");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut consts = String::new();
     for (_, stem) in GUESTS {
@@ -84,6 +87,47 @@ fn main() {
         ));
     }
     std::fs::write(out.join("guests.rs"), consts).unwrap();
+}
+
+const GUEST_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Makes sure the compiler that builds the guests has the wasm target's
+/// standard library, installing it with rustup when it is missing.
+fn ensure_guest_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if target_installed(&rustc) {
+        return;
+    }
+    println!(
+        "cargo:warning=the {GUEST_TARGET} target is not installed for this toolchain; \
+         installing it with `rustup target add {GUEST_TARGET}` to build the guest plugins"
+    );
+    // RUSTUP_TOOLCHAIN (set by rustup's proxies) names the toolchain this
+    // build runs on, so the target lands where the nested cargo looks.
+    let status = Command::new("rustup")
+        .args(["target", "add", GUEST_TARGET])
+        .status();
+    match status {
+        Ok(s) if s.success() && target_installed(&rustc) => {}
+        Ok(_) | Err(_) => panic!(
+            "the guest plugins need the {GUEST_TARGET} target and it could not be installed \
+             (`rustup target add {GUEST_TARGET}` failed or rustup is missing); install the \
+             target's standard library for `{rustc}` and build again"
+        ),
+    }
+}
+
+/// Whether `rustc`'s sysroot holds the guest target's standard library.
+fn target_installed(rustc: &str) -> bool {
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(GUEST_TARGET)
+        .join("lib")
+        .is_dir()
 }
 
 fn copy_if_changed(src: &Path, dst: &Path) {
