@@ -1,11 +1,12 @@
 //! The four example plugins, driven through the host as a tenant would run
 //! them: compiled from `example-rules/`, componentized on install, sandboxed.
 
-use docket::OutcomeStatus;
 use docket::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
 use docket::bindings::exports::docket::plugin::template::ErrorCode;
+use docket::builtin;
 use docket::effects::Effect;
 use docket::types::{EventKind, FieldValue, Priority, Status, TicketBrief};
+use docket::{FailurePolicy, Limits, OutcomeStatus};
 use docket_tests::*;
 use std::sync::Once;
 
@@ -634,4 +635,115 @@ fn billing_waits_for_billable_events_and_rates_are_settings() {
     );
     let inv = invoice(&dispatch("ex-billing-rates", ev, t));
     assert_eq!(inv.lines[0].amount.amount_minor, 20_000);
+}
+
+/// The billing example's no-code twin, compiled.
+fn billing_twin() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../example-rules/nocode/billing.toml"
+    );
+    let doc = std::fs::read_to_string(path).expect("billing twin");
+    docket::nocode::compile(&doc, "billing.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .component
+}
+
+/// The error of a failed outcome, as text (its kind first).
+fn failure(o: &docket::Outcome) -> String {
+    match &o.status {
+        OutcomeStatus::Failed { error, .. } => format!("{}: {error}", error.kind()),
+        other => panic!("expected a failed event, got {other:?}"),
+    }
+}
+
+#[test]
+fn money_that_overflows_fails_the_event_in_every_path() {
+    let settings = "currency = \"EUR\"\nutc_offset_minutes = 60\n";
+    let rust = builtin::plugin("billing").unwrap();
+    let twin = billing_twin();
+    for (tenant, bytes) in [("overflow-rust", rust), ("overflow-twin", &twin[..])] {
+        tenant_with(
+            tenant,
+            Limits::default(),
+            &[("billing", bytes, settings, FailurePolicy::FailEvent)],
+        );
+    }
+    // 2 × i64::MAX wraps to -2 in unchecked arithmetic: an invoice of -0.02.
+    let mut t = ticket("B-OVF", "hardware", MONDAY);
+    t.parts.push(part("GOLD", 2, i64::MAX));
+    let ev = event(EventKind::PartUsed(t.parts[0].clone()), MONDAY + HOUR);
+
+    let rust = failure(&dispatch("overflow-rust", ev.clone(), t.clone()));
+    assert!(rust.starts_with("trap: "), "{rust}");
+    assert!(
+        rust.contains("money overflow: 92233720368547758.07 EUR × 2"),
+        "{rust}"
+    );
+
+    let twin = failure(&dispatch("overflow-twin", ev.clone(), t.clone()));
+    assert!(twin.starts_with("trap: "), "{twin}");
+    assert!(
+        twin.contains(
+            "integer overflow: `part.unit_price * part.quantity` (line 59, column 11) does not fit in 64 bits"
+        ),
+        "{twin}"
+    );
+
+    // Lines that fit but whose total does not: the sum is checked too.
+    let mut t = ticket("B-SUM", "hardware", MONDAY);
+    t.parts.push(part("HALF", 1, i64::MAX / 2 + 1));
+    t.parts.push(part("HALF", 1, i64::MAX / 2 + 1));
+    let ev = event(EventKind::PartUsed(t.parts[1].clone()), MONDAY + HOUR);
+    let rust = failure(&dispatch("overflow-rust", ev.clone(), t.clone()));
+    assert!(
+        rust.contains("money overflow: the invoice total of 2 lines"),
+        "{rust}"
+    );
+    let twin = failure(&dispatch("overflow-twin", ev, t));
+    assert!(
+        twin.contains("integer overflow: the invoice total does not fit in 64 bits"),
+        "{twin}"
+    );
+}
+
+#[test]
+fn the_host_refuses_invoice_lines_that_are_not_quantity_times_price() {
+    // A rule that forgets the quantity: 3 parts at 10.00 billed as 10.00.
+    let doc = r#"
+[billing]
+when = "true"
+currency = '"EUR"'
+
+[[billing.lines]]
+for_each = "part in ticket.parts"
+kind = "part"
+description = "{part.sku}"
+quantity = "quantity(part.quantity)"
+unit_price = "part.unit_price"
+amount = "part.unit_price"
+"#;
+    let component = docket::nocode::compile(doc, "forgetful.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .component;
+    tenant_with(
+        "forgetful-billing",
+        Limits::default(),
+        &[("billing", &component, "", FailurePolicy::FailEvent)],
+    );
+    let mut t = ticket("B-QTY", "hardware", MONDAY);
+    t.parts.push(part("BOLT", 3, 1_000));
+    let ev = event(EventKind::PartUsed(t.parts[0].clone()), MONDAY + HOUR);
+    let error = failure(&dispatch("forgetful-billing", ev.clone(), t.clone()));
+    assert!(error.starts_with("invalid_output: "), "{error}");
+    assert!(
+        error.contains(
+            "invoice line 0 (`BOLT`): amount 1000 is not quantity × unit price (3 × 1000 ≈ 3000)"
+        ),
+        "{error}"
+    );
+    // One part: the same rule is right, and the host accepts it.
+    t.parts[0].quantity = 1;
+    let o = dispatch("forgetful-billing", ev, t);
+    assert!(o.is_applied(), "{:?}", o.status);
 }

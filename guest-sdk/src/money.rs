@@ -1,4 +1,10 @@
 //! Integer money arithmetic with explicit rounding. No floats anywhere.
+//!
+//! Every operation is checked: an amount that would not fit in `i64` minor
+//! units is never wrapped around. The plain operations (`times`,
+//! `mul_ratio`, `round_to_increment`) panic with a message naming the
+//! operands, which the host reports as a `trap` with that message; the
+//! `checked_*` forms return `None` instead, for rules that want to decide.
 
 use crate::{Decimal, Money};
 
@@ -42,8 +48,10 @@ pub fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
 }
 
 /// Rounds `value` to a multiple of `increment` (e.g. minutes to 15).
+/// Panics if the result does not fit in `i64`.
 pub fn round_to_increment(value: i64, increment: i64, rounding: Rounding) -> i64 {
-    (div_round(value.into(), increment.into(), rounding) * i128::from(increment)) as i64
+    i64::try_from(div_round(value.into(), increment.into(), rounding) * i128::from(increment))
+        .unwrap_or_else(|_| panic!("overflow: {value} rounded to a multiple of {increment}"))
 }
 
 impl Money {
@@ -69,19 +77,37 @@ impl Money {
         ))
     }
 
-    /// `self * num / den`, rounded; the basis of rates, multipliers and shares.
+    /// `self * num / den`, rounded; the basis of rates, multipliers and
+    /// shares. Computed exactly in i128; panics if the result does not fit
+    /// in `i64` minor units (or `den` is zero).
     pub fn mul_ratio(&self, num: i64, den: i64, rounding: Rounding) -> Money {
+        self.checked_mul_ratio(num, den, rounding)
+            .unwrap_or_else(|| panic!("money overflow: {self} × {num} / {den}"))
+    }
+
+    /// `self * num / den`, rounded, or `None` if it does not fit in `i64`.
+    /// Panics if `den` is zero.
+    pub fn checked_mul_ratio(&self, num: i64, den: i64, rounding: Rounding) -> Option<Money> {
         let v = div_round(
             i128::from(self.amount_minor) * i128::from(num),
             den.into(),
             rounding,
         );
-        Money::new(v as i64, &self.currency)
+        Some(Money::new(i64::try_from(v).ok()?, &self.currency))
     }
 
-    /// `self * quantity`.
+    /// `self * quantity`; panics if it does not fit in `i64` minor units.
     pub fn times(&self, quantity: i64) -> Money {
-        Money::new(self.amount_minor * quantity, &self.currency)
+        self.checked_times(quantity)
+            .unwrap_or_else(|| panic!("money overflow: {self} × {quantity}"))
+    }
+
+    /// `self * quantity`, or `None` if it does not fit in `i64`.
+    pub fn checked_times(&self, quantity: i64) -> Option<Money> {
+        Some(Money::new(
+            self.amount_minor.checked_mul(quantity)?,
+            &self.currency,
+        ))
     }
 
     /// A share in basis points (1/100 of a percent), rounded half-even.
@@ -89,7 +115,8 @@ impl Money {
         self.mul_ratio(bps.into(), 10_000, Rounding::HalfEven)
     }
 
-    /// Sums amounts of one currency; `None` if any currency differs.
+    /// Sums amounts of one currency; `None` if any currency differs or the
+    /// sum does not fit in `i64`.
     pub fn sum<'a>(currency: &str, items: impl IntoIterator<Item = &'a Money>) -> Option<Money> {
         items
             .into_iter()
@@ -151,5 +178,25 @@ mod tests {
         assert_eq!(m.to_string(), "123.45 EUR");
         assert_eq!(Money::new(-5, "EUR").to_string(), "-0.05 EUR");
         assert_eq!(Decimal::hours_from_minutes(45), Decimal::new(75, 2));
+    }
+
+    #[test]
+    fn overflow_is_never_wrapped() {
+        let max = Money::new(i64::MAX, "EUR");
+        assert_eq!(max.checked_times(2), None);
+        assert_eq!(max.checked_mul_ratio(3, 2, Rounding::Down), None);
+        assert_eq!(
+            max.checked_mul_ratio(1, 2, Rounding::Down)
+                .unwrap()
+                .amount_minor,
+            i64::MAX / 2
+        );
+        assert_eq!(Money::sum("EUR", [&max, &Money::new(1, "EUR")]), None);
+        let panic = std::panic::catch_unwind(|| max.times(2)).unwrap_err();
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("money overflow: "), "{message}");
+        assert!(
+            std::panic::catch_unwind(|| round_to_increment(i64::MAX, 10, Rounding::Up)).is_err()
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! decision is a typed error, never a half-applied ticket.
 
 use crate::bindings::docket::plugin::types::{FieldValue, Priority, Ticket};
-use crate::bindings::exports::docket::plugin::billing::BillingDecision;
+use crate::bindings::exports::docket::plugin::billing::{BillingDecision, InvoiceLine};
 use crate::bindings::exports::docket::plugin::escalation::{
     EscalationAction, EscalationDecision, Notification, SlaMetric, SlaPolicy, TimerOp, TimerWhen,
 };
@@ -247,7 +247,66 @@ fn escalation_effects(
     Ok(out)
 }
 
-/// Checks an invoice: one currency, line totals that add up, shares ≤ 100%.
+/// The largest decimal scale a quantity may have (10^18 fits in i64).
+const MAX_QUANTITY_SCALE: u8 = 18;
+
+/// Checks that a line's amount is its quantity times its unit price, to the
+/// precision both are stated in. For a quantity `q / 10^s` and a unit price
+/// `p`: `|amount × 10^s − q × p| ≤ |p|/2 + |q|/2 + 10^s`, that is half a
+/// step of the quantity at the unit price, half a minor unit of a rounded
+/// unit price per unit, and the amount's own rounding. Computed in i128, where no i64 inputs overflow:
+/// an amount that wrapped around in the plugin is far outside the bound.
+fn check_line_amount(i: usize, line: &InvoiceLine) -> Result<(), String> {
+    let q = &line.quantity;
+    if q.scale > MAX_QUANTITY_SCALE {
+        return Err(format!(
+            "invoice line {i} (`{}`): quantity scale {} is over {MAX_QUANTITY_SCALE}",
+            line.description, q.scale
+        ));
+    }
+    let step = 10i128.pow(u32::from(q.scale));
+    let (qm, price, amount) = (
+        i128::from(q.mantissa),
+        i128::from(line.unit_price.amount_minor),
+        i128::from(line.amount.amount_minor),
+    );
+    let off = (amount * step - qm * price).abs();
+    let tolerance = price.abs() / 2 + qm.abs() / 2 + step;
+    if off <= tolerance {
+        return Ok(());
+    }
+    let expected = qm * price / step;
+    Err(format!(
+        "invoice line {i} (`{}`): amount {} is not quantity × unit price ({} × {} ≈ {expected}{}){}",
+        line.description,
+        line.amount.amount_minor,
+        decimal_text(q.mantissa, q.scale),
+        line.unit_price.amount_minor,
+        if i64::try_from(expected).is_err() {
+            ", which overflows i64"
+        } else {
+            ""
+        },
+        " — an overflow or a wrong line in the plugin",
+    ))
+}
+
+/// `mantissa / 10^scale` as text, for messages.
+fn decimal_text(mantissa: i64, scale: u8) -> String {
+    if scale == 0 {
+        return mantissa.to_string();
+    }
+    let digits = format!(
+        "{:0>width$}",
+        mantissa.unsigned_abs(),
+        width = usize::from(scale) + 1
+    );
+    let (whole, frac) = digits.split_at(digits.len() - usize::from(scale));
+    format!("{}{whole}.{frac}", if mantissa < 0 { "-" } else { "" })
+}
+
+/// Checks an invoice: one currency, every line's amount its quantity times
+/// its unit price, line totals that add up without overflow, shares ≤ 100%.
 fn checked_invoice(mut d: BillingDecision) -> Result<BillingDecision, PluginError> {
     let currency = d
         .total
@@ -257,7 +316,8 @@ fn checked_invoice(mut d: BillingDecision) -> Result<BillingDecision, PluginErro
     let Some(currency) = currency else {
         return Ok(d);
     };
-    let mut sum: i64 = 0;
+    // i128: no sum of i64 lines a plugin can return overflows it.
+    let mut sum: i128 = 0;
     for (i, line) in d.lines.iter().enumerate() {
         if line.amount.currency != currency || line.unit_price.currency != currency {
             return Err(PluginError::invalid_output(format!(
@@ -265,10 +325,15 @@ fn checked_invoice(mut d: BillingDecision) -> Result<BillingDecision, PluginErro
                 line.description, line.amount.currency
             )));
         }
-        sum = sum
-            .checked_add(line.amount.amount_minor)
-            .ok_or_else(|| PluginError::invalid_output("invoice total overflows"))?;
+        check_line_amount(i, line).map_err(PluginError::invalid_output)?;
+        sum += i128::from(line.amount.amount_minor);
     }
+    let sum = i64::try_from(sum).map_err(|_| {
+        PluginError::invalid_output(format!(
+            "invoice total ({sum} minor units over {} lines) overflows i64",
+            d.lines.len()
+        ))
+    })?;
     match &d.total {
         Some(t) if t.amount_minor != sum => {
             return Err(PluginError::invalid_output(format!(

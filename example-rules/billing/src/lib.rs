@@ -122,8 +122,13 @@ pub fn invoice(t: &Ticket, ctx: &Context) -> BillingDecision {
         .filter(|p| p.unit_price.currency == currency)
         .map(part_line);
     let lines: Vec<InvoiceLine> = labor.iter().map(|(_, l)| l.clone()).chain(parts).collect();
-    let total =
-        Money::sum(&currency, lines.iter().map(|l| &l.amount)).unwrap_or(Money::zero(&currency));
+    let total = match Money::sum(&currency, lines.iter().map(|l| &l.amount)) {
+        Some(total) => total,
+        // A rate set in another currency: the host refuses the mixed invoice.
+        None if lines.iter().any(|l| l.amount.currency != currency) => Money::zero(&currency),
+        // A wrong invoice must never be sent: the run fails with the reason.
+        None => panic!("money overflow: the invoice total of {} lines", lines.len()),
+    };
 
     let mut decision = BillingDecision::empty();
     let threshold = ctx.setting_money("approval_threshold", Money::new(50_000, &currency));
@@ -146,6 +151,7 @@ pub fn invoice(t: &Ticket, ctx: &Context) -> BillingDecision {
             .iter()
             .filter(|(e, _)| e.agent_id == tech)
             .map(|(_, l)| &l.amount);
+        // A part of the total, which fits.
         let own = Money::sum(&currency, own).unwrap_or(Money::zero(&currency));
         decision.commissions.push(Commission {
             beneficiary: tech.to_string(),

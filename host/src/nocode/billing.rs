@@ -345,7 +345,9 @@ fn accumulate(g: &mut FuncGen, sum: u32, spoiled: u32, currency: &[u32], amount:
         I::If(BlockType::Empty),
         I::LocalGet(sum),
         I::LocalGet(amount[0]),
-        I::I64Add,
+    ]);
+    g.checked(Helper::CheckedAdd, "the invoice total");
+    g.code.extend([
         I::LocalSet(sum),
         I::Else,
         I::I32Const(1),

@@ -336,7 +336,15 @@ impl<'a> Checker<'a> {
                 let (ir, ty) = self.expr(inner)?;
                 self.rest_of_path(ir, ty, names)
             }
-            ExprKind::Call(name, args) => self.call(name, args, &e.span),
+            ExprKind::Call(name, args) => {
+                let (ir, ty) = self.call(name, args, &e.span)?;
+                // Rounded products name the call when they overflow.
+                let ir = match ir {
+                    Ir::MulRatio { .. } | Ir::DivRound { .. } => Ir::Located(e.span.clone(), b(ir)),
+                    ir => ir,
+                };
+                Ok((ir, ty))
+            }
             ExprKind::Comprehension {
                 func,
                 var,
@@ -1022,7 +1030,8 @@ impl<'a> Checker<'a> {
             (Instant, Arith::Add | Arith::Sub, Duration) => Instant,
             (Instant, Arith::Sub, Instant) => Duration,
             (Money, Arith::Add | Arith::Sub, Money) => {
-                return Ok((Ir::MoneyAddSub(arith, b(li), b(ri)), Money));
+                let ir = Ir::MoneyAddSub(arith, b(li), b(ri));
+                return Ok((Ir::Located(span.clone(), b(ir)), Money));
             }
             (Money, Arith::Mul, Int) => {
                 let ir = Ir::MulRatio {
@@ -1031,7 +1040,7 @@ impl<'a> Checker<'a> {
                     den: b(Ir::I64(1)),
                     rounding: Rounding::Down,
                 };
-                return Ok((ir, Money));
+                return Ok((Ir::Located(span.clone(), b(ir)), Money));
             }
             (Money, Arith::Div, _) => {
                 return Err(Diagnostic::new("money cannot be divided with `/`", span.clone())
@@ -1046,7 +1055,10 @@ impl<'a> Checker<'a> {
                 ));
             }
         };
-        Ok((Ir::Arith(arith, b(li), b(ri)), ty))
+        Ok((
+            Ir::Located(span.clone(), b(Ir::Arith(arith, b(li), b(ri)))),
+            ty,
+        ))
     }
 
     fn quantified(

@@ -167,6 +167,8 @@ pub struct FuncGen<'m> {
     pub code: Vec<I<'static>>,
     /// Wasm locals holding each export parameter's address.
     pub param_locals: [u32; 3],
+    /// The overflow message of the innermost [`Ir::Located`] being emitted.
+    site: Option<(u32, u32)>,
 }
 
 impl<'m> FuncGen<'m> {
@@ -187,6 +189,7 @@ impl<'m> FuncGen<'m> {
             local_tys: checker_locals.to_vec(),
             code: Vec::new(),
             param_locals: [0; 3],
+            site: None,
         };
         for ty in checker_locals {
             let first = g.params + g.locals.len() as u32;
@@ -233,6 +236,20 @@ impl<'m> FuncGen<'m> {
     pub fn call(&mut self, h: Helper) {
         let index = self.m.helper(h);
         self.code.push(I::Call(index));
+    }
+
+    /// Emits a checked i64 `op` of the two values on the stack: an overflow
+    /// traps with the message of the enclosing [`Ir::Located`], or `what`.
+    pub fn checked(&mut self, op: Helper, what: &str) {
+        let (p, l) = match self.site {
+            Some(site) => site,
+            None => self
+                .m
+                .string(&format!("integer overflow: {what} does not fit in 64 bits")),
+        };
+        self.code
+            .extend([I::I32Const(p as i32), I::I32Const(l as i32)]);
+        self.call(op);
     }
 
     /// Emits `ptr = alloc(size, align)` into a fresh local.
@@ -328,6 +345,11 @@ impl<'m> FuncGen<'m> {
                 ty,
                 present,
             } => self.custom_field(key, *case, ty, *present),
+            Ir::Located(span, inner) => {
+                let outer = self.site.replace(self.m.overflow_message(span));
+                self.expr(inner);
+                self.site = outer;
+            }
             Ir::Local(id, ty) => {
                 let first = self.slots[*id as usize];
                 for i in 0..flat(ty).len() as u32 {
@@ -522,11 +544,12 @@ impl<'m> FuncGen<'m> {
                 self.code
                     .extend([I::I32Eqz, I::If(BlockType::Empty), I::Unreachable, I::End]);
                 self.get_all(&[a[0], b[0]]);
-                self.code.push(if *op == Arith::Add {
-                    I::I64Add
+                let op = if *op == Arith::Add {
+                    Helper::CheckedAdd
                 } else {
-                    I::I64Sub
-                });
+                    Helper::CheckedSub
+                };
+                self.checked(op, "a money sum");
                 self.get_all(&a[1..]);
             }
             Ir::MulRatio {
@@ -538,7 +561,7 @@ impl<'m> FuncGen<'m> {
                 let m = self.to_locals(money, &Ty::Money);
                 self.code.push(I::LocalGet(m[0]));
                 self.expr(num);
-                self.code.push(I::I64Mul);
+                self.checked(Helper::CheckedMul, "a money amount times a ratio");
                 self.expr(den);
                 self.code.push(I::I32Const(*rounding as i32));
                 self.call(Helper::DivRound);
@@ -555,7 +578,7 @@ impl<'m> FuncGen<'m> {
                 self.code.push(I::I32Const(*rounding as i32));
                 self.call(Helper::DivRound);
                 self.expr(mul);
-                self.code.push(I::I64Mul);
+                self.checked(Helper::CheckedMul, "a rounded value times its increment");
             }
             Ir::MakeDecimal(m, scale) => {
                 self.expr(m);
@@ -703,13 +726,20 @@ impl<'m> FuncGen<'m> {
                         .extend([I::LocalGet(x), I::LocalGet(y), lt, I::I32Eqz, I::Select]);
                 }
             }
+            Arith::Add | Arith::Sub | Arith::Mul if wide => {
+                self.expr(a);
+                self.expr(b);
+                let helper = match op {
+                    Arith::Add => Helper::CheckedAdd,
+                    Arith::Sub => Helper::CheckedSub,
+                    _ => Helper::CheckedMul,
+                };
+                self.checked(helper, "arithmetic in a rule");
+            }
             _ => {
                 self.expr(a);
                 self.expr(b);
                 self.code.push(match (op, wide) {
-                    (Arith::Add, true) => I::I64Add,
-                    (Arith::Sub, true) => I::I64Sub,
-                    (Arith::Mul, true) => I::I64Mul,
                     (Arith::Div, true) => I::I64DivS,
                     (Arith::Add, false) => I::I32Add,
                     (Arith::Sub, false) => I::I32Sub,

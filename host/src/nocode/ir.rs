@@ -229,6 +229,10 @@ pub enum Ir {
     },
     /// A local variable (let binding or loop element).
     Local(u32, Ty),
+    /// The expression at this byte range of the document: arithmetic inside
+    /// it that overflows traps with a message naming the range's text,
+    /// line and column.
+    Located(std::ops::Range<usize>, Box<Ir>),
     /// A field of the record at `base`, read as `load`, typed `ty`.
     Field {
         base: Box<Ir>,

@@ -129,7 +129,7 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         t.finish()?;
     }
     let value = abi.named("types", "field-value");
-    let mut m = ModuleBuilder::new(abi.payload_offset(&value));
+    let mut m = ModuleBuilder::new(abi.payload_offset(&value), source);
     let mut exported = 0;
     let doc = Doc {
         abi: &abi,

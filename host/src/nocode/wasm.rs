@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
-    FunctionSection, GlobalSection, GlobalType, Instruction as I, MemArg, MemorySection,
-    MemoryType, Module, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, DataSection, EntityType, ExportKind, ExportSection,
+    Function, FunctionSection, GlobalSection, GlobalType, ImportSection, Instruction as I, MemArg,
+    MemorySection, MemoryType, Module, TypeSection, ValType,
 };
 
 /// Where static data starts; address 0 is never a valid value.
@@ -62,7 +62,24 @@ pub enum Helper {
     ValueHas,
     /// `(field-value) -> (p, l)`: the value's text forms joined with ", ".
     ValueJoin,
+    /// `(a, b, message p, l) -> i64`: `a + b`, or a trap with the message
+    /// (reported to the host through `log.panicking`) when it overflows.
+    CheckedAdd,
+    /// `(a, b, message p, l) -> i64`: `a - b`, checked likewise.
+    CheckedSub,
+    /// `(a, b, message p, l) -> i64`: `a * b`, checked likewise.
+    CheckedMul,
 }
+
+/// The one function the module imports: the contract's `log.panicking`,
+/// through which a trap carries its reason to the host.
+const PANICKING_MODULE: &str = "docket:plugin/log@0.1.0";
+const PANICKING: &str = "panicking";
+/// Functions imported before the defined ones (they come first in the
+/// function index space).
+const IMPORTED_FUNCTIONS: u32 = 1;
+/// The index of the imported `panicking(ptr, len)`.
+const PANICKING_INDEX: u32 = 0;
 
 /// Builds the module.
 pub struct ModuleBuilder {
@@ -72,12 +89,15 @@ pub struct ModuleBuilder {
     data: Vec<u8>,
     strings: HashMap<String, u32>,
     helpers: HashMap<Helper, u32>,
+    /// The document, for the location of overflow messages.
+    source: String,
 }
 
 impl ModuleBuilder {
     /// A module with every helper defined; `field_value_payload` is the
-    /// payload offset of the contract's `field-value` variant.
-    pub fn new(field_value_payload: u32) -> ModuleBuilder {
+    /// payload offset of the contract's `field-value` variant; `source` is
+    /// the document the module is compiled from.
+    pub fn new(field_value_payload: u32, source: &str) -> ModuleBuilder {
         let mut m = ModuleBuilder {
             types: Vec::new(),
             functions: Vec::new(),
@@ -85,6 +105,7 @@ impl ModuleBuilder {
             data: Vec::new(),
             strings: HashMap::new(),
             helpers: HashMap::new(),
+            source: source.to_string(),
         };
         m.define_helpers();
         m.define_field_helpers(field_value_payload);
@@ -114,7 +135,25 @@ impl ModuleBuilder {
     pub fn function(&mut self, params: &[ValType], results: &[ValType], body: Function) -> u32 {
         let ty = self.type_index(params, results);
         self.functions.push((ty, body));
-        (self.functions.len() - 1) as u32
+        IMPORTED_FUNCTIONS + (self.functions.len() - 1) as u32
+    }
+
+    /// The message an overflow in the document's text at `span` traps
+    /// with, as static text: what overflowed, and where.
+    pub fn overflow_message(&mut self, span: &std::ops::Range<usize>) -> (u32, u32) {
+        let start = span.start.min(self.source.len());
+        let end = span.end.clamp(start, self.source.len());
+        let before = &self.source[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+            .chars()
+            .count()
+            + 1;
+        let text = self.source.get(start..end).unwrap_or("").trim();
+        let message = format!(
+            "integer overflow: `{text}` (line {line}, column {column}) does not fit in 64 bits"
+        );
+        self.string(&message)
     }
 
     /// Exports a function under a name.
@@ -169,6 +208,19 @@ impl ModuleBuilder {
             types.ty().function(p.iter().copied(), r.iter().copied());
         }
         module.section(&types);
+        let panicking_type = self
+            .types
+            .iter()
+            .position(|t| *t == (vec![ValType::I32, ValType::I32], vec![]))
+            .expect("the checked-arithmetic helpers declare the (i32, i32) type")
+            as u32;
+        let mut imports = ImportSection::new();
+        imports.import(
+            PANICKING_MODULE,
+            PANICKING,
+            EntityType::Function(panicking_type),
+        );
+        module.section(&imports);
         let mut funcs = FunctionSection::new();
         for (ty, _) in &self.functions {
             funcs.function(*ty);
@@ -265,8 +317,114 @@ impl ModuleBuilder {
     }
 
     #[allow(clippy::too_many_lines)]
+    /// The checked i64 operations: each computes the wrapped result, tests
+    /// for overflow and, when it happened, hands the message (params 2, 3)
+    /// to `panicking` and traps.
+    fn define_checked_arithmetic(&mut self) {
+        use ValType::{I32, I64};
+        // The import's type must exist before the module is encoded.
+        self.type_index(&[I32, I32], &[]);
+        let trap = [
+            I::If(BlockType::Empty),
+            I::LocalGet(2),
+            I::LocalGet(3),
+            I::Call(PANICKING_INDEX),
+            I::Unreachable,
+            I::End,
+        ];
+        // a + b overflows iff both operands differ in sign from the result.
+        let mut add = vec![
+            I::LocalGet(0),
+            I::LocalGet(1),
+            I::I64Add,
+            I::LocalSet(4),
+            I::LocalGet(0),
+            I::LocalGet(4),
+            I::I64Xor,
+            I::LocalGet(1),
+            I::LocalGet(4),
+            I::I64Xor,
+            I::I64And,
+            I::I64Const(0),
+            I::I64LtS,
+        ];
+        add.extend(trap.clone());
+        add.push(I::LocalGet(4));
+        self.add_helper(
+            Helper::CheckedAdd,
+            &[I64, I64, I32, I32],
+            &[I64],
+            &[I64],
+            &add,
+        );
+        // a - b overflows iff a and b differ in sign and the result's sign
+        // differs from a's.
+        let mut sub = vec![
+            I::LocalGet(0),
+            I::LocalGet(1),
+            I::I64Sub,
+            I::LocalSet(4),
+            I::LocalGet(0),
+            I::LocalGet(1),
+            I::I64Xor,
+            I::LocalGet(0),
+            I::LocalGet(4),
+            I::I64Xor,
+            I::I64And,
+            I::I64Const(0),
+            I::I64LtS,
+        ];
+        sub.extend(trap.clone());
+        sub.push(I::LocalGet(4));
+        self.add_helper(
+            Helper::CheckedSub,
+            &[I64, I64, I32, I32],
+            &[I64],
+            &[I64],
+            &sub,
+        );
+        // a * b overflows iff a = -1 and b = MIN, or a ∉ {0, -1} and
+        // (a * b) / a != b (the division cannot trap then).
+        let mut mul = vec![
+            I::LocalGet(0),
+            I::LocalGet(1),
+            I::I64Mul,
+            I::LocalSet(4),
+            I::LocalGet(0),
+            I::I64Const(-1),
+            I::I64Eq,
+            I::If(BlockType::Result(I32)),
+            I::LocalGet(1),
+            I::I64Const(i64::MIN),
+            I::I64Eq,
+            I::Else,
+            I::LocalGet(0),
+            I::I64Eqz,
+            I::If(BlockType::Result(I32)),
+            I::I32Const(0),
+            I::Else,
+            I::LocalGet(4),
+            I::LocalGet(0),
+            I::I64DivS,
+            I::LocalGet(1),
+            I::I64Ne,
+            I::End,
+            I::End,
+        ];
+        mul.extend(trap);
+        mul.push(I::LocalGet(4));
+        self.add_helper(
+            Helper::CheckedMul,
+            &[I64, I64, I32, I32],
+            &[I64],
+            &[I64],
+            &mul,
+        );
+    }
+
     fn define_helpers(&mut self) {
         use ValType::{I32, I64};
+        self.define_checked_arithmetic();
         // alloc(size, align) -> ptr; locals: 2 = ptr, 3 = end
         self.add_helper(
             Helper::Alloc,
