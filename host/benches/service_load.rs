@@ -1,7 +1,9 @@
 //! Load test of `docket serve` on loopback, bounded in count and time:
 //! well-behaved tenants create and update tickets concurrently, first alone,
 //! then while another tenant's plugin loops forever on every event (each of
-//! its calls runs until its fuel or deadline stops it, burning a core).
+//! its calls runs until its fuel or deadline stops it, burning a core), then
+//! alone again over tenants that already hold 10,000 and 100,000 tickets
+//! each (per-request cost must not grow with them).
 //! `cargo bench -p docket --bench service_load` prints one table.
 
 #[path = "../tests/support/server.rs"]
@@ -79,20 +81,13 @@ fn setup_tenant(
 }
 
 struct Phase {
-    name: &'static str,
     requests: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
     hostile_requests: usize,
 }
 
-fn run_phase(
-    name: &'static str,
-    base: &str,
-    keys: &[String],
-    hostile: Option<&str>,
-    round: usize,
-) -> Phase {
+fn run_phase(base: &str, keys: &[String], hostile: Option<&str>, round: usize) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let hostile_count = Arc::new(AtomicUsize::new(0));
     let hostile_threads: Vec<_> = hostile
@@ -156,7 +151,6 @@ fn run_phase(
     }
     latencies.sort_unstable();
     Phase {
-        name,
         requests: latencies.len(),
         elapsed,
         latencies,
@@ -164,39 +158,113 @@ fn run_phase(
     }
 }
 
-fn main() {
-    let data = std::env::temp_dir().join(format!("docket-load-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    let server = Server::start(&data);
-    let base = server.base.clone();
+/// Tickets already in each well-behaved tenant, one row per size.
+const EXISTING: [usize; 3] = [0, 10_000, 100_000];
+/// Agents the existing tickets are assigned to.
+const AGENTS: usize = 20;
 
-    let good: Vec<String> = (0..GOOD_TENANTS)
+fn setup_good_tenants(base: &str) -> Vec<String> {
+    let agents: Vec<serde_json::Value> = (0..AGENTS)
+        .map(|i| serde_json::json!({ "id": format!("agent-{i}"), "group": "hardware", "level": 2 }))
+        .collect();
+    (0..GOOD_TENANTS)
         .map(|t| {
-            setup_tenant(
-                &base,
-                &format!("good{t}"),
+            let id = format!("good{t}");
+            let key = setup_tenant(
+                base,
+                &id,
                 &[("routing", builtin::plugin("routing").unwrap()), ("escalation", builtin::plugin("escalation").unwrap())],
                 serde_json::json!([{ "plugin": "routing", "settings": { "max_open": 5 } }, { "plugin": "escalation" }]),
-            )
+            );
+            let r = agent()
+                .put(&format!("{base}/v1/tenants/{id}/agents"))
+                .header("Authorization", &format!("Bearer {key}"))
+                .send_json(serde_json::Value::Array(agents.clone()))
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+            key
         })
-        .collect();
-    let hostile = setup_tenant(
-        &base,
-        "hostile",
-        &[("loop", builtin::hostile_plugin())],
-        serde_json::json!([{ "plugin": "loop", "settings": { "mode": "loop" } }]),
-    );
+        .collect()
+}
 
-    let quiet = run_phase("well-behaved tenants alone", &base, &good, None, 0);
-    let noisy = run_phase(
-        "same, one tenant looping forever",
-        &base,
-        &good,
-        Some(&hostile),
-        1,
-    );
-    drop(server);
-    let _ = std::fs::remove_dir_all(&data);
+/// Writes `n` tickets into each well-behaved tenant straight into the
+/// store (the server is stopped): a third open and assigned, the rest
+/// solved, all from the requesters the load clients use, so both the
+/// agents' load and the requester history have `n` tickets behind them.
+fn seed_tickets(data: &std::path::Path, n: usize) {
+    use docket::service::store;
+    use docket::types::Status;
+    let s = store::Store::open(data).unwrap();
+    let base_instant = 1_795_392_000_000i64; // 2026-11-23
+    for t in 0..GOOD_TENANTS {
+        let tenant = format!("good{t}");
+        s.write(|tx| {
+            for i in 0..n {
+                let new: docket::ticket_input::NewTicket =
+                    serde_json::from_value(serde_json::json!({
+                        "subject": "Existing", "category": "hardware",
+                        "requester": { "id": format!("c-{}", i % CLIENTS), "region": "emea" }
+                    }))
+                    .unwrap();
+                let mut ticket = docket::ticket_input::new_ticket(
+                    &tenant,
+                    &format!("S-{i}"),
+                    base_instant - (n - i) as i64 * 60_000,
+                    &new,
+                )
+                .unwrap();
+                ticket.assignee = Some(format!("agent-{}", i % AGENTS));
+                ticket.status = if i % 3 == 0 {
+                    Status::Open
+                } else {
+                    Status::Solved
+                };
+                store::put_ticket(tx, &ticket)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+}
+
+fn main() {
+    let mut rows: Vec<(String, Phase)> = Vec::new();
+    for (round, existing) in EXISTING.into_iter().enumerate() {
+        let data =
+            std::env::temp_dir().join(format!("docket-load-{}-{existing}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let mut server = Server::start(&data);
+        let good = setup_good_tenants(&server.base);
+        if existing > 0 {
+            drop(server);
+            let seeding = Instant::now();
+            seed_tickets(&data, existing);
+            eprintln!(
+                "seeded {existing} tickets per tenant in {:.1} s",
+                seeding.elapsed().as_secs_f64()
+            );
+            server = Server::start(&data);
+        }
+        let base = server.base.clone();
+        let label = if existing == 0 {
+            "well-behaved tenants alone".to_string()
+        } else {
+            format!("same, {existing} tickets per tenant")
+        };
+        rows.push((label, run_phase(&base, &good, None, round * 2)));
+        if existing == 0 {
+            let hostile = setup_tenant(
+                &base,
+                "hostile",
+                &[("loop", builtin::hostile_plugin())],
+                serde_json::json!([{ "plugin": "loop", "settings": { "mode": "loop" } }]),
+            );
+            let noisy = run_phase(&base, &good, Some(&hostile), round * 2 + 1);
+            rows.push(("same, one tenant looping forever".to_string(), noisy));
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&data);
+    }
 
     println!(
         "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, SQLite WAL, fsync on commit), one run"
@@ -205,12 +273,12 @@ fn main() {
         "{:<36} {:>9} {:>10} {:>9} {:>9} {:>9} {:>16}",
         "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "hostile requests"
     );
-    for p in [&quiet, &noisy] {
+    for (name, p) in &rows {
         let pct =
             |q: f64| p.latencies[((p.latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
         println!(
             "{:<36} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>16}",
-            p.name,
+            name,
             p.requests,
             p.requests as f64 / p.elapsed.as_secs_f64(),
             pct(0.5),
@@ -219,11 +287,16 @@ fn main() {
             p.hostile_requests
         );
     }
-    let ratio = |f: fn(&Phase) -> f64| f(&noisy) / f(&quiet);
-    println!(
-        "with the hostile tenant: throughput ×{:.2}, p50 ×{:.2}, p99 ×{:.2}",
-        ratio(|p| p.requests as f64 / p.elapsed.as_secs_f64()),
-        ratio(|p| p.latencies[p.latencies.len() / 2].as_secs_f64()),
-        ratio(|p| p.latencies[(p.latencies.len() - 1) * 99 / 100].as_secs_f64()),
-    );
+    let throughput = |p: &Phase| p.requests as f64 / p.elapsed.as_secs_f64();
+    let p50 = |p: &Phase| p.latencies[p.latencies.len() / 2].as_secs_f64();
+    let p99 = |p: &Phase| p.latencies[(p.latencies.len() - 1) * 99 / 100].as_secs_f64();
+    let empty = &rows[0].1;
+    for (name, p) in &rows[1..] {
+        println!(
+            "{name}, against the empty tenants: throughput ×{:.2}, p50 ×{:.2}, p99 ×{:.2}",
+            throughput(p) / throughput(empty),
+            p50(p) / p50(empty),
+            p99(p) / p99(empty),
+        );
+    }
 }

@@ -182,6 +182,17 @@ impl Docket {
         Ok(())
     }
 
+    /// Removes a tenant: its events are refused from then on; calls already
+    /// running finish on the snapshot they hold.
+    pub fn remove_tenant(&self, id: &str) -> Result<(), DocketError> {
+        self.tenants
+            .write()
+            .expect("tenants")
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| DocketError::UnknownTenant(id.to_string()))
+    }
+
     /// Applies `change` to a copy of the tenant and swaps it in atomically;
     /// on error nothing changes.
     fn update<R>(

@@ -239,6 +239,15 @@ pub struct TimeIn {
     pub billable: bool,
 }
 
+/// The longest time entry an event may log: one day.
+pub const MAX_ENTRY_MINUTES: u32 = 1_440;
+/// The most units of a part one event may use.
+pub const MAX_PART_QUANTITY: u32 = 1_000_000;
+/// The largest unit price of a part, either side of zero, in minor units
+/// (10 billion in a currency of two decimals). With the quantity bound, a
+/// line's amount stays far inside i64, whatever the billing rules do.
+pub const MAX_UNIT_PRICE_MINOR: u64 = 1_000_000_000_000;
+
 /// A part used.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -488,6 +497,12 @@ pub fn apply_action(t: &mut Ticket, action: &Action) -> Result<EventKind, String
             })
         }
         Action::TimeLogged(e) => {
+            if !(1..=MAX_ENTRY_MINUTES).contains(&e.minutes) {
+                return Err(format!(
+                    "minutes: {} is out of range (a time entry covers 1 to {MAX_ENTRY_MINUTES} minutes, one day)",
+                    e.minutes
+                ));
+            }
             let entry = TimeEntry {
                 id: format!("{}-te{}", t.id, t.time_entries.len() + 1),
                 agent_id: e.agent.clone(),
@@ -500,6 +515,18 @@ pub fn apply_action(t: &mut Ticket, action: &Action) -> Result<EventKind, String
             EventKind::TimeLogged(entry)
         }
         Action::PartUsed(p) => {
+            if !(1..=MAX_PART_QUANTITY).contains(&p.quantity) {
+                return Err(format!(
+                    "quantity: {} is out of range (1 to {MAX_PART_QUANTITY})",
+                    p.quantity
+                ));
+            }
+            if p.unit_price_minor.unsigned_abs() > MAX_UNIT_PRICE_MINOR {
+                return Err(format!(
+                    "unit_price_minor: {} is out of range (at most {MAX_UNIT_PRICE_MINOR} minor units either side of zero)",
+                    p.unit_price_minor
+                ));
+            }
             let part = Part {
                 sku: p.sku.clone(),
                 description: p.description.clone(),

@@ -2,121 +2,15 @@
 //! auth on every endpoint, bad input, and a crash (SIGKILL) in the middle of
 //! a stream of ticket events and timers.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/server.rs"]
 mod server;
 
 use docket::builtin;
+use http::*;
 use server::{ADMIN, Server, client as agent};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("docket-service-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-/// (status, JSON body or Null).
-fn call(
-    method: &str,
-    url: &str,
-    key: Option<&str>,
-    body: Option<&[u8]>,
-    content_type: &str,
-) -> (u16, serde_json::Value) {
-    let a = agent();
-    let auth = key.map(|k| format!("Bearer {k}"));
-    let mut resp = match (method, body) {
-        ("GET" | "DELETE", _) => {
-            let mut r = if method == "GET" {
-                a.get(url)
-            } else {
-                a.delete(url)
-            };
-            if let Some(h) = &auth {
-                r = r.header("Authorization", h);
-            }
-            r.call().unwrap()
-        }
-        (_, b) => {
-            let mut r = match method {
-                "POST" => a.post(url),
-                "PUT" => a.put(url),
-                "PATCH" => a.patch(url),
-                other => panic!("{other}"),
-            };
-            r = r.header("content-type", content_type);
-            if let Some(h) = &auth {
-                r = r.header("Authorization", h);
-            }
-            r.send(b.unwrap_or(b"")).unwrap()
-        }
-    };
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-fn json(
-    method: &str,
-    url: &str,
-    key: Option<&str>,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    call(
-        method,
-        url,
-        key,
-        Some(body.to_string().as_bytes()),
-        "application/json",
-    )
-}
-
-fn create_tenant(base: &str, id: &str) -> String {
-    let (s, b) = json(
-        "POST",
-        &format!("{base}/v1/tenants"),
-        Some(ADMIN),
-        serde_json::json!({ "id": id }),
-    );
-    assert_eq!(s, 201, "{b}");
-    b["api_key"].as_str().unwrap().to_string()
-}
-
-fn install(base: &str, tenant: &str, key: &str, name: &str, bytes: &[u8]) {
-    let (s, b) = call(
-        "POST",
-        &format!("{base}/v1/tenants/{tenant}/plugins/{name}"),
-        Some(key),
-        Some(bytes),
-        "application/wasm",
-    );
-    assert!(s == 201 || s == 200, "{s} {b}");
-    let (s, b) = json(
-        "POST",
-        &format!("{base}/v1/tenants/{tenant}/plugins/{name}/activate"),
-        Some(key),
-        serde_json::json!({ "version": 1 }),
-    );
-    assert_eq!(s, 200, "{b}");
-}
-
-fn pipeline(base: &str, tenant: &str, key: &str, steps: serde_json::Value) {
-    let (s, b) = json(
-        "PUT",
-        &format!("{base}/v1/tenants/{tenant}/pipeline"),
-        Some(key),
-        steps,
-    );
-    assert_eq!(s, 204, "{b}");
-}
-
-fn new_ticket() -> serde_json::Value {
-    serde_json::json!({ "subject": "Printer jams", "category": "software", "requester": { "id": "c-1", "region": "emea" } })
-}
 
 #[test]
 fn tenants_never_reach_each_other() {

@@ -3,7 +3,7 @@
 
 use super::auth::{require_admin, require_tenant};
 use super::error::ApiError;
-use super::state::{PipelineStepDoc, Service};
+use super::state::{Idempotency, PipelineStepDoc, Service};
 use super::store;
 use crate::Limits;
 use crate::calendar::CalendarConfig;
@@ -16,7 +16,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -43,8 +43,16 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
             }),
         )
         .route("/v1/tenants", post(create_tenant).get(list_tenants))
-        .route("/v1/tenants/{tenant}", get(get_tenant))
-        .route("/v1/tenants/{tenant}/keys", post(add_key))
+        .route(
+            "/v1/tenants/{tenant}",
+            get(get_tenant).delete(delete_tenant),
+        )
+        .route("/v1/tenants/{tenant}/keys", post(add_key).get(list_keys))
+        .route("/v1/tenants/{tenant}/keys/{key_id}", delete(revoke_key))
+        .route(
+            "/v1/tenants/{tenant}/keys/{key_id}/rotate",
+            post(rotate_key),
+        )
         .route(
             "/v1/tenants/{tenant}/calendars",
             axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
@@ -118,8 +126,75 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
         )
         .route("/v1/tenants/{tenant}/audit", get(audit))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(service)
+}
+
+/// Gives the errors axum answers by itself (a path that is not valid UTF-8,
+/// a method not allowed, a query it cannot parse) the service's JSON error
+/// shape, so every error a client sees reads the same way.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let text = match axum::body::to_bytes(resp.into_body(), 64 << 10).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text.trim().to_string()
+    };
+    ApiError::new(status, code, message).into_response()
+}
+
+/// Refuses a body that does not say it is JSON (415), so a client sending
+/// a form or plain text learns so instead of a confusing parse error.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "this endpoint takes application/json, not `{}`",
+                if content_type.is_empty() {
+                    "(no Content-Type)"
+                } else {
+                    content_type
+                }
+            ),
+        ))
+    }
 }
 
 /// Runs blocking work off the async runtime.
@@ -147,8 +222,12 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 /// Parses a JSON body: malformed JSON is a 400, a well-formed body of the
 /// wrong shape (unknown or missing fields, wrong types) a 422.
 fn json<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    let bytes = body(b)?;
-    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+    parse_json(&body(b)?)
+}
+
+/// Parses JSON bytes as in [`json`].
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             ApiError::unprocessable("invalid_body", format!("invalid request body: {e}"))
         }
@@ -184,6 +263,7 @@ async fn create_tenant(
     let req: Result<NewTenant, ApiError> = json(b);
     let key = blocking(move || {
         require_admin(&s, &headers)?;
+        require_json(&headers)?;
         let req = req?;
         s.create_tenant(&req.id, req.limits)
     })
@@ -222,13 +302,67 @@ async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(tenant): Path<Str
     ok(StatusCode::OK, doc)
 }
 
+async fn delete_tenant(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> ApiResult {
+    blocking(move || {
+        require_admin(&s, &headers)?;
+        s.delete_tenant(&tenant)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A new key as answered once: the secret and its public id.
+fn new_key_body(key: &str) -> serde_json::Value {
+    let id = store::key_id(&super::state::key_hash(key));
+    serde_json::json!({ "api_key": key, "id": id })
+}
+
 async fn add_key(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
     let key = blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
         s.add_key(&tenant)
     })
     .await?;
-    ok(StatusCode::CREATED, serde_json::json!({ "api_key": key }))
+    ok(StatusCode::CREATED, new_key_body(&key))
+}
+
+async fn list_keys(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
+    let keys = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.keys(&tenant)
+    })
+    .await?;
+    ok(StatusCode::OK, serde_json::json!({ "keys": keys }))
+}
+
+async fn revoke_key(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, key_id)): Path<(String, String)>,
+) -> ApiResult {
+    blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.revoke_key(&tenant, &key_id)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn rotate_key(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((tenant, key_id)): Path<(String, String)>,
+) -> ApiResult {
+    let key = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        s.rotate_key(&tenant, &key_id)
+    })
+    .await?;
+    ok(StatusCode::CREATED, new_key_body(&key))
 }
 
 /// A setter of one of the tenant's lists (calendars, agents, pipeline).
@@ -245,6 +379,7 @@ async fn put_list<T: DeserializeOwned + Send + 'static>(
     let parsed: Result<Vec<T>, ApiError> = json(b);
     blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
+        require_json(&headers)?;
         set(&s, &tenant, parsed?)
     })
     .await?;
@@ -349,6 +484,7 @@ async fn activate(
     let req: Result<ActivateReq, ApiError> = json(b);
     let v = blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
+        require_json(&headers)?;
         let version = match req?.version {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::String(h) => h,
@@ -389,27 +525,29 @@ async fn on_event<T: DeserializeOwned>(
     Path((tenant, id)): TicketPath,
     b: Body,
 ) -> ApiResult {
-    event(s, headers, tenant, id, json::<T>(b).map(wrap)).await
-}
-
-/// Runs a ticket event (after authenticating) and answers with its outcome.
-async fn event(
-    s: Arc<Service>,
-    headers: HeaderMap,
-    tenant: String,
-    id: String,
-    action: Result<Action, ApiError>,
-) -> ApiResult {
+    let bytes = body(b);
+    let action = bytes
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|b| parse_json::<T>(b))
+        .map(wrap);
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string));
     let r = blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
+        require_json(&headers)?;
         let action = action?;
-        let key = key
+        let idempotency = key
             .transpose()
-            .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
-        s.ticket_event(&tenant, &id, &action, key.as_deref())
+            .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
+            .map(|k| {
+                // The action names the endpoint (method and path suffix).
+                let path = format!("/v1/tenants/{tenant}/tickets/{id}");
+                Idempotency::new(&k, action.name(), &path, bytes.as_deref().unwrap_or(b""))
+            })
+            .transpose()?;
+        s.ticket_event(&tenant, &id, &action, idempotency.as_ref())
     })
     .await?;
     Ok((r.status, Json(r.body)).into_response())

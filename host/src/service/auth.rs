@@ -23,11 +23,13 @@ pub fn principal(service: &Service, headers: &HeaderMap) -> Result<Principal, Ap
     let value = headers
         .get("authorization")
         .ok_or_else(|| unauthorized("missing Authorization: Bearer <key>"))?;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
     let key = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
     match store::key_owner(&service.store.conn(), &key_hash(key))? {

@@ -1,6 +1,6 @@
 //! Counters exposed at `/metrics` in the Prometheus text format.
 
-use crate::dispatch::{Outcome, OutcomeStatus};
+use crate::dispatch::Outcome;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,18 +17,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts a dispatch.
-    pub fn count_outcome(&self, o: &Outcome) {
-        let status = match o.status {
-            OutcomeStatus::Applied => "applied",
-            OutcomeStatus::Rejected { .. } => "rejected",
-            OutcomeStatus::Failed { .. } => "failed",
-        };
+    /// Counts a dispatched event by what became of it: `applied`,
+    /// `rejected` or `failed` once stored, `error` when it could not be.
+    pub fn count_outcome(&self, tenant: &str, status: &'static str, o: &Outcome) {
         *self
             .events
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry((o.tenant.clone(), status))
+            .entry((tenant.to_string(), status))
             .or_default() += 1;
         let mut errors = self.plugin_errors.lock().unwrap_or_else(|p| p.into_inner());
         for r in &o.trace {

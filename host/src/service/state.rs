@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::metrics::Metrics;
-use super::sla::{self, MilestoneTimer, SlaClock};
+use super::sla::{self, MilestoneTimer};
 use super::store::{self, Store, TimerRow};
 use crate::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
 use crate::calendar::{BusinessCalendar, CalendarConfig};
@@ -19,7 +19,7 @@ use crate::{EngineConfig, Limits};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +62,47 @@ impl PipelineStepDoc {
     }
 }
 
+/// An `Idempotency-Key` with the fingerprint of the request that carried it.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The key, 1-128 visible ASCII characters.
+    pub key: String,
+    /// SHA-256 (hex) of the method, path and body: a key reused for a
+    /// different request is refused, not answered with another's outcome.
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    /// The key with the fingerprint of `method path` and the body. A JSON
+    /// body is hashed in its canonical form (keys sorted, no white space),
+    /// so a retry that re-serializes the same document still matches.
+    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, ApiError> {
+        if key.is_empty() || key.len() > 128 {
+            return Err(ApiError::bad_request(
+                "Idempotency-Key must be 1-128 characters",
+            ));
+        }
+        let canonical = serde_json::from_slice::<serde_json::Value>(body)
+            .map(|v| v.to_string().into_bytes())
+            .unwrap_or_else(|_| body.to_vec());
+        let mut h = Sha256::new();
+        h.update(method.as_bytes());
+        h.update(b" ");
+        h.update(path.as_bytes());
+        h.update(b"\n");
+        h.update(&canonical);
+        Ok(Idempotency {
+            key: key.to_string(),
+            fingerprint: hex(&h.finalize()),
+        })
+    }
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What an event request returns.
 #[derive(Debug, Clone)]
 pub struct EventResponse {
@@ -80,30 +121,43 @@ pub struct Service {
     /// Counters.
     pub metrics: Metrics,
     ticket_locks: Mutex<HashMap<TicketKey, Arc<Mutex<()>>>>,
+    /// Idempotency keys whose request is being processed right now.
+    keys_in_flight: Mutex<HashSet<TicketKey>>,
     /// Serializes changes to tenants and their plugins (rare), so version
     /// numbers and activation state are written in the order they happen.
     admin_lock: Mutex<()>,
 }
 
-/// (tenant, ticket): the unit events are serialized on.
+/// (tenant, ticket): the unit events are serialized on; also (tenant,
+/// idempotency key) for the keys in flight.
 type TicketKey = (String, String);
+
+/// Holds an idempotency key as in flight until dropped.
+struct KeyClaim<'a> {
+    service: &'a Service,
+    key: TicketKey,
+}
+
+impl Drop for KeyClaim<'_> {
+    fn drop(&mut self) {
+        self.service
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
 
 /// The hex SHA-256 of an API key, as stored.
 pub fn key_hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// A new random API key.
 pub fn new_key(prefix: &str) -> String {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("the OS random source");
-    format!(
-        "{prefix}_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("{prefix}_{}", hex(&bytes))
 }
 
 /// Milliseconds since the epoch, now.
@@ -139,6 +193,7 @@ impl Service {
             store,
             metrics: Metrics::default(),
             ticket_locks: Mutex::new(HashMap::new()),
+            keys_in_flight: Mutex::new(HashSet::new()),
             admin_lock: Mutex::new(()),
         };
         service.load_all()?;
@@ -222,6 +277,56 @@ impl Service {
         self.store
             .write(|tx| store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms()))?;
         Ok(key)
+    }
+
+    /// A tenant's keys, without their secrets.
+    pub fn keys(&self, tenant: &str) -> Result<Vec<store::KeyInfo>, ApiError> {
+        self.docket.tenant(tenant)?;
+        Ok(store::tenant_keys(&self.store.conn(), tenant)?)
+    }
+
+    /// Revokes a tenant key: from the commit on, it is refused (401) on
+    /// every endpoint.
+    pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), ApiError> {
+        self.docket.tenant(tenant)?;
+        if self
+            .store
+            .write(|tx| store::revoke_tenant_key(tx, tenant, key_id))?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("key `{key_id}`")))
+        }
+    }
+
+    /// Rotates a tenant key: a new key replaces it in one transaction; the
+    /// old one is refused from then on. Returns the new key (shown once).
+    pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<String, ApiError> {
+        self.docket.tenant(tenant)?;
+        let key = new_key(&format!("dk_{tenant}"));
+        let rotated = self.store.write(|tx| {
+            if !store::revoke_tenant_key(tx, tenant, key_id)? {
+                return Ok(false);
+            }
+            store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms())?;
+            Ok(true)
+        })?;
+        if rotated {
+            Ok(key)
+        } else {
+            Err(ApiError::not_found(format!("key `{key_id}`")))
+        }
+    }
+
+    /// Deletes a tenant and everything it owns (keys, plugins, pipeline,
+    /// calendars, agents, tickets, events, audit, timers, SLA clocks): in
+    /// one transaction, then from the engine. Nothing is retained.
+    pub fn delete_tenant(&self, tenant: &str) -> Result<(), ApiError> {
+        let _admin = self.admin();
+        self.docket.tenant(tenant)?;
+        self.store.write(|tx| store::delete_tenant(tx, tenant))?;
+        self.docket.remove_tenant(tenant)?;
+        Ok(())
     }
 
     /// Installs bytes as a new version (compiled and checked before anything is stored).
@@ -318,7 +423,11 @@ impl Service {
         Ok(())
     }
 
-    /// Replaces the calendars.
+    /// Replaces the calendars. A calendar that SLA clocks run on, or that a
+    /// pipeline step's settings name, cannot be removed: the change is
+    /// refused with 409 `calendar_in_use` naming it and what uses it, and
+    /// nothing changes. (Removing it would leave every later event on those
+    /// tickets unable to advance its clocks.)
     pub fn set_calendars(
         &self,
         tenant: &str,
@@ -326,7 +435,38 @@ impl Service {
     ) -> Result<(), ApiError> {
         let _admin = self.admin();
         let compiled = compile_calendars(&calendars)?;
-        self.docket.tenant(tenant)?;
+        let state = self.docket.tenant(tenant)?;
+        let mut removed: Vec<&String> = state
+            .calendars
+            .keys()
+            .filter(|name| !compiled.contains_key(*name))
+            .collect();
+        removed.sort();
+        let steps: Vec<PipelineStepDoc> =
+            store::tenant_doc(&self.store.conn(), "pipelines", tenant)?;
+        for name in removed {
+            let mut users = Vec::new();
+            if let Some(u) = store::calendar_use(&self.store.conn(), tenant, name)? {
+                users.push(format!(
+                    "{} SLA clock(s) on {} ticket(s), e.g. `{}`",
+                    u.clocks, u.tickets, u.example_ticket
+                ));
+            }
+            for step in steps.iter().filter(|s| names_text(&s.settings, name)) {
+                users.push(format!("the settings of pipeline step `{}`", step.plugin));
+            }
+            if !users.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "calendar_in_use",
+                    format!(
+                        "calendar `{name}` cannot be removed: it is used by {}; keep it in the list \
+                         (its hours may change) or change what uses it first",
+                        users.join(" and ")
+                    ),
+                ));
+            }
+        }
         self.store
             .write(|tx| store::set_tenant_doc(tx, "calendars", tenant, &calendars))?;
         self.docket.set_calendars(tenant, compiled)?;
@@ -377,36 +517,51 @@ impl Service {
     }
 
     /// Applies an event to a ticket: dispatch, then one transaction. With an
-    /// idempotency key, a repeated request returns the stored outcome.
+    /// idempotency key, a repeated request returns the stored outcome; the
+    /// same key on a different request is refused (422
+    /// `idempotency_key_reused`), and while its first request is still
+    /// running a second one gets 409 `request_in_progress`.
     pub fn ticket_event(
         &self,
         tenant: &str,
         ticket_id: &str,
         action: &Action,
-        idempotency_key: Option<&str>,
+        idempotency: Option<&Idempotency>,
     ) -> Result<EventResponse, ApiError> {
         check_id("ticket id", &ticket_id.to_ascii_lowercase())?;
         self.docket.tenant(tenant)?;
+        let _claim = idempotency
+            .map(|i| self.claim_key(tenant, &i.key))
+            .transpose()?;
         let lock = self.ticket_lock(tenant, ticket_id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
-        let event_id = match idempotency_key {
-            Some(k) => {
-                if k.is_empty() || k.len() > 128 {
-                    return Err(ApiError::bad_request(
-                        "Idempotency-Key must be 1-128 characters",
-                    ));
-                }
-                if let Some((status, outcome)) =
-                    store::event_outcome(&self.store.conn(), tenant, k)?
-                {
+        let event_id = match idempotency {
+            Some(i) => {
+                if let Some(done) = store::stored_event(&self.store.conn(), tenant, &i.key)? {
+                    // Events stored before fingerprints were kept have none:
+                    // those keys replay as they always did.
+                    if done
+                        .fingerprint
+                        .as_ref()
+                        .is_some_and(|f| *f != i.fingerprint)
+                    {
+                        return Err(ApiError::unprocessable(
+                            "idempotency_key_reused",
+                            format!(
+                                "Idempotency-Key `{}` was already used for a different request \
+                                 (another endpoint, ticket or body); use a new key",
+                                i.key
+                            ),
+                        ));
+                    }
                     self.metrics.count_replay();
                     return Ok(EventResponse {
-                        status: status_code(&status, action),
-                        body: outcome,
+                        status: status_code(&done.status, action),
+                        body: done.outcome,
                     });
                 }
-                k.to_string()
+                i.key.clone()
             }
             None => new_key("ev"),
         };
@@ -443,10 +598,35 @@ impl Service {
             action.name(),
             &outcome,
             None,
+            idempotency.map(|i| i.fingerprint.as_str()),
         )?;
         Ok(EventResponse {
             status: status_code(status_of(&outcome), action),
             body,
+        })
+    }
+
+    /// Marks an idempotency key as in flight, or answers 409 when another
+    /// request with it is being processed.
+    fn claim_key(&self, tenant: &str, key: &str) -> Result<KeyClaim<'_>, ApiError> {
+        let claim = (tenant.to_string(), key.to_string());
+        let mut in_flight = self
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !in_flight.insert(claim.clone()) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "request_in_progress",
+                format!(
+                    "a request with Idempotency-Key `{key}` is still being processed; \
+                     retry it later to get its outcome"
+                ),
+            ));
+        }
+        Ok(KeyClaim {
+            service: self,
+            key: claim,
         })
     }
 
@@ -480,6 +660,7 @@ impl Service {
             "timer_fired",
             &outcome,
             Some(timer),
+            None,
         )?;
         self.metrics.count_timer();
         Ok(true)
@@ -508,11 +689,13 @@ impl Service {
                 now,
             },
         )?;
-        self.metrics.count_outcome(&outcome);
         Ok(outcome)
     }
 
-    /// Writes everything one event produced, in one transaction.
+    /// Writes everything one event produced, in one transaction, and counts
+    /// the event by what really happened: its outcome once stored, `error`
+    /// when it could not be (e.g. an SLA policy on an unknown calendar).
+    #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
         tenant: &str,
@@ -521,12 +704,32 @@ impl Service {
         kind: &str,
         outcome: &Outcome,
         fired: Option<&TimerRow>,
+        fingerprint: Option<&str>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let result = self.write_event(tenant, before, event, kind, outcome, fired, fingerprint);
+        let counted = match result {
+            Ok(_) => status_of(outcome),
+            Err(_) => "error",
+        };
+        self.metrics.count_outcome(tenant, counted, outcome);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_event(
+        &self,
+        tenant: &str,
+        before: Option<&Ticket>,
+        event: &Event,
+        kind: &str,
+        outcome: &Outcome,
+        fired: Option<&TimerRow>,
+        fingerprint: Option<&str>,
     ) -> Result<serde_json::Value, ApiError> {
         let state = self.docket.tenant(tenant)?;
         let applied = outcome.is_applied();
         let (clocks, milestones) = if applied {
-            let old: Vec<SlaClock> =
-                store::sla_clocks(&self.store.conn(), tenant, &outcome.ticket_id)?;
+            let old = store::sla_clocks(&self.store.conn(), tenant, &outcome.ticket_id)?;
             let effects: Vec<Effect> = outcome.effects.iter().map(|e| e.effect.clone()).collect();
             sla::update(
                 old,
@@ -558,56 +761,73 @@ impl Service {
         });
         let status = status_of(outcome);
         let ticket_id = outcome.ticket_id.clone();
-        self.store.write(|tx| {
-            if let Some(t) = fired {
-                store::cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
-            }
-            store::record_event(
-                tx, tenant, &ticket_id, &event.id, kind, event.at, status, &body, &audit,
-            )?;
-            if !applied {
-                return Ok(());
-            }
-            store::put_ticket(tx, &outcome.ticket)?;
-            for e in &outcome.effects {
-                match &e.effect {
-                    Effect::SetTimer { key, due_at } => store::set_timer(
-                        tx,
-                        &TimerRow {
-                            tenant: tenant.into(),
-                            ticket: ticket_id.clone(),
-                            plugin: e.plugin.clone(),
-                            key: key.clone(),
-                            due_at: *due_at,
-                        },
-                    )?,
-                    Effect::CancelTimer { key } => {
-                        store::cancel_timer(tx, tenant, &ticket_id, &e.plugin, key)?;
-                    }
-                    _ => {}
+        let record = store::EventRecord {
+            id: &event.id,
+            kind,
+            at: event.at,
+            status,
+            fingerprint,
+        };
+        self.store
+            .write(|tx| {
+                if let Some(t) = fired {
+                    store::cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
                 }
-            }
-            for m in &milestones {
-                match m {
-                    MilestoneTimer::Set(key, due_at) => store::set_timer(
-                        tx,
-                        &TimerRow {
-                            tenant: tenant.into(),
-                            ticket: ticket_id.clone(),
-                            plugin: sla::SLA_TIMER_OWNER.into(),
-                            key: key.clone(),
-                            due_at: *due_at,
-                        },
-                    )?,
-                    MilestoneTimer::Cancel(key) => {
-                        store::cancel_timer(tx, tenant, &ticket_id, sla::SLA_TIMER_OWNER, key)?;
+                store::record_event(tx, tenant, &ticket_id, &record, &body, &audit)?;
+                if !applied {
+                    return Ok(());
+                }
+                store::put_ticket(tx, &outcome.ticket)?;
+                for e in &outcome.effects {
+                    match &e.effect {
+                        Effect::SetTimer { key, due_at } => store::set_timer(
+                            tx,
+                            &TimerRow {
+                                tenant: tenant.into(),
+                                ticket: ticket_id.clone(),
+                                plugin: e.plugin.clone(),
+                                key: key.clone(),
+                                due_at: *due_at,
+                            },
+                        )?,
+                        Effect::CancelTimer { key } => {
+                            store::cancel_timer(tx, tenant, &ticket_id, &e.plugin, key)?;
+                        }
+                        _ => {}
                     }
                 }
-            }
-            let named: Vec<(String, &SlaClock)> =
-                clocks.iter().map(|c| (c.metric.clone(), c)).collect();
-            store::put_sla_clocks(tx, tenant, &ticket_id, &named)
-        })?;
+                for m in &milestones {
+                    match m {
+                        MilestoneTimer::Set(key, due_at) => store::set_timer(
+                            tx,
+                            &TimerRow {
+                                tenant: tenant.into(),
+                                ticket: ticket_id.clone(),
+                                plugin: sla::SLA_TIMER_OWNER.into(),
+                                key: key.clone(),
+                                due_at: *due_at,
+                            },
+                        )?,
+                        MilestoneTimer::Cancel(key) => {
+                            store::cancel_timer(tx, tenant, &ticket_id, sla::SLA_TIMER_OWNER, key)?;
+                        }
+                    }
+                }
+                store::put_sla_clocks(tx, tenant, &ticket_id, &clocks)
+            })
+            .map_err(|e| match e.sqlite_error_code() {
+                // Another request recorded the same event id first (a replica
+                // or process sharing the database): never a 500.
+                Some(rusqlite::ErrorCode::ConstraintViolation) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "request_in_progress",
+                    format!(
+                        "event `{}` was recorded by a concurrent request; retry to get its outcome",
+                        event.id
+                    ),
+                ),
+                _ => e.into(),
+            })?;
         Ok(body)
     }
 
@@ -618,12 +838,25 @@ impl Service {
         let ticket = store::ticket(&conn, tenant, id)?
             .ok_or_else(|| ApiError::not_found(format!("ticket `{id}`")))?;
         let timers = store::ticket_timers(&conn, tenant, id)?;
-        let clocks: Vec<SlaClock> = store::sla_clocks(&conn, tenant, id)?;
+        let clocks = store::sla_clocks(&conn, tenant, id)?;
         let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
         Ok(
             serde_json::json!({ "ticket": ticket, "timers": timers, "sla": clocks, "history": history }),
         )
     }
+}
+
+/// Whether any text in the settings (at any depth) is exactly `name`.
+fn names_text(settings: &serde_json::Map<String, serde_json::Value>, name: &str) -> bool {
+    fn walk(v: &serde_json::Value, name: &str) -> bool {
+        match v {
+            serde_json::Value::String(s) => s == name,
+            serde_json::Value::Array(a) => a.iter().any(|v| walk(v, name)),
+            serde_json::Value::Object(o) => o.values().any(|v| walk(v, name)),
+            _ => false,
+        }
+    }
+    settings.values().any(|v| walk(v, name))
 }
 
 fn compile_calendars(
@@ -657,5 +890,65 @@ fn status_code(status: &str, action: &Action) -> StatusCode {
         ("applied", _) => StatusCode::OK,
         ("rejected", _) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::FAILED_DEPENDENCY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_count_an_event_that_could_not_be_stored_as_an_error() {
+        let dir = std::env::temp_dir().join(format!("docket-state-metrics-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Service::open(dir, EngineConfig::default()).unwrap();
+        s.create_tenant("acme", Limits::default()).unwrap();
+        let calendar: CalendarConfig = serde_json::from_value(serde_json::json!({
+            "name": "business-hours", "timezone": "Europe/Berlin", "hours": { "mon": "09:00-17:00" }
+        }))
+        .unwrap();
+        s.set_calendars("acme", vec![calendar]).unwrap();
+        s.install_plugin(
+            "acme",
+            "escalation",
+            crate::builtin::plugin("escalation").unwrap(),
+        )
+        .unwrap();
+        s.activate("acme", "escalation", "1").unwrap();
+        let step: PipelineStepDoc = serde_json::from_value(serde_json::json!({
+            "plugin": "escalation", "settings": { "calendar": "business-hours" }
+        }))
+        .unwrap();
+        s.set_pipeline("acme", vec![step]).unwrap();
+        let created = Action::Created(
+            serde_json::from_value(
+                serde_json::json!({ "subject": "s", "requester": { "id": "r" } }),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            s.ticket_event("acme", "T-1", &created, None)
+                .unwrap()
+                .status,
+            StatusCode::CREATED
+        );
+        // The engine loses the calendar the ticket's SLA clocks run on (the
+        // API refuses that; an embedder's engine call does not): the next
+        // event dispatches but cannot be stored.
+        s.docket.set_calendars("acme", HashMap::new()).unwrap();
+        let update = Action::Updated(
+            serde_json::from_value(serde_json::json!({ "priority": "high" })).unwrap(),
+        );
+        let err = s.ticket_event("acme", "T-1", &update, None).unwrap_err();
+        assert_eq!(err.code, "invalid_sla");
+        let metrics = s.metrics.render();
+        assert!(
+            metrics.contains("docket_events_total{tenant=\"acme\",status=\"applied\"} 1\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("docket_events_total{tenant=\"acme\",status=\"error\"} 1\n"),
+            "{metrics}"
+        );
     }
 }

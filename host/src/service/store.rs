@@ -3,12 +3,18 @@
 //! event record, audit entry, timers, SLA clocks) commits in one transaction,
 //! so an acknowledged event is never lost or half-applied.
 
+use super::sla::SlaClock;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Serialize, de::DeserializeOwned};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-const SCHEMA: &str = r#"
+/// The schema, one step per version: step `i` takes a database from
+/// version `i` to `i + 1` (SQLite's `user_version`). Data directories made
+/// by an earlier release are brought forward at start; steps never change.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS tenants (
     id TEXT PRIMARY KEY,
     limits TEXT NOT NULL,
@@ -95,6 +101,30 @@ CREATE TABLE IF NOT EXISTS sla_clocks (
 );
 "#;
 
+/// Idempotency fingerprints, per-agent open-ticket counts kept as tickets
+/// change (no per-request scan of the tenant's tickets), the calendar each
+/// SLA clock runs on (so replacing calendars can see what uses them), and
+/// indexes for the per-tenant and per-requester reads.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE events ADD COLUMN fingerprint TEXT;
+CREATE TABLE agent_load (
+    tenant TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    PRIMARY KEY (tenant, agent)
+);
+INSERT INTO agent_load (tenant, agent, open)
+    SELECT tenant, assignee, COUNT(*) FROM tickets
+    WHERE assignee IS NOT NULL AND resolved = 0 GROUP BY tenant, assignee;
+ALTER TABLE sla_clocks ADD COLUMN calendar TEXT;
+UPDATE sla_clocks SET calendar = json_extract(clock, '$.calendar');
+CREATE INDEX sla_clocks_by_calendar ON sla_clocks (tenant, calendar);
+CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+DROP INDEX tickets_by_requester;
+CREATE INDEX tickets_by_requester ON tickets (tenant, requester, created_at, id);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant);
+"#;
+
 /// A timer row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimerRow {
@@ -128,14 +158,15 @@ impl Store {
     /// Opens (creating if needed) `docket.db` in the data directory.
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)?;
-        let conn = Connection::open(dir.join("docket.db"))?;
+        let mut conn = Connection::open(dir.join("docket.db"))?;
         // WAL for concurrent readers; FULL so an acknowledged commit
         // survives power loss, not only a crash of the process.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        check_integrity(&conn, dir)?;
+        migrate(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -157,6 +188,49 @@ impl Store {
         tx.commit()?;
         Ok(r)
     }
+}
+
+/// Refuses to start on a damaged database: SQLite's `quick_check` reads
+/// every page, so damage is found now and not as a 500 on some request.
+fn check_integrity(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
+    let db = dir.join("docket.db");
+    let problems: Vec<String> = (|| {
+        let mut st = conn.prepare("PRAGMA quick_check")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| anyhow::anyhow!("{} is not a usable database: {e}", db.display()))?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+    anyhow::bail!(
+        "{} is damaged ({} problem(s) found by quick_check: {}); restore it from a backup",
+        db.display(),
+        problems.len(),
+        shown.join("; ")
+    )
+}
+
+/// Applies the migrations the database has not had yet, each in its own
+/// transaction with the version bump, so a crash leaves a consistent version.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database has schema version {current}, newer than this build knows ({}); \
+             run a newer docket",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)
+            .map_err(|e| anyhow::anyhow!("migrating the database to version {}: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 // ---- tenants and keys --------------------------------------------------------
@@ -236,6 +310,74 @@ pub fn add_tenant_key(
         params![hash, tenant, now],
     )
     .map(|_| ())
+}
+
+/// A tenant key as listed: its public id (the first 16 hex digits of the
+/// key's hash, which reveal nothing of the key) and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    /// Public id, `key_` + 16 hex digits.
+    pub id: String,
+    /// Creation instant, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// The public id of a key hash.
+pub fn key_id(hash: &str) -> String {
+    format!("key_{}", &hash[..16.min(hash.len())])
+}
+
+/// A tenant's keys, oldest first.
+pub fn tenant_keys(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<KeyInfo>> {
+    let mut st = conn.prepare(
+        "SELECT hash, created_at FROM api_keys WHERE tenant = ?1 ORDER BY created_at, hash",
+    )?;
+    let rows = st.query_map([tenant], |r| {
+        Ok(KeyInfo {
+            id: key_id(&r.get::<_, String>(0)?),
+            created_at: r.get(1)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Deletes the tenant key with this public id; returns whether it existed.
+pub fn revoke_tenant_key(tx: &Transaction<'_>, tenant: &str, id: &str) -> rusqlite::Result<bool> {
+    let Some(prefix) = id.strip_prefix("key_").filter(|p| {
+        p.len() == 16
+            && p.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }) else {
+        return Ok(false);
+    };
+    tx.execute(
+        "DELETE FROM api_keys WHERE tenant = ?1 AND substr(hash, 1, 16) = ?2",
+        [tenant, prefix],
+    )
+    .map(|n| n > 0)
+}
+
+/// Deletes a tenant and everything it owns: keys, plugins, pipeline,
+/// calendars, agents, tickets, events, audit, timers and SLA clocks.
+pub fn delete_tenant(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<bool> {
+    for table in [
+        "api_keys",
+        "plugin_versions",
+        "plugins",
+        "pipelines",
+        "calendars",
+        "agents",
+        "tickets",
+        "agent_load",
+        "events",
+        "audit",
+        "timers",
+        "sla_clocks",
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [tenant])?;
+    }
+    tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant])
+        .map(|n| n > 0)
 }
 
 // ---- plugins, pipeline, calendars, agents ------------------------------------------
@@ -387,12 +529,37 @@ pub fn ticket(
     body.map(|b| from_json(&b)).transpose()
 }
 
-/// Inserts or replaces a ticket.
+/// Inserts or replaces a ticket, keeping the per-agent open-ticket counts
+/// in step with it.
 pub fn put_ticket(tx: &Transaction<'_>, t: &crate::types::Ticket) -> rusqlite::Result<()> {
     let resolved = matches!(
         t.status,
         crate::types::Status::Solved | crate::types::Status::Closed
     );
+    let before: Option<(Option<String>, bool)> = tx
+        .query_row(
+            "SELECT assignee, resolved FROM tickets WHERE tenant = ?1 AND id = ?2",
+            [&t.tenant, &t.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let counted_before = before.and_then(|(a, resolved)| a.filter(|_| !resolved));
+    let counted_now = t.assignee.clone().filter(|_| !resolved);
+    if counted_before != counted_now {
+        if let Some(agent) = &counted_before {
+            tx.execute(
+                "UPDATE agent_load SET open = open - 1 WHERE tenant = ?1 AND agent = ?2",
+                [&t.tenant, agent],
+            )?;
+        }
+        if let Some(agent) = &counted_now {
+            tx.execute(
+                "INSERT INTO agent_load (tenant, agent, open) VALUES (?1, ?2, 1)
+                 ON CONFLICT(tenant, agent) DO UPDATE SET open = open + 1",
+                [&t.tenant, agent],
+            )?;
+        }
+    }
     tx.execute(
         "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(tenant, id) DO UPDATE SET assignee = ?4, resolved = ?5, body = ?7",
@@ -418,47 +585,83 @@ pub fn requester_tickets(
     rows.map(|r| r.and_then(|b| from_json(&b))).collect()
 }
 
-/// Unresolved tickets per assignee.
+/// Unresolved tickets per assignee, from the counts [`put_ticket`] keeps:
+/// one row per agent, whatever the number of tickets.
 pub fn open_load(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<(String, u32)>> {
-    let mut st = conn.prepare(
-        "SELECT assignee, COUNT(*) FROM tickets WHERE tenant = ?1 AND assignee IS NOT NULL AND resolved = 0 GROUP BY assignee",
-    )?;
+    let mut st =
+        conn.prepare_cached("SELECT agent, open FROM agent_load WHERE tenant = ?1 AND open > 0")?;
     let rows = st.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
 
-/// The stored outcome of an event id, if the event was already processed.
-pub fn event_outcome(
+/// An event already processed: its status, outcome and, when it came with
+/// an idempotency key, the fingerprint of the request that carried it.
+pub struct StoredEvent {
+    /// `applied`, `rejected` or `failed`.
+    pub status: String,
+    /// The outcome answered then.
+    pub outcome: serde_json::Value,
+    /// SHA-256 of the request (method, path, body), for idempotency keys.
+    pub fingerprint: Option<String>,
+}
+
+/// The stored event with this id, if it was already processed.
+pub fn stored_event(
     conn: &Connection,
     tenant: &str,
     id: &str,
-) -> rusqlite::Result<Option<(String, serde_json::Value)>> {
-    let row: Option<(String, String)> = conn
+) -> rusqlite::Result<Option<StoredEvent>> {
+    let row: Option<(String, String, Option<String>)> = conn
         .query_row(
-            "SELECT status, outcome FROM events WHERE tenant = ?1 AND id = ?2",
+            "SELECT status, outcome, fingerprint FROM events WHERE tenant = ?1 AND id = ?2",
             [tenant, id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    row.map(|(s, o)| Ok((s, from_json(&o)?))).transpose()
+    row.map(|(status, o, fingerprint)| {
+        Ok(StoredEvent {
+            status,
+            outcome: from_json(&o)?,
+            fingerprint,
+        })
+    })
+    .transpose()
+}
+
+/// What identifies a processed event in the `events` and `audit` tables.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRecord<'a> {
+    /// Event id (the idempotency key when one was given).
+    pub id: &'a str,
+    /// The action's name, e.g. `created`, `timer_fired`.
+    pub kind: &'a str,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// `applied`, `rejected` or `failed`.
+    pub status: &'a str,
+    /// The request's fingerprint, for events with an idempotency key.
+    pub fingerprint: Option<&'a str>,
 }
 
 /// Records a processed event and its audit entry.
-#[allow(clippy::too_many_arguments)]
 pub fn record_event(
     tx: &Transaction<'_>,
     tenant: &str,
     ticket: &str,
-    event_id: &str,
-    kind: &str,
-    at: i64,
-    status: &str,
+    event: &EventRecord<'_>,
     outcome: &serde_json::Value,
     audit_entry: &serde_json::Value,
 ) -> rusqlite::Result<()> {
+    let EventRecord {
+        id: event_id,
+        kind,
+        at,
+        status,
+        fingerprint,
+    } = *event;
     tx.execute(
-        "INSERT INTO events (tenant, id, ticket, status, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![tenant, event_id, ticket, status, outcome.to_string()],
+        "INSERT INTO events (tenant, id, ticket, status, outcome, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![tenant, event_id, ticket, status, outcome.to_string(), fingerprint],
     )?;
     tx.execute(
         "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -475,11 +678,17 @@ pub fn audit(
     after_seq: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<serde_json::Value>> {
-    let mut st = conn.prepare(
-        "SELECT seq, ticket, event_id, kind, at, status, entry FROM audit
-         WHERE tenant = ?1 AND (?2 IS NULL OR ticket = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4",
-    )?;
-    let rows = st.query_map(params![tenant, ticket, after_seq, limit as i64], |r| {
+    // Two statements, so each uses its index: (tenant, seq) or (tenant, ticket, seq).
+    const COLUMNS: &str = "SELECT seq, ticket, event_id, kind, at, status, entry FROM audit";
+    let mut st = match ticket {
+        None => conn.prepare_cached(&format!(
+            "{COLUMNS} WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))?,
+        Some(_) => conn.prepare_cached(&format!(
+            "{COLUMNS} WHERE tenant = ?1 AND seq > ?2 AND ticket = ?4 ORDER BY seq LIMIT ?3"
+        ))?,
+    };
+    let row = |r: &rusqlite::Row<'_>| {
         let entry: String = r.get(6)?;
         Ok(serde_json::json!({
             "seq": r.get::<_, i64>(0)?,
@@ -490,7 +699,11 @@ pub fn audit(
             "status": r.get::<_, String>(5)?,
             "entry": from_json::<serde_json::Value>(&entry)?,
         }))
-    })?;
+    };
+    let rows = match ticket {
+        None => st.query_map(params![tenant, after_seq, limit as i64], row)?,
+        Some(t) => st.query_map(params![tenant, after_seq, limit as i64, t], row)?,
+    };
     rows.collect()
 }
 
@@ -561,11 +774,11 @@ pub fn timer_due(conn: &Connection, t: &TimerRow) -> rusqlite::Result<Option<i64
 }
 
 /// The SLA clocks of a ticket.
-pub fn sla_clocks<T: DeserializeOwned>(
+pub fn sla_clocks(
     conn: &Connection,
     tenant: &str,
     ticket: &str,
-) -> rusqlite::Result<Vec<T>> {
+) -> rusqlite::Result<Vec<SlaClock>> {
     let mut st = conn.prepare(
         "SELECT clock FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2 ORDER BY metric",
     )?;
@@ -574,21 +787,176 @@ pub fn sla_clocks<T: DeserializeOwned>(
 }
 
 /// Replaces the SLA clocks of a ticket.
-pub fn put_sla_clocks<T: Serialize>(
+pub fn put_sla_clocks(
     tx: &Transaction<'_>,
     tenant: &str,
     ticket: &str,
-    clocks: &[(String, T)],
+    clocks: &[SlaClock],
 ) -> rusqlite::Result<()> {
     tx.execute(
         "DELETE FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2",
         [tenant, ticket],
     )?;
-    for (metric, clock) in clocks {
+    for clock in clocks {
         tx.execute(
-            "INSERT INTO sla_clocks (tenant, ticket, metric, clock) VALUES (?1, ?2, ?3, ?4)",
-            params![tenant, ticket, metric, to_json(clock)],
+            "INSERT INTO sla_clocks (tenant, ticket, metric, clock, calendar) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![tenant, ticket, clock.metric, to_json(clock), clock.calendar],
         )?;
     }
     Ok(())
+}
+
+/// What in the store uses a calendar: the SLA clocks on it (running,
+/// paused, or stopped ones, which restart on a reopen or a reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarUse {
+    /// SLA clocks on the calendar.
+    pub clocks: u64,
+    /// Tickets those clocks belong to.
+    pub tickets: u64,
+    /// One of those tickets, for the message.
+    pub example_ticket: String,
+}
+
+/// The SLA clocks of a tenant that run on `calendar` (an indexed count).
+pub fn calendar_use(
+    conn: &Connection,
+    tenant: &str,
+    calendar: &str,
+) -> rusqlite::Result<Option<CalendarUse>> {
+    conn.query_row(
+        "SELECT COUNT(*), COUNT(DISTINCT ticket), MIN(ticket) FROM sla_clocks WHERE tenant = ?1 AND calendar = ?2",
+        [tenant, calendar],
+        |r| {
+            let clocks: u64 = r.get(0)?;
+            let tickets: u64 = r.get(1)?;
+            Ok(r.get::<_, Option<String>>(2)?.map(|example_ticket| CalendarUse {
+                clocks,
+                tickets,
+                example_ticket,
+            }))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticket_input::{NewTicket, new_ticket};
+    use crate::types::{Status, Ticket};
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("docket-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn ticket(tenant: &str, id: &str) -> Ticket {
+        let n: NewTicket = serde_json::from_value(
+            serde_json::json!({ "subject": "s", "requester": { "id": "r" } }),
+        )
+        .unwrap();
+        new_ticket(tenant, id, 0, &n).unwrap()
+    }
+
+    /// The open-ticket counts as a scan of every ticket computes them.
+    fn scanned_load(conn: &Connection, tenant: &str) -> Vec<(String, u32)> {
+        let mut st = conn
+            .prepare(
+                "SELECT assignee, COUNT(*) FROM tickets WHERE tenant = ?1 AND assignee IS NOT NULL
+                 AND resolved = 0 GROUP BY assignee ORDER BY assignee",
+            )
+            .unwrap();
+        st.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn kept_load(conn: &Connection, tenant: &str) -> Vec<(String, u32)> {
+        let mut load = open_load(conn, tenant).unwrap();
+        load.sort();
+        load
+    }
+
+    #[test]
+    fn open_ticket_counts_follow_every_change_of_assignee_and_status() {
+        let store = Store::open(&scratch("load")).unwrap();
+        let agents = [None, Some("ana"), Some("ben"), Some("cy")];
+        let statuses = [
+            Status::Open,
+            Status::Pending,
+            Status::Solved,
+            Status::Closed,
+        ];
+        let mut tickets: Vec<Ticket> = (0..12).map(|i| ticket("t", &format!("T-{i}"))).collect();
+        // A deterministic walk through reassignments, solves and reopens.
+        let mut x: u64 = 7;
+        for step in 0..600 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let t = &mut tickets[(x >> 33) as usize % 12];
+            t.assignee = agents[(x >> 40) as usize % 4].map(str::to_string);
+            t.status = statuses[(x >> 50) as usize % 4];
+            store.write(|tx| put_ticket(tx, t)).unwrap();
+            if step % 50 == 0 {
+                let conn = store.conn();
+                assert_eq!(
+                    kept_load(&conn, "t"),
+                    scanned_load(&conn, "t"),
+                    "step {step}"
+                );
+            }
+        }
+        let conn = store.conn();
+        assert_eq!(kept_load(&conn, "t"), scanned_load(&conn, "t"));
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_data() {
+        let dir = scratch("migrate");
+        {
+            let conn = Connection::open(dir.join("docket.db")).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            for (id, assignee, resolved) in [
+                ("A", "ana", 0),
+                ("B", "ana", 0),
+                ("C", "ana", 1),
+                ("D", "ben", 0),
+            ] {
+                let mut t = ticket("t", id);
+                t.assignee = Some(assignee.into());
+                conn.execute(
+                    "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body) VALUES ('t', ?1, 'r', ?2, ?3, 0, ?4)",
+                    params![id, assignee, resolved, to_json(&t)],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO sla_clocks (tenant, ticket, metric, clock) VALUES ('t', 'A', 'resolution', ?1)",
+                [serde_json::json!({ "calendar": "bh" }).to_string()],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let conn = store.conn();
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        assert_eq!(
+            kept_load(&conn, "t"),
+            vec![("ana".to_string(), 2), ("ben".to_string(), 1)]
+        );
+        assert_eq!(
+            calendar_use(&conn, "t", "bh").unwrap().map(|u| u.clocks),
+            Some(1)
+        );
+        drop(conn);
+        drop(store);
+        // Opening again applies nothing twice.
+        Store::open(&dir).unwrap();
+    }
 }
