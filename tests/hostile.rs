@@ -160,9 +160,14 @@ fn nonsense_decisions_are_invalid_output() {
 #[test]
 fn log_flood_is_bounded() {
     setup();
+    // What is measured is the log bound, not the deadline: 20,000 host
+    // calls in a debug build on a loaded machine can pass 100 ms.
     tenant_with(
         "h-logs",
-        Limits::default(),
+        Limits {
+            timeout_ms: 5_000,
+            ..Limits::default()
+        },
         &[(
             "hostile",
             builtin::hostile_plugin(),

@@ -47,7 +47,7 @@ pub struct Rejection {
     /// Plugin name.
     pub plugin: String,
     /// The error.
-    #[serde(flatten)]
+    #[serde(flatten, with = "crate::wire::FieldErrorDef")]
     pub error: FieldError,
 }
 
@@ -121,6 +121,7 @@ pub struct Outcome {
     /// Effects in the order they were applied (empty unless applied).
     pub effects: Vec<AppliedEffect>,
     /// The ticket after the effects (as it was, unless applied).
+    #[serde(with = "crate::wire::TicketDef")]
     pub ticket: Ticket,
     /// Every plugin call.
     pub trace: Vec<PluginRun>,

@@ -20,10 +20,12 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlaDue {
     /// What is measured.
+    #[serde(with = "crate::wire::SlaMetricDef")]
     pub metric: SlaMetric,
     /// Allowed business minutes.
     pub minutes: u32,
-    /// When it is due, ms since the epoch (counted from ticket creation).
+    /// When it is due (counted from ticket creation).
+    #[serde(with = "crate::wire::instant")]
     pub due_at: i64,
 }
 
@@ -36,6 +38,7 @@ pub enum Effect {
         /// Field key.
         key: String,
         /// New value.
+        #[serde(with = "crate::wire::FieldValueDef")]
         value: FieldValue,
     },
     /// Assign a group, and an agent if given.
@@ -50,6 +53,7 @@ pub enum Effect {
     /// Set the priority.
     SetPriority {
         /// New priority.
+        #[serde(with = "crate::wire::PriorityDef")]
         priority: Priority,
     },
     /// Add a tag.
@@ -65,6 +69,7 @@ pub enum Effect {
     /// Apply an SLA policy.
     ApplySla {
         /// The policy.
+        #[serde(with = "crate::wire::SlaPolicyDef")]
         policy: SlaPolicy,
         /// Its targets, resolved on the calendar.
         due: Vec<SlaDue>,
@@ -72,13 +77,15 @@ pub enum Effect {
     /// Send a notification.
     Notify {
         /// What and to whom.
+        #[serde(with = "crate::wire::NotificationDef")]
         notification: Notification,
     },
     /// Set (or replace) a timer.
     SetTimer {
         /// Key, unique per ticket and plugin.
         key: String,
-        /// When it fires, ms since the epoch.
+        /// When it fires.
+        #[serde(with = "crate::wire::instant")]
         due_at: i64,
     },
     /// Cancel a timer.
@@ -89,6 +96,7 @@ pub enum Effect {
     /// The ticket's invoice as it now stands.
     Invoice {
         /// Lines, total, approvals and commissions.
+        #[serde(with = "crate::wire::BillingDecisionDef")]
         invoice: BillingDecision,
     },
 }

@@ -37,6 +37,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod service;
 pub mod ticket_input;
+pub mod wire;
 
 pub use bindings::docket::plugin::types;
 pub use contract::{Capability, EventKindName};

@@ -22,7 +22,7 @@ use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
 /// A log line a plugin wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLine {
-    /// Severity.
+    /// Severity: `trace`, `debug`, `info`, `warn` or `error`.
     pub level: String,
     /// Text (truncated to the limit).
     pub message: String,
@@ -102,8 +102,15 @@ impl log::Host for HostState {
             return;
         }
         let message = truncate(message, self.max_line_bytes);
+        let level = match level {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
         self.logs.push(LogLine {
-            level: format!("{level:?}").to_lowercase(),
+            level: level.to_string(),
             message,
         });
     }

@@ -278,12 +278,13 @@ fn parse_enum<T: Copy>(what: &str, value: &str, table: &[(&str, T)]) -> Result<T
         })
 }
 
-/// Status names as the API and event streams spell them.
+/// Status names as the API, event streams, outcomes and no-code rules spell
+/// them (snake_case).
 pub const STATUS_NAMES: &[(&str, Status)] = &[
     ("new", Status::New),
     ("open", Status::Open),
     ("pending", Status::Pending),
-    ("on-hold", Status::OnHold),
+    ("on_hold", Status::OnHold),
     ("solved", Status::Solved),
     ("closed", Status::Closed),
 ];
@@ -306,6 +307,10 @@ fn name_of<T: PartialEq>(table: &[(&'static str, T)], value: &T) -> &'static str
 
 /// Parses a status name.
 pub fn parse_status(s: &str) -> Result<Status, String> {
+    // `on-hold` is how earlier releases spelt it; still read.
+    if s == "on-hold" {
+        return Ok(Status::OnHold);
+    }
     parse_enum("status", s, STATUS_NAMES)
 }
 

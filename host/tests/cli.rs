@@ -247,3 +247,85 @@ fn compile_and_check_rule_documents() {
 fn as_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+/// Every string in a JSON value, with the path to it.
+fn strings<'a>(v: &'a serde_json::Value, path: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        serde_json::Value::String(s) => out.push((path, s)),
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                strings(x, format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                strings(x, format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn outcomes_speak_the_input_shape_and_read_back() {
+    use docket::ticket_input::{FieldValueIn, RequesterIn, parse_priority, parse_status};
+    let (code, out, err) = run(&["demo", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let outcomes: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v.get("ticket").is_some())
+        .collect();
+    assert!(outcomes.len() > 40);
+    let mut instants = 0;
+    for o in &outcomes {
+        let t = &o["ticket"];
+        // The ticket reads back through the input types callers send...
+        parse_status(t["status"].as_str().unwrap()).unwrap();
+        parse_priority(t["priority"].as_str().unwrap()).unwrap();
+        serde_json::from_value::<RequesterIn>(t["requester"].clone()).unwrap();
+        serde_json::from_value::<std::collections::BTreeMap<String, FieldValueIn>>(
+            t["fields"].clone(),
+        )
+        .unwrap_or_else(|e| panic!("fields {}: {e}", t["fields"]));
+        for key in ["created_at", "updated_at"] {
+            t[key].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+        }
+        // ...and as a whole, into the same ticket, which writes the same JSON.
+        let ticket = docket::wire::ticket_from_value(t).unwrap_or_else(|e| panic!("{e}: {t}"));
+        assert_eq!(
+            &serde_json::to_value(docket::wire::Wire(&ticket)).unwrap(),
+            t
+        );
+        // Every instant anywhere is RFC 3339, every name snake_case.
+        let mut all = Vec::new();
+        strings(o, String::new(), &mut all);
+        for (path, s) in all {
+            let leaf = path.rsplit('.').next().unwrap();
+            if leaf.ends_with("_at") || leaf == "at" {
+                s.parse::<jiff::Timestamp>()
+                    .unwrap_or_else(|e| panic!("{path} = {s}: {e}"));
+                instants += 1;
+            }
+            if [
+                "status", "priority", "channel", "effect", "metric", "kind", "code", "phase",
+                "level",
+            ]
+            .contains(&leaf)
+            {
+                assert!(
+                    s.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{path} = {s}"
+                );
+            }
+        }
+        for e in o["effects"].as_array().unwrap() {
+            if let Some(p) = e["policy"].as_object() {
+                for s in p["pause_on"].as_array().unwrap() {
+                    parse_status(s.as_str().unwrap()).unwrap();
+                }
+            }
+        }
+    }
+    assert!(instants > 100, "{instants} instants seen");
+}

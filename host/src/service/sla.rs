@@ -8,7 +8,7 @@
 use crate::bindings::exports::docket::plugin::escalation::{SlaMetric, SlaPolicy};
 use crate::calendar::BusinessCalendar;
 use crate::effects::Effect;
-use crate::ticket_input::status_name;
+use crate::ticket_input::{parse_status, status_name};
 use crate::types::{AuthorKind, EventKind, Status, Ticket};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -34,10 +34,13 @@ pub struct SlaClock {
     /// Business ms consumed before `running_since`.
     pub elapsed_ms: i64,
     /// When the current running segment began; `None` while paused or stopped.
+    #[serde(with = "crate::wire::instant::option")]
     pub running_since: Option<i64>,
     /// When the clock stopped.
+    #[serde(with = "crate::wire::instant::option")]
     pub stopped_at: Option<i64>,
     /// When it is due, while running.
+    #[serde(with = "crate::wire::instant::option")]
     pub due_at: Option<i64>,
     /// Whether the target was missed.
     pub breached: bool,
@@ -118,6 +121,14 @@ impl SlaClock {
         Ok(())
     }
 
+    /// Whether the clock pauses in `status` (clocks stored by earlier
+    /// releases name statuses their way; names are parsed, not compared).
+    fn pauses_on(&self, status: Status) -> bool {
+        self.pause_on
+            .iter()
+            .any(|p| parse_status(p).is_ok_and(|s| s == status))
+    }
+
     fn restart(&mut self, now: i64) {
         *self = SlaClock {
             elapsed_ms: 0,
@@ -196,9 +207,8 @@ pub fn update(
             }
             _ => {}
         }
-        let paused_status = c.pause_on.iter().any(|p| p == status_name(after.status));
-        let was_paused =
-            before.is_some_and(|b| c.pause_on.iter().any(|p| p == status_name(b.status)));
+        let paused_status = c.pauses_on(after.status);
+        let was_paused = before.is_some_and(|b| c.pauses_on(b.status));
         if paused_status {
             c.pause(now, cal)?;
         } else if was_paused {

@@ -15,6 +15,7 @@ use crate::dispatch::{DispatchRequest, Outcome, OutcomeStatus};
 use crate::effects::Effect;
 use crate::registry::{Docket, FailurePolicy, PipelineStep, TenantState, VersionInfo};
 use crate::ticket_input::{Action, apply_action, brief, new_ticket};
+use crate::wire::Wire;
 use crate::{EngineConfig, Limits};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -753,7 +754,7 @@ impl Service {
             .collect();
         let body = serde_json::to_value(outcome).map_err(ApiError::internal)?;
         let audit = serde_json::json!({
-            "event": event,
+            "event": Wire(event),
             "plugins": versions,
             "effects": outcome.effects,
             "trace": outcome.trace,
@@ -841,7 +842,7 @@ impl Service {
         let clocks = store::sla_clocks(&conn, tenant, id)?;
         let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
         Ok(
-            serde_json::json!({ "ticket": ticket, "timers": timers, "sla": clocks, "history": history }),
+            serde_json::json!({ "ticket": Wire(&ticket), "timers": timers, "sla": clocks, "history": history }),
         )
     }
 }

@@ -136,7 +136,8 @@ pub struct TimerRow {
     pub plugin: String,
     /// Key.
     pub key: String,
-    /// Due instant, ms.
+    /// Due instant (ms since the epoch; RFC 3339 on the wire).
+    #[serde(with = "crate::wire::instant")]
     pub due_at: i64,
 }
 
@@ -695,7 +696,7 @@ pub fn audit(
             "ticket": r.get::<_, String>(1)?,
             "event_id": r.get::<_, String>(2)?,
             "kind": r.get::<_, String>(3)?,
-            "at": r.get::<_, i64>(4)?,
+            "at": crate::wire::instant::text(r.get::<_, i64>(4)?),
             "status": r.get::<_, String>(5)?,
             "entry": from_json::<serde_json::Value>(&entry)?,
         }))
