@@ -37,10 +37,11 @@ pub struct TenantConfig {
 }
 
 /// An agent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// Id.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub id: String,
     /// Display name (defaults to the id).
     #[serde(default)]
@@ -52,9 +53,11 @@ pub struct AgentConfig {
     pub skills: Vec<String>,
     /// Seniority, 1 = junior.
     #[serde(default = "one")]
+    #[schema(minimum = 0, maximum = 255)]
     pub level: u8,
     /// Tickets open outside this replay.
     #[serde(default)]
+    #[schema(maximum = 1_000_000)]
     pub open_tickets: u32,
     /// On shift.
     #[serde(default = "yes")]

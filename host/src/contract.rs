@@ -22,7 +22,19 @@ pub const WIT_SOURCES: &[(&str, &str)] = &[
 pub const ALLOWED_IMPORTS: &[&str] = &["log", "types"];
 
 /// A capability a plugin may export. The order is the pipeline's phase order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Ticket templates and validation.
@@ -83,7 +95,19 @@ impl std::fmt::Display for Capability {
 
 /// The kind of a ticket event, by name: what a pipeline step may subscribe
 /// to and what no-code rules compare `event.kind` with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKindName {
     /// `created`.

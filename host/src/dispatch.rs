@@ -30,7 +30,7 @@ pub struct DispatchRequest {
 }
 
 /// An effect with the plugin that decided it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AppliedEffect {
     /// Plugin name.
     pub plugin: String,
@@ -42,17 +42,18 @@ pub struct AppliedEffect {
 }
 
 /// A field error with the plugin that reported it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
     /// Plugin name.
     pub plugin: String,
     /// The error.
     #[serde(flatten, with = "crate::wire::FieldErrorDef")]
+    #[schema(value_type = crate::wire::FieldErrorDef)]
     pub error: FieldError,
 }
 
 /// How the event ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OutcomeStatus {
     /// Every effect applies.
@@ -72,7 +73,7 @@ pub enum OutcomeStatus {
 }
 
 /// What happened in one plugin call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginRun {
     /// Plugin name.
     pub plugin: String,
@@ -107,7 +108,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// The result of dispatching one event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     /// Tenant.
     pub tenant: String,
@@ -122,6 +123,7 @@ pub struct Outcome {
     pub effects: Vec<AppliedEffect>,
     /// The ticket after the effects (as it was, unless applied).
     #[serde(with = "crate::wire::TicketDef")]
+    #[schema(value_type = crate::wire::TicketDef)]
     pub ticket: Ticket,
     /// Every plugin call.
     pub trace: Vec<PluginRun>,

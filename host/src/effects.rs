@@ -17,20 +17,22 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// The resolved due instant of one SLA target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SlaDue {
     /// What is measured.
     #[serde(with = "crate::wire::SlaMetricDef")]
+    #[schema(value_type = crate::wire::SlaMetricDef)]
     pub metric: SlaMetric,
     /// Allowed business minutes.
     pub minutes: u32,
     /// When it is due (counted from ticket creation).
     #[serde(with = "crate::wire::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub due_at: i64,
 }
 
 /// One thing a plugin decided, ready for the host to perform.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Set a custom field.
@@ -39,6 +41,7 @@ pub enum Effect {
         key: String,
         /// New value.
         #[serde(with = "crate::wire::FieldValueDef")]
+        #[schema(value_type = crate::wire::FieldValueDef)]
         value: FieldValue,
     },
     /// Assign a group, and an agent if given.
@@ -54,6 +57,7 @@ pub enum Effect {
     SetPriority {
         /// New priority.
         #[serde(with = "crate::wire::PriorityDef")]
+        #[schema(value_type = crate::wire::PriorityDef)]
         priority: Priority,
     },
     /// Add a tag.
@@ -70,6 +74,7 @@ pub enum Effect {
     ApplySla {
         /// The policy.
         #[serde(with = "crate::wire::SlaPolicyDef")]
+        #[schema(value_type = crate::wire::SlaPolicyDef)]
         policy: SlaPolicy,
         /// Its targets, resolved on the calendar.
         due: Vec<SlaDue>,
@@ -78,6 +83,7 @@ pub enum Effect {
     Notify {
         /// What and to whom.
         #[serde(with = "crate::wire::NotificationDef")]
+        #[schema(value_type = crate::wire::NotificationDef)]
         notification: Notification,
     },
     /// Set (or replace) a timer.
@@ -86,6 +92,7 @@ pub enum Effect {
         key: String,
         /// When it fires.
         #[serde(with = "crate::wire::instant")]
+        #[schema(value_type = String, format = DateTime)]
         due_at: i64,
     },
     /// Cancel a timer.
@@ -97,6 +104,7 @@ pub enum Effect {
     Invoice {
         /// Lines, total, approvals and commissions.
         #[serde(with = "crate::wire::BillingDecisionDef")]
+        #[schema(value_type = crate::wire::BillingDecisionDef)]
         invoice: BillingDecision,
     },
 }

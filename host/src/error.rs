@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// Why a plugin could not be installed or did not produce a decision.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PluginError {
     /// The bytes are not valid WebAssembly.

@@ -5,22 +5,30 @@ use std::path::PathBuf;
 
 /// Limits of one plugin call. Every field has a safe default; a tenant's
 /// config may override any of them (up to the engine's ceilings).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Fuel (roughly, wasm instructions) per call.
+    #[schema(minimum = 1, maximum = 18_446_744_073_709_551_615u64)]
     pub fuel: u64,
     /// Wall-clock deadline per call, in milliseconds.
+    #[schema(minimum = 1, maximum = 60_000)]
     pub timeout_ms: u64,
-    /// Linear memory cap per instance, in bytes.
+    /// Linear memory cap per instance, in bytes (up to the engine's
+    /// ceiling, 64 MiB by default).
+    #[schema(minimum = 65_536, maximum = 67_108_864)]
     pub memory_bytes: u64,
     /// Cap on the encoded size of one decision, in bytes.
+    #[schema(minimum = 1, maximum = 67_108_864)]
     pub output_bytes: u64,
     /// Cap on the size of an installed module, in bytes.
+    #[schema(minimum = 1, maximum = 268_435_456)]
     pub module_bytes: u64,
     /// Log lines kept per call; further lines are counted, not kept.
+    #[schema(minimum = 0, maximum = 10_000)]
     pub log_lines: u32,
     /// Longest log line kept, in bytes; longer lines are truncated.
+    #[schema(minimum = 0, maximum = 65_536)]
     pub log_line_bytes: u32,
 }
 
@@ -58,6 +66,21 @@ impl Limits {
         }
         if self.memory_bytes < 64 << 10 {
             return Err("limits.memory_bytes must be at least one wasm page (65536)".into());
+        }
+        // Ceilings (also in the OpenAPI schema above). Fuel is bounded by
+        // the deadline, memory by the engine's ceiling.
+        for (name, value, max) in [
+            ("timeout_ms", self.timeout_ms, 60_000),
+            ("output_bytes", self.output_bytes, 64 << 20),
+            ("module_bytes", self.module_bytes, 256 << 20),
+            ("log_lines", self.log_lines.into(), 10_000),
+            ("log_line_bytes", self.log_line_bytes.into(), 64 << 10),
+        ] {
+            if value > max {
+                return Err(format!(
+                    "limits.{name} = {value} is over its ceiling of {max}"
+                ));
+            }
         }
         Ok(())
     }

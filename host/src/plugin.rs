@@ -33,7 +33,7 @@ pub(crate) struct CapabilityIndices {
 }
 
 /// What a plugin is, as `docket check` describes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginInfo {
     /// SHA-256 of the installed bytes.
     pub hash: String,

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 /// What the pipeline does when a plugin fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {
     /// Record the error in the trace and go on without the plugin's effects.
@@ -102,7 +102,7 @@ impl TenantState {
 }
 
 /// A version as reported to callers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionInfo {
     /// Plugin name.
     pub plugin: String,

@@ -20,7 +20,7 @@ use wasmtime::component::{
 use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
 
 /// A log line a plugin wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// Severity: `trace`, `debug`, `info`, `warn` or `error`.
     pub level: String,

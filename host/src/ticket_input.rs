@@ -46,7 +46,7 @@ pub enum Action {
 
 /// A typed field value in the stream: `{"choice": "laptop"}`, `{"integer": 3}`,
 /// `{"money": {"amount_minor": 1999, "currency": "EUR"}}`, ...
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FieldValueIn {
     /// Text.
@@ -104,7 +104,7 @@ impl From<FieldValueIn> for FieldValue {
 }
 
 /// The requester of a new ticket.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequesterIn {
     /// Id.
@@ -134,7 +134,7 @@ fn standard() -> String {
 }
 
 /// A new ticket.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
     /// Subject.
@@ -144,12 +144,14 @@ pub struct NewTicket {
     pub description: String,
     /// Priority name, default `normal`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::wire::PriorityDef>)]
     pub priority: Option<String>,
     /// Category.
     #[serde(default)]
     pub category: Option<String>,
     /// Channel name, default `web`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::wire::ChannelDef>)]
     pub channel: Option<String>,
     /// Requester.
     pub requester: RequesterIn,
@@ -161,8 +163,38 @@ pub struct NewTicket {
     pub fields: BTreeMap<String, FieldValueIn>,
 }
 
+/// A custom field's new value in a patch, or `null` to clear it: the schema
+/// of [`TicketPatch::fields`]' values (which deserialize as
+/// `Option<FieldValueIn>`), written by hand as `anyOf` so that fuzzers can
+/// negate it.
+pub struct FieldChange;
+
+impl utoipa::PartialSchema for FieldChange {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+        AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("FieldValueIn"))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some("The field's new value, or null to clear it."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FieldChange {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("FieldValueIn".into(), FieldValueIn::schema()));
+        <FieldValueIn as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// Changes to a ticket; only the attributes present change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketPatch {
     /// Subject.
@@ -170,10 +202,12 @@ pub struct TicketPatch {
     /// Description.
     pub description: Option<String>,
     /// Priority name.
+    #[schema(value_type = Option<crate::wire::PriorityDef>)]
     pub priority: Option<String>,
     /// Category.
     pub category: Option<String>,
     /// Channel name.
+    #[schema(value_type = Option<crate::wire::ChannelDef>)]
     pub channel: Option<String>,
     /// Requester tier.
     pub tier: Option<String>,
@@ -182,16 +216,18 @@ pub struct TicketPatch {
     pub add_tags: Vec<String>,
     /// Custom fields to set (`null` clears one).
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, FieldChange>)]
     pub fields: BTreeMap<String, Option<FieldValueIn>>,
 }
 
 /// A comment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentIn {
     /// Author id.
     pub author: String,
     /// `requester`, `agent` or `system`.
+    #[schema(value_type = crate::wire::AuthorKindDef)]
     pub author_kind: String,
     /// Text.
     pub body: String,
@@ -205,15 +241,16 @@ fn yes() -> bool {
 }
 
 /// A status change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusIn {
     /// New status name.
+    #[schema(value_type = crate::wire::StatusDef)]
     pub status: String,
 }
 
 /// A manual assignment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIn {
     /// Group.
@@ -223,7 +260,7 @@ pub struct AssignIn {
 }
 
 /// Time logged.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeIn {
     /// Agent.
@@ -233,6 +270,7 @@ pub struct TimeIn {
     /// Start of the work.
     pub started_at: Timestamp,
     /// Minutes worked.
+    #[schema(minimum = 1, maximum = 1440)]
     pub minutes: u32,
     /// Billable (default true).
     #[serde(default = "yes")]
@@ -249,7 +287,7 @@ pub const MAX_PART_QUANTITY: u32 = 1_000_000;
 pub const MAX_UNIT_PRICE_MINOR: u64 = 1_000_000_000_000;
 
 /// A part used.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartIn {
     /// SKU.
@@ -257,8 +295,10 @@ pub struct PartIn {
     /// Description.
     pub description: String,
     /// Quantity.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: u32,
     /// Unit price in minor units.
+    #[schema(minimum = -1_000_000_000_000i64, maximum = 1_000_000_000_000i64)]
     pub unit_price_minor: i64,
     /// Currency.
     pub currency: String,

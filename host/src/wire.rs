@@ -31,6 +31,7 @@ use crate::bindings::exports::docket::plugin::template::{ErrorCode, FieldError};
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An instant (ms since the epoch) as RFC 3339.
 pub mod instant {
@@ -123,7 +124,8 @@ macro_rules! list_of {
 }
 
 /// A ticket's status.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Status)]
 #[serde(remote = "Status", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum StatusDef {
@@ -136,7 +138,8 @@ pub enum StatusDef {
 }
 
 /// A priority.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Priority)]
 #[serde(remote = "Priority", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum PriorityDef {
@@ -147,7 +150,8 @@ pub enum PriorityDef {
 }
 
 /// Where a ticket came in.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Channel)]
 #[serde(remote = "Channel", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum ChannelDef {
@@ -159,7 +163,8 @@ pub enum ChannelDef {
 }
 
 /// Who wrote a comment.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = AuthorKind)]
 #[serde(remote = "AuthorKind", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum AuthorKindDef {
@@ -169,7 +174,8 @@ pub enum AuthorKindDef {
 }
 
 /// An SLA metric.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = SlaMetric)]
 #[serde(remote = "SlaMetric", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum SlaMetricDef {
@@ -179,7 +185,8 @@ pub enum SlaMetricDef {
 }
 
 /// An invoice line's kind.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = LineKind)]
 #[serde(remote = "LineKind", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum LineKindDef {
@@ -190,7 +197,8 @@ pub enum LineKindDef {
 }
 
 /// A validation error's kind.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = ErrorCode)]
 #[serde(remote = "ErrorCode", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum ErrorCodeDef {
@@ -204,18 +212,22 @@ pub enum ErrorCodeDef {
 }
 
 /// A typed field value: `{"choice": "laptop"}`, as inputs write it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = FieldValue)]
 #[serde(remote = "FieldValue", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum FieldValueDef {
     Text(String),
     Integer(i64),
+    #[schema(value_type = DecimalDef)]
     Decimal(Decimal),
     Date(String),
+    #[schema(value_type = String, format = DateTime)]
     Datetime(#[serde(with = "instant")] i64),
     Checkbox(bool),
     Choice(String),
     Choices(Vec<String>),
+    #[schema(value_type = MoneyDef)]
     Money(Money),
 }
 
@@ -266,8 +278,94 @@ pub mod fields {
     }
 }
 
+/// An amount of money in integer minor units.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Money)]
+#[serde(remote = "Money")]
+#[allow(missing_docs)]
+pub struct MoneyDef {
+    /// Minor units (cents); negative for credits.
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// An exact decimal: `mantissa / 10^scale`.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Decimal)]
+#[serde(remote = "Decimal")]
+#[allow(missing_docs)]
+pub struct DecimalDef {
+    pub mantissa: i64,
+    pub scale: u8,
+}
+
+/// Who asked.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Requester)]
+#[serde(remote = "Requester")]
+#[allow(missing_docs)]
+pub struct RequesterDef {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub tier: String,
+    pub organization: Option<String>,
+    pub region: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A part used.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Part)]
+#[serde(remote = "Part")]
+#[allow(missing_docs)]
+pub struct PartDef {
+    pub sku: String,
+    pub description: String,
+    pub quantity: u32,
+    #[schema(value_type = MoneyDef)]
+    pub unit_price: Money,
+}
+
+/// An assignment made outside the plugins.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = AssignmentChange)]
+#[serde(remote = "AssignmentChange")]
+#[allow(missing_docs)]
+pub struct AssignmentChangeDef {
+    pub group: Option<String>,
+    pub agent: Option<String>,
+}
+
+/// An approval an invoice needs.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Approval)]
+#[serde(remote = "Approval")]
+#[allow(missing_docs)]
+pub struct ApprovalDef {
+    pub approver_role: String,
+    pub reason: String,
+    #[schema(value_type = MoneyDef)]
+    pub amount: Money,
+}
+
+/// A commission split.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Commission)]
+#[serde(remote = "Commission")]
+#[allow(missing_docs)]
+pub struct CommissionDef {
+    pub beneficiary: String,
+    pub role: String,
+    pub basis_points: u32,
+    #[schema(value_type = MoneyDef)]
+    pub amount: Money,
+}
+
 /// Time an agent spent.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = TimeEntry)]
 #[serde(remote = "TimeEntry")]
 #[allow(missing_docs)]
 pub struct TimeEntryDef {
@@ -275,6 +373,7 @@ pub struct TimeEntryDef {
     pub agent_id: String,
     pub work_type: String,
     #[serde(with = "instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: i64,
     pub minutes: u32,
     pub billable: bool,
@@ -283,7 +382,8 @@ pub struct TimeEntryDef {
 list_of!(time_entries, TimeEntry, TimeEntryDef);
 
 /// The ticket, as plugins saw it or as the effects left it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Ticket)]
 #[serde(remote = "Ticket")]
 #[allow(missing_docs)]
 pub struct TicketDef {
@@ -292,84 +392,109 @@ pub struct TicketDef {
     pub subject: String,
     pub description: String,
     #[serde(with = "StatusDef")]
+    #[schema(value_type = StatusDef)]
     pub status: Status,
     #[serde(with = "PriorityDef")]
+    #[schema(value_type = PriorityDef)]
     pub priority: Priority,
     pub category: Option<String>,
     #[serde(with = "ChannelDef")]
+    #[schema(value_type = ChannelDef)]
     pub channel: Channel,
+    #[schema(value_type = RequesterDef)]
     pub requester: Requester,
     pub assignee: Option<String>,
     pub group: Option<String>,
     pub tags: Vec<String>,
     #[serde(with = "instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(with = "instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
     #[serde(with = "fields")]
+    #[schema(value_type = std::collections::BTreeMap<String, FieldValueDef>)]
     pub fields: Vec<CustomField>,
     #[serde(with = "time_entries")]
+    #[schema(value_type = Vec<TimeEntryDef>)]
     pub time_entries: Vec<TimeEntry>,
+    #[schema(value_type = Vec<PartDef>)]
     pub parts: Vec<Part>,
 }
 
 /// A comment.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Comment)]
 #[serde(remote = "Comment")]
 #[allow(missing_docs)]
 pub struct CommentDef {
     pub author_id: String,
     #[serde(with = "AuthorKindDef")]
+    #[schema(value_type = AuthorKindDef)]
     pub author_kind: AuthorKind,
     pub body: String,
     pub public: bool,
 }
 
 /// A status transition.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = StatusChange)]
 #[serde(remote = "StatusChange")]
 #[allow(missing_docs)]
 pub struct StatusChangeDef {
     #[serde(with = "StatusDef")]
+    #[schema(value_type = StatusDef)]
     pub previous: Status,
     #[serde(with = "StatusDef")]
+    #[schema(value_type = StatusDef)]
     pub current: Status,
 }
 
 /// What happened: `"created"`, `{"status_changed": {...}}`, ...
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = EventKind)]
 #[serde(remote = "EventKind", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum EventKindDef {
     Created,
     Updated(Vec<String>),
+    #[schema(value_type = CommentDef)]
     Commented(#[serde(with = "CommentDef")] Comment),
+    #[schema(value_type = StatusChangeDef)]
     StatusChanged(#[serde(with = "StatusChangeDef")] StatusChange),
+    #[schema(value_type = AssignmentChangeDef)]
     Assigned(AssignmentChange),
     TimerFired(String),
+    #[schema(value_type = TimeEntryDef)]
     TimeLogged(#[serde(with = "TimeEntryDef")] TimeEntry),
+    #[schema(value_type = PartDef)]
     PartUsed(Part),
 }
 
 /// An event on a ticket.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Event)]
 #[serde(remote = "Event")]
 #[allow(missing_docs)]
 pub struct EventDef {
     pub id: String,
     #[serde(with = "instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: i64,
     pub actor: Option<String>,
     #[serde(with = "EventKindDef")]
+    #[schema(value_type = EventKindDef)]
     pub kind: EventKind,
 }
 
 /// One SLA target.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = SlaTarget)]
 #[serde(remote = "SlaTarget")]
 #[allow(missing_docs)]
 pub struct SlaTargetDef {
     #[serde(with = "SlaMetricDef")]
+    #[schema(value_type = SlaMetricDef)]
     pub metric: SlaMetric,
     pub minutes: u32,
 }
@@ -378,20 +503,24 @@ list_of!(sla_targets, SlaTarget, SlaTargetDef);
 list_of!(statuses, Status, StatusDef);
 
 /// An SLA policy.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = SlaPolicy)]
 #[serde(remote = "SlaPolicy")]
 #[allow(missing_docs)]
 pub struct SlaPolicyDef {
     pub name: String,
     pub calendar: String,
     #[serde(with = "sla_targets")]
+    #[schema(value_type = Vec<SlaTargetDef>)]
     pub targets: Vec<SlaTarget>,
     #[serde(with = "statuses")]
+    #[schema(value_type = Vec<StatusDef>)]
     pub pause_on: Vec<Status>,
 }
 
 /// Who a notification goes to: `{"role": "duty-manager"}`, `"requester"`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Recipient)]
 #[serde(remote = "Recipient", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum RecipientDef {
@@ -403,26 +532,33 @@ pub enum RecipientDef {
 }
 
 /// A message to send.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Notification)]
 #[serde(remote = "Notification")]
 #[allow(missing_docs)]
 pub struct NotificationDef {
     #[serde(with = "RecipientDef")]
+    #[schema(value_type = RecipientDef)]
     pub to: Recipient,
     pub topic: String,
     pub message: String,
 }
 
 /// An invoice line.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = InvoiceLine)]
 #[serde(remote = "InvoiceLine")]
 #[allow(missing_docs)]
 pub struct InvoiceLineDef {
     #[serde(with = "LineKindDef")]
+    #[schema(value_type = LineKindDef)]
     pub kind: LineKind,
     pub description: String,
+    #[schema(value_type = DecimalDef)]
     pub quantity: Decimal,
+    #[schema(value_type = MoneyDef)]
     pub unit_price: Money,
+    #[schema(value_type = MoneyDef)]
     pub amount: Money,
     pub source: Option<String>,
 }
@@ -430,24 +566,31 @@ pub struct InvoiceLineDef {
 list_of!(invoice_lines, InvoiceLine, InvoiceLineDef);
 
 /// The invoice as it stands.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = BillingDecision)]
 #[serde(remote = "BillingDecision")]
 #[allow(missing_docs)]
 pub struct BillingDecisionDef {
     #[serde(with = "invoice_lines")]
+    #[schema(value_type = Vec<InvoiceLineDef>)]
     pub lines: Vec<InvoiceLine>,
+    #[schema(value_type = Option<MoneyDef>)]
     pub total: Option<Money>,
+    #[schema(value_type = Vec<ApprovalDef>)]
     pub approvals: Vec<Approval>,
+    #[schema(value_type = Vec<CommissionDef>)]
     pub commissions: Vec<Commission>,
 }
 
 /// A field-level validation error.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = FieldError)]
 #[serde(remote = "FieldError")]
 #[allow(missing_docs)]
 pub struct FieldErrorDef {
     pub field: String,
     #[serde(with = "ErrorCodeDef")]
+    #[schema(value_type = ErrorCodeDef)]
     pub code: ErrorCode,
     pub message: String,
 }

@@ -1,13 +1,17 @@
 //! The HTTP API (JSON). Handlers authenticate, parse, and hand the work to
 //! [`Service`] on the blocking pool (plugins and SQLite are synchronous).
+//! Each handler carries its OpenAPI description, and the router is built
+//! from the same annotated handlers (`utoipa-axum`), so the document served
+//! at `/openapi.json` is generated from the code and cannot drift from it.
 
 use super::auth::{require_admin, require_tenant};
 use super::error::ApiError;
+use super::schema::*;
 use super::state::{Idempotency, PipelineStepDoc, Service};
 use super::store;
-use crate::Limits;
 use crate::calendar::CalendarConfig;
 use crate::config::AgentConfig;
+use crate::dispatch::Outcome;
 use crate::ticket_input::{
     Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
 };
@@ -16,115 +20,92 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 type Shared = State<Arc<Service>>;
 type ApiResult = Result<Response, ApiError>;
+type Body = Result<Bytes, BytesRejection>;
+
+/// The document's frame: title, version, the bearer scheme.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Docket",
+        description = "A sandboxed WebAssembly rules engine for helpdesk and ticketing backends, as a service. Every error is `{\"error\": {\"code\", \"message\"}}`; instants are RFC 3339; names are snake_case."
+    ),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+/// Adds the `bearer` security scheme (API keys).
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A tenant's API key, or the admin key: `Authorization: Bearer <key>`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes with their generated OpenAPI document.
+fn routes() -> OpenApiRouter<Arc<Service>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, delete_tenant))
+        .routes(routes!(add_key, list_keys))
+        .routes(routes!(revoke_key))
+        .routes(routes!(rotate_key))
+        .routes(routes!(set_calendars))
+        .routes(routes!(set_agents))
+        .routes(routes!(set_pipeline))
+        .routes(routes!(list_plugins))
+        .routes(routes!(upload_plugin, get_plugin, delete_plugin))
+        .routes(routes!(activate))
+        .routes(routes!(rollback))
+        .routes(routes!(create_ticket, update_ticket, get_ticket))
+        .routes(routes!(add_comment))
+        .routes(routes!(change_status))
+        .routes(routes!(assign_ticket))
+        .routes(routes!(log_time))
+        .routes(routes!(use_part))
+        .routes(routes!(audit))
+}
+
+/// The OpenAPI document of the API, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
 
 /// The router.
 pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-        )
-        .route("/metrics", get(metrics))
+    let (router, api) = routes().split_for_parts();
+    let document = api.to_json().expect("the OpenAPI document serializes");
+    router
         .route(
             "/openapi.json",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    super::openapi::SPEC,
-                )
+            axum::routing::get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], document)
             }),
         )
-        .route("/v1/tenants", post(create_tenant).get(list_tenants))
-        .route(
-            "/v1/tenants/{tenant}",
-            get(get_tenant).delete(delete_tenant),
-        )
-        .route("/v1/tenants/{tenant}/keys", post(add_key).get(list_keys))
-        .route("/v1/tenants/{tenant}/keys/{key_id}", delete(revoke_key))
-        .route(
-            "/v1/tenants/{tenant}/keys/{key_id}/rotate",
-            post(rotate_key),
-        )
-        .route(
-            "/v1/tenants/{tenant}/calendars",
-            axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
-                put_list::<CalendarConfig>(Service::set_calendars, s, h, p, b)
-            }),
-        )
-        .route(
-            "/v1/tenants/{tenant}/agents",
-            axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
-                put_list::<AgentConfig>(Service::set_agents, s, h, p, b)
-            }),
-        )
-        .route(
-            "/v1/tenants/{tenant}/pipeline",
-            axum::routing::put(|s: Shared, h: HeaderMap, p: Path<String>, b: Body| {
-                put_list::<PipelineStepDoc>(Service::set_pipeline, s, h, p, b)
-            }),
-        )
-        .route("/v1/tenants/{tenant}/plugins", get(list_plugins))
-        .route(
-            "/v1/tenants/{tenant}/plugins/{name}",
-            post(upload_plugin).get(get_plugin).delete(delete_plugin),
-        )
-        .route(
-            "/v1/tenants/{tenant}/plugins/{name}/activate",
-            post(activate),
-        )
-        .route(
-            "/v1/tenants/{tenant}/plugins/{name}/rollback",
-            post(rollback),
-        )
-        .route(
-            "/v1/tenants/{tenant}/tickets/{id}",
-            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<NewTicket>(Action::Created, s, h, p, b)
-            })
-            .patch(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<TicketPatch>(Action::Updated, s, h, p, b)
-            })
-            .get(get_ticket),
-        )
-        .route(
-            "/v1/tenants/{tenant}/tickets/{id}/comments",
-            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<CommentIn>(Action::Commented, s, h, p, b)
-            }),
-        )
-        .route(
-            "/v1/tenants/{tenant}/tickets/{id}/status",
-            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<StatusIn>(Action::StatusChanged, s, h, p, b)
-            }),
-        )
-        .route(
-            "/v1/tenants/{tenant}/tickets/{id}/assign",
-            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<AssignIn>(Action::Assigned, s, h, p, b)
-            }),
-        )
-        .route(
-            "/v1/tenants/{tenant}/tickets/{id}/time",
-            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<TimeIn>(Action::TimeLogged, s, h, p, b)
-            }),
-        )
-        .route(
-            "/v1/tenants/{tenant}/tickets/{id}/parts",
-            post(|s: Shared, h: HeaderMap, p: TicketPath, b: Body| {
-                on_event::<PartIn>(Action::PartUsed, s, h, p, b)
-            }),
-        )
-        .route("/v1/tenants/{tenant}/audit", get(audit))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -144,7 +125,8 @@ async fn json_errors(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return resp;
     }
-    let text = match axum::body::to_bytes(resp.into_body(), 64 << 10).await {
+    let (parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, 64 << 10).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(_) => String::new(),
     };
@@ -161,7 +143,14 @@ async fn json_errors(resp: Response) -> Response {
     } else {
         text.trim().to_string()
     };
-    ApiError::new(status, code, message).into_response()
+    let mut out = ApiError::new(status, code, message).into_response();
+    // Keep what the layer said besides the body, e.g. `Allow` on a 405.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// Refuses a body that does not say it is JSON (415), so a client sending
@@ -227,18 +216,102 @@ fn json<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiE
 
 /// Parses JSON bytes as in [`json`].
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::unprocessable("invalid_body", format!("invalid request body: {e}"))
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::unprocessable("invalid_body", format!("invalid request body: {e}"))
+            }
+            _ => ApiError::bad_request(format!("malformed JSON: {e}")),
+        })?;
+    integral_numbers_as_integers(&mut value);
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::unprocessable("invalid_body", format!("invalid request body: {e}")))
+}
+
+/// Reads `3.0` as the integer `3`, as JSON Schema does (an integer is any
+/// number with a zero fractional part). Numbers with a fraction stay
+/// fractional, and fields that take integers still refuse them.
+fn integral_numbers_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 {
+                if f >= 0.0 && f < u64::MAX as f64 && (f as u64) as f64 == f {
+                    *v = serde_json::Value::from(f as u64);
+                } else if f < 0.0 && f >= i64::MIN as f64 && (f as i64) as f64 == f {
+                    *v = serde_json::Value::from(f as i64);
+                }
+            }
         }
-        _ => ApiError::bad_request(format!("malformed JSON: {e}")),
-    })
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(integral_numbers_as_integers)
+        }
+        _ => {}
+    }
 }
 
 fn ok(status: StatusCode, v: impl serde::Serialize) -> ApiResult {
     Ok((status, Json(v)).into_response())
 }
 
+/// Path parameters naming a tenant.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TenantPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+}
+
+/// Path parameters naming a tenant's plugin.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct PluginPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+    /// Plugin name.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    name: String,
+}
+
+/// Path parameters naming a tenant's key.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct KeyPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+    /// The key's public id.
+    #[param(pattern = "^key_[0-9a-f]{16}$")]
+    key_id: String,
+}
+
+/// Path parameters naming a ticket.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TicketPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+    /// Ticket id.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    id: String,
+}
+
+/// Whether the service is up.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "Up", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Counters in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 async fn metrics(State(s): Shared) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -247,19 +320,11 @@ async fn metrics(State(s): Shared) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTenant {
-    id: String,
-    #[serde(default)]
-    limits: Limits,
-}
-
-async fn create_tenant(
-    State(s): Shared,
-    headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult {
+/// Creates a tenant (admin key); answers its first API key, shown once.
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    request_body = NewTenant,
+    responses((status = 201, description = "Created", body = NewKey), ReadErrors, WriteErrors, Unprocessable))]
+async fn create_tenant(State(s): Shared, headers: HeaderMap, b: Body) -> ApiResult {
     let req: Result<NewTenant, ApiError> = json(b);
     let key = blocking(move || {
         require_admin(&s, &headers)?;
@@ -268,112 +333,139 @@ async fn create_tenant(
         s.create_tenant(&req.id, req.limits)
     })
     .await?;
-    ok(StatusCode::CREATED, serde_json::json!({ "api_key": key }))
+    ok(StatusCode::CREATED, new_key_body(&key))
 }
 
+/// Lists the tenants (admin key).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    responses((status = 200, description = "Tenant ids", body = TenantList), ReadErrors))]
 async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
-    let ids = blocking(move || {
+    let tenants = blocking(move || {
         require_admin(&s, &headers)?;
         Ok(s.docket.tenant_ids())
     })
     .await?;
-    ok(StatusCode::OK, serde_json::json!({ "tenants": ids }))
+    ok(StatusCode::OK, TenantList { tenants })
 }
 
-fn tenant_doc(s: &Service, tenant: &str) -> Result<serde_json::Value, ApiError> {
+fn tenant_doc(s: &Service, tenant: &str) -> Result<TenantDoc, ApiError> {
     let state = s.docket.tenant(tenant)?;
     let conn = s.store.conn();
-    let pipeline: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", tenant)?;
-    let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", tenant)?;
-    let agents: Vec<AgentConfig> = store::tenant_doc(&conn, "agents", tenant)?;
-    let plugins: Vec<&String> = state.plugins.keys().collect();
-    Ok(serde_json::json!({
-        "id": tenant, "limits": state.limits, "plugins": plugins, "pipeline": pipeline,
-        "calendars": calendars, "agents": agents,
-    }))
+    Ok(TenantDoc {
+        id: tenant.to_string(),
+        limits: state.limits.clone(),
+        plugins: state.plugins.keys().cloned().collect(),
+        pipeline: store::tenant_doc(&conn, "pipelines", tenant)?,
+        calendars: store::tenant_doc(&conn, "calendars", tenant)?,
+        agents: store::tenant_doc(&conn, "agents", tenant)?,
+    })
 }
 
-async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
+/// A tenant: limits, plugins, pipeline, calendars, agents.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 200, description = "The tenant", body = TenantDoc), ReadErrors))]
+async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let doc = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        tenant_doc(&s, &tenant)
+        require_tenant(&s, &headers, &p.tenant)?;
+        tenant_doc(&s, &p.tenant)
     })
     .await?;
     ok(StatusCode::OK, doc)
 }
 
+/// Deletes a tenant and everything it owns (admin key): keys, plugins,
+/// pipeline, calendars, agents, tickets, events, audit, timers, SLA clocks.
+/// Nothing is retained.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 204, description = "Deleted"), ReadErrors))]
 async fn delete_tenant(
     State(s): Shared,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    Path(p): Path<TenantPath>,
 ) -> ApiResult {
     blocking(move || {
         require_admin(&s, &headers)?;
-        s.delete_tenant(&tenant)
+        s.delete_tenant(&p.tenant)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A new key as answered once: the secret and its public id.
-fn new_key_body(key: &str) -> serde_json::Value {
-    let id = store::key_id(&super::state::key_hash(key));
-    serde_json::json!({ "api_key": key, "id": id })
+fn new_key_body(key: &str) -> NewKey {
+    NewKey {
+        api_key: key.to_string(),
+        id: store::key_id(&super::state::key_hash(key)),
+    }
 }
 
-async fn add_key(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
+/// Adds an API key for the tenant (shown once).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 201, description = "The new key", body = NewKey), ReadErrors))]
+async fn add_key(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let key = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.add_key(&tenant)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.add_key(&p.tenant)
     })
     .await?;
     ok(StatusCode::CREATED, new_key_body(&key))
 }
 
-async fn list_keys(State(s): Shared, headers: HeaderMap, Path(tenant): Path<String>) -> ApiResult {
+/// Lists the tenant's keys by public id (never the secrets).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 200, description = "The keys", body = KeyList), ReadErrors))]
+async fn list_keys(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let keys = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.keys(&tenant)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.keys(&p.tenant)
     })
     .await?;
-    ok(StatusCode::OK, serde_json::json!({ "keys": keys }))
+    ok(StatusCode::OK, KeyList { keys })
 }
 
-async fn revoke_key(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, key_id)): Path<(String, String)>,
-) -> ApiResult {
+/// Revokes a key: from then on it gets 401 on every endpoint.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "keys", security(("bearer" = [])),
+    params(KeyPath),
+    responses((status = 204, description = "Revoked"), ReadErrors))]
+async fn revoke_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
     blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.revoke_key(&tenant, &key_id)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.revoke_key(&p.tenant, &p.key_id)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn rotate_key(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, key_id)): Path<(String, String)>,
-) -> ApiResult {
+/// Rotates a key: it gets a new secret and keeps its id; the old secret
+/// gets 401 from then on.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys/{key_id}/rotate", tag = "keys", security(("bearer" = [])),
+    params(KeyPath),
+    responses((status = 201, description = "The new key", body = NewKey), ReadErrors))]
+async fn rotate_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
     let key = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.rotate_key(&tenant, &key_id)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.rotate_key(&p.tenant, &p.key_id).map(|key| NewKey {
+            api_key: key,
+            id: p.key_id,
+        })
     })
     .await?;
-    ok(StatusCode::CREATED, new_key_body(&key))
+    ok(StatusCode::CREATED, key)
 }
 
 /// A setter of one of the tenant's lists (calendars, agents, pipeline).
 type ListSetter<T> = fn(&Service, &str, Vec<T>) -> Result<(), ApiError>;
 
-/// The handler that replaces one of the tenant's lists with a JSON array.
+/// Replaces one of the tenant's lists with a JSON array.
 async fn put_list<T: DeserializeOwned + Send + 'static>(
     set: ListSetter<T>,
-    State(s): Shared,
+    s: Arc<Service>,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    tenant: String,
     b: Body,
 ) -> ApiResult {
     let parsed: Result<Vec<T>, ApiError> = json(b);
@@ -386,33 +478,85 @@ async fn put_list<T: DeserializeOwned + Send + 'static>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Replaces the tenant's business calendars. A calendar that SLA clocks
+/// run on, or that a pipeline step's settings name, cannot be removed
+/// (409 `calendar_in_use`).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/calendars", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Vec<CalendarConfig>,
+    responses((status = 204, description = "Replaced"), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_calendars(
+    State(s): Shared,
+    h: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    put_list::<CalendarConfig>(Service::set_calendars, s, h, p.tenant, b).await
+}
+
+/// Replaces the tenant's agents.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/agents", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Vec<AgentConfig>,
+    responses((status = 204, description = "Replaced"), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_agents(
+    State(s): Shared,
+    h: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    put_list::<AgentConfig>(Service::set_agents, s, h, p.tenant, b).await
+}
+
+/// Replaces the tenant's pipeline (checked against the installed plugins).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/pipeline", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Vec<PipelineStepDoc>,
+    responses((status = 204, description = "Replaced"), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_pipeline(
+    State(s): Shared,
+    h: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    put_list::<PipelineStepDoc>(Service::set_pipeline, s, h, p.tenant, b).await
+}
+
+/// Every version of every plugin of the tenant.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins", tag = "plugins", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 200, description = "Plugins", body = PluginList), ReadErrors))]
 async fn list_plugins(
     State(s): Shared,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    Path(p): Path<TenantPath>,
 ) -> ApiResult {
-    let list = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        let state = s.docket.tenant(&tenant)?;
-        let mut out = serde_json::Map::new();
+    let plugins = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        let state = s.docket.tenant(&p.tenant)?;
+        let mut out = std::collections::BTreeMap::new();
         for name in state.plugins.keys() {
-            out.insert(
-                name.clone(),
-                serde_json::to_value(s.docket.versions(&tenant, name)?)
-                    .map_err(ApiError::internal)?,
-            );
+            out.insert(name.clone(), s.docket.versions(&p.tenant, name)?);
         }
         Ok(out)
     })
     .await?;
-    ok(StatusCode::OK, serde_json::json!({ "plugins": list }))
+    ok(StatusCode::OK, PluginList { plugins })
 }
 
+/// Installs a plugin version: a WebAssembly component or core module
+/// (`application/wasm`), or a no-code rule document (`application/toml`),
+/// compiled and checked before anything is stored. Installing bytes already
+/// installed answers their version (200).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    request_body(content((Vec<u8> = "application/wasm"), (String = "application/toml")), description = "The plugin: a component or core module, or a no-code rule document"),
+    responses(
+        (status = 201, description = "A new version", body = crate::registry::VersionInfo),
+        (status = 200, description = "These bytes were installed already: their version", body = crate::registry::VersionInfo),
+        ReadErrors, WriteErrors, Unprocessable))]
 async fn upload_plugin(
     State(s): Shared,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
+    Path(p): Path<PluginPath>,
+    b: Body,
 ) -> ApiResult {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -421,7 +565,7 @@ async fn upload_plugin(
         .to_string();
     let bytes = body(b);
     let (status, info) = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
+        require_tenant(&s, &headers, &p.tenant)?;
         let bytes = bytes?;
         if bytes.is_empty() {
             return Err(ApiError::bad_request(
@@ -436,93 +580,88 @@ async fn upload_plugin(
                 "send TOML rules as application/toml and wasm as application/wasm",
             ));
         }
-        s.install_plugin(&tenant, &name, &bytes)
+        s.install_plugin(&p.tenant, &p.name, &bytes)
     })
     .await?;
     ok(status, info)
 }
 
-async fn get_plugin(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
-) -> ApiResult {
+/// The versions of a plugin.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    responses((status = 200, description = "Versions", body = VersionList), ReadErrors))]
+async fn get_plugin(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
     let versions = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        Ok(s.docket.versions(&tenant, &name)?)
+        require_tenant(&s, &headers, &p.tenant)?;
+        Ok(s.docket.versions(&p.tenant, &p.name)?)
     })
     .await?;
-    ok(StatusCode::OK, serde_json::json!({ "versions": versions }))
+    ok(StatusCode::OK, VersionList { versions })
 }
 
+/// Deletes a plugin and its versions (not while the pipeline uses it: 409).
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    responses((status = 204, description = "Deleted"), ReadErrors, WriteErrors))]
 async fn delete_plugin(
     State(s): Shared,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
+    Path(p): Path<PluginPath>,
 ) -> ApiResult {
     blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.delete_plugin(&tenant, &name)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.delete_plugin(&p.tenant, &p.name)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActivateReq {
-    /// A version number or a hash prefix (8+ characters).
-    version: serde_json::Value,
-}
-
+/// Activates a version, by number or hash prefix.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/activate", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath), request_body = ActivateReq,
+    responses((status = 200, description = "The active version", body = crate::registry::VersionInfo),
+        ReadErrors, WriteErrors, Unprocessable))]
 async fn activate(
     State(s): Shared,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
-    b: Result<Bytes, BytesRejection>,
+    Path(p): Path<PluginPath>,
+    b: Body,
 ) -> ApiResult {
     let req: Result<ActivateReq, ApiError> = json(b);
     let v = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
+        require_tenant(&s, &headers, &p.tenant)?;
         require_json(&headers)?;
         let version = match req?.version {
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::String(h) => h,
-            other => {
-                return Err(ApiError::unprocessable(
-                    "invalid_body",
-                    format!("version must be a number or a hash prefix, not {other}"),
-                ));
-            }
+            VersionRef::Number(n) => n.to_string(),
+            VersionRef::Hash(h) => h,
         };
-        s.activate(&tenant, &name, &version)
+        s.activate(&p.tenant, &p.name, &version)
     })
     .await?;
     ok(StatusCode::OK, v)
 }
 
-async fn rollback(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
-) -> ApiResult {
+/// Rolls back to the previously active version (409 when there is none).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/rollback", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    responses((status = 200, description = "The active version", body = crate::registry::VersionInfo),
+        ReadErrors, WriteErrors))]
+async fn rollback(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
     let v = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.rollback(&tenant, &name)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.rollback(&p.tenant, &p.name)
     })
     .await?;
     ok(StatusCode::OK, v)
 }
 
-type TicketPath = Path<(String, String)>;
-type Body = Result<Bytes, BytesRejection>;
-
-/// The handler of one kind of ticket event: parses a `T` and wraps it.
+/// Runs one kind of ticket event: parses a `T`, wraps it, authenticates,
+/// and answers the outcome.
 async fn on_event<T: DeserializeOwned>(
     wrap: fn(T) -> Action,
-    State(s): Shared,
+    s: Arc<Service>,
     headers: HeaderMap,
-    Path((tenant, id)): TicketPath,
+    p: TicketPath,
     b: Body,
 ) -> ApiResult {
     let bytes = body(b);
@@ -534,6 +673,7 @@ async fn on_event<T: DeserializeOwned>(
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string));
+    let TicketPath { tenant, id } = p;
     let r = blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
         require_json(&headers)?;
@@ -553,46 +693,120 @@ async fn on_event<T: DeserializeOwned>(
     Ok((r.status, Json(r.body)).into_response())
 }
 
-async fn get_ticket(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, String)>,
-) -> ApiResult {
+/// Documents a ticket event endpoint: its path parameters, the
+/// idempotency key, the body, and the outcome it answers.
+macro_rules! ticket_event {
+    ($(#[$doc:meta])* $method:ident $path:literal, $name:ident, $body:ty, $wrap:expr, $ok:literal) => {
+        $(#[$doc])*
+        #[utoipa::path($method, path = $path, tag = "tickets", security(("bearer" = [])),
+            params(TicketPath,
+                ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128,
+                 description = "A retry with the same key and the same request (endpoint, ticket, body) returns the stored outcome instead of applying the event twice; the same key on another request is refused (422 `idempotency_key_reused`); while the first request runs, another gets 409 `request_in_progress`.")),
+            request_body = $body,
+            responses(
+                (status = $ok, description = "Applied: the outcome (effects, the ticket after them, the trace)", body = Outcome),
+                (status = 422, description = "Rejected by a template (an outcome with field errors), or an invalid request (`invalid_body`, `invalid_event`, `idempotency_key_reused`)", body = RejectedOrInvalid),
+                (status = 424, description = "A plugin with the fail-event policy failed; nothing applied", body = Outcome),
+                ReadErrors, WriteErrors))]
+        async fn $name(State(s): Shared, h: HeaderMap, Path(p): Path<TicketPath>, b: Body) -> ApiResult {
+            on_event::<$body>($wrap, s, h, p, b).await
+        }
+    };
+}
+
+ticket_event!(
+    /// Creates a ticket: the `created` event through the pipeline (409 if it exists).
+    post "/v1/tenants/{tenant}/tickets/{id}", create_ticket, NewTicket, Action::Created, 201
+);
+ticket_event!(
+    /// Changes a ticket's attributes or custom fields (`updated`).
+    patch "/v1/tenants/{tenant}/tickets/{id}", update_ticket, TicketPatch, Action::Updated, 200
+);
+ticket_event!(
+    /// Adds a comment (`commented`).
+    post "/v1/tenants/{tenant}/tickets/{id}/comments", add_comment, CommentIn, Action::Commented, 200
+);
+ticket_event!(
+    /// Changes the status (`status_changed`).
+    post "/v1/tenants/{tenant}/tickets/{id}/status", change_status, StatusIn, Action::StatusChanged, 200
+);
+ticket_event!(
+    /// Assigns a group and/or agent by hand (`assigned`).
+    post "/v1/tenants/{tenant}/tickets/{id}/assign", assign_ticket, AssignIn, Action::Assigned, 200
+);
+ticket_event!(
+    /// Logs time (`time_logged`).
+    post "/v1/tenants/{tenant}/tickets/{id}/time", log_time, TimeIn, Action::TimeLogged, 200
+);
+ticket_event!(
+    /// Records a part used (`part_used`).
+    post "/v1/tenants/{tenant}/tickets/{id}/parts", use_part, PartIn, Action::PartUsed, 200
+);
+
+/// A ticket with its timers, SLA clocks and decision history.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(TicketPath),
+    responses((status = 200, description = "The ticket", body = TicketView), ReadErrors))]
+async fn get_ticket(State(s): Shared, headers: HeaderMap, Path(p): Path<TicketPath>) -> ApiResult {
     let view = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        s.ticket_view(&tenant, &id)
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.ticket_view(&p.tenant, &p.id)
     })
     .await?;
     ok(StatusCode::OK, view)
 }
 
-#[derive(Deserialize)]
+/// Audit query: one ticket or all, after a sequence number, a page size.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// Only this ticket's entries.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     ticket: Option<String>,
+    /// Entries after this sequence number (default 0: from the start).
     #[serde(default)]
+    #[param(minimum = 0)]
     after: i64,
-    limit: Option<usize>,
+    /// At most this many entries (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
 }
 
+/// The tenant's audit log: every dispatched event with the plugin versions
+/// (hashes) that ran, effects, fuel, time and errors, oldest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit", tag = "tickets", security(("bearer" = [])),
+    params(TenantPath, AuditQuery),
+    responses((status = 200, description = "Entries", body = AuditList), ReadErrors))]
 async fn audit(
     State(s): Shared,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    Path(p): Path<TenantPath>,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let q = q.map_err(|e| ApiError::bad_request(e.body_text()))?.0;
     let entries = blocking(move || {
-        require_tenant(&s, &headers, &tenant)?;
-        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        require_tenant(&s, &headers, &p.tenant)?;
+        let q = q.map_err(|e| ApiError::bad_request(e.body_text()))?.0;
+        let limit = q.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: {limit} is out of range (1 to 1000)"
+            )));
+        }
+        if q.after < 0 {
+            return Err(ApiError::bad_request("after: must be 0 or more"));
+        }
+        if let Some(t) = &q.ticket {
+            super::state::check_id("ticket", &t.to_ascii_lowercase())?;
+        }
         Ok(store::audit(
             &s.store.conn(),
-            &tenant,
+            &p.tenant,
             q.ticket.as_deref(),
             q.after,
-            limit,
+            limit as usize,
         )?)
     })
     .await?;
-    ok(StatusCode::OK, serde_json::json!({ "entries": entries }))
+    ok(StatusCode::OK, AuditList { entries })
 }

@@ -5,7 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
-pub mod openapi;
+pub mod schema;
 pub mod sla;
 pub mod state;
 pub mod store;

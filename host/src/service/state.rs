@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 use super::metrics::Metrics;
+use super::schema::TicketView;
 use super::sla::{self, MilestoneTimer};
 use super::store::{self, Store, TimerRow};
 use crate::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
@@ -26,17 +27,20 @@ use std::sync::{Arc, Mutex};
 
 /// How many of the requester's other tickets plugins see.
 const HISTORY_LIMIT: usize = 50;
+/// The most tickets an agent may be declared to have open elsewhere.
+const MAX_OPEN_TICKETS: u32 = 1_000_000;
 /// Ticket locks kept before unheld ones are dropped.
 const LOCKS_BEFORE_PRUNING: usize = 4096;
 
 /// A pipeline step as the API takes and stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineStepDoc {
     /// Plugin name.
     pub plugin: String,
     /// Settings: a JSON object of typed values (see the tenant TOML format).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// `skip` or `fail-event`.
     #[serde(default)]
@@ -300,18 +304,15 @@ impl Service {
         }
     }
 
-    /// Rotates a tenant key: a new key replaces it in one transaction; the
-    /// old one is refused from then on. Returns the new key (shown once).
+    /// Rotates a tenant key: it gets a new secret and keeps its id; the old
+    /// secret is refused from the commit on. Returns the new secret (shown
+    /// once).
     pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<String, ApiError> {
         self.docket.tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
-        let rotated = self.store.write(|tx| {
-            if !store::revoke_tenant_key(tx, tenant, key_id)? {
-                return Ok(false);
-            }
-            store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms())?;
-            Ok(true)
-        })?;
+        let rotated = self
+            .store
+            .write(|tx| store::rotate_tenant_key(tx, tenant, key_id, &key_hash(&key)))?;
         if rotated {
             Ok(key)
         } else {
@@ -480,6 +481,15 @@ impl Service {
         self.docket.tenant(tenant)?;
         for a in &agents {
             check_id("agent id", &a.id)?;
+            if a.open_tickets > MAX_OPEN_TICKETS {
+                return Err(ApiError::unprocessable(
+                    "invalid_body",
+                    format!(
+                        "agent `{}`: open_tickets {} is over {MAX_OPEN_TICKETS}",
+                        a.id, a.open_tickets
+                    ),
+                ));
+            }
         }
         self.store
             .write(|tx| store::set_tenant_doc(tx, "agents", tenant, &agents))?;
@@ -833,7 +843,7 @@ impl Service {
     }
 
     /// A ticket with its timers, SLA clocks and decision history.
-    pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<serde_json::Value, ApiError> {
+    pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, ApiError> {
         self.docket.tenant(tenant)?;
         let conn = self.store.conn();
         let ticket = store::ticket(&conn, tenant, id)?
@@ -841,9 +851,12 @@ impl Service {
         let timers = store::ticket_timers(&conn, tenant, id)?;
         let clocks = store::sla_clocks(&conn, tenant, id)?;
         let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
-        Ok(
-            serde_json::json!({ "ticket": Wire(&ticket), "timers": timers, "sla": clocks, "history": history }),
-        )
+        Ok(TicketView {
+            ticket,
+            timers,
+            sla: clocks,
+            history,
+        })
     }
 }
 

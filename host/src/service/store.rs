@@ -5,7 +5,7 @@
 
 use super::sla::SlaClock;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS sla_clocks (
 );
 "#;
 
-/// Idempotency fingerprints, per-agent open-ticket counts kept as tickets
+/// Idempotency fingerprints, public key ids that survive rotation, per-agent open-ticket counts kept as tickets
 /// change (no per-request scan of the tenant's tickets), the calendar each
 /// SLA clock runs on (so replacing calendars can see what uses them), and
 /// indexes for the per-tenant and per-requester reads.
@@ -123,10 +123,13 @@ CREATE INDEX audit_by_tenant ON audit (tenant, seq);
 DROP INDEX tickets_by_requester;
 CREATE INDEX tickets_by_requester ON tickets (tenant, requester, created_at, id);
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant);
+ALTER TABLE api_keys ADD COLUMN id TEXT;
+UPDATE api_keys SET id = 'key_' || substr(hash, 1, 16);
+CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
 "#;
 
 /// A timer row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TimerRow {
     /// Tenant.
     pub tenant: String,
@@ -138,6 +141,7 @@ pub struct TimerRow {
     pub key: String,
     /// Due instant (ms since the epoch; RFC 3339 on the wire).
     #[serde(with = "crate::wire::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub due_at: i64,
 }
 
@@ -249,8 +253,8 @@ pub fn insert_tenant(
         params![id, to_json(limits), now],
     )?;
     tx.execute(
-        "INSERT INTO api_keys (hash, tenant, created_at) VALUES (?1, ?2, ?3)",
-        params![key_hash, id, now],
+        "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, ?2, ?3, ?4)",
+        params![key_hash, id, now, key_id(key_hash)],
     )?;
     Ok(())
 }
@@ -282,8 +286,8 @@ pub fn key_owner(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Optio
 pub fn set_admin_key(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM api_keys WHERE tenant IS NULL", [])?;
     tx.execute(
-        "INSERT INTO api_keys (hash, tenant, created_at) VALUES (?1, NULL, ?2)",
-        params![hash, now],
+        "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, NULL, ?2, ?3)",
+        params![hash, now, key_id(hash)],
     )?;
     Ok(())
 }
@@ -307,15 +311,16 @@ pub fn add_tenant_key(
     now: i64,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO api_keys (hash, tenant, created_at) VALUES (?1, ?2, ?3)",
-        params![hash, tenant, now],
+        "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, ?2, ?3, ?4)",
+        params![hash, tenant, now, key_id(hash)],
     )
     .map(|_| ())
 }
 
-/// A tenant key as listed: its public id (the first 16 hex digits of the
-/// key's hash, which reveal nothing of the key) and when it was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A tenant key as listed: its public id (made from the first 16 hex
+/// digits of its first secret's hash, which reveal nothing of any secret;
+/// kept when the secret is rotated) and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     /// Public id, `key_` + 16 hex digits.
     pub id: String,
@@ -323,19 +328,18 @@ pub struct KeyInfo {
     pub created_at: i64,
 }
 
-/// The public id of a key hash.
+/// The public id a key gets when it is made.
 pub fn key_id(hash: &str) -> String {
     format!("key_{}", &hash[..16.min(hash.len())])
 }
 
 /// A tenant's keys, oldest first.
 pub fn tenant_keys(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<KeyInfo>> {
-    let mut st = conn.prepare(
-        "SELECT hash, created_at FROM api_keys WHERE tenant = ?1 ORDER BY created_at, hash",
-    )?;
+    let mut st = conn
+        .prepare("SELECT id, created_at FROM api_keys WHERE tenant = ?1 ORDER BY created_at, id")?;
     let rows = st.query_map([tenant], |r| {
         Ok(KeyInfo {
-            id: key_id(&r.get::<_, String>(0)?),
+            id: r.get(0)?,
             created_at: r.get(1)?,
         })
     })?;
@@ -344,16 +348,24 @@ pub fn tenant_keys(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<KeyI
 
 /// Deletes the tenant key with this public id; returns whether it existed.
 pub fn revoke_tenant_key(tx: &Transaction<'_>, tenant: &str, id: &str) -> rusqlite::Result<bool> {
-    let Some(prefix) = id.strip_prefix("key_").filter(|p| {
-        p.len() == 16
-            && p.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    }) else {
-        return Ok(false);
-    };
     tx.execute(
-        "DELETE FROM api_keys WHERE tenant = ?1 AND substr(hash, 1, 16) = ?2",
-        [tenant, prefix],
+        "DELETE FROM api_keys WHERE tenant = ?1 AND id = ?2",
+        [tenant, id],
+    )
+    .map(|n| n > 0)
+}
+
+/// Gives the tenant key with this public id a new secret (by its hash);
+/// returns whether it existed. The old secret is refused from the commit on.
+pub fn rotate_tenant_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    id: &str,
+    new_hash: &str,
+) -> rusqlite::Result<bool> {
+    tx.execute(
+        "UPDATE api_keys SET hash = ?3 WHERE tenant = ?1 AND id = ?2",
+        [tenant, id, new_hash],
     )
     .map(|n| n > 0)
 }
@@ -671,6 +683,28 @@ pub fn record_event(
     Ok(())
 }
 
+/// One audit entry: a dispatched event.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// Sequence number, increasing; page with `after`.
+    pub seq: i64,
+    /// Ticket id.
+    pub ticket: String,
+    /// Event id (the idempotency key when one was given).
+    pub event_id: String,
+    /// The action, e.g. `created`, `timer_fired`.
+    pub kind: String,
+    /// When the event happened.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// `applied`, `rejected` or `failed`.
+    pub status: String,
+    /// The event, the plugin versions (hashes) that ran, the effects, the
+    /// trace, and the status.
+    #[schema(value_type = Object)]
+    pub entry: serde_json::Value,
+}
+
 /// Audit entries of a tenant (optionally one ticket), oldest first, after `after_seq`.
 pub fn audit(
     conn: &Connection,
@@ -678,7 +712,7 @@ pub fn audit(
     ticket: Option<&str>,
     after_seq: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<serde_json::Value>> {
+) -> rusqlite::Result<Vec<AuditEntry>> {
     // Two statements, so each uses its index: (tenant, seq) or (tenant, ticket, seq).
     const COLUMNS: &str = "SELECT seq, ticket, event_id, kind, at, status, entry FROM audit";
     let mut st = match ticket {
@@ -691,15 +725,15 @@ pub fn audit(
     };
     let row = |r: &rusqlite::Row<'_>| {
         let entry: String = r.get(6)?;
-        Ok(serde_json::json!({
-            "seq": r.get::<_, i64>(0)?,
-            "ticket": r.get::<_, String>(1)?,
-            "event_id": r.get::<_, String>(2)?,
-            "kind": r.get::<_, String>(3)?,
-            "at": crate::wire::instant::text(r.get::<_, i64>(4)?),
-            "status": r.get::<_, String>(5)?,
-            "entry": from_json::<serde_json::Value>(&entry)?,
-        }))
+        Ok(AuditEntry {
+            seq: r.get(0)?,
+            ticket: r.get(1)?,
+            event_id: r.get(2)?,
+            kind: r.get(3)?,
+            at: crate::wire::instant::text(r.get::<_, i64>(4)?),
+            status: r.get(5)?,
+            entry: from_json(&entry)?,
+        })
     };
     let rows = match ticket {
         None => st.query_map(params![tenant, after_seq, limit as i64], row)?,
