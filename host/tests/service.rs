@@ -124,20 +124,7 @@ fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
     let data = temp_dir("bad-input");
     let srv = Server::start(&data);
     let base = srv.base.clone();
-    let key = create_tenant(&base, "acme");
-    install(
-        &base,
-        "acme",
-        &key,
-        "routing",
-        builtin::plugin("routing").unwrap(),
-    );
-    pipeline(
-        &base,
-        "acme",
-        &key,
-        serde_json::json!([{ "plugin": "routing" }]),
-    );
+    let key = routed_tenant(&base, "acme");
     let tickets = format!("{base}/v1/tenants/acme/tickets");
 
     let (s, b) = call(

@@ -49,20 +49,7 @@ fn an_idempotency_key_answers_only_its_own_request() {
     let data = temp_dir("idempotency");
     let srv = Server::start(&data);
     let base = srv.base.clone();
-    let key = create_tenant(&base, "acme");
-    install(
-        &base,
-        "acme",
-        &key,
-        "routing",
-        builtin::plugin("routing").unwrap(),
-    );
-    pipeline(
-        &base,
-        "acme",
-        &key,
-        serde_json::json!([{ "plugin": "routing" }]),
-    );
+    let key = routed_tenant(&base, "acme");
     let t = tickets(&base, "acme");
 
     let (s, first) = post_keyed(&format!("{t}/T-1"), &key, "k-1", &new_ticket());
@@ -537,31 +524,12 @@ fn errors_are_json_and_the_bearer_scheme_is_case_insensitive() {
         "{status} {content_type}: {body}"
     );
 
+    let url = format!("{base}/v1/tenants/acme");
     for scheme in ["bearer", "BEARER", "Bearer"] {
-        let (s, b) = server::client()
-            .get(&format!("{base}/v1/tenants/acme"))
-            .header("Authorization", &format!("{scheme} {key}"))
-            .call()
-            .map(|mut r| {
-                (
-                    r.status().as_u16(),
-                    r.body_mut().read_to_string().unwrap_or_default(),
-                )
-            })
-            .unwrap();
+        let (s, b) = get_authorized(&url, &format!("{scheme} {key}"));
         assert_eq!(s, 200, "{scheme}: {b}");
     }
-    let (s, b) = server::client()
-        .get(&format!("{base}/v1/tenants/acme"))
-        .header("Authorization", &format!("Basic {key}"))
-        .call()
-        .map(|mut r| {
-            (
-                r.status().as_u16(),
-                r.body_mut().read_to_string().unwrap_or_default(),
-            )
-        })
-        .unwrap();
+    let (s, b) = get_authorized(&url, &format!("Basic {key}"));
     assert_eq!(s, 401, "{b}");
 }
 

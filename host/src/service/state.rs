@@ -108,6 +108,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An event that went through the pipeline, with what its commit needs.
+#[derive(Clone, Copy)]
+struct Dispatched<'a> {
+    /// The ticket before the event (`None` for a new ticket).
+    before: Option<&'a Ticket>,
+    /// The event.
+    event: &'a Event,
+    /// The action's name, e.g. `created`, `timer_fired`.
+    kind: &'a str,
+    /// What the pipeline decided.
+    outcome: &'a Outcome,
+    /// The timer this event fires, deleted in the same transaction.
+    fired: Option<&'a TimerRow>,
+    /// The idempotency fingerprint of the request, if it had a key.
+    fingerprint: Option<&'a str>,
+}
+
 /// What an event request returns.
 #[derive(Debug, Clone)]
 pub struct EventResponse {
@@ -604,12 +621,14 @@ impl Service {
         let outcome = self.dispatch(tenant, event.clone(), ticket)?;
         let body = self.commit(
             tenant,
-            existing.as_ref(),
-            &event,
-            action.name(),
-            &outcome,
-            None,
-            idempotency.map(|i| i.fingerprint.as_str()),
+            &Dispatched {
+                before: existing.as_ref(),
+                event: &event,
+                kind: action.name(),
+                outcome: &outcome,
+                fired: None,
+                fingerprint: idempotency.map(|i| i.fingerprint.as_str()),
+            },
         )?;
         Ok(EventResponse {
             status: status_code(status_of(&outcome), action),
@@ -666,12 +685,14 @@ impl Service {
         let outcome = self.dispatch(&timer.tenant, event.clone(), ticket.clone())?;
         self.commit(
             &timer.tenant,
-            Some(&ticket),
-            &event,
-            "timer_fired",
-            &outcome,
-            Some(timer),
-            None,
+            &Dispatched {
+                before: Some(&ticket),
+                event: &event,
+                kind: "timer_fired",
+                outcome: &outcome,
+                fired: Some(timer),
+                fingerprint: None,
+            },
         )?;
         self.metrics.count_timer();
         Ok(true)
@@ -706,37 +727,25 @@ impl Service {
     /// Writes everything one event produced, in one transaction, and counts
     /// the event by what really happened: its outcome once stored, `error`
     /// when it could not be (e.g. an SLA policy on an unknown calendar).
-    #[allow(clippy::too_many_arguments)]
-    fn commit(
-        &self,
-        tenant: &str,
-        before: Option<&Ticket>,
-        event: &Event,
-        kind: &str,
-        outcome: &Outcome,
-        fired: Option<&TimerRow>,
-        fingerprint: Option<&str>,
-    ) -> Result<serde_json::Value, ApiError> {
-        let result = self.write_event(tenant, before, event, kind, outcome, fired, fingerprint);
+    fn commit(&self, tenant: &str, d: &Dispatched<'_>) -> Result<serde_json::Value, ApiError> {
+        let result = self.write_event(tenant, d);
         let counted = match result {
-            Ok(_) => status_of(outcome),
+            Ok(_) => status_of(d.outcome),
             Err(_) => "error",
         };
-        self.metrics.count_outcome(tenant, counted, outcome);
+        self.metrics.count_outcome(tenant, counted, d.outcome);
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write_event(
-        &self,
-        tenant: &str,
-        before: Option<&Ticket>,
-        event: &Event,
-        kind: &str,
-        outcome: &Outcome,
-        fired: Option<&TimerRow>,
-        fingerprint: Option<&str>,
-    ) -> Result<serde_json::Value, ApiError> {
+    fn write_event(&self, tenant: &str, d: &Dispatched<'_>) -> Result<serde_json::Value, ApiError> {
+        let Dispatched {
+            before,
+            event,
+            kind,
+            outcome,
+            fired,
+            fingerprint,
+        } = *d;
         let state = self.docket.tenant(tenant)?;
         let applied = outcome.is_applied();
         let (clocks, milestones) = if applied {

@@ -118,3 +118,38 @@ pub fn pipeline(base: &str, tenant: &str, key: &str, steps: serde_json::Value) {
 pub fn new_ticket() -> serde_json::Value {
     serde_json::json!({ "subject": "Printer jams", "category": "software", "requester": { "id": "c-1", "region": "emea" } })
 }
+
+/// Creates a tenant routing every event with the example routing plugin;
+/// returns its key.
+pub fn routed_tenant(base: &str, tenant: &str) -> String {
+    let key = create_tenant(base, tenant);
+    install(
+        base,
+        tenant,
+        &key,
+        "routing",
+        docket::builtin::plugin("routing").unwrap(),
+    );
+    pipeline(
+        base,
+        tenant,
+        &key,
+        serde_json::json!([{ "plugin": "routing" }]),
+    );
+    key
+}
+
+/// GETs with a raw `Authorization` header value: (status, body text).
+pub fn get_authorized(url: &str, authorization: &str) -> (u16, String) {
+    agent()
+        .get(url)
+        .header("Authorization", authorization)
+        .call()
+        .map(|mut r| {
+            (
+                r.status().as_u16(),
+                r.body_mut().read_to_string().unwrap_or_default(),
+            )
+        })
+        .unwrap()
+}
