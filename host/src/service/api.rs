@@ -810,3 +810,50 @@ async fn audit(
     .await?;
     ok(StatusCode::OK, AuditList { entries })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The patterns the document states for path parameters are the ones
+    /// the service enforces, so a fuzzer's "valid" id is valid here too.
+    #[test]
+    fn path_parameter_patterns_are_the_enforced_ones() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] != "path" {
+                        continue;
+                    }
+                    let expected = match p["name"].as_str().unwrap() {
+                        "tenant" | "name" => ID_PATTERN,
+                        "id" => TICKET_ID_PATTERN,
+                        "key_id" => KEY_ID_PATTERN,
+                        other => panic!("{method} {path}: unexpected path parameter {other}"),
+                    };
+                    assert_eq!(p["schema"]["pattern"], expected, "{method} {path} {p}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 30, "{seen}");
+        let id = regex_automata::meta::Regex::new(ID_PATTERN).unwrap();
+        for sample in [
+            "acme",
+            "a-b_c9",
+            "",
+            "Acme",
+            "a b",
+            &"x".repeat(64),
+            &"x".repeat(65),
+        ] {
+            assert_eq!(
+                id.is_match(sample),
+                super::super::state::check_id("id", sample).is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
+}
