@@ -611,14 +611,8 @@ macro_rules! wire_value {
 
 wire_value!(Ticket, TicketDef);
 wire_value!(Event, EventDef);
-wire_value!(FieldValue, FieldValueDef);
 
 /// Reads a ticket in the wire shape.
 pub fn ticket_from_value(v: &serde_json::Value) -> Result<Ticket, serde_json::Error> {
     TicketDef::deserialize(v)
-}
-
-/// Reads an event in the wire shape.
-pub fn event_from_value(v: &serde_json::Value) -> Result<Event, serde_json::Error> {
-    EventDef::deserialize(v)
 }
