@@ -63,6 +63,22 @@ fn parse_minute(s: &str) -> Option<DayMinute> {
     (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
 }
 
+/// Compiles a tenant's calendars by name; a name defined twice is an error.
+pub fn compile_all(
+    configs: &[CalendarConfig],
+) -> Result<std::collections::HashMap<String, BusinessCalendar>, String> {
+    let mut out = std::collections::HashMap::new();
+    for c in configs {
+        if out
+            .insert(c.name.clone(), BusinessCalendar::new(c)?)
+            .is_some()
+        {
+            return Err(format!("calendar `{}` is defined twice", c.name));
+        }
+    }
+    Ok(out)
+}
+
 impl BusinessCalendar {
     /// Compiles a calendar; the error names the calendar and the bad value.
     pub fn new(config: &CalendarConfig) -> Result<BusinessCalendar, String> {

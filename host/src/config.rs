@@ -3,7 +3,7 @@
 //! plugin is compiled and every calendar checked before the tenant changes.
 
 use crate::bindings::docket::plugin::types::{Agent, Decimal, FieldValue, Money, Setting};
-use crate::calendar::{BusinessCalendar, CalendarConfig};
+use crate::calendar::CalendarConfig;
 use crate::contract::EventKindName;
 use crate::error::DocketError;
 use crate::limits::Limits;
@@ -12,7 +12,7 @@ use crate::registry::{
     install_error,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -247,17 +247,8 @@ pub fn load_tenant(
         .limits
         .validate(docket.runtime().config())
         .map_err(DocketError::Config)?;
-    let mut calendars = HashMap::new();
-    for c in &config.calendars {
-        let cal = BusinessCalendar::new(c).map_err(DocketError::Config)?;
-        if calendars.insert(c.name.clone(), cal).is_some() {
-            return Err(DocketError::Config(format!(
-                "calendar `{}` is defined twice",
-                c.name
-            )));
-        }
-    }
-    state.calendars = Arc::new(calendars);
+    state.calendars =
+        Arc::new(crate::calendar::compile_all(&config.calendars).map_err(DocketError::Config)?);
     let mut plugins = BTreeMap::new();
     for p in &config.plugins {
         let bytes = read_source(&p.source, base, builtin)

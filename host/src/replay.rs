@@ -88,8 +88,6 @@ pub struct Replay<'d> {
     clock: i64,
 }
 
-const HISTORY_LIMIT: usize = 50;
-
 impl<'d> Replay<'d> {
     /// A replay over the engine's tenants, with each tenant's agents.
     pub fn new(docket: &'d Docket, agents: HashMap<String, Vec<Agent>>) -> Replay<'d> {
@@ -247,7 +245,7 @@ impl<'d> Replay<'d> {
                 .cmp(&a.created_at)
                 .then_with(|| a.id.cmp(&b.id))
         });
-        history.truncate(HISTORY_LIMIT);
+        history.truncate(crate::ticket_input::HISTORY_LIMIT);
         let now = event.at;
         let request = DispatchRequest {
             event,

@@ -11,6 +11,10 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// How many of the requester's other tickets plugins see (newest first),
+/// in `docket run` and `docket serve` alike.
+pub const HISTORY_LIMIT: usize = 50;
+
 /// The short view of a ticket that other tickets' plugins see in `history`.
 pub fn brief(t: &Ticket) -> TicketBrief {
     TicketBrief {

@@ -25,8 +25,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// How many of the requester's other tickets plugins see.
-const HISTORY_LIMIT: usize = 50;
 /// The most tickets an agent may be declared to have open elsewhere.
 const MAX_OPEN_TICKETS: u32 = 1_000_000;
 /// Ticket locks kept before unheld ones are dropped.
@@ -705,7 +703,7 @@ impl Service {
             tenant,
             &ticket.requester.id,
             &ticket.id,
-            HISTORY_LIMIT,
+            crate::ticket_input::HISTORY_LIMIT,
         )?
         .iter()
         .map(brief)
@@ -885,18 +883,8 @@ fn names_text(settings: &serde_json::Map<String, serde_json::Value>, name: &str)
 fn compile_calendars(
     configs: &[CalendarConfig],
 ) -> Result<HashMap<String, BusinessCalendar>, ApiError> {
-    let mut out = HashMap::new();
-    for c in configs {
-        let cal =
-            BusinessCalendar::new(c).map_err(|e| ApiError::unprocessable("invalid_calendar", e))?;
-        if out.insert(c.name.clone(), cal).is_some() {
-            return Err(ApiError::unprocessable(
-                "invalid_calendar",
-                format!("calendar `{}` is defined twice", c.name),
-            ));
-        }
-    }
-    Ok(out)
+    crate::calendar::compile_all(configs)
+        .map_err(|e| ApiError::unprocessable("invalid_calendar", e))
 }
 
 fn status_of(o: &Outcome) -> &'static str {
