@@ -8,7 +8,6 @@ use super::auth::{require_admin, require_tenant};
 use super::error::ApiError;
 use super::schema::*;
 use super::state::{Idempotency, PipelineStepDoc, Service};
-use super::store;
 use crate::calendar::CalendarConfig;
 use crate::config::AgentConfig;
 use crate::dispatch::Outcome;
@@ -333,7 +332,7 @@ async fn create_tenant(State(s): Shared, headers: HeaderMap, b: Body) -> ApiResu
         s.create_tenant(&req.id, req.limits)
     })
     .await?;
-    ok(StatusCode::CREATED, new_key_body(&key))
+    ok(StatusCode::CREATED, key)
 }
 
 /// Lists the tenants (admin key).
@@ -348,19 +347,6 @@ async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
     ok(StatusCode::OK, TenantList { tenants })
 }
 
-fn tenant_doc(s: &Service, tenant: &str) -> Result<TenantDoc, ApiError> {
-    let state = s.docket.tenant(tenant)?;
-    let conn = s.store.conn();
-    Ok(TenantDoc {
-        id: tenant.to_string(),
-        limits: state.limits.clone(),
-        plugins: state.plugins.keys().cloned().collect(),
-        pipeline: store::tenant_doc(&conn, "pipelines", tenant)?,
-        calendars: store::tenant_doc(&conn, "calendars", tenant)?,
-        agents: store::tenant_doc(&conn, "agents", tenant)?,
-    })
-}
-
 /// A tenant: limits, plugins, pipeline, calendars, agents.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", security(("bearer" = [])),
     params(TenantPath),
@@ -368,7 +354,7 @@ fn tenant_doc(s: &Service, tenant: &str) -> Result<TenantDoc, ApiError> {
 async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let doc = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        tenant_doc(&s, &p.tenant)
+        s.tenant_doc(&p.tenant)
     })
     .await?;
     ok(StatusCode::OK, doc)
@@ -393,14 +379,6 @@ async fn delete_tenant(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A new key as answered once: the secret and its public id.
-fn new_key_body(key: &str) -> NewKey {
-    NewKey {
-        api_key: key.to_string(),
-        id: store::key_id(&super::state::key_hash(key)),
-    }
-}
-
 /// Adds an API key for the tenant (shown once).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
     params(TenantPath),
@@ -411,7 +389,7 @@ async fn add_key(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>
         s.add_key(&p.tenant)
     })
     .await?;
-    ok(StatusCode::CREATED, new_key_body(&key))
+    ok(StatusCode::CREATED, key)
 }
 
 /// Lists the tenant's keys by public id (never the secrets).
@@ -448,10 +426,7 @@ async fn revoke_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>
 async fn rotate_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
     let key = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.rotate_key(&p.tenant, &p.key_id).map(|key| NewKey {
-            api_key: key,
-            id: p.key_id,
-        })
+        s.rotate_key(&p.tenant, &p.key_id)
     })
     .await?;
     ok(StatusCode::CREATED, key)
@@ -787,25 +762,12 @@ async fn audit(
     let entries = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
         let q = q.map_err(|e| ApiError::bad_request(e.body_text()))?.0;
-        let limit = q.limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit: {limit} is out of range (1 to 1000)"
-            )));
-        }
-        if q.after < 0 {
-            return Err(ApiError::bad_request("after: must be 0 or more"));
-        }
-        if let Some(t) = &q.ticket {
-            super::state::check_id("ticket", &t.to_ascii_lowercase())?;
-        }
-        Ok(store::audit(
-            &s.store.conn(),
+        s.audit(
             &p.tenant,
             q.ticket.as_deref(),
             q.after,
-            limit as usize,
-        )?)
+            q.limit.unwrap_or(100),
+        )
     })
     .await?;
     ok(StatusCode::OK, AuditList { entries })

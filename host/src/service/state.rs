@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::metrics::Metrics;
-use super::schema::TicketView;
+use super::schema::{NewKey, TenantDoc, TicketView};
 use super::sla::{self, MilestoneTimer};
 use super::store::{self, Store, TimerRow};
 use crate::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
@@ -180,6 +180,12 @@ pub fn new_key(prefix: &str) -> String {
     format!("{prefix}_{}", hex(&bytes))
 }
 
+/// A key just made, as answered once: the secret and its public id.
+fn shown_once(key: String) -> NewKey {
+    let id = store::key_id(&key_hash(&key));
+    NewKey { api_key: key, id }
+}
+
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -274,7 +280,7 @@ impl Service {
     }
 
     /// Creates a tenant; returns its first API key (shown once).
-    pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<String, ApiError> {
+    pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<NewKey, ApiError> {
         let _admin = self.admin();
         check_id("tenant id", id)?;
         limits
@@ -287,16 +293,60 @@ impl Service {
         self.store
             .write(|tx| store::insert_tenant(tx, id, &limits, &key_hash(&key), now_ms()))?;
         self.docket.put_tenant(TenantState::new(id, limits))?;
-        Ok(key)
+        Ok(shown_once(key))
     }
 
     /// Adds an API key for a tenant.
-    pub fn add_key(&self, tenant: &str) -> Result<String, ApiError> {
+    pub fn add_key(&self, tenant: &str) -> Result<NewKey, ApiError> {
         self.docket.tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         self.store
             .write(|tx| store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms()))?;
-        Ok(key)
+        Ok(shown_once(key))
+    }
+
+    /// A tenant's configuration as the API shows it.
+    pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, ApiError> {
+        let state = self.docket.tenant(tenant)?;
+        let conn = self.store.conn();
+        Ok(TenantDoc {
+            id: tenant.to_string(),
+            limits: state.limits.clone(),
+            plugins: state.plugins.keys().cloned().collect(),
+            pipeline: store::tenant_doc(&conn, "pipelines", tenant)?,
+            calendars: store::tenant_doc(&conn, "calendars", tenant)?,
+            agents: store::tenant_doc(&conn, "agents", tenant)?,
+        })
+    }
+
+    /// A page of the tenant's audit log (one ticket's, if named): entries
+    /// after `after`, at most `limit` (1 to 1,000).
+    pub fn audit(
+        &self,
+        tenant: &str,
+        ticket: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<store::AuditEntry>, ApiError> {
+        self.docket.tenant(tenant)?;
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: {limit} is out of range (1 to 1000)"
+            )));
+        }
+        if after < 0 {
+            return Err(ApiError::bad_request("after: must be 0 or more"));
+        }
+        if let Some(t) = ticket {
+            check_id("ticket", &t.to_ascii_lowercase())?;
+        }
+        Ok(store::audit(
+            &self.store.conn(),
+            tenant,
+            ticket,
+            after,
+            limit as usize,
+        )?)
     }
 
     /// A tenant's keys, without their secrets.
@@ -322,14 +372,17 @@ impl Service {
     /// Rotates a tenant key: it gets a new secret and keeps its id; the old
     /// secret is refused from the commit on. Returns the new secret (shown
     /// once).
-    pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<String, ApiError> {
+    pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<NewKey, ApiError> {
         self.docket.tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         let rotated = self
             .store
             .write(|tx| store::rotate_tenant_key(tx, tenant, key_id, &key_hash(&key)))?;
         if rotated {
-            Ok(key)
+            Ok(NewKey {
+                api_key: key,
+                id: key_id.to_string(),
+            })
         } else {
             Err(ApiError::not_found(format!("key `{key_id}`")))
         }
