@@ -420,13 +420,12 @@ fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
     let data = temp_dir("crash");
     let srv = Server::start(&data);
     let base = srv.base.clone();
-    let key = create_tenant(&base, "acme");
-    install(&base, "acme", &key, "pinger", builtin::hostile_plugin());
-    pipeline(
+    let key = tenant_running(
         &base,
         "acme",
-        &key,
-        serde_json::json!([{ "plugin": "pinger", "settings": { "mode": "ping", "ping_ms": 400 } }]),
+        "pinger",
+        builtin::hostile_plugin(),
+        serde_json::json!({ "mode": "ping", "ping_ms": 400 }),
     );
 
     const N: usize = 80;

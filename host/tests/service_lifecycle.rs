@@ -87,14 +87,13 @@ fn concurrent_requests_with_one_new_key_apply_once_and_never_500() {
     let data = temp_dir("idempotency-race");
     let srv = Server::start(&data);
     let base = srv.base.clone();
-    let key = create_tenant(&base, "acme");
     // Each dispatch runs into its 100 ms deadline: a wide window for the race.
-    install(&base, "acme", &key, "slow", builtin::hostile_plugin());
-    pipeline(
+    let key = tenant_running(
         &base,
         "acme",
-        &key,
-        serde_json::json!([{ "plugin": "slow", "settings": { "mode": "loop" } }]),
+        "slow",
+        builtin::hostile_plugin(),
+        serde_json::json!({ "mode": "loop" }),
     );
     let t = tickets(&base, "acme");
     const N: usize = 6;

@@ -119,24 +119,31 @@ pub fn new_ticket() -> serde_json::Value {
     serde_json::json!({ "subject": "Printer jams", "category": "software", "requester": { "id": "c-1", "region": "emea" } })
 }
 
-/// Creates a tenant routing every event with the example routing plugin;
-/// returns its key.
-pub fn routed_tenant(base: &str, tenant: &str) -> String {
+/// Creates a tenant whose pipeline is one plugin, installed from `bytes`
+/// under `name`, with the step's `settings`; returns its key.
+pub fn tenant_running(
+    base: &str,
+    tenant: &str,
+    name: &str,
+    bytes: &[u8],
+    settings: serde_json::Value,
+) -> String {
     let key = create_tenant(base, tenant);
-    install(
-        base,
-        tenant,
-        &key,
-        "routing",
-        docket::builtin::plugin("routing").unwrap(),
-    );
+    install(base, tenant, &key, name, bytes);
     pipeline(
         base,
         tenant,
         &key,
-        serde_json::json!([{ "plugin": "routing" }]),
+        serde_json::json!([{ "plugin": name, "settings": settings }]),
     );
     key
+}
+
+/// Creates a tenant routing every event with the example routing plugin;
+/// returns its key.
+pub fn routed_tenant(base: &str, tenant: &str) -> String {
+    let routing = docket::builtin::plugin("routing").unwrap();
+    tenant_running(base, tenant, "routing", routing, serde_json::json!({}))
 }
 
 /// GETs with a raw `Authorization` header value: (status, body text).
