@@ -962,7 +962,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metrics_count_an_event_that_could_not_be_stored_as_an_error() {
+    fn an_event_that_cannot_be_stored_counts_as_an_error_and_its_timer_waits() {
         let dir = std::env::temp_dir().join(format!("docket-state-metrics-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let s = Service::open(dir, EngineConfig::default()).unwrap();
@@ -1005,13 +1005,40 @@ mod tests {
         );
         let err = s.ticket_event("acme", "T-1", &update, None).unwrap_err();
         assert_eq!(err.code, "invalid_sla");
+        // Its SLA milestone timers cannot fire either: each is postponed a
+        // minute instead of being retried on every poll.
+        let timers = store::ticket_timers(&s.store.conn(), "acme", "T-1").unwrap();
+        assert!(!timers.is_empty());
+        let first = timers[0].clone();
+        s.store
+            .write(|tx| {
+                store::set_timer(
+                    tx,
+                    &TimerRow {
+                        due_at: 0,
+                        ..first.clone()
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(super::super::timers::fire_due(&s).unwrap(), 1);
+        let moved = store::timer_due(&s.store.conn(), &first).unwrap().unwrap();
+        assert!(
+            moved >= now_ms() + super::super::timers::RETRY_DELAY_MS - 5_000,
+            "{moved}"
+        );
+        assert_eq!(
+            super::super::timers::fire_due(&s).unwrap(),
+            0,
+            "not due again at once"
+        );
         let metrics = s.metrics.render();
         assert!(
             metrics.contains("docket_events_total{tenant=\"acme\",status=\"applied\"} 1\n"),
             "{metrics}"
         );
         assert!(
-            metrics.contains("docket_events_total{tenant=\"acme\",status=\"error\"} 1\n"),
+            metrics.contains("docket_events_total{tenant=\"acme\",status=\"error\"} 2\n"),
             "{metrics}"
         );
     }

@@ -808,6 +808,17 @@ pub fn timer_due(conn: &Connection, t: &TimerRow) -> rusqlite::Result<Option<i64
     .optional()
 }
 
+/// Moves a timer that could not fire to `due_at`, unless it was replaced
+/// or cancelled meanwhile (its due instant is no longer `t.due_at`);
+/// returns whether it moved.
+pub fn postpone_timer(tx: &Transaction<'_>, t: &TimerRow, due_at: i64) -> rusqlite::Result<bool> {
+    tx.execute(
+        "UPDATE timers SET due_at = ?6 WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4 AND due_at = ?5",
+        params![t.tenant, t.ticket, t.plugin, t.key, t.due_at, due_at],
+    )
+    .map(|n| n > 0)
+}
+
 /// The SLA clocks of a ticket.
 pub fn sla_clocks(
     conn: &Connection,

@@ -25,12 +25,23 @@ pub async fn run(service: Arc<Service>, poll: Duration) {
     }
 }
 
-/// Fires every timer due now; returns how many were due.
+/// How long a timer whose event could not be stored waits before it is
+/// tried again: it stays durable, but never spins the poll loop.
+pub const RETRY_DELAY_MS: i64 = 60_000;
+
+/// Fires every timer due now; returns how many were due. A timer whose
+/// event fails is postponed by [`RETRY_DELAY_MS`] (and logged), so a
+/// permanently failing timer neither blocks the others nor keeps the loop
+/// busy.
 pub fn fire_due(service: &Service) -> Result<usize, super::error::ApiError> {
-    let due = store::due_timers(&service.store.conn(), now_ms(), BATCH)?;
+    let now = now_ms();
+    let due = store::due_timers(&service.store.conn(), now, BATCH)?;
     for timer in &due {
         if let Err(e) = service.fire_timer(timer) {
-            tracing::error!(tenant = %timer.tenant, ticket = %timer.ticket, key = %timer.key, error = %e.message, "timer failed");
+            tracing::error!(tenant = %timer.tenant, ticket = %timer.ticket, key = %timer.key, error = %e.message, "timer failed; retrying in a minute");
+            service
+                .store
+                .write(|tx| store::postpone_timer(tx, timer, now + RETRY_DELAY_MS))?;
         }
     }
     Ok(due.len())
