@@ -3,6 +3,17 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The largest value of each bounded limit, by field name: what
+/// [`Limits::validate`] enforces and the OpenAPI schema states (a test
+/// holds the two together).
+pub const LIMIT_CEILINGS: [(&str, u64); 5] = [
+    ("timeout_ms", 60_000),
+    ("output_bytes", 64 << 20),
+    ("module_bytes", 256 << 20),
+    ("log_lines", 10_000),
+    ("log_line_bytes", 64 << 10),
+];
+
 /// Limits of one plugin call. Every field has a safe default; a tenant's
 /// config may override any of them (up to the engine's ceilings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,14 +78,17 @@ impl Limits {
         if self.memory_bytes < 64 << 10 {
             return Err("limits.memory_bytes must be at least one wasm page (65536)".into());
         }
-        // Ceilings (also in the OpenAPI schema above). Fuel is bounded by
-        // the deadline, memory by the engine's ceiling.
+        // Fuel is bounded by the deadline, memory by the engine's ceiling.
         for (name, value, max) in [
-            ("timeout_ms", self.timeout_ms, 60_000),
-            ("output_bytes", self.output_bytes, 64 << 20),
-            ("module_bytes", self.module_bytes, 256 << 20),
-            ("log_lines", self.log_lines.into(), 10_000),
-            ("log_line_bytes", self.log_line_bytes.into(), 64 << 10),
+            ("timeout_ms", self.timeout_ms, LIMIT_CEILINGS[0].1),
+            ("output_bytes", self.output_bytes, LIMIT_CEILINGS[1].1),
+            ("module_bytes", self.module_bytes, LIMIT_CEILINGS[2].1),
+            ("log_lines", self.log_lines.into(), LIMIT_CEILINGS[3].1),
+            (
+                "log_line_bytes",
+                self.log_line_bytes.into(),
+                LIMIT_CEILINGS[4].1,
+            ),
         ] {
             if value > max {
                 return Err(format!(

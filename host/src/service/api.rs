@@ -777,6 +777,35 @@ async fn audit(
 mod tests {
     use super::*;
 
+    /// The bounds the document states for bodies are the ones the service
+    /// enforces (the schema attributes take literals; this holds them to
+    /// the constants the checks use).
+    #[test]
+    fn body_bounds_are_the_enforced_ones() {
+        use crate::ticket_input::{MAX_ENTRY_MINUTES, MAX_PART_QUANTITY, MAX_UNIT_PRICE_MINOR};
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let max = |schema: &str, field: &str| {
+            schemas[schema]["properties"][field]["maximum"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{schema}.{field} has no maximum"))
+        };
+        for (field, ceiling) in crate::limits::LIMIT_CEILINGS {
+            assert_eq!(max("Limits", field), ceiling, "Limits.{field}");
+        }
+        assert_eq!(max("TimeIn", "minutes"), u64::from(MAX_ENTRY_MINUTES));
+        assert_eq!(max("PartIn", "quantity"), u64::from(MAX_PART_QUANTITY));
+        assert_eq!(max("PartIn", "unit_price_minor"), MAX_UNIT_PRICE_MINOR);
+        assert_eq!(
+            schemas["PartIn"]["properties"]["unit_price_minor"]["minimum"].as_i64(),
+            Some(-(MAX_UNIT_PRICE_MINOR as i64))
+        );
+        assert_eq!(
+            max("AgentConfig", "open_tickets"),
+            u64::from(super::super::state::MAX_OPEN_TICKETS)
+        );
+    }
+
     /// The patterns the document states for path parameters are the ones
     /// the service enforces, so a fuzzer's "valid" id is valid here too.
     #[test]

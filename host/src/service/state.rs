@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// The most tickets an agent may be declared to have open elsewhere.
-const MAX_OPEN_TICKETS: u32 = 1_000_000;
+pub(super) const MAX_OPEN_TICKETS: u32 = 1_000_000;
 /// Ticket locks kept before unheld ones are dropped.
 const LOCKS_BEFORE_PRUNING: usize = 4096;
 
