@@ -1,12 +1,12 @@
 //! The four example plugins, driven through the host as a tenant would run
 //! them: compiled from `example-rules/`, componentized on install, sandboxed.
 
-use docket::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
-use docket::bindings::exports::docket::plugin::template::ErrorCode;
-use docket::builtin;
-use docket::effects::Effect;
-use docket::types::{EventKind, FieldValue, Priority, Status, TicketBrief};
-use docket::{FailurePolicy, Limits, OutcomeStatus};
+use docket_contract::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
+use docket_contract::bindings::exports::docket::plugin::template::ErrorCode;
+use docket_engine::effects::Effect;
+use docket_engine::types::{EventKind, FieldValue, Priority, Status, TicketBrief};
+use docket_engine::{FailurePolicy, Limits, OutcomeStatus};
+use docket_guests as builtin;
 use docket_tests::*;
 use std::sync::Once;
 
@@ -28,18 +28,18 @@ fn setup() {
     });
 }
 
-fn created() -> docket::types::Event {
+fn created() -> docket_engine::types::Event {
     event(EventKind::Created, MONDAY + 8 * HOUR)
 }
 
-fn repair_ticket() -> docket::types::Ticket {
+fn repair_ticket() -> docket_engine::types::Ticket {
     let t = ticket("R-1", "hardware", MONDAY + 8 * HOUR);
     let t = with_field(t, "device_model", choice("laptop"));
     let t = with_field(t, "device_variant", choice("x1-carbon"));
     with_field(t, "serial_number", FieldValue::Text("AB123456".into()))
 }
 
-fn rejected_codes(o: &docket::Outcome) -> Vec<(String, ErrorCode)> {
+fn rejected_codes(o: &docket_engine::Outcome) -> Vec<(String, ErrorCode)> {
     match &o.status {
         OutcomeStatus::Rejected { errors } => errors
             .iter()
@@ -197,7 +197,7 @@ fn returns_form_checks_money_and_refund_limit() {
     let usd = with_field(
         base.clone(),
         "order_value",
-        FieldValue::Money(docket::types::Money {
+        FieldValue::Money(docket_engine::types::Money {
             amount_minor: 8999,
             currency: "USD".into(),
         }),
@@ -251,7 +251,7 @@ fn returns_form_checks_money_and_refund_limit() {
 
 // ---- routing ---------------------------------------------------------------
 
-fn assignment(o: &docket::Outcome) -> (String, Option<String>, String) {
+fn assignment(o: &docket_engine::Outcome) -> (String, Option<String>, String) {
     effects(o)
         .into_iter()
         .find_map(|e| match e {
@@ -328,7 +328,7 @@ fn vip_goes_to_a_senior_agent_at_high_priority() {
 fn phone_goes_to_voice_and_overflow_queues() {
     setup();
     let mut t = ticket("T-5", "hardware", MONDAY);
-    t.channel = docket::types::Channel::Phone;
+    t.channel = docket_engine::types::Channel::Phone;
     let agents = vec![
         agent("v1", "voice", 1, 5, true),
         agent("v2", "voice", 1, 7, true),
@@ -363,7 +363,7 @@ fn routing_ignores_events_that_do_not_move_tickets() {
 
 // ---- escalation ------------------------------------------------------------
 
-fn sla_due(o: &docket::Outcome) -> Vec<(SlaMetric, i64)> {
+fn sla_due(o: &docket_engine::Outcome) -> Vec<(SlaMetric, i64)> {
     effects(o)
         .into_iter()
         .find_map(|e| match e {
@@ -542,8 +542,8 @@ fn three_contacts_in_a_week_mark_high_risk() {
 // ---- billing ---------------------------------------------------------------
 
 fn invoice(
-    o: &docket::Outcome,
-) -> docket::bindings::exports::docket::plugin::billing::BillingDecision {
+    o: &docket_engine::Outcome,
+) -> docket_contract::bindings::exports::docket::plugin::billing::BillingDecision {
     effects(o)
         .into_iter()
         .find_map(|e| match e {
@@ -644,13 +644,13 @@ fn billing_twin() -> Vec<u8> {
         "/../example-rules/nocode/billing.toml"
     );
     let doc = std::fs::read_to_string(path).expect("billing twin");
-    docket::nocode::compile(&doc, "billing.toml")
+    docket_nocode::compile(&doc, "billing.toml")
         .unwrap_or_else(|e| panic!("{e}"))
         .component
 }
 
 /// The error of a failed outcome, as text (its kind first).
-fn failure(o: &docket::Outcome) -> String {
+fn failure(o: &docket_engine::Outcome) -> String {
     match &o.status {
         OutcomeStatus::Failed { error, .. } => format!("{}: {error}", error.kind()),
         other => panic!("expected a failed event, got {other:?}"),
@@ -723,7 +723,7 @@ quantity = "quantity(part.quantity)"
 unit_price = "part.unit_price"
 amount = "part.unit_price"
 "#;
-    let component = docket::nocode::compile(doc, "forgetful.toml")
+    let component = docket_nocode::compile(doc, "forgetful.toml")
         .unwrap_or_else(|e| panic!("{e}"))
         .component;
     tenant_with(

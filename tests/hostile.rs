@@ -2,11 +2,12 @@
 //! keeps serving, and a well-behaved tenant dispatched in between is not
 //! affected.
 
-use docket::OutcomeStatus;
-use docket::effects::Effect;
-use docket::error::PluginError;
-use docket::types::EventKind;
-use docket::{DocketError, FailurePolicy, Limits, builtin};
+use docket_engine::OutcomeStatus;
+use docket_engine::effects::Effect;
+use docket_engine::error::PluginError;
+use docket_engine::types::EventKind;
+use docket_engine::{DocketError, FailurePolicy, Limits};
+use docket_guests as builtin;
 use docket_tests::*;
 use std::sync::Once;
 
@@ -255,7 +256,7 @@ fn fail_event_policy_applies_nothing() {
 fn install_error(tenant: &str, bytes: &[u8], limits: Limits) -> PluginError {
     setup();
     docket()
-        .put_tenant(docket::registry::TenantState::new(tenant, limits))
+        .put_tenant(docket_engine::registry::TenantState::new(tenant, limits))
         .unwrap();
     let err = docket()
         .install(tenant, "p", bytes)

@@ -2,13 +2,13 @@
 //! Rust SDK plugins on generated events (differential), every error path of
 //! the compiler, and generated documents that must compile to valid modules.
 
-use docket::Capability;
-use docket::builtin;
-use docket::nocode;
-use docket::runtime::Runtime;
-use docket::sandbox::{self, CallInput, Decision};
-use docket::types::{Context, Event, Ticket};
-use docket::{EngineConfig, Limits, PluginError};
+use docket_engine::Capability;
+use docket_engine::runtime::Runtime;
+use docket_engine::sandbox::{self, CallInput, Decision};
+use docket_engine::types::{Context, Event, Ticket};
+use docket_engine::{EngineConfig, Limits, PluginError};
+use docket_guests as builtin;
+use docket_nocode as nocode;
 use docket_tests::*;
 use std::sync::{Arc, OnceLock};
 
@@ -25,7 +25,7 @@ fn example_toml(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn compiled(bytes: &[u8]) -> Arc<docket::plugin::CompiledPlugin> {
+fn compiled(bytes: &[u8]) -> Arc<docket_engine::plugin::CompiledPlugin> {
     runtime()
         .compile(bytes, &Limits::default())
         .unwrap_or_else(|e| panic!("compile: {e}"))
@@ -33,7 +33,7 @@ fn compiled(bytes: &[u8]) -> Arc<docket::plugin::CompiledPlugin> {
 }
 
 /// The compiled TOML twin of an example.
-fn twin(name: &str) -> Arc<docket::plugin::CompiledPlugin> {
+fn twin(name: &str) -> Arc<docket_engine::plugin::CompiledPlugin> {
     static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> =
         OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -51,7 +51,7 @@ fn twin(name: &str) -> Arc<docket::plugin::CompiledPlugin> {
 }
 
 fn call(
-    plugin: &docket::plugin::CompiledPlugin,
+    plugin: &docket_engine::plugin::CompiledPlugin,
     cap: Capability,
     ev: &Event,
     t: &Ticket,
@@ -101,7 +101,7 @@ fn same(name: &str, cap: Capability, ev: &Event, t: &Ticket, ctx: &Context) -> D
 
 mod routing {
     use super::*;
-    use docket::types::{Channel, EventKind, Priority};
+    use docket_engine::types::{Channel, EventKind, Priority};
 
     #[test]
     fn hand_picked_cases_match_the_rust_plugin() {
@@ -152,7 +152,7 @@ mod routing {
 /// Generators of inputs for the differential tests.
 mod arb {
     use super::*;
-    use docket::types::*;
+    use docket_engine::types::*;
     use proptest::prelude::*;
     use proptest::sample::select;
 
@@ -341,7 +341,7 @@ mod arb {
 /// Billing inputs: time entries, parts and settings.
 mod arb_billing {
     use super::*;
-    use docket::types::*;
+    use docket_engine::types::*;
     use proptest::prelude::*;
     use proptest::sample::select;
 
@@ -415,7 +415,7 @@ mod arb_billing {
 /// Tickets carrying custom fields of every kind, valid or not.
 mod arb_fields {
     use super::*;
-    use docket::types::*;
+    use docket_engine::types::*;
     use proptest::prelude::*;
     use proptest::sample::select;
 
@@ -542,7 +542,7 @@ mod differential {
             let mut ctx = context(MONDAY);
             ctx.history = history;
             ctx.settings = calendar
-                .map(|c| docket::types::Setting { key: "calendar".into(), value: docket::types::FieldValue::Text(c.into()) })
+                .map(|c| docket_engine::types::Setting { key: "calendar".into(), value: docket_engine::types::FieldValue::Text(c.into()) })
                 .into_iter()
                 .collect();
             same("escalation", Capability::Escalation, &ev, &t, &ctx);
@@ -568,7 +568,7 @@ mod differential {
 
 mod billing {
     use super::*;
-    use docket::types::{EventKind, FieldValue, Setting, Status};
+    use docket_engine::types::{EventKind, FieldValue, Setting, Status};
 
     #[test]
     fn hand_picked_cases_match_the_rust_plugin() {
@@ -625,11 +625,11 @@ mod billing {
 
 mod templates {
     use super::*;
-    use docket::types::{EventKind, FieldValue, Status};
+    use docket_engine::types::{EventKind, FieldValue, Status};
 
     fn templates_of(
-        plugin: &docket::plugin::CompiledPlugin,
-    ) -> Vec<docket::bindings::exports::docket::plugin::template::TicketTemplate> {
+        plugin: &docket_engine::plugin::CompiledPlugin,
+    ) -> Vec<docket_contract::bindings::exports::docket::plugin::template::TicketTemplate> {
         sandbox::call_templates(
             runtime().engine(),
             plugin,
@@ -686,7 +686,7 @@ mod templates {
 /// Every error the compiler reports: message, position (the marker's first
 /// occurrence) and hint.
 mod errors {
-    use docket::nocode;
+    use docket_nocode as nocode;
 
     const RULE: &str = "[[routing.rule]]\ngroup = \"g\"\n";
 
@@ -1478,7 +1478,7 @@ mod errors {
 /// whatever it rejects must be a diagnostic inside the document.
 mod generated {
     use super::*;
-    use docket::types::EventKind;
+    use docket_engine::types::EventKind;
     use proptest::prelude::*;
     use proptest::sample::select;
 
@@ -1631,9 +1631,9 @@ mod generated {
 /// Features the example twins do not use, checked on their outputs.
 mod features {
     use super::*;
-    use docket::types::{EventKind, FieldValue, Priority};
+    use docket_engine::types::{EventKind, FieldValue, Priority};
 
-    fn plugin(doc: &str) -> Arc<docket::plugin::CompiledPlugin> {
+    fn plugin(doc: &str) -> Arc<docket_engine::plugin::CompiledPlugin> {
         let c = nocode::compile(doc, "features.toml").unwrap_or_else(|e| panic!("{e}"));
         compiled(&c.component)
     }
@@ -1751,7 +1751,7 @@ value = "seen by rules for {requester.name}"
 /// Loops nested in loops start over on every outer element.
 #[test]
 fn inner_loops_restart_for_every_element() {
-    use docket::types::Status;
+    use docket_engine::types::Status;
     let doc = r#"
 [billing]
 [[billing.lines]]

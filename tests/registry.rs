@@ -2,12 +2,13 @@
 //! rollback, pipelines, tenant isolation, configuration loading and the
 //! on-disk artifact cache.
 
-use docket::config::{TenantConfig, load_tenant};
-use docket::runtime::CompileSource;
-use docket::types::EventKind;
-use docket::{
-    Docket, DocketError, EngineConfig, FailurePolicy, Limits, Outcome, PipelineStep, builtin,
+use docket_engine::config::{TenantConfig, load_tenant};
+use docket_engine::runtime::CompileSource;
+use docket_engine::types::EventKind;
+use docket_engine::{
+    Docket, DocketError, EngineConfig, FailurePolicy, Limits, Outcome, PipelineStep,
 };
+use docket_guests as builtin;
 use docket_tests::*;
 use std::path::Path;
 
@@ -18,7 +19,7 @@ fn route_group(tenant: &str) -> String {
         ticket("V-1", "software", MONDAY),
     );
     match &effects(&o)[..] {
-        [docket::effects::Effect::Assign { group, .. }, ..] => group.clone(),
+        [docket_engine::effects::Effect::Assign { group, .. }, ..] => group.clone(),
         other => panic!("{other:?}"),
     }
 }
@@ -107,7 +108,7 @@ fn tenants_do_not_see_each_other() {
     assert!(
         matches!(d.set_pipeline("iso-a", vec![step]), Err(DocketError::Config(m)) if m.contains("no active version"))
     );
-    let req = docket::DispatchRequest {
+    let req = docket_engine::DispatchRequest {
         event: event(EventKind::Created, MONDAY),
         ticket: ticket("X", "software", MONDAY),
         agents: vec![],
@@ -223,7 +224,7 @@ fn route_once(d: &Docket, tenant: &str, bytes: &[u8]) -> Outcome {
     d.set_pipeline(tenant, vec![router_step(FailurePolicy::FailEvent)])
         .unwrap();
     let created = event(EventKind::Created, MONDAY);
-    let request = docket::DispatchRequest {
+    let request = docket_engine::DispatchRequest {
         event: created,
         ticket: ticket("R-1", "software", MONDAY),
         agents: vec![agent("ana", "software", 2, 1, true)],
@@ -338,7 +339,10 @@ fn one_module_may_export_several_capabilities() {
     let info = &docket().versions("multi", "both").unwrap()[0].info;
     assert_eq!(
         info.capabilities,
-        vec![docket::Capability::Routing, docket::Capability::Billing]
+        vec![
+            docket_engine::Capability::Routing,
+            docket_engine::Capability::Billing
+        ]
     );
     let o = dispatch(
         "multi",
@@ -346,10 +350,13 @@ fn one_module_may_export_several_capabilities() {
         ticket("M-1", "software", MONDAY),
     );
     assert!(o.is_applied());
-    let phases: Vec<docket::Capability> = o.trace.iter().map(|r| r.phase).collect();
+    let phases: Vec<docket_engine::Capability> = o.trace.iter().map(|r| r.phase).collect();
     assert_eq!(
         phases,
-        vec![docket::Capability::Routing, docket::Capability::Billing]
+        vec![
+            docket_engine::Capability::Routing,
+            docket_engine::Capability::Billing
+        ]
     );
 }
 
@@ -358,10 +365,10 @@ fn numbered_router(i: usize) -> Vec<u8> {
     format!("[[routing.rule]]\ngroup = \"g{i}\"\nreason = \"rule {i}\"\n").into_bytes()
 }
 
-fn route_with(d: &Docket, plugin: &docket::plugin::CompiledPlugin) -> String {
+fn route_with(d: &Docket, plugin: &docket_engine::plugin::CompiledPlugin) -> String {
     let ev = event(EventKind::Created, MONDAY);
     let t = ticket("L-1", "software", MONDAY);
-    let ctx = docket::types::Context {
+    let ctx = docket_engine::types::Context {
         tenant: "lru".into(),
         now: MONDAY,
         settings: vec![],
@@ -369,22 +376,22 @@ fn route_with(d: &Docket, plugin: &docket::plugin::CompiledPlugin) -> String {
         history: vec![],
         calendars: vec![],
     };
-    let input = docket::sandbox::CallInput {
+    let input = docket_engine::sandbox::CallInput {
         event: &ev,
         ticket: &t,
         context: &ctx,
     };
     let rt = d.runtime();
-    let (r, _) = docket::sandbox::call(
+    let (r, _) = docket_engine::sandbox::call(
         rt.engine(),
         plugin,
-        docket::Capability::Routing,
+        docket_engine::Capability::Routing,
         &input,
         &Limits::default(),
         rt.epoch_tick(),
     );
     match r.expect("route") {
-        docket::sandbox::Decision::Routing(Some(d)) => d.group,
+        docket_engine::sandbox::Decision::Routing(Some(d)) => d.group,
         other => panic!("{other:?}"),
     }
 }
@@ -464,18 +471,18 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
     let runner = std::thread::spawn(move || {
         let ev = event(EventKind::Created, MONDAY);
         let t = ticket("L-2", "software", MONDAY);
-        let ctx = docket::types::Context {
+        let ctx = docket_engine::types::Context {
             tenant: "lru".into(),
             now: MONDAY,
-            settings: vec![docket::types::Setting {
+            settings: vec![docket_engine::types::Setting {
                 key: "mode".into(),
-                value: docket::types::FieldValue::Text("loop".into()),
+                value: docket_engine::types::FieldValue::Text("loop".into()),
             }],
             agents: vec![],
             history: vec![],
             calendars: vec![],
         };
-        let input = docket::sandbox::CallInput {
+        let input = docket_engine::sandbox::CallInput {
             event: &ev,
             ticket: &t,
             context: &ctx,
@@ -488,10 +495,10 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
         let rt = d2.runtime();
         (0..3)
             .map(|_| {
-                docket::sandbox::call(
+                docket_engine::sandbox::call(
                     rt.engine(),
                     &looping,
-                    docket::Capability::Routing,
+                    docket_engine::Capability::Routing,
                     &input,
                     &limits,
                     rt.epoch_tick(),
@@ -509,7 +516,7 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
     }
     for r in runner.join().unwrap() {
         assert!(
-            matches!(r, Err(docket::PluginError::DeadlineExceeded { .. })),
+            matches!(r, Err(docket_engine::PluginError::DeadlineExceeded { .. })),
             "{r:?}"
         );
     }
@@ -566,13 +573,13 @@ fn only_the_routing_phase_is_given_the_agent_roster() {
     assert!(o.is_applied(), "{:?}", o.status);
     let effects = effects(&o);
     assert!(
-        matches!(&effects[0], docket::effects::Effect::Assign { group, .. } if group == "roster-2"),
+        matches!(&effects[0], docket_engine::effects::Effect::Assign { group, .. } if group == "roster-2"),
         "routing sees both agents: {effects:?}"
     );
     assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, docket::effects::Effect::AddTag { tag } if tag == "roster-0")),
+        effects.iter().any(
+            |e| matches!(e, docket_engine::effects::Effect::AddTag { tag } if tag == "roster-0")
+        ),
         "escalation sees none: {effects:?}"
     );
 }

@@ -1,15 +1,16 @@
 //! Helpers shared by the integration tests: an engine, tenants with the
 //! example plugins, ticket and event builders.
 
-use docket::bindings::docket::plugin::types::{
+use docket_contract::bindings::docket::plugin::types::{
     Agent, AuthorKind, Channel, Comment, CustomField, Event, EventKind, FieldValue, Money, Part,
     Priority, Requester, Status, StatusChange, Ticket, TicketBrief, TimeEntry,
 };
-use docket::calendar::{BusinessCalendar, CalendarConfig};
-use docket::config::settings_of;
-use docket::dispatch::{DispatchRequest, Outcome};
-use docket::effects::Effect;
-use docket::{Docket, EngineConfig, FailurePolicy, Limits, PipelineStep, builtin};
+use docket_engine::calendar::{BusinessCalendar, CalendarConfig};
+use docket_engine::config::settings_of;
+use docket_engine::dispatch::{DispatchRequest, Outcome};
+use docket_engine::effects::Effect;
+use docket_engine::{Docket, EngineConfig, FailurePolicy, Limits, PipelineStep};
+use docket_guests as builtin;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -51,7 +52,7 @@ pub fn business_hours() -> HashMap<String, BusinessCalendar> {
 /// as `(name, bytes, settings TOML, failure policy)`.
 pub fn tenant_with(id: &str, limits: Limits, plugins: &[(&str, &[u8], &str, FailurePolicy)]) {
     let d = docket();
-    d.put_tenant(docket::registry::TenantState::new(id, limits))
+    d.put_tenant(docket_engine::registry::TenantState::new(id, limits))
         .expect("tenant");
     d.set_calendars(id, business_hours()).expect("calendars");
     let mut steps = Vec::new();
@@ -313,7 +314,7 @@ pub fn component_of(
     world_includes: &str,
 ) -> Vec<u8> {
     let mut map = wit_parser::SourceMap::new();
-    for (name, text) in docket::contract::WIT_SOURCES {
+    for (name, text) in docket_contract::WIT_SOURCES {
         map.push_str(name, edit(text));
     }
     let mut resolve = wit_parser::Resolve::default();

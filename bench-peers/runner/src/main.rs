@@ -5,7 +5,7 @@
 //! Extism row includes what its caller must do: serialize the input to JSON
 //! and parse the output. Docket rows use typed values end to end.
 
-#[path = "../../../host/benches/support/inputs.rs"]
+#[path = "../../../host/cli/benches/support/inputs.rs"]
 mod inputs;
 mod zen;
 

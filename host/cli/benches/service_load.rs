@@ -1,0 +1,302 @@
+//! Load test of `docket serve` on loopback, bounded in count and time:
+//! well-behaved tenants create and update tickets concurrently, first alone,
+//! then while another tenant's plugin loops forever on every event (each of
+//! its calls runs until its fuel or deadline stops it, burning a core), then
+//! alone again over tenants that already hold 10,000 and 100,000 tickets
+//! each (per-request cost must not grow with them).
+//! `cargo bench -p docket --bench service_load` prints one table.
+
+#[path = "../tests/support/server.rs"]
+mod server;
+
+use docket_guests as builtin;
+use server::{ADMIN, Server, client as agent};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const GOOD_TENANTS: usize = 3;
+const CLIENTS: usize = 4;
+const REQUESTS_PER_CLIENT: usize = 400;
+const PHASE_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+fn post(a: &ureq::Agent, url: &str, key: &str, ct: &str, body: &[u8]) -> u16 {
+    a.post(url)
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("content-type", ct)
+        .send(body)
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+fn setup_tenant(
+    base: &str,
+    id: &str,
+    plugins: &[(&str, &[u8])],
+    pipeline: serde_json::Value,
+) -> String {
+    let a = agent();
+    let mut r = a
+        .post(&format!("{base}/v1/tenants"))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .send_json(serde_json::json!({ "id": id }))
+        .unwrap();
+    let key = r.body_mut().read_json::<serde_json::Value>().unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, bytes) in plugins {
+        assert!(matches!(
+            post(
+                &a,
+                &format!("{base}/v1/tenants/{id}/plugins/{name}"),
+                &key,
+                "application/wasm",
+                bytes
+            ),
+            200 | 201
+        ));
+        assert_eq!(
+            post(
+                &a,
+                &format!("{base}/v1/tenants/{id}/plugins/{name}/activate"),
+                &key,
+                "application/json",
+                b"{\"version\":1}"
+            ),
+            200
+        );
+    }
+    let cal = serde_json::json!([{ "name": "business-hours", "timezone": "Europe/Berlin",
+        "hours": { "mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00", "thu": "09:00-17:00", "fri": "09:00-17:00" } }]);
+    let put = |path: &str, body: serde_json::Value| {
+        a.put(&format!("{base}/v1/tenants/{id}/{path}"))
+            .header("Authorization", &format!("Bearer {key}"))
+            .send_json(body)
+            .unwrap()
+    };
+    put("calendars", cal);
+    put("pipeline", pipeline);
+    key
+}
+
+struct Phase {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    hostile_requests: usize,
+}
+
+fn run_phase(base: &str, keys: &[String], hostile: Option<&str>, round: usize) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let hostile_count = Arc::new(AtomicUsize::new(0));
+    let hostile_threads: Vec<_> = hostile
+        .map(|key| {
+            (0..2)
+                .map(|h| {
+                    let (stop, count, base, key) = (stop.clone(), hostile_count.clone(), base.to_string(), key.to_string());
+                    std::thread::spawn(move || {
+                        let a = agent();
+                        let mut i = 0;
+                        while !stop.load(Ordering::Relaxed) {
+                            let body = serde_json::json!({ "subject": "x", "requester": { "id": "evil" } }).to_string();
+                            post(&a, &format!("{base}/v1/tenants/hostile/tickets/H-{round}-{h}-{i}"), &key, "application/json", body.as_bytes());
+                            count.fetch_add(1, Ordering::Relaxed);
+                            i += 1;
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (base, keys) = (base.to_string(), keys.to_vec());
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut lat = Vec::new();
+                for i in 0..REQUESTS_PER_CLIENT {
+                    if started.elapsed() > PHASE_TIME_LIMIT {
+                        break;
+                    }
+                    let t = (c + i) % GOOD_TENANTS;
+                    let ticket = format!("T-{round}-{c}-{}", i / 2);
+                    let url = format!("{base}/v1/tenants/good{t}/tickets/{ticket}");
+                    let begin = Instant::now();
+                    let status = if i % 2 == 0 {
+                        let body = serde_json::json!({ "subject": "Laptop", "category": "hardware", "requester": { "id": format!("c-{c}"), "region": "emea" } });
+                        post(&a, &url, &keys[t], "application/json", body.to_string().as_bytes())
+                    } else {
+                        // The update goes to the ticket the previous request created (same tenant index i-1).
+                        let prev = (c + i - 1) % GOOD_TENANTS;
+                        let url = format!("{base}/v1/tenants/good{prev}/tickets/{ticket}");
+                        a.patch(&url).header("Authorization", &format!("Bearer {}", keys[prev])).send_json(serde_json::json!({ "priority": "high" })).map(|r| r.status().as_u16()).unwrap_or(0)
+                    };
+                    lat.push(begin.elapsed());
+                    assert!(status == 200 || status == 201, "status {status}");
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for h in hostile_threads {
+        h.join().unwrap();
+    }
+    latencies.sort_unstable();
+    Phase {
+        requests: latencies.len(),
+        elapsed,
+        latencies,
+        hostile_requests: hostile_count.load(Ordering::Relaxed),
+    }
+}
+
+/// Tickets already in each well-behaved tenant, one row per size.
+const EXISTING: [usize; 3] = [0, 10_000, 100_000];
+/// Agents the existing tickets are assigned to.
+const AGENTS: usize = 20;
+
+fn setup_good_tenants(base: &str) -> Vec<String> {
+    let agents: Vec<serde_json::Value> = (0..AGENTS)
+        .map(|i| serde_json::json!({ "id": format!("agent-{i}"), "group": "hardware", "level": 2 }))
+        .collect();
+    (0..GOOD_TENANTS)
+        .map(|t| {
+            let id = format!("good{t}");
+            let key = setup_tenant(
+                base,
+                &id,
+                &[("routing", builtin::plugin("routing").unwrap()), ("escalation", builtin::plugin("escalation").unwrap())],
+                serde_json::json!([{ "plugin": "routing", "settings": { "max_open": 5 } }, { "plugin": "escalation" }]),
+            );
+            let r = agent()
+                .put(&format!("{base}/v1/tenants/{id}/agents"))
+                .header("Authorization", &format!("Bearer {key}"))
+                .send_json(serde_json::Value::Array(agents.clone()))
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+            key
+        })
+        .collect()
+}
+
+/// Writes `n` tickets into each well-behaved tenant straight into the
+/// store (the server is stopped): a third open and assigned, the rest
+/// solved, all from the requesters the load clients use, so both the
+/// agents' load and the requester history have `n` tickets behind them.
+fn seed_tickets(data: &std::path::Path, n: usize) {
+    use docket_engine::types::Status;
+    use docket_service::store;
+    let s = store::Store::open(data).unwrap();
+    let base_instant = 1_795_392_000_000i64; // 2026-11-23
+    for t in 0..GOOD_TENANTS {
+        let tenant = format!("good{t}");
+        s.write(|tx| {
+            for i in 0..n {
+                let new: docket_service::ticket_input::NewTicket =
+                    serde_json::from_value(serde_json::json!({
+                        "subject": "Existing", "category": "hardware",
+                        "requester": { "id": format!("c-{}", i % CLIENTS), "region": "emea" }
+                    }))
+                    .unwrap();
+                let mut ticket = docket_service::ticket_input::new_ticket(
+                    &tenant,
+                    &format!("S-{i}"),
+                    base_instant - (n - i) as i64 * 60_000,
+                    &new,
+                )
+                .unwrap();
+                ticket.assignee = Some(format!("agent-{}", i % AGENTS));
+                ticket.status = if i % 3 == 0 {
+                    Status::Open
+                } else {
+                    Status::Solved
+                };
+                store::put_ticket(tx, &ticket)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+}
+
+fn main() {
+    let mut rows: Vec<(String, Phase)> = Vec::new();
+    for (round, existing) in EXISTING.into_iter().enumerate() {
+        let data =
+            std::env::temp_dir().join(format!("docket-load-{}-{existing}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let mut server = Server::start(&data);
+        let good = setup_good_tenants(&server.base);
+        if existing > 0 {
+            drop(server);
+            let seeding = Instant::now();
+            seed_tickets(&data, existing);
+            eprintln!(
+                "seeded {existing} tickets per tenant in {:.1} s",
+                seeding.elapsed().as_secs_f64()
+            );
+            server = Server::start(&data);
+        }
+        let base = server.base.clone();
+        let label = if existing == 0 {
+            "well-behaved tenants alone".to_string()
+        } else {
+            format!("same, {existing} tickets per tenant")
+        };
+        rows.push((label, run_phase(&base, &good, None, round * 2)));
+        if existing == 0 {
+            let hostile = setup_tenant(
+                &base,
+                "hostile",
+                &[("loop", builtin::hostile_plugin())],
+                serde_json::json!([{ "plugin": "loop", "settings": { "mode": "loop" } }]),
+            );
+            let noisy = run_phase(&base, &good, Some(&hostile), round * 2 + 1);
+            rows.push(("same, one tenant looping forever".to_string(), noisy));
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+
+    println!(
+        "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, SQLite WAL, fsync on commit), one run"
+    );
+    println!(
+        "{:<36} {:>9} {:>10} {:>9} {:>9} {:>9} {:>16}",
+        "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "hostile requests"
+    );
+    for (name, p) in &rows {
+        let pct =
+            |q: f64| p.latencies[((p.latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "{:<36} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>16}",
+            name,
+            p.requests,
+            p.requests as f64 / p.elapsed.as_secs_f64(),
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+            p.hostile_requests
+        );
+    }
+    let throughput = |p: &Phase| p.requests as f64 / p.elapsed.as_secs_f64();
+    let p50 = |p: &Phase| p.latencies[p.latencies.len() / 2].as_secs_f64();
+    let p99 = |p: &Phase| p.latencies[(p.latencies.len() - 1) * 99 / 100].as_secs_f64();
+    let empty = &rows[0].1;
+    for (name, p) in &rows[1..] {
+        println!(
+            "{name}, against the empty tenants: throughput ×{:.2}, p50 ×{:.2}, p99 ×{:.2}",
+            throughput(p) / throughput(empty),
+            p50(p) / p50(empty),
+            p99(p) / p99(empty),
+        );
+    }
+}

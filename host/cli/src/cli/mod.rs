@@ -1,0 +1,23 @@
+//! Subcommands of the `docket` binary.
+
+pub mod check;
+pub mod compile;
+pub mod demo;
+pub mod render;
+pub mod run;
+
+/// `docket serve`.
+pub fn serve(
+    config: Option<std::path::PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let mut c = match config {
+        Some(path) => docket_service::ServiceConfig::from_file(&path)?,
+        None => docket_service::ServiceConfig::default(),
+    };
+    c.listen = listen.unwrap_or(c.listen);
+    c.data_dir = data_dir.unwrap_or(c.data_dir);
+    docket_service::serve(c)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,176 @@
+//! Turns plugin bytes into a component of the Docket world.
+//!
+//! A plugin arrives either as a component, or as a core module built by a
+//! guest toolchain (e.g. `wasm32-unknown-unknown`) whose exports follow the
+//! canonical ABI names of the contract. For a core module the host checks its
+//! imports and exports, drops whatever component-type metadata the guest
+//! embedded (the SDK describes every capability, while a module may export a
+//! subset), embeds metadata for exactly the capabilities it exports, and
+//! wraps it as a component with `wit-component`.
+
+use crate::{Capability, ContractError, parse_contract_name};
+use std::collections::BTreeSet;
+use wasmparser::{Parser, Payload};
+use wit_parser::{Resolve, SourceMap};
+
+/// What kind of binary the bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryKind {
+    /// A core wasm module.
+    Module,
+    /// A component.
+    Component,
+}
+
+/// Tells a core module from a component (or neither).
+pub fn binary_kind(bytes: &[u8]) -> Result<BinaryKind, ContractError> {
+    match Parser::new(0).parse_all(bytes).next() {
+        Some(Ok(Payload::Version { encoding, .. })) => Ok(match encoding {
+            wasmparser::Encoding::Module => BinaryKind::Module,
+            wasmparser::Encoding::Component => BinaryKind::Component,
+        }),
+        Some(Err(e)) => Err(ContractError::invalid_wasm(e)),
+        _ => Err(ContractError::invalid_wasm("empty input")),
+    }
+}
+
+/// Checks one import name (a component import, or a core import module)
+/// against what the host offers.
+pub fn check_import(name: &str) -> Result<(), ContractError> {
+    match parse_contract_name(name) {
+        Some(n) if n.version != crate::CONTRACT_VERSION => {
+            Err(ContractError::WrongContractVersion {
+                found: name.to_string(),
+                expected: crate::CONTRACT_VERSION.to_string(),
+            })
+        }
+        Some(n) if crate::ALLOWED_IMPORTS.contains(&n.interface) => Ok(()),
+        _ => Err(ContractError::ForbiddenImport {
+            import: name.to_string(),
+        }),
+    }
+}
+
+/// The capability an export name (`docket:plugin/routing@0.1.0`, or a core
+/// ABI name such as `docket:plugin/routing@0.1.0#route`) belongs to.
+/// `Ok(None)` for names outside the contract (`memory`, `cabi_realloc`).
+pub fn export_capability(name: &str) -> Result<Option<Capability>, ContractError> {
+    let name = name.strip_prefix("cabi_post_").unwrap_or(name);
+    let interface_name = name.split_once('#').map_or(name, |(i, _)| i);
+    let Some(n) = parse_contract_name(interface_name) else {
+        return Ok(None);
+    };
+    if n.version != crate::CONTRACT_VERSION {
+        return Err(ContractError::WrongContractVersion {
+            found: interface_name.to_string(),
+            expected: crate::CONTRACT_VERSION.to_string(),
+        });
+    }
+    Capability::from_interface(n.interface)
+        .map(Some)
+        .ok_or_else(|| ContractError::NotAPlugin {
+            reason: format!("unknown export `{interface_name}`"),
+        })
+}
+
+/// The reason given when a binary exports no capability.
+pub fn no_capability_reason() -> String {
+    let names: Vec<String> = Capability::ALL.iter().map(|c| c.export_name()).collect();
+    format!("it exports none of {}", names.join(", "))
+}
+
+/// Componentizes a core module; returns the component and its capabilities.
+pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), ContractError> {
+    wasmparser::Validator::new()
+        .validate_all(module)
+        .map_err(ContractError::invalid_wasm)?;
+    let mut capabilities = BTreeSet::new();
+    let mut stripped = wasm_encoder::Module::new();
+    for payload in Parser::new(0).parse_all(module) {
+        let payload = payload.map_err(ContractError::invalid_wasm)?;
+        match &payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.clone().into_imports() {
+                    let import = import.map_err(ContractError::invalid_wasm)?;
+                    check_import(import.module).map_err(|e| match e {
+                        ContractError::ForbiddenImport { .. } => ContractError::ForbiddenImport {
+                            import: format!("{}::{}", import.module, import.name),
+                        },
+                        other => other,
+                    })?;
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader.clone() {
+                    let export = export.map_err(ContractError::invalid_wasm)?;
+                    capabilities.extend(export_capability(export.name)?);
+                }
+            }
+            Payload::CustomSection(c) if c.name().starts_with("component-type") => continue,
+            _ => {}
+        }
+        if let Some((id, range)) = payload.as_section() {
+            stripped.section(&wasm_encoder::RawSection {
+                id,
+                data: &module[range],
+            });
+        }
+    }
+    if capabilities.is_empty() {
+        return Err(ContractError::NotAPlugin {
+            reason: format!("core module: {}", no_capability_reason()),
+        });
+    }
+    let mut module = stripped.finish();
+    let (resolve, world) = world_for(&capabilities).map_err(ContractError::host)?;
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .map_err(ContractError::host)?;
+    let component = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .and_then(|mut e| e.encode())
+        .map_err(|e| ContractError::NotAPlugin {
+            reason: format!("{e:#}"),
+        })?;
+    Ok((component, capabilities))
+}
+
+/// Loads the contract's WIT into a fresh [`Resolve`].
+pub fn contract_resolve() -> anyhow::Result<Resolve> {
+    let mut map = SourceMap::new();
+    for (name, text) in crate::WIT_SOURCES {
+        map.push_str(name, *text);
+    }
+    let group = map.parse().map_err(|(_, e)| anyhow::anyhow!("{e}"))?;
+    let mut resolve = Resolve::default();
+    resolve.push_group(group)?;
+    Ok(resolve)
+}
+
+/// A world that imports what plugins may import and exports exactly the
+/// given capabilities.
+fn world_for(
+    capabilities: &BTreeSet<Capability>,
+) -> anyhow::Result<(Resolve, wit_parser::WorldId)> {
+    let mut resolve = contract_resolve()?;
+    let includes: String = capabilities
+        .iter()
+        .map(|c| {
+            format!(
+                "    include {}/{}-plugin@{};\n",
+                crate::PACKAGE,
+                c.interface(),
+                crate::CONTRACT_VERSION
+            )
+        })
+        .collect();
+    let text = format!("package docket:componentized;\nworld plugin {{\n{includes}}}\n");
+    let pkg = resolve.push_source("componentized.wit", &text)?;
+    let world = resolve.select_world(&[pkg], Some("plugin"))?;
+    Ok((resolve, world))
+}

@@ -1,0 +1,197 @@
+//! Typed errors. Every way a plugin can fail has its own variant, so callers
+//! (and the trace) can tell a runaway loop from a bad module.
+
+use serde::Serialize;
+
+/// Why a plugin could not be installed or did not produce a decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PluginError {
+    /// The bytes are not valid WebAssembly.
+    #[error("invalid wasm: {reason}")]
+    InvalidWasm {
+        /// What the validator said.
+        reason: String,
+    },
+    /// A no-code rule document that does not compile; the report names
+    /// file, line, column and the offending text.
+    #[error("invalid rules:\n{report}")]
+    InvalidRules {
+        /// The compiler's report.
+        report: String,
+    },
+    /// Valid wasm, but not a component (or core module) of the Docket world.
+    #[error("not a Docket plugin: {reason}")]
+    NotAPlugin {
+        /// What is missing or mistyped.
+        reason: String,
+    },
+    /// Built against another version of the contract.
+    #[error("plugin uses `{found}`, but this host implements docket:plugin@{expected}")]
+    WrongContractVersion {
+        /// The name the plugin used.
+        found: String,
+        /// The version this host implements.
+        expected: String,
+    },
+    /// Imports something the host does not offer.
+    #[error("forbidden import `{import}`: plugins may import only docket:plugin/log")]
+    ForbiddenImport {
+        /// The import.
+        import: String,
+    },
+    /// The module is over the size cap.
+    #[error("module is {size} bytes, over the {limit}-byte limit")]
+    ModuleTooLarge {
+        /// Size of the module.
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// Ran out of fuel (instruction budget).
+    #[error("fuel exhausted: the {limit}-unit budget ran out")]
+    FuelExhausted {
+        /// The budget.
+        limit: u64,
+    },
+    /// Ran past the wall-clock deadline.
+    #[error("deadline exceeded: still running after {limit_ms} ms")]
+    DeadlineExceeded {
+        /// The deadline.
+        limit_ms: u64,
+    },
+    /// Tried to grow memory past the cap.
+    #[error("memory limit: tried to grow linear memory past {limit_bytes} bytes")]
+    MemoryLimit {
+        /// The cap.
+        limit_bytes: u64,
+    },
+    /// Trapped (panic, unreachable, stack overflow, ...).
+    #[error("trap: {message}{}", guest_message.as_ref().map(|m| format!(" (guest said: {m})")).unwrap_or_default())]
+    Trap {
+        /// The trap as wasmtime reports it.
+        message: String,
+        /// The guest's own last words (its panic message), if it sent them.
+        guest_message: Option<String>,
+        /// The wasm backtrace, innermost frame first.
+        backtrace: Option<String>,
+    },
+    /// The decision is larger than the output cap.
+    #[error("output too large: {size} bytes, over the {limit}-byte cap")]
+    OutputTooLarge {
+        /// Estimated encoded size.
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// The decision is well-typed but makes no sense (unknown calendar,
+    /// currency mismatch, empty group, ...).
+    #[error("invalid output: {reason}")]
+    InvalidOutput {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The host could not compile or instantiate the plugin.
+    #[error("host error: {reason}")]
+    Host {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl PluginError {
+    /// A short machine-readable name of the variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::InvalidWasm { .. } => "invalid_wasm",
+            PluginError::InvalidRules { .. } => "invalid_rules",
+            PluginError::NotAPlugin { .. } => "not_a_plugin",
+            PluginError::WrongContractVersion { .. } => "wrong_contract_version",
+            PluginError::ForbiddenImport { .. } => "forbidden_import",
+            PluginError::ModuleTooLarge { .. } => "module_too_large",
+            PluginError::FuelExhausted { .. } => "fuel_exhausted",
+            PluginError::DeadlineExceeded { .. } => "deadline_exceeded",
+            PluginError::MemoryLimit { .. } => "memory_limit",
+            PluginError::Trap { .. } => "trap",
+            PluginError::OutputTooLarge { .. } => "output_too_large",
+            PluginError::InvalidOutput { .. } => "invalid_output",
+            PluginError::Host { .. } => "host",
+        }
+    }
+
+    pub(crate) fn host(e: impl std::fmt::Display) -> PluginError {
+        PluginError::Host {
+            reason: format!("{e:#}"),
+        }
+    }
+
+    pub(crate) fn invalid_output(reason: impl Into<String>) -> PluginError {
+        PluginError::InvalidOutput {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Errors of the registry and the dispatcher (not of one plugin run).
+#[derive(Debug, thiserror::Error)]
+pub enum DocketError {
+    /// No such tenant.
+    #[error("unknown tenant `{0}`")]
+    UnknownTenant(String),
+    /// No such plugin for the tenant.
+    #[error("tenant `{tenant}` has no plugin named `{plugin}`")]
+    UnknownPlugin {
+        /// The tenant.
+        tenant: String,
+        /// The plugin name.
+        plugin: String,
+    },
+    /// No such version of the plugin.
+    #[error("plugin `{plugin}` of tenant `{tenant}` has no version {version}")]
+    UnknownVersion {
+        /// The tenant.
+        tenant: String,
+        /// The plugin name.
+        plugin: String,
+        /// The version asked for (hash prefix or number).
+        version: String,
+    },
+    /// Nothing to roll back to.
+    #[error("plugin `{plugin}` of tenant `{tenant}` has no earlier version to roll back to")]
+    NothingToRollBack {
+        /// The tenant.
+        tenant: String,
+        /// The plugin name.
+        plugin: String,
+    },
+    /// Installing a plugin failed.
+    #[error("installing plugin `{plugin}` for tenant `{tenant}` failed: {error}")]
+    Install {
+        /// The tenant.
+        tenant: String,
+        /// The plugin name.
+        plugin: String,
+        /// Why.
+        #[source]
+        error: PluginError,
+    },
+    /// A configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl From<docket_contract::ContractError> for PluginError {
+    fn from(e: docket_contract::ContractError) -> PluginError {
+        use docket_contract::ContractError as C;
+        match e {
+            C::InvalidWasm { reason } => PluginError::InvalidWasm { reason },
+            C::NotAPlugin { reason } => PluginError::NotAPlugin { reason },
+            C::WrongContractVersion { found, expected } => {
+                PluginError::WrongContractVersion { found, expected }
+            }
+            C::ForbiddenImport { import } => PluginError::ForbiddenImport { import },
+            other => PluginError::host(other),
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! Tenants and their plugins: content-addressed, versioned installs, an
+//! ordered pipeline, and atomic activation and rollback. Every change builds
+//! a new immutable tenant snapshot and swaps it in, so a dispatch in flight
+//! always sees one consistent pipeline.
+
+use crate::calendar::BusinessCalendar;
+use crate::error::{DocketError, PluginError};
+use crate::limits::{EngineConfig, Limits};
+use crate::plugin::{CompiledPlugin, PluginInfo};
+use crate::runtime::{CompileSource, Runtime};
+use docket_contract::EventKindName;
+use docket_contract::bindings::docket::plugin::types::Setting;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+/// What the pipeline does when a plugin fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// Record the error in the trace and go on without the plugin's effects.
+    #[default]
+    Skip,
+    /// Fail the whole event: no effect of any plugin is applied.
+    FailEvent,
+}
+
+/// One step of a tenant's pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineStep {
+    /// The plugin name.
+    pub plugin: String,
+    /// Settings passed in the context.
+    pub settings: Vec<Setting>,
+    /// What a failure does.
+    pub on_failure: FailurePolicy,
+    /// The event kinds the step runs for; empty: every event. A plugin
+    /// that cannot act on an event is then not instantiated for it.
+    pub events: Vec<EventKindName>,
+}
+
+impl PipelineStep {
+    /// Whether the step runs for an event of this kind.
+    pub fn runs_for(&self, kind: EventKindName) -> bool {
+        self.events.is_empty() || self.events.contains(&kind)
+    }
+}
+
+/// One installed version of a plugin.
+#[derive(Debug, Clone)]
+pub struct InstalledVersion {
+    /// 1, 2, 3, ... per plugin name.
+    pub number: u32,
+    /// The compiled plugin.
+    pub plugin: Arc<CompiledPlugin>,
+}
+
+/// The versions of one plugin name and which is active.
+#[derive(Debug, Clone, Default)]
+pub struct PluginHistory {
+    /// Every installed version, oldest first.
+    pub versions: Vec<InstalledVersion>,
+    /// Index of the active version.
+    pub active: Option<usize>,
+    /// Previously active versions, most recent last (for rollback).
+    pub activation_history: Vec<usize>,
+}
+
+impl PluginHistory {
+    /// The active version.
+    pub fn active(&self) -> Option<&InstalledVersion> {
+        self.active.map(|i| &self.versions[i])
+    }
+}
+
+/// An immutable snapshot of a tenant.
+#[derive(Debug, Clone)]
+pub struct TenantState {
+    /// Tenant id.
+    pub id: String,
+    /// Limits of every plugin call.
+    pub limits: Limits,
+    /// Business calendars by name.
+    pub calendars: Arc<HashMap<String, BusinessCalendar>>,
+    /// Plugins by name.
+    pub plugins: BTreeMap<String, PluginHistory>,
+    /// The pipeline, in order.
+    pub pipeline: Vec<PipelineStep>,
+}
+
+impl TenantState {
+    /// An empty tenant.
+    pub fn new(id: &str, limits: Limits) -> TenantState {
+        TenantState {
+            id: id.to_string(),
+            limits,
+            calendars: Arc::new(HashMap::new()),
+            plugins: BTreeMap::new(),
+            pipeline: Vec::new(),
+        }
+    }
+}
+
+/// A version as reported to callers.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionInfo {
+    /// Plugin name.
+    pub plugin: String,
+    /// Version number.
+    pub version: u32,
+    /// Whether it is the active version.
+    pub active: bool,
+    /// Content hash and capabilities.
+    #[serde(flatten)]
+    pub info: PluginInfo,
+}
+
+/// The Docket engine: shared runtime plus every tenant's registry.
+pub struct Docket {
+    pub(crate) runtime: Arc<Runtime>,
+    tenants: RwLock<HashMap<String, Arc<TenantState>>>,
+}
+
+impl Docket {
+    /// Starts an engine.
+    pub fn new(config: EngineConfig) -> anyhow::Result<Docket> {
+        Ok(Docket {
+            runtime: Arc::new(Runtime::new(config)?),
+            tenants: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The shared runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The current snapshot of a tenant.
+    pub fn tenant(&self, id: &str) -> Result<Arc<TenantState>, DocketError> {
+        self.tenants
+            .read()
+            .expect("tenants")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| DocketError::UnknownTenant(id.to_string()))
+    }
+
+    /// Ids of every tenant.
+    pub fn tenant_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .tenants
+            .read()
+            .expect("tenants")
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Replaces a tenant wholesale (used by configuration loading).
+    pub fn put_tenant(&self, state: TenantState) -> Result<(), DocketError> {
+        state
+            .limits
+            .validate(self.runtime.config())
+            .map_err(DocketError::Config)?;
+        self.tenants
+            .write()
+            .expect("tenants")
+            .insert(state.id.clone(), Arc::new(state));
+        Ok(())
+    }
+
+    /// Creates an empty tenant if it does not exist.
+    pub fn ensure_tenant(&self, id: &str, limits: Limits) -> Result<(), DocketError> {
+        limits
+            .validate(self.runtime.config())
+            .map_err(DocketError::Config)?;
+        let mut map = self.tenants.write().expect("tenants");
+        map.entry(id.to_string())
+            .or_insert_with(|| Arc::new(TenantState::new(id, limits)));
+        Ok(())
+    }
+
+    /// Removes a tenant: its events are refused from then on; calls already
+    /// running finish on the snapshot they hold.
+    pub fn remove_tenant(&self, id: &str) -> Result<(), DocketError> {
+        self.tenants
+            .write()
+            .expect("tenants")
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| DocketError::UnknownTenant(id.to_string()))
+    }
+
+    /// Applies `change` to a copy of the tenant and swaps it in atomically;
+    /// on error nothing changes.
+    fn update<R>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut TenantState) -> Result<R, DocketError>,
+    ) -> Result<R, DocketError> {
+        let mut map = self.tenants.write().expect("tenants");
+        let current = map
+            .get(id)
+            .ok_or_else(|| DocketError::UnknownTenant(id.to_string()))?;
+        let mut next = TenantState::clone(current);
+        let r = change(&mut next)?;
+        map.insert(id.to_string(), Arc::new(next));
+        Ok(r)
+    }
+
+    /// Compiles bytes under a tenant's limits (no registry change).
+    pub fn compile_for(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        bytes: &[u8],
+    ) -> Result<(Arc<CompiledPlugin>, CompileSource), DocketError> {
+        let limits = self.tenant(tenant)?.limits.clone();
+        self.runtime
+            .compile(bytes, &limits)
+            .map_err(|error| install_error(tenant, plugin, error))
+    }
+
+    /// Installs bytes as a new version of the plugin (or returns the existing
+    /// version with the same content hash). Does not activate it.
+    pub fn install(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        bytes: &[u8],
+    ) -> Result<VersionInfo, DocketError> {
+        let (compiled, _) = self.compile_for(tenant, plugin, bytes)?;
+        self.update(tenant, |t| {
+            let history = t.plugins.entry(plugin.to_string()).or_default();
+            let existing = history
+                .versions
+                .iter()
+                .position(|v| v.plugin.info.hash == compiled.info.hash);
+            let index = existing.unwrap_or_else(|| {
+                let number = history.versions.last().map_or(1, |v| v.number + 1);
+                history.versions.push(InstalledVersion {
+                    number,
+                    plugin: compiled.clone(),
+                });
+                history.versions.len() - 1
+            });
+            Ok(version_info(plugin, history, index))
+        })
+    }
+
+    /// Makes a version (number, or a prefix of its hash of at least 8
+    /// characters) the active one.
+    pub fn activate(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        version: &str,
+    ) -> Result<VersionInfo, DocketError> {
+        self.update(tenant, |t| {
+            let history = history_mut(t, plugin)?;
+            let index =
+                find_version(history, version).ok_or_else(|| DocketError::UnknownVersion {
+                    tenant: tenant.to_string(),
+                    plugin: plugin.to_string(),
+                    version: version.to_string(),
+                })?;
+            if let Some(previous) = history.active.filter(|p| *p != index) {
+                history.activation_history.push(previous);
+            }
+            history.active = Some(index);
+            Ok(version_info(plugin, history, index))
+        })
+    }
+
+    /// Re-activates the previously active version.
+    pub fn rollback(&self, tenant: &str, plugin: &str) -> Result<VersionInfo, DocketError> {
+        self.update(tenant, |t| {
+            let history = history_mut(t, plugin)?;
+            let index =
+                history
+                    .activation_history
+                    .pop()
+                    .ok_or_else(|| DocketError::NothingToRollBack {
+                        tenant: tenant.to_string(),
+                        plugin: plugin.to_string(),
+                    })?;
+            history.active = Some(index);
+            Ok(version_info(plugin, history, index))
+        })
+    }
+
+    /// The active version number and the numbers of earlier active versions
+    /// (oldest first), for persisting.
+    pub fn activation_state(
+        &self,
+        tenant: &str,
+        plugin: &str,
+    ) -> Result<(Option<u32>, Vec<u32>), DocketError> {
+        let t = self.tenant(tenant)?;
+        let h = t
+            .plugins
+            .get(plugin)
+            .ok_or_else(|| unknown_plugin(tenant, plugin))?;
+        let number = |i: &usize| h.versions[*i].number;
+        Ok((
+            h.active.as_ref().map(number),
+            h.activation_history.iter().map(number).collect(),
+        ))
+    }
+
+    /// Restores a persisted activation state (see [`Docket::activation_state`]).
+    pub fn restore_activation(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        active: Option<u32>,
+        history: &[u32],
+    ) -> Result<(), DocketError> {
+        self.update(tenant, |t| {
+            let h = history_mut(t, plugin)?;
+            let index = |n: u32| {
+                h.versions
+                    .iter()
+                    .position(|v| v.number == n)
+                    .ok_or_else(|| DocketError::UnknownVersion {
+                        tenant: tenant.to_string(),
+                        plugin: plugin.to_string(),
+                        version: n.to_string(),
+                    })
+            };
+            let active = active.map(index).transpose()?;
+            let history = history
+                .iter()
+                .map(|n| index(*n))
+                .collect::<Result<_, _>>()?;
+            h.active = active;
+            h.activation_history = history;
+            Ok(())
+        })
+    }
+
+    /// Removes a plugin and its versions; refused while the pipeline uses it.
+    pub fn remove_plugin(&self, tenant: &str, plugin: &str) -> Result<(), DocketError> {
+        self.update(tenant, |t| {
+            if t.pipeline.iter().any(|s| s.plugin == plugin) {
+                return Err(DocketError::Config(format!(
+                    "plugin `{plugin}` is in the pipeline; remove it from the pipeline first"
+                )));
+            }
+            t.plugins
+                .remove(plugin)
+                .map(|_| ())
+                .ok_or_else(|| unknown_plugin(&t.id, plugin))
+        })
+    }
+
+    /// Every version of a plugin.
+    pub fn versions(&self, tenant: &str, plugin: &str) -> Result<Vec<VersionInfo>, DocketError> {
+        let t = self.tenant(tenant)?;
+        let history = t
+            .plugins
+            .get(plugin)
+            .ok_or_else(|| unknown_plugin(tenant, plugin))?;
+        Ok((0..history.versions.len())
+            .map(|i| version_info(plugin, history, i))
+            .collect())
+    }
+
+    /// Sets the pipeline; every step must name a plugin with an active version.
+    pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStep>) -> Result<(), DocketError> {
+        self.update(tenant, |t| {
+            for step in &steps {
+                let history = t
+                    .plugins
+                    .get(&step.plugin)
+                    .ok_or_else(|| unknown_plugin(tenant, &step.plugin))?;
+                if history.active.is_none() {
+                    return Err(DocketError::Config(format!(
+                        "plugin `{}` has no active version",
+                        step.plugin
+                    )));
+                }
+            }
+            t.pipeline = steps;
+            Ok(())
+        })
+    }
+
+    /// Replaces the tenant's calendars.
+    pub fn set_calendars(
+        &self,
+        tenant: &str,
+        calendars: HashMap<String, BusinessCalendar>,
+    ) -> Result<(), DocketError> {
+        self.update(tenant, |t| {
+            t.calendars = Arc::new(calendars);
+            Ok(())
+        })
+    }
+}
+
+/// The error of a failed install, naming the tenant and plugin.
+pub(crate) fn install_error(tenant: &str, plugin: &str, error: PluginError) -> DocketError {
+    DocketError::Install {
+        tenant: tenant.to_string(),
+        plugin: plugin.to_string(),
+        error,
+    }
+}
+
+fn unknown_plugin(tenant: &str, plugin: &str) -> DocketError {
+    DocketError::UnknownPlugin {
+        tenant: tenant.to_string(),
+        plugin: plugin.to_string(),
+    }
+}
+
+fn history_mut<'a>(
+    t: &'a mut TenantState,
+    plugin: &str,
+) -> Result<&'a mut PluginHistory, DocketError> {
+    let tenant = t.id.clone();
+    t.plugins
+        .get_mut(plugin)
+        .ok_or_else(|| unknown_plugin(&tenant, plugin))
+}
+
+fn find_version(history: &PluginHistory, version: &str) -> Option<usize> {
+    if let Ok(n) = version.parse::<u32>() {
+        return history.versions.iter().position(|v| v.number == n);
+    }
+    if version.len() < 8 {
+        return None;
+    }
+    let matches: Vec<usize> = (0..history.versions.len())
+        .filter(|i| history.versions[*i].plugin.info.hash.starts_with(version))
+        .collect();
+    (matches.len() == 1).then(|| matches[0])
+}
+
+fn version_info(plugin: &str, history: &PluginHistory, index: usize) -> VersionInfo {
+    let v = &history.versions[index];
+    VersionInfo {
+        plugin: plugin.to_string(),
+        version: v.number,
+        active: history.active == Some(index),
+        info: v.plugin.info.clone(),
+    }
+}

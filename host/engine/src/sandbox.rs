@@ -1,0 +1,335 @@
+//! One plugin call in a fresh, isolated store: fuel, an epoch deadline, a
+//! memory cap and bounded logging, with every failure mapped to a typed
+//! [`PluginError`].
+
+use crate::error::PluginError;
+use crate::limits::Limits;
+use crate::plugin::CompiledPlugin;
+use docket_contract::Capability;
+use docket_contract::bindings::docket::plugin::log::{self, Level};
+use docket_contract::bindings::docket::plugin::types::{Context, Event, Ticket};
+use docket_contract::bindings::exports::docket::plugin::billing::BillingDecision;
+use docket_contract::bindings::exports::docket::plugin::escalation::EscalationDecision;
+use docket_contract::bindings::exports::docket::plugin::routing::RouteDecision;
+use docket_contract::bindings::exports::docket::plugin::template::{TicketTemplate, Validation};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use wasmtime::component::{
+    ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower, TypedFunc,
+};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
+
+/// A log line a plugin wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogLine {
+    /// Severity: `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// Text (truncated to the limit).
+    pub message: String,
+}
+
+/// Caps linear memory and tables, and remembers that it refused a growth so
+/// the resulting trap can be reported as a memory limit.
+pub(crate) struct Limiter {
+    max_memory: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_memory;
+        self.hit |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The per-call state a plugin's imports see.
+pub struct HostState {
+    limiter: Limiter,
+    logs: Vec<LogLine>,
+    logs_dropped: u32,
+    max_lines: u32,
+    max_line_bytes: usize,
+    guest_panic: Option<String>,
+}
+
+impl HostState {
+    fn new(limits: &Limits) -> HostState {
+        HostState {
+            limiter: Limiter {
+                max_memory: limits.memory_bytes as usize,
+                hit: false,
+            },
+            logs: Vec::new(),
+            logs_dropped: 0,
+            max_lines: limits.log_lines,
+            max_line_bytes: limits.log_line_bytes as usize,
+            guest_panic: None,
+        }
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.logs.len() as u32 >= self.max_lines {
+            self.logs_dropped = self.logs_dropped.saturating_add(1);
+            return;
+        }
+        let message = truncate(message, self.max_line_bytes);
+        let level = match level {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        self.logs.push(LogLine {
+            level: level.to_string(),
+            message,
+        });
+    }
+
+    fn panicking(&mut self, message: String) {
+        self.guest_panic = Some(truncate(message, 4096));
+    }
+}
+
+impl docket_contract::bindings::docket::plugin::types::Host for HostState {}
+
+/// The decision of one capability call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// From `template.validate`.
+    Template(Validation),
+    /// From `routing.route`.
+    Routing(Option<RouteDecision>),
+    /// From `escalation.evaluate`.
+    Escalation(EscalationDecision),
+    /// From `billing.bill`.
+    Billing(Option<BillingDecision>),
+}
+
+/// What a call cost and logged, whatever its result.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallStats {
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall-clock time, instantiation included.
+    pub elapsed_us: u64,
+    /// Log lines kept.
+    pub logs: Vec<LogLine>,
+    /// Log lines over the limit, counted but not kept.
+    pub logs_dropped: u32,
+}
+
+/// The inputs of a call.
+pub struct CallInput<'a> {
+    /// The event.
+    pub event: &'a Event,
+    /// The ticket as updated by the plugins before.
+    pub ticket: &'a Ticket,
+    /// The context.
+    pub context: &'a Context,
+}
+
+/// The parameters of every capability's entry point.
+type Args<'a> = (&'a Event, &'a Ticket, &'a Context);
+
+/// Runs one capability of a plugin in a fresh store.
+pub fn call(
+    engine: &Engine,
+    plugin: &CompiledPlugin,
+    capability: Capability,
+    input: &CallInput<'_>,
+    limits: &Limits,
+    epoch_tick: Duration,
+) -> (Result<Decision, PluginError>, CallStats) {
+    let linked = match plugin.linked() {
+        Ok(l) => l,
+        Err(e) => return (Err(e), CallStats::default()),
+    };
+    let Some(index) = linked.entry_points[capability as usize] else {
+        let e = PluginError::host(format!("plugin does not export {capability}"));
+        return (Err(e), CallStats::default());
+    };
+    with_store(engine, limits, epoch_tick, |store| {
+        let instance = linked.pre.instantiate(&mut *store)?;
+        let args = (input.event, input.ticket, input.context);
+        Ok(match capability {
+            Capability::Template => Decision::Template(
+                entry_point::<Args, (Validation,)>(store, &instance, index)?
+                    .call(&mut *store, args)?
+                    .0,
+            ),
+            Capability::Routing => Decision::Routing(
+                entry_point::<Args, (Option<RouteDecision>,)>(store, &instance, index)?
+                    .call(&mut *store, args)?
+                    .0,
+            ),
+            Capability::Escalation => Decision::Escalation(
+                entry_point::<Args, (EscalationDecision,)>(store, &instance, index)?
+                    .call(&mut *store, args)?
+                    .0,
+            ),
+            Capability::Billing => Decision::Billing(
+                entry_point::<Args, (Option<BillingDecision>,)>(store, &instance, index)?
+                    .call(&mut *store, args)?
+                    .0,
+            ),
+        })
+    })
+}
+
+/// The typed function behind an export index, without checking its type
+/// again: `type_check` proved every entry point's signature when the
+/// plugin was installed (the linked form is rebuilt from the same bytes
+/// after an eviction), and checking it on every call cost about a tenth of
+/// a call.
+fn entry_point<P, R>(
+    store: &mut Store<HostState>,
+    instance: &Instance,
+    index: ComponentExportIndex,
+) -> wasmtime::Result<TypedFunc<P, R>>
+where
+    P: ComponentNamedList + Lower,
+    R: ComponentNamedList + Lift,
+{
+    let func = instance
+        .get_func(&mut *store, index)
+        .ok_or_else(|| wasmtime::format_err!("export index of another component"))?;
+    // SAFETY: the signature was checked by `type_check` against exactly these
+    // parameter and result types (the bindings generated from the contract).
+    Ok(unsafe { TypedFunc::new_unchecked(func) })
+}
+
+/// Asks a template plugin for its templates.
+pub fn call_templates(
+    engine: &Engine,
+    plugin: &CompiledPlugin,
+    context: &Context,
+    limits: &Limits,
+    epoch_tick: Duration,
+) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
+    let linked = match plugin.linked() {
+        Ok(l) => l,
+        Err(e) => return (Err(e), CallStats::default()),
+    };
+    let Some(index) = linked.templates_fn else {
+        let e = PluginError::host("not a template plugin".to_string());
+        return (Err(e), CallStats::default());
+    };
+    with_store(engine, limits, epoch_tick, |store| {
+        let instance = linked.pre.instantiate(&mut *store)?;
+        let templates =
+            entry_point::<(&Context,), (Vec<TicketTemplate>,)>(store, &instance, index)?
+                .call(&mut *store, (context,))?;
+        Ok(templates.0)
+    })
+}
+
+/// Loads every capability's typed exports once: proves the export types
+/// match the contract (name lookups alone do not).
+pub(crate) fn type_check(engine: &Engine, plugin: &CompiledPlugin) -> Result<(), PluginError> {
+    let limits = Limits::default();
+    let linked = plugin.linked()?;
+    let (result, _) = with_store(engine, &limits, Duration::from_millis(1), |store| {
+        let instance = linked.pre.instantiate(&mut *store)?;
+        let ix = &linked.indices;
+        if let Some(i) = &ix.template {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.routing {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.escalation {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.billing {
+            i.load(&mut *store, &instance)?;
+        }
+        Ok(())
+    });
+    result.map_err(|e| match e {
+        PluginError::Host { reason } => PluginError::NotAPlugin { reason },
+        other => other,
+    })
+}
+
+fn with_store<R>(
+    engine: &Engine,
+    limits: &Limits,
+    epoch_tick: Duration,
+    body: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> (Result<R, PluginError>, CallStats) {
+    let started = Instant::now();
+    let mut store = Store::new(engine, HostState::new(limits));
+    store.limiter(|s| &mut s.limiter);
+    let ticks = limits
+        .timeout_ms
+        .saturating_mul(1000)
+        .div_ceil(epoch_tick.as_micros().max(1) as u64)
+        .max(1);
+    store.set_epoch_deadline(ticks);
+    let result = store.set_fuel(limits.fuel).and_then(|()| body(&mut store));
+    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let result = result.map_err(|e| classify(e, store.data(), limits));
+    let state = store.into_data();
+    let stats = CallStats {
+        fuel_used,
+        elapsed_us: started.elapsed().as_micros() as u64,
+        logs: state.logs,
+        logs_dropped: state.logs_dropped,
+    };
+    (result, stats)
+}
+
+/// Maps a wasmtime error to the typed error the caller reports.
+fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> PluginError {
+    let backtrace = e.downcast_ref::<WasmBacktrace>().map(|b| b.to_string());
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PluginError::FuelExhausted { limit: limits.fuel },
+        Some(Trap::Interrupt) => PluginError::DeadlineExceeded {
+            limit_ms: limits.timeout_ms,
+        },
+        Some(_) if state.limiter.hit => PluginError::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        },
+        Some(trap) => PluginError::Trap {
+            message: trap.to_string(),
+            guest_message: state.guest_panic.clone(),
+            backtrace,
+        },
+        None if state.limiter.hit => PluginError::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        },
+        None => PluginError::host(format!("{e:?}")),
+    }
+}

@@ -1,0 +1,850 @@
+//! The HTTP API (JSON). Handlers authenticate, parse, and hand the work to
+//! [`Service`] on the blocking pool (plugins and SQLite are synchronous).
+//! Each handler carries its OpenAPI description, and the router is built
+//! from the same annotated handlers (`utoipa-axum`), so the document served
+//! at `/openapi.json` is generated from the code and cannot drift from it.
+
+use super::auth::{require_admin, require_tenant};
+use super::error::ApiError;
+use super::schema::*;
+use super::state::{Idempotency, PipelineStepDoc, Service};
+use crate::ticket_input::{
+    Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use docket_engine::calendar::CalendarConfig;
+use docket_engine::config::AgentConfig;
+use docket_engine::dispatch::Outcome;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+type Shared = State<Arc<Service>>;
+type ApiResult = Result<Response, ApiError>;
+type Body = Result<Bytes, BytesRejection>;
+
+/// The document's frame: title, version, the bearer scheme.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Docket",
+        description = "A sandboxed WebAssembly rules engine for helpdesk and ticketing backends, as a service. Every error is `{\"error\": {\"code\", \"message\"}}`; instants are RFC 3339; names are snake_case."
+    ),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+/// Adds the `bearer` security scheme (API keys).
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A tenant's API key, or the admin key: `Authorization: Bearer <key>`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes with their generated OpenAPI document.
+fn routes() -> OpenApiRouter<Arc<Service>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, delete_tenant))
+        .routes(routes!(add_key, list_keys))
+        .routes(routes!(revoke_key))
+        .routes(routes!(rotate_key))
+        .routes(routes!(set_calendars))
+        .routes(routes!(set_agents))
+        .routes(routes!(set_pipeline))
+        .routes(routes!(list_plugins))
+        .routes(routes!(upload_plugin, get_plugin, delete_plugin))
+        .routes(routes!(activate))
+        .routes(routes!(rollback))
+        .routes(routes!(create_ticket, update_ticket, get_ticket))
+        .routes(routes!(add_comment))
+        .routes(routes!(change_status))
+        .routes(routes!(assign_ticket))
+        .routes(routes!(log_time))
+        .routes(routes!(use_part))
+        .routes(routes!(audit))
+}
+
+/// The OpenAPI document of the API, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The router.
+pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
+    let (router, api) = routes().split_for_parts();
+    let document = api.to_json().expect("the OpenAPI document serializes");
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], document)
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(service)
+}
+
+/// Gives the errors axum answers by itself (a path that is not valid UTF-8,
+/// a method not allowed, a query it cannot parse) the service's JSON error
+/// shape, so every error a client sees reads the same way.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, 64 << 10).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text.trim().to_string()
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    // Keep what the layer said besides the body, e.g. `Allow` on a 405.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Refuses a body that does not say it is JSON (415), so a client sending
+/// a form or plain text learns so instead of a confusing parse error.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "this endpoint takes application/json, not `{}`",
+                if content_type.is_empty() {
+                    "(no Content-Type)"
+                } else {
+                    content_type
+                }
+            ),
+        ))
+    }
+}
+
+/// Runs blocking work off the async runtime.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// The body, or a JSON error for an oversized or unreadable one.
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "bad_body"
+        };
+        ApiError::new(status, code, e.body_text())
+    })
+}
+
+/// Parses a JSON body: malformed JSON is a 400, a well-formed body of the
+/// wrong shape (unknown or missing fields, wrong types) a 422.
+fn json<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    parse_json(&body(b)?)
+}
+
+/// Parses JSON bytes as in [`json`].
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::unprocessable("invalid_body", format!("invalid request body: {e}"))
+            }
+            _ => ApiError::bad_request(format!("malformed JSON: {e}")),
+        })?;
+    integral_numbers_as_integers(&mut value);
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::unprocessable("invalid_body", format!("invalid request body: {e}")))
+}
+
+/// Reads `3.0` as the integer `3`, as JSON Schema does (an integer is any
+/// number with a zero fractional part). Numbers with a fraction stay
+/// fractional, and fields that take integers still refuse them.
+fn integral_numbers_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 {
+                if f >= 0.0 && f < u64::MAX as f64 && (f as u64) as f64 == f {
+                    *v = serde_json::Value::from(f as u64);
+                } else if f < 0.0 && f >= i64::MIN as f64 && (f as i64) as f64 == f {
+                    *v = serde_json::Value::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(integral_numbers_as_integers)
+        }
+        _ => {}
+    }
+}
+
+fn ok(status: StatusCode, v: impl serde::Serialize) -> ApiResult {
+    Ok((status, Json(v)).into_response())
+}
+
+/// Path parameters naming a tenant.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TenantPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+}
+
+/// Path parameters naming a tenant's plugin.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct PluginPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+    /// Plugin name.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    name: String,
+}
+
+/// Path parameters naming a tenant's key.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct KeyPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+    /// The key's public id.
+    #[param(pattern = "^key_[0-9a-f]{16}$")]
+    key_id: String,
+}
+
+/// Path parameters naming a ticket.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TicketPath {
+    /// Tenant id.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    tenant: String,
+    /// Ticket id.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    id: String,
+}
+
+/// Whether the service is up.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "Up", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Counters in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+async fn metrics(State(s): Shared) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Creates a tenant (admin key); answers its first API key, shown once.
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    request_body = NewTenant,
+    responses((status = 201, description = "Created", body = NewKey), ReadErrors, WriteErrors, Unprocessable))]
+async fn create_tenant(State(s): Shared, headers: HeaderMap, b: Body) -> ApiResult {
+    let req: Result<NewTenant, ApiError> = json(b);
+    let key = blocking(move || {
+        require_admin(&s, &headers)?;
+        require_json(&headers)?;
+        let req = req?;
+        s.create_tenant(&req.id, req.limits)
+    })
+    .await?;
+    ok(StatusCode::CREATED, key)
+}
+
+/// Lists the tenants (admin key).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    responses((status = 200, description = "Tenant ids", body = TenantList), ReadErrors))]
+async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
+    let tenants = blocking(move || {
+        require_admin(&s, &headers)?;
+        Ok(s.docket.tenant_ids())
+    })
+    .await?;
+    ok(StatusCode::OK, TenantList { tenants })
+}
+
+/// A tenant: limits, plugins, pipeline, calendars, agents.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 200, description = "The tenant", body = TenantDoc), ReadErrors))]
+async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
+    let doc = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.tenant_doc(&p.tenant)
+    })
+    .await?;
+    ok(StatusCode::OK, doc)
+}
+
+/// Deletes a tenant and everything it owns (admin key): keys, plugins,
+/// pipeline, calendars, agents, tickets, events, audit, timers, SLA clocks.
+/// Nothing is retained.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 204, description = "Deleted"), ReadErrors))]
+async fn delete_tenant(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<TenantPath>,
+) -> ApiResult {
+    blocking(move || {
+        require_admin(&s, &headers)?;
+        s.delete_tenant(&p.tenant)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Adds an API key for the tenant (shown once).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 201, description = "The new key", body = NewKey), ReadErrors))]
+async fn add_key(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
+    let key = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.add_key(&p.tenant)
+    })
+    .await?;
+    ok(StatusCode::CREATED, key)
+}
+
+/// Lists the tenant's keys by public id (never the secrets).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 200, description = "The keys", body = KeyList), ReadErrors))]
+async fn list_keys(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
+    let keys = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.keys(&p.tenant)
+    })
+    .await?;
+    ok(StatusCode::OK, KeyList { keys })
+}
+
+/// Revokes a key: from then on it gets 401 on every endpoint.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "keys", security(("bearer" = [])),
+    params(KeyPath),
+    responses((status = 204, description = "Revoked"), ReadErrors))]
+async fn revoke_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
+    blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.revoke_key(&p.tenant, &p.key_id)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Rotates a key: it gets a new secret and keeps its id; the old secret
+/// gets 401 from then on.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys/{key_id}/rotate", tag = "keys", security(("bearer" = [])),
+    params(KeyPath),
+    responses((status = 201, description = "The new key", body = NewKey), ReadErrors))]
+async fn rotate_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
+    let key = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.rotate_key(&p.tenant, &p.key_id)
+    })
+    .await?;
+    ok(StatusCode::CREATED, key)
+}
+
+/// A setter of one of the tenant's lists (calendars, agents, pipeline).
+type ListSetter<T> = fn(&Service, &str, Vec<T>) -> Result<(), ApiError>;
+
+/// Replaces one of the tenant's lists with a JSON array.
+async fn put_list<T: DeserializeOwned + Send + 'static>(
+    set: ListSetter<T>,
+    s: Arc<Service>,
+    headers: HeaderMap,
+    tenant: String,
+    b: Body,
+) -> ApiResult {
+    let parsed: Result<Vec<T>, ApiError> = json(b);
+    blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        require_json(&headers)?;
+        set(&s, &tenant, parsed?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Replaces the tenant's business calendars. A calendar that SLA clocks
+/// run on, or that a pipeline step's settings name, cannot be removed
+/// (409 `calendar_in_use`).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/calendars", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Vec<CalendarConfig>,
+    responses((status = 204, description = "Replaced"), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_calendars(
+    State(s): Shared,
+    h: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    put_list::<CalendarConfig>(Service::set_calendars, s, h, p.tenant, b).await
+}
+
+/// Replaces the tenant's agents.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/agents", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Vec<AgentConfig>,
+    responses((status = 204, description = "Replaced"), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_agents(
+    State(s): Shared,
+    h: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    put_list::<AgentConfig>(Service::set_agents, s, h, p.tenant, b).await
+}
+
+/// Replaces the tenant's pipeline (checked against the installed plugins).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/pipeline", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Vec<PipelineStepDoc>,
+    responses((status = 204, description = "Replaced"), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_pipeline(
+    State(s): Shared,
+    h: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    put_list::<PipelineStepDoc>(Service::set_pipeline, s, h, p.tenant, b).await
+}
+
+/// Every version of every plugin of the tenant.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins", tag = "plugins", security(("bearer" = [])),
+    params(TenantPath),
+    responses((status = 200, description = "Plugins", body = PluginList), ReadErrors))]
+async fn list_plugins(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<TenantPath>,
+) -> ApiResult {
+    let plugins = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        let state = s.docket.tenant(&p.tenant)?;
+        let mut out = std::collections::BTreeMap::new();
+        for name in state.plugins.keys() {
+            out.insert(name.clone(), s.docket.versions(&p.tenant, name)?);
+        }
+        Ok(out)
+    })
+    .await?;
+    ok(StatusCode::OK, PluginList { plugins })
+}
+
+/// Installs a plugin version: a WebAssembly component or core module
+/// (`application/wasm`), or a no-code rule document (`application/toml`),
+/// compiled and checked before anything is stored. Installing bytes already
+/// installed answers their version (200).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    request_body(content((Vec<u8> = "application/wasm"), (String = "application/toml")), description = "The plugin: a component or core module, or a no-code rule document"),
+    responses(
+        (status = 201, description = "A new version", body = docket_engine::registry::VersionInfo),
+        (status = 200, description = "These bytes were installed already: their version", body = docket_engine::registry::VersionInfo),
+        ReadErrors, WriteErrors, Unprocessable))]
+async fn upload_plugin(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<PluginPath>,
+    b: Body,
+) -> ApiResult {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = body(b);
+    let (status, info) = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        let bytes = bytes?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "empty body: send the plugin's .wasm bytes or its TOML rules",
+            ));
+        }
+        let is_rules = docket_nocode::is_rule_document(&bytes);
+        if content_type.contains("toml") != is_rules {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_type_mismatch",
+                "send TOML rules as application/toml and wasm as application/wasm",
+            ));
+        }
+        s.install_plugin(&p.tenant, &p.name, &bytes)
+    })
+    .await?;
+    ok(status, info)
+}
+
+/// The versions of a plugin.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    responses((status = 200, description = "Versions", body = VersionList), ReadErrors))]
+async fn get_plugin(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
+    let versions = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        Ok(s.docket.versions(&p.tenant, &p.name)?)
+    })
+    .await?;
+    ok(StatusCode::OK, VersionList { versions })
+}
+
+/// Deletes a plugin and its versions (not while the pipeline uses it: 409).
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    responses((status = 204, description = "Deleted"), ReadErrors, WriteErrors))]
+async fn delete_plugin(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<PluginPath>,
+) -> ApiResult {
+    blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.delete_plugin(&p.tenant, &p.name)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Activates a version, by number or hash prefix.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/activate", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath), request_body = ActivateReq,
+    responses((status = 200, description = "The active version", body = docket_engine::registry::VersionInfo),
+        ReadErrors, WriteErrors, Unprocessable))]
+async fn activate(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<PluginPath>,
+    b: Body,
+) -> ApiResult {
+    let req: Result<ActivateReq, ApiError> = json(b);
+    let v = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        require_json(&headers)?;
+        let version = match req?.version {
+            VersionRef::Number(n) => n.to_string(),
+            VersionRef::Hash(h) => h,
+        };
+        s.activate(&p.tenant, &p.name, &version)
+    })
+    .await?;
+    ok(StatusCode::OK, v)
+}
+
+/// Rolls back to the previously active version (409 when there is none).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/rollback", tag = "plugins", security(("bearer" = [])),
+    params(PluginPath),
+    responses((status = 200, description = "The active version", body = docket_engine::registry::VersionInfo),
+        ReadErrors, WriteErrors))]
+async fn rollback(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
+    let v = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.rollback(&p.tenant, &p.name)
+    })
+    .await?;
+    ok(StatusCode::OK, v)
+}
+
+/// Runs one kind of ticket event: parses a `T`, wraps it, authenticates,
+/// and answers the outcome.
+async fn on_event<T: DeserializeOwned>(
+    wrap: fn(T) -> Action,
+    s: Arc<Service>,
+    headers: HeaderMap,
+    p: TicketPath,
+    b: Body,
+) -> ApiResult {
+    let bytes = body(b);
+    let action = bytes
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|b| parse_json::<T>(b))
+        .map(wrap);
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string));
+    let TicketPath { tenant, id } = p;
+    let r = blocking(move || {
+        require_tenant(&s, &headers, &tenant)?;
+        require_json(&headers)?;
+        let action = action?;
+        let idempotency = key
+            .transpose()
+            .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
+            .map(|k| {
+                // The action names the endpoint (method and path suffix).
+                let path = format!("/v1/tenants/{tenant}/tickets/{id}");
+                Idempotency::new(&k, action.name(), &path, bytes.as_deref().unwrap_or(b""))
+            })
+            .transpose()?;
+        s.ticket_event(&tenant, &id, &action, idempotency.as_ref())
+    })
+    .await?;
+    Ok((r.status, Json(r.body)).into_response())
+}
+
+/// Documents a ticket event endpoint: its path parameters, the
+/// idempotency key, the body, and the outcome it answers.
+macro_rules! ticket_event {
+    ($(#[$doc:meta])* $method:ident $path:literal, $name:ident, $body:ty, $wrap:expr, $ok:literal) => {
+        $(#[$doc])*
+        #[utoipa::path($method, path = $path, tag = "tickets", security(("bearer" = [])),
+            params(TicketPath,
+                ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128,
+                 description = "A retry with the same key and the same request (endpoint, ticket, body) returns the stored outcome instead of applying the event twice; the same key on another request is refused (422 `idempotency_key_reused`); while the first request runs, another gets 409 `request_in_progress`.")),
+            request_body = $body,
+            responses(
+                (status = $ok, description = "Applied: the outcome (effects, the ticket after them, the trace)", body = Outcome),
+                (status = 422, description = "Rejected by a template (an outcome with field errors), or an invalid request (`invalid_body`, `invalid_event`, `idempotency_key_reused`)", body = RejectedOrInvalid),
+                (status = 424, description = "A plugin with the fail-event policy failed; nothing applied", body = Outcome),
+                ReadErrors, WriteErrors))]
+        async fn $name(State(s): Shared, h: HeaderMap, Path(p): Path<TicketPath>, b: Body) -> ApiResult {
+            on_event::<$body>($wrap, s, h, p, b).await
+        }
+    };
+}
+
+ticket_event!(
+    /// Creates a ticket: the `created` event through the pipeline (409 if it exists).
+    post "/v1/tenants/{tenant}/tickets/{id}", create_ticket, NewTicket, Action::Created, 201
+);
+ticket_event!(
+    /// Changes a ticket's attributes or custom fields (`updated`).
+    patch "/v1/tenants/{tenant}/tickets/{id}", update_ticket, TicketPatch, Action::Updated, 200
+);
+ticket_event!(
+    /// Adds a comment (`commented`).
+    post "/v1/tenants/{tenant}/tickets/{id}/comments", add_comment, CommentIn, Action::Commented, 200
+);
+ticket_event!(
+    /// Changes the status (`status_changed`).
+    post "/v1/tenants/{tenant}/tickets/{id}/status", change_status, StatusIn, Action::StatusChanged, 200
+);
+ticket_event!(
+    /// Assigns a group and/or agent by hand (`assigned`).
+    post "/v1/tenants/{tenant}/tickets/{id}/assign", assign_ticket, AssignIn, Action::Assigned, 200
+);
+ticket_event!(
+    /// Logs time (`time_logged`).
+    post "/v1/tenants/{tenant}/tickets/{id}/time", log_time, TimeIn, Action::TimeLogged, 200
+);
+ticket_event!(
+    /// Records a part used (`part_used`).
+    post "/v1/tenants/{tenant}/tickets/{id}/parts", use_part, PartIn, Action::PartUsed, 200
+);
+
+/// A ticket with its timers, SLA clocks and decision history.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(TicketPath),
+    responses((status = 200, description = "The ticket", body = TicketView), ReadErrors))]
+async fn get_ticket(State(s): Shared, headers: HeaderMap, Path(p): Path<TicketPath>) -> ApiResult {
+    let view = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        s.ticket_view(&p.tenant, &p.id)
+    })
+    .await?;
+    ok(StatusCode::OK, view)
+}
+
+/// Audit query: one ticket or all, after a sequence number, a page size.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    /// Only this ticket's entries.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    ticket: Option<String>,
+    /// Entries after this sequence number (default 0: from the start).
+    #[serde(default)]
+    #[param(minimum = 0)]
+    after: i64,
+    /// At most this many entries (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// The tenant's audit log: every dispatched event with the plugin versions
+/// (hashes) that ran, effects, fuel, time and errors, oldest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit", tag = "tickets", security(("bearer" = [])),
+    params(TenantPath, AuditQuery),
+    responses((status = 200, description = "Entries", body = AuditList), ReadErrors))]
+async fn audit(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<TenantPath>,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let entries = blocking(move || {
+        require_tenant(&s, &headers, &p.tenant)?;
+        let q = q.map_err(|e| ApiError::bad_request(e.body_text()))?.0;
+        s.audit(
+            &p.tenant,
+            q.ticket.as_deref(),
+            q.after,
+            q.limit.unwrap_or(100),
+        )
+    })
+    .await?;
+    ok(StatusCode::OK, AuditList { entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bounds the document states for bodies are the ones the service
+    /// enforces (the schema attributes take literals; this holds them to
+    /// the constants the checks use).
+    #[test]
+    fn body_bounds_are_the_enforced_ones() {
+        use crate::ticket_input::{MAX_ENTRY_MINUTES, MAX_PART_QUANTITY, MAX_UNIT_PRICE_MINOR};
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let max = |schema: &str, field: &str| {
+            schemas[schema]["properties"][field]["maximum"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{schema}.{field} has no maximum"))
+        };
+        for (field, ceiling) in docket_engine::limits::LIMIT_CEILINGS {
+            assert_eq!(max("Limits", field), ceiling, "Limits.{field}");
+        }
+        assert_eq!(max("TimeIn", "minutes"), u64::from(MAX_ENTRY_MINUTES));
+        assert_eq!(max("PartIn", "quantity"), u64::from(MAX_PART_QUANTITY));
+        assert_eq!(max("PartIn", "unit_price_minor"), MAX_UNIT_PRICE_MINOR);
+        assert_eq!(
+            schemas["PartIn"]["properties"]["unit_price_minor"]["minimum"].as_i64(),
+            Some(-(MAX_UNIT_PRICE_MINOR as i64))
+        );
+        assert_eq!(
+            max("AgentConfig", "open_tickets"),
+            u64::from(super::super::state::MAX_OPEN_TICKETS)
+        );
+    }
+
+    /// The patterns the document states for path parameters are the ones
+    /// the service enforces, so a fuzzer's "valid" id is valid here too.
+    #[test]
+    fn path_parameter_patterns_are_the_enforced_ones() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] != "path" {
+                        continue;
+                    }
+                    let expected = match p["name"].as_str().unwrap() {
+                        "tenant" | "name" => ID_PATTERN,
+                        "id" => TICKET_ID_PATTERN,
+                        "key_id" => KEY_ID_PATTERN,
+                        other => panic!("{method} {path}: unexpected path parameter {other}"),
+                    };
+                    assert_eq!(p["schema"]["pattern"], expected, "{method} {path} {p}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 30, "{seen}");
+        let id = regex_automata::meta::Regex::new(ID_PATTERN).unwrap();
+        for sample in [
+            "acme",
+            "a-b_c9",
+            "",
+            "Acme",
+            "a b",
+            &"x".repeat(64),
+            &"x".repeat(65),
+        ] {
+            assert_eq!(
+                id.is_match(sample),
+                super::super::state::check_id("id", sample).is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
+}

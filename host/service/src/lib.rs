@@ -1,0 +1,107 @@
+//! `docket serve`: the engine as an HTTP service with a durable SQLite
+//! store, per-tenant API keys, an audit log, SLA clocks and durable timers.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod replay;
+pub mod schema;
+pub mod sla;
+pub mod state;
+pub mod store;
+pub mod ticket_input;
+pub mod timers;
+
+use docket_engine::EngineConfig;
+use serde::Deserialize;
+use state::Service;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The service's TOML configuration; every field has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database and compiled artifacts live.
+    pub data_dir: PathBuf,
+    /// Largest request body (plugin uploads included), in bytes.
+    pub max_body_bytes: usize,
+    /// How often due timers are looked for, in milliseconds.
+    pub timer_poll_ms: u64,
+    /// Engine settings.
+    pub engine: EngineConfig,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("docket-data"),
+            max_body_bytes: 8 << 20,
+            timer_poll_ms: 50,
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Reads a config file.
+    pub fn from_file(path: &Path) -> anyhow::Result<ServiceConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// Opens the store, loads the tenants, fires overdue timers, and serves
+/// until SIGINT or SIGTERM. The admin key comes from `DOCKET_ADMIN_KEY`, or
+/// is generated on first start and printed once.
+pub fn serve(config: ServiceConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let data_dir = config.data_dir.clone();
+        let engine = config.engine.clone();
+        let service =
+            tokio::task::spawn_blocking(move || Service::open(data_dir, engine)).await??;
+        let service = Arc::new(service);
+        let admin = std::env::var("DOCKET_ADMIN_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        if let Some(generated) = service.ensure_admin_key(admin.as_deref())? {
+            eprintln!("generated admin key (shown once, store it): {generated}");
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        // Tests and scripts read this line to find the port.
+        println!(
+            "docket serve listening on http://{addr} (data in {})",
+            config.data_dir.display()
+        );
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        let poll = std::time::Duration::from_millis(config.timer_poll_ms.max(1));
+        let timer_task = tokio::spawn(timers::run(service.clone(), poll));
+        let app = api::router(service, config.max_body_bytes);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        timer_task.abort();
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,1045 @@
+//! The service's core: the engine plus the store. Every ticket event runs
+//! the tenant's pipeline outside the store lock (one ticket at a time, many
+//! tickets in parallel) and commits the ticket, the event, its audit entry,
+//! timers and SLA clocks in one transaction.
+
+use super::error::ApiError;
+use super::metrics::Metrics;
+use super::schema::{NewKey, TenantDoc, TicketView};
+use super::sla::{self, MilestoneTimer};
+use super::store::{self, Store, TimerRow};
+use crate::ticket_input::{Action, apply_action, brief, new_ticket};
+use axum::http::StatusCode;
+use docket_contract::EventKindName;
+use docket_contract::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
+use docket_contract::wire::Wire;
+use docket_engine::calendar::{BusinessCalendar, CalendarConfig};
+use docket_engine::config::{AgentConfig, settings_of};
+use docket_engine::dispatch::{DispatchRequest, Outcome, OutcomeStatus};
+use docket_engine::effects::Effect;
+use docket_engine::registry::{Docket, FailurePolicy, PipelineStep, TenantState, VersionInfo};
+use docket_engine::{EngineConfig, Limits};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The most tickets an agent may be declared to have open elsewhere.
+pub(super) const MAX_OPEN_TICKETS: u32 = 1_000_000;
+/// Ticket locks kept before unheld ones are dropped.
+const LOCKS_BEFORE_PRUNING: usize = 4096;
+
+/// A pipeline step as the API takes and stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineStepDoc {
+    /// Plugin name.
+    pub plugin: String,
+    /// Settings: a JSON object of typed values (see the tenant TOML format).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// `skip` or `fail-event`.
+    #[serde(default)]
+    pub on_failure: FailurePolicy,
+    /// Event kinds the step runs for; empty: every event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventKindName>,
+}
+
+impl PipelineStepDoc {
+    fn to_step(&self) -> Result<PipelineStep, ApiError> {
+        let table: toml::Table = toml::Table::try_from(&self.settings).map_err(|e| {
+            ApiError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
+        })?;
+        let settings = settings_of(&table).map_err(|e| {
+            ApiError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
+        })?;
+        Ok(PipelineStep {
+            plugin: self.plugin.clone(),
+            settings,
+            on_failure: self.on_failure,
+            events: self.events.clone(),
+        })
+    }
+}
+
+/// An `Idempotency-Key` with the fingerprint of the request that carried it.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The key, 1-128 visible ASCII characters.
+    pub key: String,
+    /// SHA-256 (hex) of the method, path and body: a key reused for a
+    /// different request is refused, not answered with another's outcome.
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    /// The key with the fingerprint of `method path` and the body. A JSON
+    /// body is hashed in its canonical form (keys sorted, no white space),
+    /// so a retry that re-serializes the same document still matches.
+    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, ApiError> {
+        if key.is_empty() || key.len() > 128 {
+            return Err(ApiError::bad_request(
+                "Idempotency-Key must be 1-128 characters",
+            ));
+        }
+        let canonical = serde_json::from_slice::<serde_json::Value>(body)
+            .map(|v| v.to_string().into_bytes())
+            .unwrap_or_else(|_| body.to_vec());
+        let mut h = Sha256::new();
+        h.update(method.as_bytes());
+        h.update(b" ");
+        h.update(path.as_bytes());
+        h.update(b"\n");
+        h.update(&canonical);
+        Ok(Idempotency {
+            key: key.to_string(),
+            fingerprint: hex(&h.finalize()),
+        })
+    }
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An event that went through the pipeline, with what its commit needs.
+#[derive(Clone, Copy)]
+struct Dispatched<'a> {
+    /// The ticket before the event (`None` for a new ticket).
+    before: Option<&'a Ticket>,
+    /// The event.
+    event: &'a Event,
+    /// The action's name, e.g. `created`, `timer_fired`.
+    kind: &'a str,
+    /// What the pipeline decided.
+    outcome: &'a Outcome,
+    /// The timer this event fires, deleted in the same transaction.
+    fired: Option<&'a TimerRow>,
+    /// The idempotency fingerprint of the request, if it had a key.
+    fingerprint: Option<&'a str>,
+}
+
+/// What an event request returns.
+#[derive(Debug, Clone)]
+pub struct EventResponse {
+    /// 200 applied, 201 created, 422 rejected, 424 failed.
+    pub status: StatusCode,
+    /// The outcome (stored, so a retry gets the same answer).
+    pub body: serde_json::Value,
+}
+
+/// Engine + store.
+pub struct Service {
+    /// The engine.
+    pub docket: Docket,
+    /// The store.
+    pub store: Store,
+    /// Counters.
+    pub metrics: Metrics,
+    ticket_locks: Mutex<HashMap<TicketKey, Arc<Mutex<()>>>>,
+    /// Idempotency keys whose request is being processed right now.
+    keys_in_flight: Mutex<HashSet<TicketKey>>,
+    /// Serializes changes to tenants and their plugins (rare), so version
+    /// numbers and activation state are written in the order they happen.
+    admin_lock: Mutex<()>,
+}
+
+/// (tenant, ticket): the unit events are serialized on; also (tenant,
+/// idempotency key) for the keys in flight.
+type TicketKey = (String, String);
+
+/// Holds an idempotency key as in flight until dropped.
+struct KeyClaim<'a> {
+    service: &'a Service,
+    key: TicketKey,
+}
+
+impl Drop for KeyClaim<'_> {
+    fn drop(&mut self) {
+        self.service
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
+
+/// The hex SHA-256 of an API key, as stored.
+pub fn key_hash(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+/// A new random API key.
+pub fn new_key(prefix: &str) -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the OS random source");
+    format!("{prefix}_{}", hex(&bytes))
+}
+
+/// A key just made, as answered once: the secret and its public id.
+fn shown_once(key: String) -> NewKey {
+    let id = store::key_id(&key_hash(&key));
+    NewKey { api_key: key, id }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A valid tenant or plugin identifier: 1-64 of `[a-z0-9_-]`.
+pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} `{id}` must be 1-64 characters of a-z, 0-9, '-' and '_'"
+        )))
+    }
+}
+
+impl Service {
+    /// Opens the store in `data_dir` and loads every tenant into a new engine.
+    pub fn open(data_dir: PathBuf, mut engine: EngineConfig) -> anyhow::Result<Service> {
+        let store = Store::open(&data_dir)?;
+        engine
+            .cache_dir
+            .get_or_insert_with(|| data_dir.join("artifacts"));
+        let service = Service {
+            docket: Docket::new(engine)?,
+            store,
+            metrics: Metrics::default(),
+            ticket_locks: Mutex::new(HashMap::new()),
+            keys_in_flight: Mutex::new(HashSet::new()),
+            admin_lock: Mutex::new(()),
+        };
+        service.load_all()?;
+        Ok(service)
+    }
+
+    fn load_all(&self) -> anyhow::Result<()> {
+        let tenants = store::tenants(&self.store.conn())?;
+        for (id, limits) in tenants {
+            self.load_tenant(&id, limits)
+                .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {}", e.message))?;
+        }
+        Ok(())
+    }
+
+    fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), ApiError> {
+        let conn = self.store.conn();
+        let versions = store::versions(&conn, id)?;
+        let states = store::plugin_states(&conn, id)?;
+        let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", id)?;
+        let steps: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", id)?;
+        drop(conn);
+        self.docket.put_tenant(TenantState::new(id, limits))?;
+        self.docket
+            .set_calendars(id, compile_calendars(&calendars)?)?;
+        for v in &versions {
+            self.docket.install(id, &v.name, &v.bytes)?;
+        }
+        for (name, active, history) in states {
+            self.docket
+                .restore_activation(id, &name, active, &history)?;
+        }
+        let steps = steps
+            .iter()
+            .map(PipelineStepDoc::to_step)
+            .collect::<Result<_, _>>()?;
+        self.docket.set_pipeline(id, steps)?;
+        Ok(())
+    }
+
+    /// Uses `key` as the admin key, or makes sure one exists; returns a newly
+    /// generated key to show once.
+    pub fn ensure_admin_key(&self, key: Option<&str>) -> anyhow::Result<Option<String>> {
+        match key {
+            Some(k) => {
+                self.store
+                    .write(|tx| store::set_admin_key(tx, &key_hash(k), now_ms()))?;
+                Ok(None)
+            }
+            None if store::has_admin_key(&self.store.conn())? => Ok(None),
+            None => {
+                let k = new_key("dk_admin");
+                self.store
+                    .write(|tx| store::set_admin_key(tx, &key_hash(&k), now_ms()))?;
+                Ok(Some(k))
+            }
+        }
+    }
+
+    /// Creates a tenant; returns its first API key (shown once).
+    pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<NewKey, ApiError> {
+        let _admin = self.admin();
+        check_id("tenant id", id)?;
+        limits
+            .validate(self.docket.runtime().config())
+            .map_err(|e| ApiError::unprocessable("invalid_limits", e))?;
+        if store::tenant_exists(&self.store.conn(), id)? {
+            return Err(ApiError::conflict(format!("tenant `{id}` exists")));
+        }
+        let key = new_key(&format!("dk_{id}"));
+        self.store
+            .write(|tx| store::insert_tenant(tx, id, &limits, &key_hash(&key), now_ms()))?;
+        self.docket.put_tenant(TenantState::new(id, limits))?;
+        Ok(shown_once(key))
+    }
+
+    /// Adds an API key for a tenant.
+    pub fn add_key(&self, tenant: &str) -> Result<NewKey, ApiError> {
+        self.docket.tenant(tenant)?;
+        let key = new_key(&format!("dk_{tenant}"));
+        self.store
+            .write(|tx| store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms()))?;
+        Ok(shown_once(key))
+    }
+
+    /// A tenant's configuration as the API shows it.
+    pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, ApiError> {
+        let state = self.docket.tenant(tenant)?;
+        let conn = self.store.conn();
+        Ok(TenantDoc {
+            id: tenant.to_string(),
+            limits: state.limits.clone(),
+            plugins: state.plugins.keys().cloned().collect(),
+            pipeline: store::tenant_doc(&conn, "pipelines", tenant)?,
+            calendars: store::tenant_doc(&conn, "calendars", tenant)?,
+            agents: store::tenant_doc(&conn, "agents", tenant)?,
+        })
+    }
+
+    /// A page of the tenant's audit log (one ticket's, if named): entries
+    /// after `after`, at most `limit` (1 to 1,000).
+    pub fn audit(
+        &self,
+        tenant: &str,
+        ticket: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<store::AuditEntry>, ApiError> {
+        self.docket.tenant(tenant)?;
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: {limit} is out of range (1 to 1000)"
+            )));
+        }
+        if after < 0 {
+            return Err(ApiError::bad_request("after: must be 0 or more"));
+        }
+        if let Some(t) = ticket {
+            check_id("ticket", &t.to_ascii_lowercase())?;
+        }
+        Ok(store::audit(
+            &self.store.conn(),
+            tenant,
+            ticket,
+            after,
+            limit as usize,
+        )?)
+    }
+
+    /// A tenant's keys, without their secrets.
+    pub fn keys(&self, tenant: &str) -> Result<Vec<store::KeyInfo>, ApiError> {
+        self.docket.tenant(tenant)?;
+        Ok(store::tenant_keys(&self.store.conn(), tenant)?)
+    }
+
+    /// Revokes a tenant key: from the commit on, it is refused (401) on
+    /// every endpoint.
+    pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), ApiError> {
+        self.docket.tenant(tenant)?;
+        if self
+            .store
+            .write(|tx| store::revoke_tenant_key(tx, tenant, key_id))?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("key `{key_id}`")))
+        }
+    }
+
+    /// Rotates a tenant key: it gets a new secret and keeps its id; the old
+    /// secret is refused from the commit on. Returns the new secret (shown
+    /// once).
+    pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<NewKey, ApiError> {
+        self.docket.tenant(tenant)?;
+        let key = new_key(&format!("dk_{tenant}"));
+        let rotated = self
+            .store
+            .write(|tx| store::rotate_tenant_key(tx, tenant, key_id, &key_hash(&key)))?;
+        if rotated {
+            Ok(NewKey {
+                api_key: key,
+                id: key_id.to_string(),
+            })
+        } else {
+            Err(ApiError::not_found(format!("key `{key_id}`")))
+        }
+    }
+
+    /// Deletes a tenant and everything it owns (keys, plugins, pipeline,
+    /// calendars, agents, tickets, events, audit, timers, SLA clocks): in
+    /// one transaction, then from the engine. Nothing is retained.
+    pub fn delete_tenant(&self, tenant: &str) -> Result<(), ApiError> {
+        let _admin = self.admin();
+        self.docket.tenant(tenant)?;
+        self.store.write(|tx| store::delete_tenant(tx, tenant))?;
+        self.docket.remove_tenant(tenant)?;
+        Ok(())
+    }
+
+    /// Installs bytes as a new version (compiled and checked before anything is stored).
+    pub fn install_plugin(
+        &self,
+        tenant: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(StatusCode, VersionInfo), ApiError> {
+        let _admin = self.admin();
+        check_id("plugin name", name)?;
+        let (compiled, _) = self.docket.compile_for(tenant, name, bytes)?;
+        let hash = compiled.info().hash.clone();
+        // A plugin name not installed yet has no versions.
+        let versions = self.docket.versions(tenant, name).unwrap_or_default();
+        if let Some(v) = versions.iter().find(|v| v.info.hash == hash) {
+            return Ok((StatusCode::OK, v.clone()));
+        }
+        let number = versions.last().map_or(1, |l| l.version + 1);
+        let stored = store::StoredVersion {
+            name: name.into(),
+            version: number,
+            hash,
+            bytes: bytes.to_vec(),
+        };
+        self.store
+            .write(|tx| store::insert_version(tx, tenant, &stored, now_ms()))?;
+        let info = self.docket.install(tenant, name, bytes)?;
+        Ok((StatusCode::CREATED, info))
+    }
+
+    fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+        let (active, history) = self.docket.activation_state(tenant, name)?;
+        self.store
+            .write(|tx| store::set_plugin_state(tx, tenant, name, active, &history))?;
+        Ok(())
+    }
+
+    /// Activates a version.
+    pub fn activate(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<VersionInfo, ApiError> {
+        let _admin = self.admin();
+        let v = self.docket.activate(tenant, name, version)?;
+        self.persist_activation(tenant, name)?;
+        Ok(v)
+    }
+
+    /// Rolls back to the previously active version.
+    pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, ApiError> {
+        let _admin = self.admin();
+        let v = self.docket.rollback(tenant, name)?;
+        self.persist_activation(tenant, name)?;
+        Ok(v)
+    }
+
+    /// Deletes a plugin not in the pipeline.
+    pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+        let _admin = self.admin();
+        let state = self.docket.tenant(tenant)?;
+        if !state.plugins.contains_key(name) {
+            return Err(ApiError::not_found(format!("plugin `{name}`")));
+        }
+        if state.pipeline.iter().any(|s| s.plugin == name) {
+            return Err(ApiError::conflict(format!(
+                "plugin `{name}` is in the pipeline; remove it from the pipeline first"
+            )));
+        }
+        self.store
+            .write(|tx| store::delete_plugin(tx, tenant, name))?;
+        self.docket.remove_plugin(tenant, name)?;
+        Ok(())
+    }
+
+    /// Replaces the pipeline (checked against the installed plugins first).
+    pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStepDoc>) -> Result<(), ApiError> {
+        let _admin = self.admin();
+        let parsed = steps
+            .iter()
+            .map(PipelineStepDoc::to_step)
+            .collect::<Result<Vec<_>, _>>()?;
+        let previous = self.docket.tenant(tenant)?.pipeline.clone();
+        self.docket.set_pipeline(tenant, parsed)?;
+        if let Err(e) = self
+            .store
+            .write(|tx| store::set_tenant_doc(tx, "pipelines", tenant, &steps))
+        {
+            let _ = self.docket.set_pipeline(tenant, previous);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Replaces the calendars. A calendar that SLA clocks run on, or that a
+    /// pipeline step's settings name, cannot be removed: the change is
+    /// refused with 409 `calendar_in_use` naming it and what uses it, and
+    /// nothing changes. (Removing it would leave every later event on those
+    /// tickets unable to advance its clocks.)
+    pub fn set_calendars(
+        &self,
+        tenant: &str,
+        calendars: Vec<CalendarConfig>,
+    ) -> Result<(), ApiError> {
+        let _admin = self.admin();
+        let compiled = compile_calendars(&calendars)?;
+        let state = self.docket.tenant(tenant)?;
+        let mut removed: Vec<&String> = state
+            .calendars
+            .keys()
+            .filter(|name| !compiled.contains_key(*name))
+            .collect();
+        removed.sort();
+        let steps: Vec<PipelineStepDoc> =
+            store::tenant_doc(&self.store.conn(), "pipelines", tenant)?;
+        for name in removed {
+            let mut users = Vec::new();
+            if let Some(u) = store::calendar_use(&self.store.conn(), tenant, name)? {
+                users.push(format!(
+                    "{} SLA clock(s) on {} ticket(s), e.g. `{}`",
+                    u.clocks, u.tickets, u.example_ticket
+                ));
+            }
+            for step in steps.iter().filter(|s| names_text(&s.settings, name)) {
+                users.push(format!("the settings of pipeline step `{}`", step.plugin));
+            }
+            if !users.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "calendar_in_use",
+                    format!(
+                        "calendar `{name}` cannot be removed: it is used by {}; keep it in the list \
+                         (its hours may change) or change what uses it first",
+                        users.join(" and ")
+                    ),
+                ));
+            }
+        }
+        self.store
+            .write(|tx| store::set_tenant_doc(tx, "calendars", tenant, &calendars))?;
+        self.docket.set_calendars(tenant, compiled)?;
+        Ok(())
+    }
+
+    /// Replaces the agents.
+    pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), ApiError> {
+        let _admin = self.admin();
+        self.docket.tenant(tenant)?;
+        for a in &agents {
+            check_id("agent id", &a.id)?;
+            if a.open_tickets > MAX_OPEN_TICKETS {
+                return Err(ApiError::unprocessable(
+                    "invalid_body",
+                    format!(
+                        "agent `{}`: open_tickets {} is over {MAX_OPEN_TICKETS}",
+                        a.id, a.open_tickets
+                    ),
+                ));
+            }
+        }
+        self.store
+            .write(|tx| store::set_tenant_doc(tx, "agents", tenant, &agents))?;
+        Ok(())
+    }
+
+    fn admin(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ticket_lock(&self, tenant: &str, ticket: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.ticket_locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget the locks nobody holds once the map grows: one entry per
+        // ticket ever touched would be a slow leak.
+        if locks.len() >= LOCKS_BEFORE_PRUNING {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks
+            .entry((tenant.to_string(), ticket.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    fn agents(&self, tenant: &str) -> Result<Vec<Agent>, ApiError> {
+        let conn = self.store.conn();
+        let configs: Vec<AgentConfig> = store::tenant_doc(&conn, "agents", tenant)?;
+        let load: HashMap<String, u32> = store::open_load(&conn, tenant)?.into_iter().collect();
+        Ok(configs
+            .iter()
+            .map(|c| {
+                let mut a = c.to_agent();
+                a.open_tickets += load.get(&a.id).copied().unwrap_or(0);
+                a
+            })
+            .collect())
+    }
+
+    /// Applies an event to a ticket: dispatch, then one transaction. With an
+    /// idempotency key, a repeated request returns the stored outcome; the
+    /// same key on a different request is refused (422
+    /// `idempotency_key_reused`), and while its first request is still
+    /// running a second one gets 409 `request_in_progress`.
+    pub fn ticket_event(
+        &self,
+        tenant: &str,
+        ticket_id: &str,
+        action: &Action,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<EventResponse, ApiError> {
+        check_id("ticket id", &ticket_id.to_ascii_lowercase())?;
+        self.docket.tenant(tenant)?;
+        let _claim = idempotency
+            .map(|i| self.claim_key(tenant, &i.key))
+            .transpose()?;
+        let lock = self.ticket_lock(tenant, ticket_id);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        let event_id = match idempotency {
+            Some(i) => {
+                if let Some(done) = store::stored_event(&self.store.conn(), tenant, &i.key)? {
+                    // Events stored before fingerprints were kept have none:
+                    // those keys replay as they always did.
+                    if done
+                        .fingerprint
+                        .as_ref()
+                        .is_some_and(|f| *f != i.fingerprint)
+                    {
+                        return Err(ApiError::unprocessable(
+                            "idempotency_key_reused",
+                            format!(
+                                "Idempotency-Key `{}` was already used for a different request \
+                                 (another endpoint, ticket or body); use a new key",
+                                i.key
+                            ),
+                        ));
+                    }
+                    self.metrics.count_replay();
+                    return Ok(EventResponse {
+                        status: status_code(&done.status, action),
+                        body: done.outcome,
+                    });
+                }
+                i.key.clone()
+            }
+            None => new_key("ev"),
+        };
+        let existing = store::ticket(&self.store.conn(), tenant, ticket_id)?;
+        let (ticket, kind) = match (action, &existing) {
+            (Action::Created(_), Some(_)) => {
+                return Err(ApiError::conflict(format!("ticket `{ticket_id}` exists")));
+            }
+            (Action::Created(n), None) => (
+                new_ticket(tenant, ticket_id, now, n)
+                    .map_err(|e| ApiError::unprocessable("invalid_event", e))?,
+                EventKind::Created,
+            ),
+            (_, None) => return Err(ApiError::not_found(format!("ticket `{ticket_id}`"))),
+            (a, Some(t)) => {
+                let mut t = t.clone();
+                let kind = apply_action(&mut t, a)
+                    .map_err(|e| ApiError::unprocessable("invalid_event", e))?;
+                t.updated_at = now;
+                (t, kind)
+            }
+        };
+        let event = Event {
+            id: event_id.clone(),
+            at: now,
+            actor: None,
+            kind,
+        };
+        let outcome = self.dispatch(tenant, event.clone(), ticket)?;
+        let body = self.commit(
+            tenant,
+            &Dispatched {
+                before: existing.as_ref(),
+                event: &event,
+                kind: action.name(),
+                outcome: &outcome,
+                fired: None,
+                fingerprint: idempotency.map(|i| i.fingerprint.as_str()),
+            },
+        )?;
+        Ok(EventResponse {
+            status: status_code(status_of(&outcome), action),
+            body,
+        })
+    }
+
+    /// Marks an idempotency key as in flight, or answers 409 when another
+    /// request with it is being processed.
+    fn claim_key(&self, tenant: &str, key: &str) -> Result<KeyClaim<'_>, ApiError> {
+        let claim = (tenant.to_string(), key.to_string());
+        let mut in_flight = self
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !in_flight.insert(claim.clone()) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "request_in_progress",
+                format!(
+                    "a request with Idempotency-Key `{key}` is still being processed; \
+                     retry it later to get its outcome"
+                ),
+            ));
+        }
+        Ok(KeyClaim {
+            service: self,
+            key: claim,
+        })
+    }
+
+    /// Fires one due timer, exactly once: the event, its effects and the
+    /// timer's deletion commit together; a timer replaced or cancelled in
+    /// the meantime is left alone.
+    pub fn fire_timer(&self, timer: &TimerRow) -> Result<bool, ApiError> {
+        let lock = self.ticket_lock(&timer.tenant, &timer.ticket);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if store::timer_due(&self.store.conn(), timer)? != Some(timer.due_at) {
+            return Ok(false);
+        }
+        let Some(ticket) = store::ticket(&self.store.conn(), &timer.tenant, &timer.ticket)? else {
+            self.store.write(|tx| {
+                store::cancel_timer(tx, &timer.tenant, &timer.ticket, &timer.plugin, &timer.key)
+            })?;
+            return Ok(false);
+        };
+        let now = now_ms().max(timer.due_at);
+        let event = Event {
+            id: format!("timer:{}:{}:{}", timer.plugin, timer.key, timer.due_at),
+            at: now,
+            actor: None,
+            kind: EventKind::TimerFired(timer.key.clone()),
+        };
+        let outcome = self.dispatch(&timer.tenant, event.clone(), ticket.clone())?;
+        self.commit(
+            &timer.tenant,
+            &Dispatched {
+                before: Some(&ticket),
+                event: &event,
+                kind: "timer_fired",
+                outcome: &outcome,
+                fired: Some(timer),
+                fingerprint: None,
+            },
+        )?;
+        self.metrics.count_timer();
+        Ok(true)
+    }
+
+    fn dispatch(&self, tenant: &str, event: Event, ticket: Ticket) -> Result<Outcome, ApiError> {
+        let agents = self.agents(tenant)?;
+        let history = store::requester_tickets(
+            &self.store.conn(),
+            tenant,
+            &ticket.requester.id,
+            &ticket.id,
+            crate::ticket_input::HISTORY_LIMIT,
+        )?
+        .iter()
+        .map(brief)
+        .collect();
+        let now = event.at;
+        let outcome = self.docket.dispatch(
+            tenant,
+            DispatchRequest {
+                event,
+                ticket,
+                agents,
+                history,
+                now,
+            },
+        )?;
+        Ok(outcome)
+    }
+
+    /// Writes everything one event produced, in one transaction, and counts
+    /// the event by what really happened: its outcome once stored, `error`
+    /// when it could not be (e.g. an SLA policy on an unknown calendar).
+    fn commit(&self, tenant: &str, d: &Dispatched<'_>) -> Result<serde_json::Value, ApiError> {
+        let result = self.write_event(tenant, d);
+        let counted = match result {
+            Ok(_) => status_of(d.outcome),
+            Err(_) => "error",
+        };
+        self.metrics.count_outcome(tenant, counted, d.outcome);
+        result
+    }
+
+    fn write_event(&self, tenant: &str, d: &Dispatched<'_>) -> Result<serde_json::Value, ApiError> {
+        let Dispatched {
+            before,
+            event,
+            kind,
+            outcome,
+            fired,
+            fingerprint,
+        } = *d;
+        let state = self.docket.tenant(tenant)?;
+        let applied = outcome.is_applied();
+        let (clocks, milestones) = if applied {
+            let old = store::sla_clocks(&self.store.conn(), tenant, &outcome.ticket_id)?;
+            let effects: Vec<Effect> = outcome.effects.iter().map(|e| e.effect.clone()).collect();
+            sla::update(
+                old,
+                before,
+                &outcome.ticket,
+                &event.kind,
+                &effects,
+                event.at,
+                &state.calendars,
+            )
+            .map_err(|e| ApiError::unprocessable("invalid_sla", e))?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let versions: Vec<serde_json::Value> = outcome
+            .trace
+            .iter()
+            .map(
+                |r| serde_json::json!({ "plugin": r.plugin, "version": r.version, "hash": r.hash }),
+            )
+            .collect();
+        let body = serde_json::to_value(outcome).map_err(ApiError::internal)?;
+        let audit = serde_json::json!({
+            "event": Wire(event),
+            "plugins": versions,
+            "effects": outcome.effects,
+            "trace": outcome.trace,
+            "status": outcome.status,
+        });
+        let status = status_of(outcome);
+        let ticket_id = outcome.ticket_id.clone();
+        let record = store::EventRecord {
+            id: &event.id,
+            kind,
+            at: event.at,
+            status,
+            fingerprint,
+        };
+        self.store
+            .write(|tx| {
+                if let Some(t) = fired {
+                    store::cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
+                }
+                store::record_event(tx, tenant, &ticket_id, &record, &body, &audit)?;
+                if !applied {
+                    return Ok(());
+                }
+                store::put_ticket(tx, &outcome.ticket)?;
+                for e in &outcome.effects {
+                    match &e.effect {
+                        Effect::SetTimer { key, due_at } => store::set_timer(
+                            tx,
+                            &TimerRow {
+                                tenant: tenant.into(),
+                                ticket: ticket_id.clone(),
+                                plugin: e.plugin.clone(),
+                                key: key.clone(),
+                                due_at: *due_at,
+                            },
+                        )?,
+                        Effect::CancelTimer { key } => {
+                            store::cancel_timer(tx, tenant, &ticket_id, &e.plugin, key)?;
+                        }
+                        _ => {}
+                    }
+                }
+                for m in &milestones {
+                    match m {
+                        MilestoneTimer::Set(key, due_at) => store::set_timer(
+                            tx,
+                            &TimerRow {
+                                tenant: tenant.into(),
+                                ticket: ticket_id.clone(),
+                                plugin: sla::SLA_TIMER_OWNER.into(),
+                                key: key.clone(),
+                                due_at: *due_at,
+                            },
+                        )?,
+                        MilestoneTimer::Cancel(key) => {
+                            store::cancel_timer(tx, tenant, &ticket_id, sla::SLA_TIMER_OWNER, key)?;
+                        }
+                    }
+                }
+                store::put_sla_clocks(tx, tenant, &ticket_id, &clocks)
+            })
+            .map_err(|e| match e.sqlite_error_code() {
+                // Another request recorded the same event id first (a replica
+                // or process sharing the database): never a 500.
+                Some(rusqlite::ErrorCode::ConstraintViolation) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "request_in_progress",
+                    format!(
+                        "event `{}` was recorded by a concurrent request; retry to get its outcome",
+                        event.id
+                    ),
+                ),
+                _ => e.into(),
+            })?;
+        Ok(body)
+    }
+
+    /// A ticket with its timers, SLA clocks and decision history.
+    pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, ApiError> {
+        self.docket.tenant(tenant)?;
+        let conn = self.store.conn();
+        let ticket = store::ticket(&conn, tenant, id)?
+            .ok_or_else(|| ApiError::not_found(format!("ticket `{id}`")))?;
+        let timers = store::ticket_timers(&conn, tenant, id)?;
+        let clocks = store::sla_clocks(&conn, tenant, id)?;
+        let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
+        Ok(TicketView {
+            ticket,
+            timers,
+            sla: clocks,
+            history,
+        })
+    }
+}
+
+/// Whether any text in the settings (at any depth) is exactly `name`.
+fn names_text(settings: &serde_json::Map<String, serde_json::Value>, name: &str) -> bool {
+    fn walk(v: &serde_json::Value, name: &str) -> bool {
+        match v {
+            serde_json::Value::String(s) => s == name,
+            serde_json::Value::Array(a) => a.iter().any(|v| walk(v, name)),
+            serde_json::Value::Object(o) => o.values().any(|v| walk(v, name)),
+            _ => false,
+        }
+    }
+    settings.values().any(|v| walk(v, name))
+}
+
+fn compile_calendars(
+    configs: &[CalendarConfig],
+) -> Result<HashMap<String, BusinessCalendar>, ApiError> {
+    docket_engine::calendar::compile_all(configs)
+        .map_err(|e| ApiError::unprocessable("invalid_calendar", e))
+}
+
+fn status_of(o: &Outcome) -> &'static str {
+    match o.status {
+        OutcomeStatus::Applied => "applied",
+        OutcomeStatus::Rejected { .. } => "rejected",
+        OutcomeStatus::Failed { .. } => "failed",
+    }
+}
+
+fn status_code(status: &str, action: &Action) -> StatusCode {
+    match (status, action) {
+        ("applied", Action::Created(_)) => StatusCode::CREATED,
+        ("applied", _) => StatusCode::OK,
+        ("rejected", _) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::FAILED_DEPENDENCY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_that_cannot_be_stored_counts_as_an_error_and_its_timer_waits() {
+        let dir = std::env::temp_dir().join(format!("docket-state-metrics-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Service::open(dir, EngineConfig::default()).unwrap();
+        s.create_tenant("acme", Limits::default()).unwrap();
+        let calendar: CalendarConfig = serde_json::from_value(serde_json::json!({
+            "name": "business-hours", "timezone": "Europe/Berlin", "hours": { "mon": "09:00-17:00" }
+        }))
+        .unwrap();
+        s.set_calendars("acme", vec![calendar]).unwrap();
+        s.install_plugin(
+            "acme",
+            "escalation",
+            docket_guests::plugin("escalation").unwrap(),
+        )
+        .unwrap();
+        s.activate("acme", "escalation", "1").unwrap();
+        let step: PipelineStepDoc = serde_json::from_value(serde_json::json!({
+            "plugin": "escalation", "settings": { "calendar": "business-hours" }
+        }))
+        .unwrap();
+        s.set_pipeline("acme", vec![step]).unwrap();
+        let created = Action::Created(
+            serde_json::from_value(
+                serde_json::json!({ "subject": "s", "requester": { "id": "r" } }),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            s.ticket_event("acme", "T-1", &created, None)
+                .unwrap()
+                .status,
+            StatusCode::CREATED
+        );
+        // The engine loses the calendar the ticket's SLA clocks run on (the
+        // API refuses that; an embedder's engine call does not): the next
+        // event dispatches but cannot be stored.
+        s.docket.set_calendars("acme", HashMap::new()).unwrap();
+        let update = Action::Updated(
+            serde_json::from_value(serde_json::json!({ "priority": "high" })).unwrap(),
+        );
+        let err = s.ticket_event("acme", "T-1", &update, None).unwrap_err();
+        assert_eq!(err.code, "invalid_sla");
+        // Its SLA milestone timers cannot fire either: each is postponed a
+        // minute instead of being retried on every poll.
+        let timers = store::ticket_timers(&s.store.conn(), "acme", "T-1").unwrap();
+        assert!(!timers.is_empty());
+        let first = timers[0].clone();
+        s.store
+            .write(|tx| {
+                store::set_timer(
+                    tx,
+                    &TimerRow {
+                        due_at: 0,
+                        ..first.clone()
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(super::super::timers::fire_due(&s).unwrap(), 1);
+        let moved = store::timer_due(&s.store.conn(), &first).unwrap().unwrap();
+        assert!(
+            moved >= now_ms() + super::super::timers::RETRY_DELAY_MS - 5_000,
+            "{moved}"
+        );
+        assert_eq!(
+            super::super::timers::fire_due(&s).unwrap(),
+            0,
+            "not due again at once"
+        );
+        let metrics = s.metrics.render();
+        assert!(
+            metrics.contains("docket_events_total{tenant=\"acme\",status=\"applied\"} 1\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("docket_events_total{tenant=\"acme\",status=\"error\"} 2\n"),
+            "{metrics}"
+        );
+    }
+}

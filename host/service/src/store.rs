@@ -1,0 +1,1011 @@
+//! The durable store: SQLite in WAL mode in the data directory. One
+//! connection behind a mutex; every write that belongs to one event (ticket,
+//! event record, audit entry, timers, SLA clocks) commits in one transaction,
+//! so an acknowledged event is never lost or half-applied.
+
+use super::sla::SlaClock;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// The schema, one step per version: step `i` takes a database from
+/// version `i` to `i + 1` (SQLite's `user_version`). Data directories made
+/// by an earlier release are brought forward at start; steps never change.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY,
+    limits TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    hash TEXT PRIMARY KEY,
+    tenant TEXT,              -- NULL: the admin key
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plugin_versions (
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name, version)
+);
+CREATE TABLE IF NOT EXISTS plugins (
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    active INTEGER,           -- version number, NULL: none
+    history TEXT NOT NULL,    -- JSON list of previously active versions
+    PRIMARY KEY (tenant, name)
+);
+CREATE TABLE IF NOT EXISTS pipelines (
+    tenant TEXT PRIMARY KEY,
+    steps TEXT NOT NULL       -- JSON
+);
+CREATE TABLE IF NOT EXISTS calendars (
+    tenant TEXT PRIMARY KEY,
+    config TEXT NOT NULL      -- JSON list of calendar configs
+);
+CREATE TABLE IF NOT EXISTS agents (
+    tenant TEXT PRIMARY KEY,
+    config TEXT NOT NULL      -- JSON list of agent configs
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    assignee TEXT,
+    resolved INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    body TEXT NOT NULL,       -- JSON ticket
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS tickets_by_requester ON tickets (tenant, requester, created_at);
+CREATE TABLE IF NOT EXISTS events (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,         -- event id (the idempotency key when given)
+    ticket TEXT NOT NULL,
+    status TEXT NOT NULL,
+    outcome TEXT NOT NULL,    -- JSON outcome, returned again on a retry
+    PRIMARY KEY (tenant, id)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    entry TEXT NOT NULL       -- JSON: event, plugin versions, effects, trace, error
+);
+CREATE INDEX IF NOT EXISTS audit_by_ticket ON audit (tenant, ticket, seq);
+CREATE TABLE IF NOT EXISTS timers (
+    tenant TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, ticket, plugin, key)
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_at);
+CREATE TABLE IF NOT EXISTS sla_clocks (
+    tenant TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    clock TEXT NOT NULL,      -- JSON clock state
+    PRIMARY KEY (tenant, ticket, metric)
+);
+"#;
+
+/// Idempotency fingerprints, public key ids that survive rotation, per-agent open-ticket counts kept as tickets
+/// change (no per-request scan of the tenant's tickets), the calendar each
+/// SLA clock runs on (so replacing calendars can see what uses them), and
+/// indexes for the per-tenant and per-requester reads.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE events ADD COLUMN fingerprint TEXT;
+CREATE TABLE agent_load (
+    tenant TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    PRIMARY KEY (tenant, agent)
+);
+INSERT INTO agent_load (tenant, agent, open)
+    SELECT tenant, assignee, COUNT(*) FROM tickets
+    WHERE assignee IS NOT NULL AND resolved = 0 GROUP BY tenant, assignee;
+ALTER TABLE sla_clocks ADD COLUMN calendar TEXT;
+UPDATE sla_clocks SET calendar = json_extract(clock, '$.calendar');
+CREATE INDEX sla_clocks_by_calendar ON sla_clocks (tenant, calendar);
+CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+DROP INDEX tickets_by_requester;
+CREATE INDEX tickets_by_requester ON tickets (tenant, requester, created_at, id);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant);
+ALTER TABLE api_keys ADD COLUMN id TEXT;
+UPDATE api_keys SET id = 'key_' || substr(hash, 1, 16);
+CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
+"#;
+
+/// A timer row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TimerRow {
+    /// Tenant.
+    pub tenant: String,
+    /// Ticket.
+    pub ticket: String,
+    /// Plugin that set it (`@sla` for the host's SLA milestones).
+    pub plugin: String,
+    /// Key.
+    pub key: String,
+    /// Due instant (ms since the epoch; RFC 3339 on the wire).
+    #[serde(with = "docket_contract::wire::instant")]
+    #[schema(value_type = String, format = DateTime)]
+    pub due_at: i64,
+}
+
+/// The SQLite store.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+/// Decodes a JSON column; a corrupt row is an error, not a panic.
+pub fn from_json<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+impl Store {
+    /// Opens (creating if needed) `docket.db` in the data directory.
+    pub fn open(dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let mut conn = Connection::open(dir.join("docket.db"))?;
+        // WAL for concurrent readers; FULL so an acknowledged commit
+        // survives power loss, not only a crash of the process.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        check_integrity(&conn, dir)?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The connection, for reads and single statements.
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one immediate transaction; commits if it returns Ok.
+    pub fn write<R>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>,
+    ) -> rusqlite::Result<R> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = f(&tx)?;
+        tx.commit()?;
+        Ok(r)
+    }
+}
+
+/// Refuses to start on a damaged database: SQLite's `quick_check` reads
+/// every page, so damage is found now and not as a 500 on some request.
+fn check_integrity(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
+    let db = dir.join("docket.db");
+    let problems: Vec<String> = (|| {
+        let mut st = conn.prepare("PRAGMA quick_check")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| anyhow::anyhow!("{} is not a usable database: {e}", db.display()))?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+    anyhow::bail!(
+        "{} is damaged ({} problem(s) found by quick_check: {}); restore it from a backup",
+        db.display(),
+        problems.len(),
+        shown.join("; ")
+    )
+}
+
+/// Applies the migrations the database has not had yet, each in its own
+/// transaction with the version bump, so a crash leaves a consistent version.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database has schema version {current}, newer than this build knows ({}); \
+             run a newer docket",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)
+            .map_err(|e| anyhow::anyhow!("migrating the database to version {}: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+// ---- tenants and keys --------------------------------------------------------
+
+/// Inserts a tenant and its first key.
+pub fn insert_tenant(
+    tx: &Transaction<'_>,
+    id: &str,
+    limits: &docket_engine::Limits,
+    key_hash: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO tenants (id, limits, created_at) VALUES (?1, ?2, ?3)",
+        params![id, to_json(limits), now],
+    )?;
+    tx.execute(
+        "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, ?2, ?3, ?4)",
+        params![key_hash, id, now, key_id(key_hash)],
+    )?;
+    Ok(())
+}
+
+/// Every tenant with its limits.
+pub fn tenants(conn: &Connection) -> rusqlite::Result<Vec<(String, docket_engine::Limits)>> {
+    let mut st = conn.prepare("SELECT id, limits FROM tenants ORDER BY id")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    rows.map(|r| r.and_then(|(id, l)| Ok((id, from_json(&l)?))))
+        .collect()
+}
+
+/// Whether a tenant exists.
+pub fn tenant_exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM tenants WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map(|o| o.is_some())
+}
+
+/// Whose key this is: `Some(None)` for the admin, `Some(Some(tenant))`, or `None`.
+pub fn key_owner(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Option<String>>> {
+    conn.query_row("SELECT tenant FROM api_keys WHERE hash = ?1", [hash], |r| {
+        r.get::<_, Option<String>>(0)
+    })
+    .optional()
+}
+
+/// Stores the admin key hash (replacing any other admin key).
+pub fn set_admin_key(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM api_keys WHERE tenant IS NULL", [])?;
+    tx.execute(
+        "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, NULL, ?2, ?3)",
+        params![hash, now, key_id(hash)],
+    )?;
+    Ok(())
+}
+
+/// Whether an admin key exists.
+pub fn has_admin_key(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM api_keys WHERE tenant IS NULL",
+        [],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|o| o.is_some())
+}
+
+/// Adds a key for a tenant.
+pub fn add_tenant_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    hash: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, ?2, ?3, ?4)",
+        params![hash, tenant, now, key_id(hash)],
+    )
+    .map(|_| ())
+}
+
+/// A tenant key as listed: its public id (made from the first 16 hex
+/// digits of its first secret's hash, which reveal nothing of any secret;
+/// kept when the secret is rotated) and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct KeyInfo {
+    /// Public id, `key_` + 16 hex digits.
+    pub id: String,
+    /// Creation instant, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// The public id a key gets when it is made.
+pub fn key_id(hash: &str) -> String {
+    format!("key_{}", &hash[..16.min(hash.len())])
+}
+
+/// A tenant's keys, oldest first.
+pub fn tenant_keys(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<KeyInfo>> {
+    let mut st = conn
+        .prepare("SELECT id, created_at FROM api_keys WHERE tenant = ?1 ORDER BY created_at, id")?;
+    let rows = st.query_map([tenant], |r| {
+        Ok(KeyInfo {
+            id: r.get(0)?,
+            created_at: r.get(1)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Deletes the tenant key with this public id; returns whether it existed.
+pub fn revoke_tenant_key(tx: &Transaction<'_>, tenant: &str, id: &str) -> rusqlite::Result<bool> {
+    tx.execute(
+        "DELETE FROM api_keys WHERE tenant = ?1 AND id = ?2",
+        [tenant, id],
+    )
+    .map(|n| n > 0)
+}
+
+/// Gives the tenant key with this public id a new secret (by its hash);
+/// returns whether it existed. The old secret is refused from the commit on.
+pub fn rotate_tenant_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    id: &str,
+    new_hash: &str,
+) -> rusqlite::Result<bool> {
+    tx.execute(
+        "UPDATE api_keys SET hash = ?3 WHERE tenant = ?1 AND id = ?2",
+        [tenant, id, new_hash],
+    )
+    .map(|n| n > 0)
+}
+
+/// Deletes a tenant and everything it owns: keys, plugins, pipeline,
+/// calendars, agents, tickets, events, audit, timers and SLA clocks.
+pub fn delete_tenant(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<bool> {
+    for table in [
+        "api_keys",
+        "plugin_versions",
+        "plugins",
+        "pipelines",
+        "calendars",
+        "agents",
+        "tickets",
+        "agent_load",
+        "events",
+        "audit",
+        "timers",
+        "sla_clocks",
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [tenant])?;
+    }
+    tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant])
+        .map(|n| n > 0)
+}
+
+// ---- plugins, pipeline, calendars, agents ------------------------------------------
+
+/// One stored plugin version.
+pub struct StoredVersion {
+    /// Name.
+    pub name: String,
+    /// Number.
+    pub version: u32,
+    /// Content hash.
+    pub hash: String,
+    /// The installed bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Stores a new version (number chosen by the caller, the next free one).
+pub fn insert_version(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    v: &StoredVersion,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO plugin_versions (tenant, name, version, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![tenant, v.name, v.version, v.hash, v.bytes, now],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO plugins (tenant, name, active, history) VALUES (?1, ?2, NULL, '[]')",
+        params![tenant, v.name],
+    )?;
+    Ok(())
+}
+
+/// Every stored version of a tenant, by name then number.
+pub fn versions(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<StoredVersion>> {
+    let mut st = conn.prepare("SELECT name, version, hash, bytes FROM plugin_versions WHERE tenant = ?1 ORDER BY name, version")?;
+    let rows = st.query_map([tenant], |r| {
+        Ok(StoredVersion {
+            name: r.get(0)?,
+            version: r.get(1)?,
+            hash: r.get(2)?,
+            bytes: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A plugin's activation state: (name, active version, earlier active versions).
+pub type PluginState = (String, Option<u32>, Vec<u32>);
+
+/// The activation state of each plugin of a tenant.
+pub fn plugin_states(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<PluginState>> {
+    let mut st =
+        conn.prepare("SELECT name, active, history FROM plugins WHERE tenant = ?1 ORDER BY name")?;
+    let rows = st.query_map([tenant], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<u32>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    rows.map(|r| r.and_then(|(n, a, h)| Ok((n, a, from_json(&h)?))))
+        .collect()
+}
+
+/// Records which version is active and the history behind it.
+pub fn set_plugin_state(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    name: &str,
+    active: Option<u32>,
+    history: &[u32],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE plugins SET active = ?3, history = ?4 WHERE tenant = ?1 AND name = ?2",
+        params![tenant, name, active, to_json(&history)],
+    )
+    .map(|_| ())
+}
+
+/// Deletes a plugin and all its versions.
+pub fn delete_plugin(tx: &Transaction<'_>, tenant: &str, name: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM plugin_versions WHERE tenant = ?1 AND name = ?2",
+        params![tenant, name],
+    )?;
+    tx.execute(
+        "DELETE FROM plugins WHERE tenant = ?1 AND name = ?2",
+        params![tenant, name],
+    )?;
+    Ok(())
+}
+
+/// Reads a JSON document column of a per-tenant table (`pipelines`, `calendars`, `agents`).
+pub fn tenant_doc<T: DeserializeOwned + Default>(
+    conn: &Connection,
+    table: &str,
+    tenant: &str,
+) -> rusqlite::Result<T> {
+    let column = if table == "pipelines" {
+        "steps"
+    } else {
+        "config"
+    };
+    let sql = format!("SELECT {column} FROM {table} WHERE tenant = ?1");
+    match conn
+        .query_row(&sql, [tenant], |r| r.get::<_, String>(0))
+        .optional()?
+    {
+        Some(s) => from_json(&s),
+        None => Ok(T::default()),
+    }
+}
+
+/// Writes a JSON document column of a per-tenant table.
+pub fn set_tenant_doc<T: Serialize>(
+    tx: &Transaction<'_>,
+    table: &str,
+    tenant: &str,
+    doc: &T,
+) -> rusqlite::Result<()> {
+    let column = if table == "pipelines" {
+        "steps"
+    } else {
+        "config"
+    };
+    let sql = format!(
+        "INSERT INTO {table} (tenant, {column}) VALUES (?1, ?2) ON CONFLICT(tenant) DO UPDATE SET {column} = ?2"
+    );
+    tx.execute(&sql, params![tenant, to_json(doc)]).map(|_| ())
+}
+
+// ---- tickets, events, audit ----------------------------------------------------
+
+/// A stored ticket.
+pub fn ticket(
+    conn: &Connection,
+    tenant: &str,
+    id: &str,
+) -> rusqlite::Result<Option<docket_contract::types::Ticket>> {
+    let body: Option<String> = conn
+        .query_row(
+            "SELECT body FROM tickets WHERE tenant = ?1 AND id = ?2",
+            [tenant, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    body.map(|b| from_json(&b)).transpose()
+}
+
+/// Inserts or replaces a ticket, keeping the per-agent open-ticket counts
+/// in step with it.
+pub fn put_ticket(
+    tx: &Transaction<'_>,
+    t: &docket_contract::types::Ticket,
+) -> rusqlite::Result<()> {
+    let resolved = matches!(
+        t.status,
+        docket_contract::types::Status::Solved | docket_contract::types::Status::Closed
+    );
+    let before: Option<(Option<String>, bool)> = tx
+        .query_row(
+            "SELECT assignee, resolved FROM tickets WHERE tenant = ?1 AND id = ?2",
+            [&t.tenant, &t.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let counted_before = before.and_then(|(a, resolved)| a.filter(|_| !resolved));
+    let counted_now = t.assignee.clone().filter(|_| !resolved);
+    if counted_before != counted_now {
+        if let Some(agent) = &counted_before {
+            tx.execute(
+                "UPDATE agent_load SET open = open - 1 WHERE tenant = ?1 AND agent = ?2",
+                [&t.tenant, agent],
+            )?;
+        }
+        if let Some(agent) = &counted_now {
+            tx.execute(
+                "INSERT INTO agent_load (tenant, agent, open) VALUES (?1, ?2, 1)
+                 ON CONFLICT(tenant, agent) DO UPDATE SET open = open + 1",
+                [&t.tenant, agent],
+            )?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(tenant, id) DO UPDATE SET assignee = ?4, resolved = ?5, body = ?7",
+        params![t.tenant, t.id, t.requester.id, t.assignee, resolved, t.created_at, to_json(t)],
+    )
+    .map(|_| ())
+}
+
+/// The requester's other tickets, newest first.
+pub fn requester_tickets(
+    conn: &Connection,
+    tenant: &str,
+    requester: &str,
+    except: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<docket_contract::types::Ticket>> {
+    let mut st = conn.prepare(
+        "SELECT body FROM tickets WHERE tenant = ?1 AND requester = ?2 AND id != ?3 ORDER BY created_at DESC, id LIMIT ?4",
+    )?;
+    let rows = st.query_map(params![tenant, requester, except, limit as i64], |r| {
+        r.get::<_, String>(0)
+    })?;
+    rows.map(|r| r.and_then(|b| from_json(&b))).collect()
+}
+
+/// Unresolved tickets per assignee, from the counts [`put_ticket`] keeps:
+/// one row per agent, whatever the number of tickets.
+pub fn open_load(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<(String, u32)>> {
+    let mut st =
+        conn.prepare_cached("SELECT agent, open FROM agent_load WHERE tenant = ?1 AND open > 0")?;
+    let rows = st.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// An event already processed: its status, outcome and, when it came with
+/// an idempotency key, the fingerprint of the request that carried it.
+pub struct StoredEvent {
+    /// `applied`, `rejected` or `failed`.
+    pub status: String,
+    /// The outcome answered then.
+    pub outcome: serde_json::Value,
+    /// SHA-256 of the request (method, path, body), for idempotency keys.
+    pub fingerprint: Option<String>,
+}
+
+/// The stored event with this id, if it was already processed.
+pub fn stored_event(
+    conn: &Connection,
+    tenant: &str,
+    id: &str,
+) -> rusqlite::Result<Option<StoredEvent>> {
+    let row: Option<(String, String, Option<String>)> = conn
+        .query_row(
+            "SELECT status, outcome, fingerprint FROM events WHERE tenant = ?1 AND id = ?2",
+            [tenant, id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    row.map(|(status, o, fingerprint)| {
+        Ok(StoredEvent {
+            status,
+            outcome: from_json(&o)?,
+            fingerprint,
+        })
+    })
+    .transpose()
+}
+
+/// What identifies a processed event in the `events` and `audit` tables.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRecord<'a> {
+    /// Event id (the idempotency key when one was given).
+    pub id: &'a str,
+    /// The action's name, e.g. `created`, `timer_fired`.
+    pub kind: &'a str,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// `applied`, `rejected` or `failed`.
+    pub status: &'a str,
+    /// The request's fingerprint, for events with an idempotency key.
+    pub fingerprint: Option<&'a str>,
+}
+
+/// Records a processed event and its audit entry.
+pub fn record_event(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    ticket: &str,
+    event: &EventRecord<'_>,
+    outcome: &serde_json::Value,
+    audit_entry: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    let EventRecord {
+        id: event_id,
+        kind,
+        at,
+        status,
+        fingerprint,
+    } = *event;
+    tx.execute(
+        "INSERT INTO events (tenant, id, ticket, status, outcome, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![tenant, event_id, ticket, status, outcome.to_string(), fingerprint],
+    )?;
+    tx.execute(
+        "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![tenant, ticket, event_id, kind, at, status, audit_entry.to_string()],
+    )?;
+    Ok(())
+}
+
+/// One audit entry: a dispatched event.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// Sequence number, increasing; page with `after`.
+    pub seq: i64,
+    /// Ticket id.
+    pub ticket: String,
+    /// Event id (the idempotency key when one was given).
+    pub event_id: String,
+    /// The action, e.g. `created`, `timer_fired`.
+    pub kind: String,
+    /// When the event happened.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// `applied`, `rejected` or `failed`.
+    pub status: String,
+    /// The event, the plugin versions (hashes) that ran, the effects, the
+    /// trace, and the status.
+    #[schema(value_type = Object)]
+    pub entry: serde_json::Value,
+}
+
+/// Audit entries of a tenant (optionally one ticket), oldest first, after `after_seq`.
+pub fn audit(
+    conn: &Connection,
+    tenant: &str,
+    ticket: Option<&str>,
+    after_seq: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<AuditEntry>> {
+    // Two statements, so each uses its index: (tenant, seq) or (tenant, ticket, seq).
+    const COLUMNS: &str = "SELECT seq, ticket, event_id, kind, at, status, entry FROM audit";
+    let mut st = match ticket {
+        None => conn.prepare_cached(&format!(
+            "{COLUMNS} WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))?,
+        Some(_) => conn.prepare_cached(&format!(
+            "{COLUMNS} WHERE tenant = ?1 AND seq > ?2 AND ticket = ?4 ORDER BY seq LIMIT ?3"
+        ))?,
+    };
+    let row = |r: &rusqlite::Row<'_>| {
+        let entry: String = r.get(6)?;
+        Ok(AuditEntry {
+            seq: r.get(0)?,
+            ticket: r.get(1)?,
+            event_id: r.get(2)?,
+            kind: r.get(3)?,
+            at: docket_contract::wire::instant::text(r.get::<_, i64>(4)?),
+            status: r.get(5)?,
+            entry: from_json(&entry)?,
+        })
+    };
+    let rows = match ticket {
+        None => st.query_map(params![tenant, after_seq, limit as i64], row)?,
+        Some(t) => st.query_map(params![tenant, after_seq, limit as i64, t], row)?,
+    };
+    rows.collect()
+}
+
+// ---- timers and SLA clocks -------------------------------------------------------
+
+/// Sets or replaces a timer.
+pub fn set_timer(tx: &Transaction<'_>, t: &TimerRow) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO timers (tenant, ticket, plugin, key, due_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(tenant, ticket, plugin, key) DO UPDATE SET due_at = ?5",
+        params![t.tenant, t.ticket, t.plugin, t.key, t.due_at],
+    )
+    .map(|_| ())
+}
+
+/// Cancels a timer; returns whether it existed.
+pub fn cancel_timer(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    ticket: &str,
+    plugin: &str,
+    key: &str,
+) -> rusqlite::Result<bool> {
+    tx.execute(
+        "DELETE FROM timers WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4",
+        params![tenant, ticket, plugin, key],
+    )
+    .map(|n| n > 0)
+}
+
+/// A `timers` row selected as (tenant, ticket, plugin, key, due_at).
+fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
+    Ok(TimerRow {
+        tenant: r.get(0)?,
+        ticket: r.get(1)?,
+        plugin: r.get(2)?,
+        key: r.get(3)?,
+        due_at: r.get(4)?,
+    })
+}
+
+/// Timers due at or before `now`, earliest first.
+pub fn due_timers(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<TimerRow>> {
+    let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at, tenant, ticket LIMIT ?2")?;
+    let rows = st.query_map(params![now, limit as i64], timer_row)?;
+    rows.collect()
+}
+
+/// Timers of a ticket.
+pub fn ticket_timers(
+    conn: &Connection,
+    tenant: &str,
+    ticket: &str,
+) -> rusqlite::Result<Vec<TimerRow>> {
+    let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE tenant = ?1 AND ticket = ?2 ORDER BY due_at")?;
+    let rows = st.query_map([tenant, ticket], timer_row)?;
+    rows.collect()
+}
+
+/// A timer's current due instant, if it still exists.
+pub fn timer_due(conn: &Connection, t: &TimerRow) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT due_at FROM timers WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4",
+        [&t.tenant, &t.ticket, &t.plugin, &t.key],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Moves a timer that could not fire to `due_at`, unless it was replaced
+/// or cancelled meanwhile (its due instant is no longer `t.due_at`);
+/// returns whether it moved.
+pub fn postpone_timer(tx: &Transaction<'_>, t: &TimerRow, due_at: i64) -> rusqlite::Result<bool> {
+    tx.execute(
+        "UPDATE timers SET due_at = ?6 WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4 AND due_at = ?5",
+        params![t.tenant, t.ticket, t.plugin, t.key, t.due_at, due_at],
+    )
+    .map(|n| n > 0)
+}
+
+/// The SLA clocks of a ticket.
+pub fn sla_clocks(
+    conn: &Connection,
+    tenant: &str,
+    ticket: &str,
+) -> rusqlite::Result<Vec<SlaClock>> {
+    let mut st = conn.prepare(
+        "SELECT clock FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2 ORDER BY metric",
+    )?;
+    let rows = st.query_map([tenant, ticket], |r| r.get::<_, String>(0))?;
+    rows.map(|r| r.and_then(|c| from_json(&c))).collect()
+}
+
+/// Replaces the SLA clocks of a ticket.
+pub fn put_sla_clocks(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    ticket: &str,
+    clocks: &[SlaClock],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2",
+        [tenant, ticket],
+    )?;
+    for clock in clocks {
+        tx.execute(
+            "INSERT INTO sla_clocks (tenant, ticket, metric, clock, calendar) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![tenant, ticket, clock.metric, to_json(clock), clock.calendar],
+        )?;
+    }
+    Ok(())
+}
+
+/// What in the store uses a calendar: the SLA clocks on it (running,
+/// paused, or stopped ones, which restart on a reopen or a reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarUse {
+    /// SLA clocks on the calendar.
+    pub clocks: u64,
+    /// Tickets those clocks belong to.
+    pub tickets: u64,
+    /// One of those tickets, for the message.
+    pub example_ticket: String,
+}
+
+/// The SLA clocks of a tenant that run on `calendar` (an indexed count).
+pub fn calendar_use(
+    conn: &Connection,
+    tenant: &str,
+    calendar: &str,
+) -> rusqlite::Result<Option<CalendarUse>> {
+    conn.query_row(
+        "SELECT COUNT(*), COUNT(DISTINCT ticket), MIN(ticket) FROM sla_clocks WHERE tenant = ?1 AND calendar = ?2",
+        [tenant, calendar],
+        |r| {
+            let clocks: u64 = r.get(0)?;
+            let tickets: u64 = r.get(1)?;
+            Ok(r.get::<_, Option<String>>(2)?.map(|example_ticket| CalendarUse {
+                clocks,
+                tickets,
+                example_ticket,
+            }))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticket_input::{NewTicket, new_ticket};
+    use docket_contract::types::{Status, Ticket};
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("docket-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn ticket(tenant: &str, id: &str) -> Ticket {
+        let n: NewTicket = serde_json::from_value(
+            serde_json::json!({ "subject": "s", "requester": { "id": "r" } }),
+        )
+        .unwrap();
+        new_ticket(tenant, id, 0, &n).unwrap()
+    }
+
+    /// The open-ticket counts as a scan of every ticket computes them.
+    fn scanned_load(conn: &Connection, tenant: &str) -> Vec<(String, u32)> {
+        let mut st = conn
+            .prepare(
+                "SELECT assignee, COUNT(*) FROM tickets WHERE tenant = ?1 AND assignee IS NOT NULL
+                 AND resolved = 0 GROUP BY assignee ORDER BY assignee",
+            )
+            .unwrap();
+        st.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn kept_load(conn: &Connection, tenant: &str) -> Vec<(String, u32)> {
+        let mut load = open_load(conn, tenant).unwrap();
+        load.sort();
+        load
+    }
+
+    #[test]
+    fn open_ticket_counts_follow_every_change_of_assignee_and_status() {
+        let store = Store::open(&scratch("load")).unwrap();
+        let agents = [None, Some("ana"), Some("ben"), Some("cy")];
+        let statuses = [
+            Status::Open,
+            Status::Pending,
+            Status::Solved,
+            Status::Closed,
+        ];
+        let mut tickets: Vec<Ticket> = (0..12).map(|i| ticket("t", &format!("T-{i}"))).collect();
+        // A deterministic walk through reassignments, solves and reopens.
+        let mut x: u64 = 7;
+        for step in 0..600 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let t = &mut tickets[(x >> 33) as usize % 12];
+            t.assignee = agents[(x >> 40) as usize % 4].map(str::to_string);
+            t.status = statuses[(x >> 50) as usize % 4];
+            store.write(|tx| put_ticket(tx, t)).unwrap();
+            if step % 50 == 0 {
+                let conn = store.conn();
+                assert_eq!(
+                    kept_load(&conn, "t"),
+                    scanned_load(&conn, "t"),
+                    "step {step}"
+                );
+            }
+        }
+        let conn = store.conn();
+        assert_eq!(kept_load(&conn, "t"), scanned_load(&conn, "t"));
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_data() {
+        let dir = scratch("migrate");
+        {
+            let conn = Connection::open(dir.join("docket.db")).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            for (id, assignee, resolved) in [
+                ("A", "ana", 0),
+                ("B", "ana", 0),
+                ("C", "ana", 1),
+                ("D", "ben", 0),
+            ] {
+                let mut t = ticket("t", id);
+                t.assignee = Some(assignee.into());
+                conn.execute(
+                    "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body) VALUES ('t', ?1, 'r', ?2, ?3, 0, ?4)",
+                    params![id, assignee, resolved, to_json(&t)],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO sla_clocks (tenant, ticket, metric, clock) VALUES ('t', 'A', 'resolution', ?1)",
+                [serde_json::json!({ "calendar": "bh" }).to_string()],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let conn = store.conn();
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        assert_eq!(
+            kept_load(&conn, "t"),
+            vec![("ana".to_string(), 2), ("ben".to_string(), 1)]
+        );
+        assert_eq!(
+            calendar_use(&conn, "t", "bh").unwrap().map(|u| u.clocks),
+            Some(1)
+        );
+        drop(conn);
+        drop(store);
+        // Opening again applies nothing twice.
+        Store::open(&dir).unwrap();
+    }
+}
