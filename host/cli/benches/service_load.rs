@@ -192,21 +192,21 @@ fn setup_good_tenants(base: &str) -> Vec<String> {
 /// solved, all from the requesters the load clients use, so both the
 /// agents' load and the requester history have `n` tickets behind them.
 fn seed_tickets(data: &std::path::Path, n: usize) {
+    use docket_app::sqlite as store;
     use docket_engine::types::Status;
-    use docket_service::store;
-    let s = store::Store::open(data).unwrap();
+    let s = store::SqliteStore::open(data).unwrap();
     let base_instant = 1_795_392_000_000i64; // 2026-11-23
     for t in 0..GOOD_TENANTS {
         let tenant = format!("good{t}");
         s.write(|tx| {
             for i in 0..n {
-                let new: docket_service::ticket_input::NewTicket =
+                let new: docket_app::ticket_input::NewTicket =
                     serde_json::from_value(serde_json::json!({
                         "subject": "Existing", "category": "hardware",
                         "requester": { "id": format!("c-{}", i % CLIENTS), "region": "emea" }
                     }))
                     .unwrap();
-                let mut ticket = docket_service::ticket_input::new_ticket(
+                let mut ticket = docket_app::ticket_input::new_ticket(
                     &tenant,
                     &format!("S-{i}"),
                     base_instant - (n - i) as i64 * 60_000,

@@ -268,7 +268,7 @@ fn strings<'a>(v: &'a serde_json::Value, path: String, out: &mut Vec<(String, &'
 
 #[test]
 fn outcomes_speak_the_input_shape_and_read_back() {
-    use docket_service::ticket_input::{FieldValueIn, RequesterIn, parse_priority, parse_status};
+    use docket_app::ticket_input::{FieldValueIn, RequesterIn, parse_priority, parse_status};
     let (code, out, err) = run(&["demo", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let outcomes: Vec<serde_json::Value> = out

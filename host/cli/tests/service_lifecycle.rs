@@ -536,12 +536,12 @@ fn errors_are_json_and_the_bearer_scheme_is_case_insensitive() {
 fn a_damaged_database_refuses_to_start() {
     let data = temp_dir("damaged");
     {
-        let store = docket_service::store::Store::open(&data).unwrap();
+        let store = docket_app::SqliteStore::open(&data).unwrap();
         let limits = docket_engine::Limits::default();
         store
             .write(|tx| {
                 for i in 0..400 {
-                    docket_service::store::insert_tenant(
+                    docket_app::sqlite::insert_tenant(
                         tx,
                         &format!("t{i:04}"),
                         &limits,

@@ -8,15 +8,15 @@ use super::auth::{require_admin, require_tenant};
 use super::error::ApiError;
 use super::schema::*;
 use super::state::{Idempotency, PipelineStepDoc, Service};
-use crate::ticket_input::{
-    Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
-};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use docket_app::ticket_input::{
+    Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
+};
 use docket_engine::calendar::CalendarConfig;
 use docket_engine::config::AgentConfig;
 use docket_engine::dispatch::Outcome;
@@ -341,7 +341,7 @@ async fn create_tenant(State(s): Shared, headers: HeaderMap, b: Body) -> ApiResu
 async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
     let tenants = blocking(move || {
         require_admin(&s, &headers)?;
-        Ok(s.docket.tenant_ids())
+        Ok(s.docket().tenant_ids())
     })
     .await?;
     ok(StatusCode::OK, TenantList { tenants })
@@ -505,10 +505,10 @@ async fn list_plugins(
 ) -> ApiResult {
     let plugins = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        let state = s.docket.tenant(&p.tenant)?;
+        let state = s.docket().tenant(&p.tenant)?;
         let mut out = std::collections::BTreeMap::new();
         for name in state.plugins.keys() {
-            out.insert(name.clone(), s.docket.versions(&p.tenant, name)?);
+            out.insert(name.clone(), s.docket().versions(&p.tenant, name)?);
         }
         Ok(out)
     })
@@ -568,7 +568,7 @@ async fn upload_plugin(
 async fn get_plugin(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
     let versions = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        Ok(s.docket.versions(&p.tenant, &p.name)?)
+        Ok(s.docket().versions(&p.tenant, &p.name)?)
     })
     .await?;
     ok(StatusCode::OK, VersionList { versions })
@@ -782,7 +782,9 @@ mod tests {
     /// the constants the checks use).
     #[test]
     fn body_bounds_are_the_enforced_ones() {
-        use crate::ticket_input::{MAX_ENTRY_MINUTES, MAX_PART_QUANTITY, MAX_UNIT_PRICE_MINOR};
+        use docket_app::ticket_input::{
+            MAX_ENTRY_MINUTES, MAX_PART_QUANTITY, MAX_UNIT_PRICE_MINOR,
+        };
         let doc = serde_json::to_value(openapi()).unwrap();
         let schemas = &doc["components"]["schemas"];
         let max = |schema: &str, field: &str| {

@@ -5,8 +5,8 @@
 
 use super::error::ApiError;
 use super::state::{Service, key_hash};
-use super::store;
 use axum::http::{HeaderMap, StatusCode};
+use docket_app::sqlite as store;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub fn principal(service: &Service, headers: &HeaderMap) -> Result<Principal, Ap
         .map(|(_, key)| key.trim())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
-    match store::key_owner(&service.store.conn(), &key_hash(key))? {
+    match store::key_owner(&service.store().conn(), &key_hash(key))? {
         Some(None) => Ok(Principal::Admin),
         Some(Some(tenant)) => Ok(Principal::Tenant(tenant)),
         None => Err(unauthorized("unknown API key")),
@@ -59,7 +59,7 @@ pub fn require_tenant(
 ) -> Result<(), ApiError> {
     match principal(service, headers)? {
         Principal::Admin => {
-            service.docket.tenant(tenant)?;
+            service.docket().tenant(tenant)?;
             Ok(())
         }
         Principal::Tenant(t) if t == tenant => Ok(()),

@@ -77,6 +77,44 @@ impl From<docket_engine::DocketError> for ApiError {
     }
 }
 
+impl From<docket_app::StoreError> for ApiError {
+    fn from(e: docket_app::StoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl From<docket_app::AppError> for ApiError {
+    fn from(e: docket_app::AppError) -> ApiError {
+        use docket_app::AppError as A;
+        match e {
+            A::Engine(e) => e.into(),
+            A::TicketExists { ticket } => ApiError::conflict(format!("ticket `{ticket}` exists")),
+            A::NoSuchTicket { ticket } => ApiError::not_found(format!("ticket `{ticket}`")),
+            A::InvalidEvent { reason, .. } => ApiError::unprocessable("invalid_event", reason),
+            // Over HTTP, event ids are idempotency keys.
+            A::EventIdReused { id } => ApiError::unprocessable(
+                "idempotency_key_reused",
+                format!(
+                    "Idempotency-Key `{id}` was already used for a different request \
+                     (another endpoint, ticket or body); use a new key"
+                ),
+            ),
+            A::EventInProgress { id } => ApiError::new(
+                StatusCode::CONFLICT,
+                "request_in_progress",
+                format!(
+                    "a request with Idempotency-Key (event id) `{id}` is still being processed; \
+                     retry it later to get its outcome"
+                ),
+            ),
+            A::InvalidSla { reason } => ApiError::unprocessable("invalid_sla", reason),
+            A::Store(e) => e.into(),
+            A::NotRecorded { error, .. } => (*error).into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });

@@ -5,12 +5,8 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
-pub mod replay;
 pub mod schema;
-pub mod sla;
 pub mod state;
-pub mod store;
-pub mod ticket_input;
 pub mod timers;
 
 use docket_engine::EngineConfig;

@@ -4,7 +4,8 @@
 //! annotations (`api.rs`), so it cannot drift from what is served.
 
 use super::state::PipelineStepDoc;
-use super::store::{AuditEntry, KeyInfo, TimerRow};
+use docket_app::TimerRow;
+use docket_app::sqlite::{AuditEntry, KeyInfo};
 use docket_engine::Limits;
 use docket_engine::calendar::CalendarConfig;
 use docket_engine::config::AgentConfig;
@@ -148,7 +149,7 @@ pub struct TicketView {
     /// Pending timers (plugins' and the `@sla` milestones).
     pub timers: Vec<TimerRow>,
     /// SLA clocks.
-    pub sla: Vec<super::sla::SlaClock>,
+    pub sla: Vec<docket_app::sla::SlaClock>,
     /// Every event dispatched on the ticket.
     pub history: Vec<AuditEntry>,
 }

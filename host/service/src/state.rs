@@ -6,29 +6,23 @@
 use super::error::ApiError;
 use super::metrics::Metrics;
 use super::schema::{NewKey, TenantDoc, TicketView};
-use super::sla::{self, MilestoneTimer};
-use super::store::{self, Store, TimerRow};
-use crate::ticket_input::{Action, apply_action, brief, new_ticket};
 use axum::http::StatusCode;
+use docket_app::sqlite::{self as store, SqliteStore};
+use docket_app::ticket_input::Action;
+use docket_app::{AppError, EventResult, Lifecycle, Recorded, TicketEvent, TimerRow};
 use docket_contract::EventKindName;
-use docket_contract::bindings::docket::plugin::types::{Agent, Event, EventKind, Ticket};
-use docket_contract::wire::Wire;
 use docket_engine::calendar::{BusinessCalendar, CalendarConfig};
 use docket_engine::config::{AgentConfig, settings_of};
-use docket_engine::dispatch::{DispatchRequest, Outcome, OutcomeStatus};
-use docket_engine::effects::Effect;
 use docket_engine::registry::{Docket, FailurePolicy, PipelineStep, TenantState, VersionInfo};
 use docket_engine::{EngineConfig, Limits};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// The most tickets an agent may be declared to have open elsewhere.
 pub(super) const MAX_OPEN_TICKETS: u32 = 1_000_000;
-/// Ticket locks kept before unheld ones are dropped.
-const LOCKS_BEFORE_PRUNING: usize = 4096;
 
 /// A pipeline step as the API takes and stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -106,23 +100,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// An event that went through the pipeline, with what its commit needs.
-#[derive(Clone, Copy)]
-struct Dispatched<'a> {
-    /// The ticket before the event (`None` for a new ticket).
-    before: Option<&'a Ticket>,
-    /// The event.
-    event: &'a Event,
-    /// The action's name, e.g. `created`, `timer_fired`.
-    kind: &'a str,
-    /// What the pipeline decided.
-    outcome: &'a Outcome,
-    /// The timer this event fires, deleted in the same transaction.
-    fired: Option<&'a TimerRow>,
-    /// The idempotency fingerprint of the request, if it had a key.
-    fingerprint: Option<&'a str>,
-}
-
 /// What an event request returns.
 #[derive(Debug, Clone)]
 pub struct EventResponse {
@@ -132,41 +109,22 @@ pub struct EventResponse {
     pub body: serde_json::Value,
 }
 
-/// Engine + store.
+/// The event lifecycle over the SQLite store, with the tenants' keys,
+/// plugins and configuration around it.
 pub struct Service {
-    /// The engine.
-    pub docket: Docket,
-    /// The store.
-    pub store: Store,
+    events: Lifecycle<SqliteStore>,
+    /// The instant events happen at and timers come due by.
+    clock: Clock,
     /// Counters.
     pub metrics: Metrics,
-    ticket_locks: Mutex<HashMap<TicketKey, Arc<Mutex<()>>>>,
-    /// Idempotency keys whose request is being processed right now.
-    keys_in_flight: Mutex<HashSet<TicketKey>>,
     /// Serializes changes to tenants and their plugins (rare), so version
     /// numbers and activation state are written in the order they happen.
     admin_lock: Mutex<()>,
 }
 
-/// (tenant, ticket): the unit events are serialized on; also (tenant,
-/// idempotency key) for the keys in flight.
-type TicketKey = (String, String);
-
-/// Holds an idempotency key as in flight until dropped.
-struct KeyClaim<'a> {
-    service: &'a Service,
-    key: TicketKey,
-}
-
-impl Drop for KeyClaim<'_> {
-    fn drop(&mut self) {
-        self.service
-            .keys_in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.key);
-    }
-}
+/// Where a service's `now` comes from: the system clock, or (for tests
+/// that replay recorded time) a function the caller controls.
+pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
 
 /// The hex SHA-256 of an API key, as stored.
 pub fn key_hash(key: &str) -> String {
@@ -209,25 +167,47 @@ pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
 
 impl Service {
     /// Opens the store in `data_dir` and loads every tenant into a new engine.
-    pub fn open(data_dir: PathBuf, mut engine: EngineConfig) -> anyhow::Result<Service> {
-        let store = Store::open(&data_dir)?;
+    pub fn open(data_dir: PathBuf, engine: EngineConfig) -> anyhow::Result<Service> {
+        Service::open_with_clock(data_dir, engine, Box::new(now_ms))
+    }
+
+    /// [`open`](Self::open), with events and timers on `clock`.
+    pub fn open_with_clock(
+        data_dir: PathBuf,
+        mut engine: EngineConfig,
+        clock: Clock,
+    ) -> anyhow::Result<Service> {
+        let store = SqliteStore::open(&data_dir)?;
         engine
             .cache_dir
             .get_or_insert_with(|| data_dir.join("artifacts"));
         let service = Service {
-            docket: Docket::new(engine)?,
-            store,
+            events: Lifecycle::new(Docket::new(engine)?, store),
+            clock,
             metrics: Metrics::default(),
-            ticket_locks: Mutex::new(HashMap::new()),
-            keys_in_flight: Mutex::new(HashSet::new()),
             admin_lock: Mutex::new(()),
         };
         service.load_all()?;
         Ok(service)
     }
 
+    /// The engine.
+    pub fn docket(&self) -> &Docket {
+        self.events.docket()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqliteStore {
+        self.events.store()
+    }
+
+    /// The service's current instant (ms since the epoch).
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
     fn load_all(&self) -> anyhow::Result<()> {
-        let tenants = store::tenants(&self.store.conn())?;
+        let tenants = store::tenants(&self.store().conn())?;
         for (id, limits) in tenants {
             self.load_tenant(&id, limits)
                 .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {}", e.message))?;
@@ -236,27 +216,27 @@ impl Service {
     }
 
     fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), ApiError> {
-        let conn = self.store.conn();
+        let conn = self.store().conn();
         let versions = store::versions(&conn, id)?;
         let states = store::plugin_states(&conn, id)?;
         let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", id)?;
         let steps: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", id)?;
         drop(conn);
-        self.docket.put_tenant(TenantState::new(id, limits))?;
-        self.docket
+        self.docket().put_tenant(TenantState::new(id, limits))?;
+        self.docket()
             .set_calendars(id, compile_calendars(&calendars)?)?;
         for v in &versions {
-            self.docket.install(id, &v.name, &v.bytes)?;
+            self.docket().install(id, &v.name, &v.bytes)?;
         }
         for (name, active, history) in states {
-            self.docket
+            self.docket()
                 .restore_activation(id, &name, active, &history)?;
         }
         let steps = steps
             .iter()
             .map(PipelineStepDoc::to_step)
             .collect::<Result<_, _>>()?;
-        self.docket.set_pipeline(id, steps)?;
+        self.docket().set_pipeline(id, steps)?;
         Ok(())
     }
 
@@ -265,14 +245,14 @@ impl Service {
     pub fn ensure_admin_key(&self, key: Option<&str>) -> anyhow::Result<Option<String>> {
         match key {
             Some(k) => {
-                self.store
+                self.store()
                     .write(|tx| store::set_admin_key(tx, &key_hash(k), now_ms()))?;
                 Ok(None)
             }
-            None if store::has_admin_key(&self.store.conn())? => Ok(None),
+            None if store::has_admin_key(&self.store().conn())? => Ok(None),
             None => {
                 let k = new_key("dk_admin");
-                self.store
+                self.store()
                     .write(|tx| store::set_admin_key(tx, &key_hash(&k), now_ms()))?;
                 Ok(Some(k))
             }
@@ -284,31 +264,31 @@ impl Service {
         let _admin = self.admin();
         check_id("tenant id", id)?;
         limits
-            .validate(self.docket.runtime().config())
+            .validate(self.docket().runtime().config())
             .map_err(|e| ApiError::unprocessable("invalid_limits", e))?;
-        if store::tenant_exists(&self.store.conn(), id)? {
+        if store::tenant_exists(&self.store().conn(), id)? {
             return Err(ApiError::conflict(format!("tenant `{id}` exists")));
         }
         let key = new_key(&format!("dk_{id}"));
-        self.store
+        self.store()
             .write(|tx| store::insert_tenant(tx, id, &limits, &key_hash(&key), now_ms()))?;
-        self.docket.put_tenant(TenantState::new(id, limits))?;
+        self.docket().put_tenant(TenantState::new(id, limits))?;
         Ok(shown_once(key))
     }
 
     /// Adds an API key for a tenant.
     pub fn add_key(&self, tenant: &str) -> Result<NewKey, ApiError> {
-        self.docket.tenant(tenant)?;
+        self.docket().tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
-        self.store
+        self.store()
             .write(|tx| store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms()))?;
         Ok(shown_once(key))
     }
 
     /// A tenant's configuration as the API shows it.
     pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, ApiError> {
-        let state = self.docket.tenant(tenant)?;
-        let conn = self.store.conn();
+        let state = self.docket().tenant(tenant)?;
+        let conn = self.store().conn();
         Ok(TenantDoc {
             id: tenant.to_string(),
             limits: state.limits.clone(),
@@ -328,7 +308,7 @@ impl Service {
         after: i64,
         limit: u32,
     ) -> Result<Vec<store::AuditEntry>, ApiError> {
-        self.docket.tenant(tenant)?;
+        self.docket().tenant(tenant)?;
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::bad_request(format!(
                 "limit: {limit} is out of range (1 to 1000)"
@@ -341,7 +321,7 @@ impl Service {
             check_id("ticket", &t.to_ascii_lowercase())?;
         }
         Ok(store::audit(
-            &self.store.conn(),
+            &self.store().conn(),
             tenant,
             ticket,
             after,
@@ -351,16 +331,16 @@ impl Service {
 
     /// A tenant's keys, without their secrets.
     pub fn keys(&self, tenant: &str) -> Result<Vec<store::KeyInfo>, ApiError> {
-        self.docket.tenant(tenant)?;
-        Ok(store::tenant_keys(&self.store.conn(), tenant)?)
+        self.docket().tenant(tenant)?;
+        Ok(store::tenant_keys(&self.store().conn(), tenant)?)
     }
 
     /// Revokes a tenant key: from the commit on, it is refused (401) on
     /// every endpoint.
     pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), ApiError> {
-        self.docket.tenant(tenant)?;
+        self.docket().tenant(tenant)?;
         if self
-            .store
+            .store()
             .write(|tx| store::revoke_tenant_key(tx, tenant, key_id))?
         {
             Ok(())
@@ -373,10 +353,10 @@ impl Service {
     /// secret is refused from the commit on. Returns the new secret (shown
     /// once).
     pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<NewKey, ApiError> {
-        self.docket.tenant(tenant)?;
+        self.docket().tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         let rotated = self
-            .store
+            .store()
             .write(|tx| store::rotate_tenant_key(tx, tenant, key_id, &key_hash(&key)))?;
         if rotated {
             Ok(NewKey {
@@ -393,9 +373,9 @@ impl Service {
     /// one transaction, then from the engine. Nothing is retained.
     pub fn delete_tenant(&self, tenant: &str) -> Result<(), ApiError> {
         let _admin = self.admin();
-        self.docket.tenant(tenant)?;
-        self.store.write(|tx| store::delete_tenant(tx, tenant))?;
-        self.docket.remove_tenant(tenant)?;
+        self.docket().tenant(tenant)?;
+        self.store().write(|tx| store::delete_tenant(tx, tenant))?;
+        self.docket().remove_tenant(tenant)?;
         Ok(())
     }
 
@@ -408,10 +388,10 @@ impl Service {
     ) -> Result<(StatusCode, VersionInfo), ApiError> {
         let _admin = self.admin();
         check_id("plugin name", name)?;
-        let (compiled, _) = self.docket.compile_for(tenant, name, bytes)?;
+        let (compiled, _) = self.docket().compile_for(tenant, name, bytes)?;
         let hash = compiled.info().hash.clone();
         // A plugin name not installed yet has no versions.
-        let versions = self.docket.versions(tenant, name).unwrap_or_default();
+        let versions = self.docket().versions(tenant, name).unwrap_or_default();
         if let Some(v) = versions.iter().find(|v| v.info.hash == hash) {
             return Ok((StatusCode::OK, v.clone()));
         }
@@ -422,15 +402,15 @@ impl Service {
             hash,
             bytes: bytes.to_vec(),
         };
-        self.store
+        self.store()
             .write(|tx| store::insert_version(tx, tenant, &stored, now_ms()))?;
-        let info = self.docket.install(tenant, name, bytes)?;
+        let info = self.docket().install(tenant, name, bytes)?;
         Ok((StatusCode::CREATED, info))
     }
 
     fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
-        let (active, history) = self.docket.activation_state(tenant, name)?;
-        self.store
+        let (active, history) = self.docket().activation_state(tenant, name)?;
+        self.store()
             .write(|tx| store::set_plugin_state(tx, tenant, name, active, &history))?;
         Ok(())
     }
@@ -443,7 +423,7 @@ impl Service {
         version: &str,
     ) -> Result<VersionInfo, ApiError> {
         let _admin = self.admin();
-        let v = self.docket.activate(tenant, name, version)?;
+        let v = self.docket().activate(tenant, name, version)?;
         self.persist_activation(tenant, name)?;
         Ok(v)
     }
@@ -451,7 +431,7 @@ impl Service {
     /// Rolls back to the previously active version.
     pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, ApiError> {
         let _admin = self.admin();
-        let v = self.docket.rollback(tenant, name)?;
+        let v = self.docket().rollback(tenant, name)?;
         self.persist_activation(tenant, name)?;
         Ok(v)
     }
@@ -459,7 +439,7 @@ impl Service {
     /// Deletes a plugin not in the pipeline.
     pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
         let _admin = self.admin();
-        let state = self.docket.tenant(tenant)?;
+        let state = self.docket().tenant(tenant)?;
         if !state.plugins.contains_key(name) {
             return Err(ApiError::not_found(format!("plugin `{name}`")));
         }
@@ -468,9 +448,9 @@ impl Service {
                 "plugin `{name}` is in the pipeline; remove it from the pipeline first"
             )));
         }
-        self.store
+        self.store()
             .write(|tx| store::delete_plugin(tx, tenant, name))?;
-        self.docket.remove_plugin(tenant, name)?;
+        self.docket().remove_plugin(tenant, name)?;
         Ok(())
     }
 
@@ -481,13 +461,13 @@ impl Service {
             .iter()
             .map(PipelineStepDoc::to_step)
             .collect::<Result<Vec<_>, _>>()?;
-        let previous = self.docket.tenant(tenant)?.pipeline.clone();
-        self.docket.set_pipeline(tenant, parsed)?;
+        let previous = self.docket().tenant(tenant)?.pipeline.clone();
+        self.docket().set_pipeline(tenant, parsed)?;
         if let Err(e) = self
-            .store
+            .store()
             .write(|tx| store::set_tenant_doc(tx, "pipelines", tenant, &steps))
         {
-            let _ = self.docket.set_pipeline(tenant, previous);
+            let _ = self.docket().set_pipeline(tenant, previous);
             return Err(e.into());
         }
         Ok(())
@@ -505,7 +485,7 @@ impl Service {
     ) -> Result<(), ApiError> {
         let _admin = self.admin();
         let compiled = compile_calendars(&calendars)?;
-        let state = self.docket.tenant(tenant)?;
+        let state = self.docket().tenant(tenant)?;
         let mut removed: Vec<&String> = state
             .calendars
             .keys()
@@ -513,10 +493,10 @@ impl Service {
             .collect();
         removed.sort();
         let steps: Vec<PipelineStepDoc> =
-            store::tenant_doc(&self.store.conn(), "pipelines", tenant)?;
+            store::tenant_doc(&self.store().conn(), "pipelines", tenant)?;
         for name in removed {
             let mut users = Vec::new();
-            if let Some(u) = store::calendar_use(&self.store.conn(), tenant, name)? {
+            if let Some(u) = store::calendar_use(&self.store().conn(), tenant, name)? {
                 users.push(format!(
                     "{} SLA clock(s) on {} ticket(s), e.g. `{}`",
                     u.clocks, u.tickets, u.example_ticket
@@ -537,16 +517,16 @@ impl Service {
                 ));
             }
         }
-        self.store
+        self.store()
             .write(|tx| store::set_tenant_doc(tx, "calendars", tenant, &calendars))?;
-        self.docket.set_calendars(tenant, compiled)?;
+        self.docket().set_calendars(tenant, compiled)?;
         Ok(())
     }
 
     /// Replaces the agents.
     pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), ApiError> {
         let _admin = self.admin();
-        self.docket.tenant(tenant)?;
+        self.docket().tenant(tenant)?;
         for a in &agents {
             check_id("agent id", &a.id)?;
             if a.open_tickets > MAX_OPEN_TICKETS {
@@ -559,7 +539,7 @@ impl Service {
                 ));
             }
         }
-        self.store
+        self.store()
             .write(|tx| store::set_tenant_doc(tx, "agents", tenant, &agents))?;
         Ok(())
     }
@@ -568,38 +548,12 @@ impl Service {
         self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn ticket_lock(&self, tenant: &str, ticket: &str) -> Arc<Mutex<()>> {
-        let mut locks = self.ticket_locks.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget the locks nobody holds once the map grows: one entry per
-        // ticket ever touched would be a slow leak.
-        if locks.len() >= LOCKS_BEFORE_PRUNING {
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-        }
-        locks
-            .entry((tenant.to_string(), ticket.to_string()))
-            .or_default()
-            .clone()
-    }
-
-    fn agents(&self, tenant: &str) -> Result<Vec<Agent>, ApiError> {
-        let conn = self.store.conn();
-        let configs: Vec<AgentConfig> = store::tenant_doc(&conn, "agents", tenant)?;
-        let load: HashMap<String, u32> = store::open_load(&conn, tenant)?.into_iter().collect();
-        Ok(configs
-            .iter()
-            .map(|c| {
-                let mut a = c.to_agent();
-                a.open_tickets += load.get(&a.id).copied().unwrap_or(0);
-                a
-            })
-            .collect())
-    }
-
-    /// Applies an event to a ticket: dispatch, then one transaction. With an
-    /// idempotency key, a repeated request returns the stored outcome; the
-    /// same key on a different request is refused (422
-    /// `idempotency_key_reused`), and while its first request is still
-    /// running a second one gets 409 `request_in_progress`.
+    /// Applies an event to a ticket through the event lifecycle, at the
+    /// current time. With an idempotency key (the event's id), a repeated
+    /// request returns the stored outcome; the same key on a different
+    /// request is refused (422 `idempotency_key_reused`), and while its
+    /// first request is still running a second one gets 409
+    /// `request_in_progress`.
     pub fn ticket_event(
         &self,
         tenant: &str,
@@ -608,304 +562,65 @@ impl Service {
         idempotency: Option<&Idempotency>,
     ) -> Result<EventResponse, ApiError> {
         check_id("ticket id", &ticket_id.to_ascii_lowercase())?;
-        self.docket.tenant(tenant)?;
-        let _claim = idempotency
-            .map(|i| self.claim_key(tenant, &i.key))
-            .transpose()?;
-        let lock = self.ticket_lock(tenant, ticket_id);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let now = now_ms();
-        let event_id = match idempotency {
-            Some(i) => {
-                if let Some(done) = store::stored_event(&self.store.conn(), tenant, &i.key)? {
-                    // Events stored before fingerprints were kept have none:
-                    // those keys replay as they always did.
-                    if done
-                        .fingerprint
-                        .as_ref()
-                        .is_some_and(|f| *f != i.fingerprint)
-                    {
-                        return Err(ApiError::unprocessable(
-                            "idempotency_key_reused",
-                            format!(
-                                "Idempotency-Key `{}` was already used for a different request \
-                                 (another endpoint, ticket or body); use a new key",
-                                i.key
-                            ),
-                        ));
-                    }
-                    self.metrics.count_replay();
-                    return Ok(EventResponse {
-                        status: status_code(&done.status, action),
-                        body: done.outcome,
-                    });
-                }
-                i.key.clone()
-            }
-            None => new_key("ev"),
-        };
-        let existing = store::ticket(&self.store.conn(), tenant, ticket_id)?;
-        let (ticket, kind) = match (action, &existing) {
-            (Action::Created(_), Some(_)) => {
-                return Err(ApiError::conflict(format!("ticket `{ticket_id}` exists")));
-            }
-            (Action::Created(n), None) => (
-                new_ticket(tenant, ticket_id, now, n)
-                    .map_err(|e| ApiError::unprocessable("invalid_event", e))?,
-                EventKind::Created,
-            ),
-            (_, None) => return Err(ApiError::not_found(format!("ticket `{ticket_id}`"))),
-            (a, Some(t)) => {
-                let mut t = t.clone();
-                let kind = apply_action(&mut t, a)
-                    .map_err(|e| ApiError::unprocessable("invalid_event", e))?;
-                t.updated_at = now;
-                (t, kind)
-            }
-        };
-        let event = Event {
-            id: event_id.clone(),
-            at: now,
-            actor: None,
-            kind,
-        };
-        let outcome = self.dispatch(tenant, event.clone(), ticket)?;
-        let body = self.commit(
+        let id = idempotency.map_or_else(|| new_key("ev"), |i| i.key.clone());
+        let event = TicketEvent {
             tenant,
-            &Dispatched {
-                before: existing.as_ref(),
-                event: &event,
-                kind: action.name(),
-                outcome: &outcome,
-                fired: None,
-                fingerprint: idempotency.map(|i| i.fingerprint.as_str()),
-            },
-        )?;
-        Ok(EventResponse {
-            status: status_code(status_of(&outcome), action),
-            body,
-        })
-    }
-
-    /// Marks an idempotency key as in flight, or answers 409 when another
-    /// request with it is being processed.
-    fn claim_key(&self, tenant: &str, key: &str) -> Result<KeyClaim<'_>, ApiError> {
-        let claim = (tenant.to_string(), key.to_string());
-        let mut in_flight = self
-            .keys_in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if !in_flight.insert(claim.clone()) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "request_in_progress",
-                format!(
-                    "a request with Idempotency-Key `{key}` is still being processed; \
-                     retry it later to get its outcome"
-                ),
-            ));
+            ticket: ticket_id,
+            action,
+            id: &id,
+            at: self.now(),
+            actor: None,
+            fingerprint: idempotency.map(|i| i.fingerprint.as_str()),
+        };
+        match self.counted(tenant, self.events.apply(&event))? {
+            EventResult::Recorded(r) => Ok(EventResponse {
+                status: status_code(r.status(), action),
+                body: r.body,
+            }),
+            EventResult::Repeated(done) => {
+                self.metrics.count_replay();
+                Ok(EventResponse {
+                    status: status_code(&done.status, action),
+                    body: done.outcome,
+                })
+            }
         }
-        Ok(KeyClaim {
-            service: self,
-            key: claim,
-        })
     }
 
     /// Fires one due timer, exactly once: the event, its effects and the
     /// timer's deletion commit together; a timer replaced or cancelled in
     /// the meantime is left alone.
     pub fn fire_timer(&self, timer: &TimerRow) -> Result<bool, ApiError> {
-        let lock = self.ticket_lock(&timer.tenant, &timer.ticket);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        if store::timer_due(&self.store.conn(), timer)? != Some(timer.due_at) {
-            return Ok(false);
+        let fired = self.counted(&timer.tenant, self.events.fire_timer(timer, self.now()))?;
+        if fired.is_some() {
+            self.metrics.count_timer();
         }
-        let Some(ticket) = store::ticket(&self.store.conn(), &timer.tenant, &timer.ticket)? else {
-            self.store.write(|tx| {
-                store::cancel_timer(tx, &timer.tenant, &timer.ticket, &timer.plugin, &timer.key)
-            })?;
-            return Ok(false);
-        };
-        let now = now_ms().max(timer.due_at);
-        let event = Event {
-            id: format!("timer:{}:{}:{}", timer.plugin, timer.key, timer.due_at),
-            at: now,
-            actor: None,
-            kind: EventKind::TimerFired(timer.key.clone()),
-        };
-        let outcome = self.dispatch(&timer.tenant, event.clone(), ticket.clone())?;
-        self.commit(
-            &timer.tenant,
-            &Dispatched {
-                before: Some(&ticket),
-                event: &event,
-                kind: "timer_fired",
-                outcome: &outcome,
-                fired: Some(timer),
-                fingerprint: None,
-            },
-        )?;
-        self.metrics.count_timer();
-        Ok(true)
+        Ok(fired.is_some())
     }
 
-    fn dispatch(&self, tenant: &str, event: Event, ticket: Ticket) -> Result<Outcome, ApiError> {
-        let agents = self.agents(tenant)?;
-        let history = store::requester_tickets(
-            &self.store.conn(),
-            tenant,
-            &ticket.requester.id,
-            &ticket.id,
-            crate::ticket_input::HISTORY_LIMIT,
-        )?
-        .iter()
-        .map(brief)
-        .collect();
-        let now = event.at;
-        let outcome = self.docket.dispatch(
-            tenant,
-            DispatchRequest {
-                event,
-                ticket,
-                agents,
-                history,
-                now,
-            },
-        )?;
-        Ok(outcome)
-    }
-
-    /// Writes everything one event produced, in one transaction, and counts
-    /// the event by what really happened: its outcome once stored, `error`
-    /// when it could not be (e.g. an SLA policy on an unknown calendar).
-    fn commit(&self, tenant: &str, d: &Dispatched<'_>) -> Result<serde_json::Value, ApiError> {
-        let result = self.write_event(tenant, d);
-        let counted = match result {
-            Ok(_) => status_of(d.outcome),
-            Err(_) => "error",
-        };
-        self.metrics.count_outcome(tenant, counted, d.outcome);
-        result
-    }
-
-    fn write_event(&self, tenant: &str, d: &Dispatched<'_>) -> Result<serde_json::Value, ApiError> {
-        let Dispatched {
-            before,
-            event,
-            kind,
-            outcome,
-            fired,
-            fingerprint,
-        } = *d;
-        let state = self.docket.tenant(tenant)?;
-        let applied = outcome.is_applied();
-        let (clocks, milestones) = if applied {
-            let old = store::sla_clocks(&self.store.conn(), tenant, &outcome.ticket_id)?;
-            let effects: Vec<Effect> = outcome.effects.iter().map(|e| e.effect.clone()).collect();
-            sla::update(
-                old,
-                before,
-                &outcome.ticket,
-                &event.kind,
-                &effects,
-                event.at,
-                &state.calendars,
-            )
-            .map_err(|e| ApiError::unprocessable("invalid_sla", e))?
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let versions: Vec<serde_json::Value> = outcome
-            .trace
-            .iter()
-            .map(
-                |r| serde_json::json!({ "plugin": r.plugin, "version": r.version, "hash": r.hash }),
-            )
-            .collect();
-        let body = serde_json::to_value(outcome).map_err(ApiError::internal)?;
-        let audit = serde_json::json!({
-            "event": Wire(event),
-            "plugins": versions,
-            "effects": outcome.effects,
-            "trace": outcome.trace,
-            "status": outcome.status,
-        });
-        let status = status_of(outcome);
-        let ticket_id = outcome.ticket_id.clone();
-        let record = store::EventRecord {
-            id: &event.id,
-            kind,
-            at: event.at,
-            status,
-            fingerprint,
-        };
-        self.store
-            .write(|tx| {
-                if let Some(t) = fired {
-                    store::cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
+    /// Counts an event by what really happened: its outcome once stored,
+    /// `error` when it could not be (e.g. an SLA policy on an unknown
+    /// calendar).
+    fn counted<T: Outcomes>(&self, tenant: &str, r: Result<T, AppError>) -> Result<T, ApiError> {
+        match &r {
+            Ok(done) => {
+                if let Some(rec) = done.recorded() {
+                    self.metrics
+                        .count_outcome(tenant, rec.status(), &rec.outcome);
                 }
-                store::record_event(tx, tenant, &ticket_id, &record, &body, &audit)?;
-                if !applied {
-                    return Ok(());
-                }
-                store::put_ticket(tx, &outcome.ticket)?;
-                for e in &outcome.effects {
-                    match &e.effect {
-                        Effect::SetTimer { key, due_at } => store::set_timer(
-                            tx,
-                            &TimerRow {
-                                tenant: tenant.into(),
-                                ticket: ticket_id.clone(),
-                                plugin: e.plugin.clone(),
-                                key: key.clone(),
-                                due_at: *due_at,
-                            },
-                        )?,
-                        Effect::CancelTimer { key } => {
-                            store::cancel_timer(tx, tenant, &ticket_id, &e.plugin, key)?;
-                        }
-                        _ => {}
-                    }
-                }
-                for m in &milestones {
-                    match m {
-                        MilestoneTimer::Set(key, due_at) => store::set_timer(
-                            tx,
-                            &TimerRow {
-                                tenant: tenant.into(),
-                                ticket: ticket_id.clone(),
-                                plugin: sla::SLA_TIMER_OWNER.into(),
-                                key: key.clone(),
-                                due_at: *due_at,
-                            },
-                        )?,
-                        MilestoneTimer::Cancel(key) => {
-                            store::cancel_timer(tx, tenant, &ticket_id, sla::SLA_TIMER_OWNER, key)?;
-                        }
-                    }
-                }
-                store::put_sla_clocks(tx, tenant, &ticket_id, &clocks)
-            })
-            .map_err(|e| match e.sqlite_error_code() {
-                // Another request recorded the same event id first (a replica
-                // or process sharing the database): never a 500.
-                Some(rusqlite::ErrorCode::ConstraintViolation) => ApiError::new(
-                    StatusCode::CONFLICT,
-                    "request_in_progress",
-                    format!(
-                        "event `{}` was recorded by a concurrent request; retry to get its outcome",
-                        event.id
-                    ),
-                ),
-                _ => e.into(),
-            })?;
-        Ok(body)
+            }
+            Err(AppError::NotRecorded { outcome, .. }) => {
+                self.metrics.count_outcome(tenant, "error", outcome);
+            }
+            Err(_) => {}
+        }
+        r.map_err(ApiError::from)
     }
 
     /// A ticket with its timers, SLA clocks and decision history.
     pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, ApiError> {
-        self.docket.tenant(tenant)?;
-        let conn = self.store.conn();
+        self.docket().tenant(tenant)?;
+        let conn = self.store().conn();
         let ticket = store::ticket(&conn, tenant, id)?
             .ok_or_else(|| ApiError::not_found(format!("ticket `{id}`")))?;
         let timers = store::ticket_timers(&conn, tenant, id)?;
@@ -917,6 +632,27 @@ impl Service {
             sla: clocks,
             history,
         })
+    }
+}
+
+/// What an event request came to, for the metrics.
+trait Outcomes {
+    /// The event dispatched and recorded now, if any.
+    fn recorded(&self) -> Option<&Recorded>;
+}
+
+impl Outcomes for EventResult {
+    fn recorded(&self) -> Option<&Recorded> {
+        match self {
+            EventResult::Recorded(r) => Some(r),
+            EventResult::Repeated(_) => None,
+        }
+    }
+}
+
+impl Outcomes for Option<Recorded> {
+    fn recorded(&self) -> Option<&Recorded> {
+        self.as_ref()
     }
 }
 
@@ -938,14 +674,6 @@ fn compile_calendars(
 ) -> Result<HashMap<String, BusinessCalendar>, ApiError> {
     docket_engine::calendar::compile_all(configs)
         .map_err(|e| ApiError::unprocessable("invalid_calendar", e))
-}
-
-fn status_of(o: &Outcome) -> &'static str {
-    match o.status {
-        OutcomeStatus::Applied => "applied",
-        OutcomeStatus::Rejected { .. } => "rejected",
-        OutcomeStatus::Failed { .. } => "failed",
-    }
 }
 
 fn status_code(status: &str, action: &Action) -> StatusCode {
@@ -999,7 +727,7 @@ mod tests {
         // The engine loses the calendar the ticket's SLA clocks run on (the
         // API refuses that; an embedder's engine call does not): the next
         // event dispatches but cannot be stored.
-        s.docket.set_calendars("acme", HashMap::new()).unwrap();
+        s.docket().set_calendars("acme", HashMap::new()).unwrap();
         let update = Action::Updated(
             serde_json::from_value(serde_json::json!({ "priority": "high" })).unwrap(),
         );
@@ -1007,10 +735,10 @@ mod tests {
         assert_eq!(err.code, "invalid_sla");
         // Its SLA milestone timers cannot fire either: each is postponed a
         // minute instead of being retried on every poll.
-        let timers = store::ticket_timers(&s.store.conn(), "acme", "T-1").unwrap();
+        let timers = store::ticket_timers(&s.store().conn(), "acme", "T-1").unwrap();
         assert!(!timers.is_empty());
         let first = timers[0].clone();
-        s.store
+        s.store()
             .write(|tx| {
                 store::set_timer(
                     tx,
@@ -1022,7 +750,9 @@ mod tests {
             })
             .unwrap();
         assert_eq!(super::super::timers::fire_due(&s).unwrap(), 1);
-        let moved = store::timer_due(&s.store.conn(), &first).unwrap().unwrap();
+        let moved = store::timer_due(&s.store().conn(), &first)
+            .unwrap()
+            .unwrap();
         assert!(
             moved >= now_ms() + super::super::timers::RETRY_DELAY_MS - 5_000,
             "{moved}"

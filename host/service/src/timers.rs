@@ -2,8 +2,8 @@
 //! `timer-fired` events. Timers that came due while the service was down
 //! fire on the first pass after start-up.
 
-use super::state::{Service, now_ms};
-use super::store;
+use super::state::Service;
+use docket_app::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,14 +34,14 @@ pub const RETRY_DELAY_MS: i64 = 60_000;
 /// permanently failing timer neither blocks the others nor keeps the loop
 /// busy.
 pub fn fire_due(service: &Service) -> Result<usize, super::error::ApiError> {
-    let now = now_ms();
-    let due = store::due_timers(&service.store.conn(), now, BATCH)?;
+    let now = service.now();
+    let due = service.store().due_timers(now, BATCH)?;
     for timer in &due {
         if let Err(e) = service.fire_timer(timer) {
             tracing::error!(tenant = %timer.tenant, ticket = %timer.ticket, key = %timer.key, error = %e.message, "timer failed; retrying in a minute");
             service
-                .store
-                .write(|tx| store::postpone_timer(tx, timer, now + RETRY_DELAY_MS))?;
+                .store()
+                .postpone_timer(timer, now + RETRY_DELAY_MS)?;
         }
     }
     Ok(due.len())

@@ -28,12 +28,5 @@ pub fn run(format: Format) -> anyhow::Result<ExitCode> {
         tenants.push((config, PathBuf::from(".")));
     }
     let until = "2026-11-27T18:00:00Z".parse().ok();
-    super::run::replay(
-        &docket,
-        &tenants,
-        EVENTS,
-        "demo/events.jsonl",
-        format,
-        until,
-    )
+    super::run::replay(docket, &tenants, EVENTS, "demo/events.jsonl", format, until)
 }

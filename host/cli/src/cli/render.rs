@@ -1,11 +1,11 @@
 //! Readable rendering of outcomes and the run summary.
 
+use docket_app::replay::Replayed;
+use docket_app::ticket_input::priority_name;
 use docket_contract::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
 use docket_engine::OutcomeStatus;
 use docket_engine::effects::Effect;
 use docket_engine::types::{FieldValue, Money};
-use docket_service::replay::Replayed;
-use docket_service::ticket_input::priority_name;
 use std::collections::BTreeMap;
 
 fn instant(ms: i64) -> String {

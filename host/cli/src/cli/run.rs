@@ -3,11 +3,11 @@
 use super::render::{self, Summary};
 use crate::Format;
 use anyhow::Context as _;
+use docket_app::replay::{Replay, parse_stream};
+use docket_app::{Lifecycle, MemoryStore};
 use docket_engine::config::{TenantConfig, load_tenant};
 use docket_engine::{Docket, EngineConfig};
 use docket_guests as builtin;
-use docket_service::replay::{Replay, parse_stream};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -32,7 +32,7 @@ pub fn run(
     let text =
         std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?;
     replay(
-        &docket,
+        docket,
         &tenants,
         &text,
         &events.display().to_string(),
@@ -43,26 +43,24 @@ pub fn run(
 
 /// Shared by `run` and `demo`: loads tenants, replays, prints.
 pub fn replay(
-    docket: &Docket,
+    docket: Docket,
     tenants: &[(TenantConfig, PathBuf)],
     stream: &str,
     source: &str,
     format: Format,
     until: Option<jiff::Timestamp>,
 ) -> anyhow::Result<ExitCode> {
-    let mut agents = HashMap::new();
+    let store = MemoryStore::new();
     for (config, base) in tenants {
-        load_tenant(docket, config, base, &builtin::plugin)
+        load_tenant(&docket, config, base, &builtin::plugin)
             .with_context(|| format!("tenant `{}`", config.tenant))?;
-        agents.insert(
-            config.tenant.clone(),
-            config.agents.iter().map(|a| a.to_agent()).collect(),
-        );
+        store.set_agents(&config.tenant, config.agents.clone());
     }
     let records = parse_stream(stream, source).map_err(anyhow::Error::msg)?;
-    let mut replay = Replay::new(docket, agents);
+    let lifecycle = Lifecycle::new(docket, store);
+    let mut replay = Replay::new(&lifecycle);
     let mut summary = Summary::default();
-    let mut emit = |items: Vec<docket_service::replay::Replayed>| {
+    let mut emit = |items: Vec<docket_app::replay::Replayed>| {
         for item in items {
             summary.add(&item);
             match format {
@@ -86,7 +84,7 @@ pub fn replay(
     if let Some(until) = until {
         emit(replay.fire_due(until.as_millisecond())?);
     }
-    let pending = replay.pending_timers().len();
+    let pending = lifecycle.store().pending_timers().len();
     match format {
         Format::Json => println!(
             "{}",

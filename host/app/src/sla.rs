@@ -19,7 +19,8 @@ pub const SLA_TIMER_OWNER: &str = "@sla";
 pub const MILESTONES: [i64; 3] = [50, 75, 100];
 
 /// The state of one clock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaClock {
     /// `first_response`, `next_reply` or `resolution`.
     pub metric: String,
@@ -35,15 +36,15 @@ pub struct SlaClock {
     pub elapsed_ms: i64,
     /// When the current running segment began; `None` while paused or stopped.
     #[serde(with = "docket_contract::wire::instant::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub running_since: Option<i64>,
     /// When the clock stopped.
     #[serde(with = "docket_contract::wire::instant::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub stopped_at: Option<i64>,
     /// When it is due, while running.
     #[serde(with = "docket_contract::wire::instant::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub due_at: Option<i64>,
     /// Whether the target was missed.
     pub breached: bool,

@@ -50,7 +50,8 @@ pub enum Action {
 
 /// A typed field value in the stream: `{"choice": "laptop"}`, `{"integer": 3}`,
 /// `{"money": {"amount_minor": 1999, "currency": "EUR"}}`, ...
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FieldValueIn {
     /// Text.
@@ -108,7 +109,8 @@ impl From<FieldValueIn> for FieldValue {
 }
 
 /// The requester of a new ticket.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequesterIn {
     /// Id.
@@ -138,7 +140,8 @@ fn standard() -> String {
 }
 
 /// A new ticket.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
     /// Subject.
@@ -148,14 +151,14 @@ pub struct NewTicket {
     pub description: String,
     /// Priority name, default `normal`.
     #[serde(default)]
-    #[schema(value_type = Option<docket_contract::wire::PriorityDef>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<docket_contract::wire::PriorityDef>))]
     pub priority: Option<String>,
     /// Category.
     #[serde(default)]
     pub category: Option<String>,
     /// Channel name, default `web`.
     #[serde(default)]
-    #[schema(value_type = Option<docket_contract::wire::ChannelDef>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<docket_contract::wire::ChannelDef>))]
     pub channel: Option<String>,
     /// Requester.
     pub requester: RequesterIn,
@@ -173,6 +176,7 @@ pub struct NewTicket {
 /// negate it.
 pub struct FieldChange;
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for FieldChange {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
@@ -184,6 +188,7 @@ impl utoipa::PartialSchema for FieldChange {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for FieldChange {
     fn schemas(
         schemas: &mut Vec<(
@@ -198,7 +203,8 @@ impl utoipa::ToSchema for FieldChange {
 }
 
 /// Changes to a ticket; only the attributes present change.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TicketPatch {
     /// Subject.
@@ -206,12 +212,12 @@ pub struct TicketPatch {
     /// Description.
     pub description: Option<String>,
     /// Priority name.
-    #[schema(value_type = Option<docket_contract::wire::PriorityDef>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<docket_contract::wire::PriorityDef>))]
     pub priority: Option<String>,
     /// Category.
     pub category: Option<String>,
     /// Channel name.
-    #[schema(value_type = Option<docket_contract::wire::ChannelDef>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<docket_contract::wire::ChannelDef>))]
     pub channel: Option<String>,
     /// Requester tier.
     pub tier: Option<String>,
@@ -220,18 +226,19 @@ pub struct TicketPatch {
     pub add_tags: Vec<String>,
     /// Custom fields to set (`null` clears one).
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, FieldChange>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, FieldChange>))]
     pub fields: BTreeMap<String, Option<FieldValueIn>>,
 }
 
 /// A comment.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommentIn {
     /// Author id.
     pub author: String,
     /// `requester`, `agent` or `system`.
-    #[schema(value_type = docket_contract::wire::AuthorKindDef)]
+    #[cfg_attr(feature = "openapi", schema(value_type = docket_contract::wire::AuthorKindDef))]
     pub author_kind: String,
     /// Text.
     pub body: String,
@@ -245,16 +252,18 @@ fn yes() -> bool {
 }
 
 /// A status change.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusIn {
     /// New status name.
-    #[schema(value_type = docket_contract::wire::StatusDef)]
+    #[cfg_attr(feature = "openapi", schema(value_type = docket_contract::wire::StatusDef))]
     pub status: String,
 }
 
 /// A manual assignment.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignIn {
     /// Group.
@@ -264,7 +273,8 @@ pub struct AssignIn {
 }
 
 /// Time logged.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimeIn {
     /// Agent.
@@ -274,7 +284,7 @@ pub struct TimeIn {
     /// Start of the work.
     pub started_at: Timestamp,
     /// Minutes worked.
-    #[schema(minimum = 1, maximum = 1440)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1440))]
     pub minutes: u32,
     /// Billable (default true).
     #[serde(default = "yes")]
@@ -291,7 +301,8 @@ pub const MAX_PART_QUANTITY: u32 = 1_000_000;
 pub const MAX_UNIT_PRICE_MINOR: u64 = 1_000_000_000_000;
 
 /// A part used.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartIn {
     /// SKU.
@@ -299,10 +310,10 @@ pub struct PartIn {
     /// Description.
     pub description: String,
     /// Quantity.
-    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
     pub quantity: u32,
     /// Unit price in minor units.
-    #[schema(minimum = -1_000_000_000_000i64, maximum = 1_000_000_000_000i64)]
+    #[cfg_attr(feature = "openapi", schema(minimum = -1_000_000_000_000i64, maximum = 1_000_000_000_000i64))]
     pub unit_price_minor: i64,
     /// Currency.
     pub currency: String,

@@ -3,7 +3,10 @@
 //! event record, audit entry, timers, SLA clocks) commits in one transaction,
 //! so an acknowledged event is never lost or half-applied.
 
-use super::sla::SlaClock;
+use crate::sla::SlaClock;
+use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
+use docket_contract::types::Ticket;
+use docket_engine::config::AgentConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::Path;
@@ -128,25 +131,8 @@ UPDATE api_keys SET id = 'key_' || substr(hash, 1, 16);
 CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
 "#;
 
-/// A timer row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct TimerRow {
-    /// Tenant.
-    pub tenant: String,
-    /// Ticket.
-    pub ticket: String,
-    /// Plugin that set it (`@sla` for the host's SLA milestones).
-    pub plugin: String,
-    /// Key.
-    pub key: String,
-    /// Due instant (ms since the epoch; RFC 3339 on the wire).
-    #[serde(with = "docket_contract::wire::instant")]
-    #[schema(value_type = String, format = DateTime)]
-    pub due_at: i64,
-}
-
 /// The SQLite store.
-pub struct Store {
+pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
@@ -159,9 +145,9 @@ pub fn from_json<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
     serde_json::from_str(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) `docket.db` in the data directory.
-    pub fn open(dir: &Path) -> anyhow::Result<Store> {
+    pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
         std::fs::create_dir_all(dir)?;
         let mut conn = Connection::open(dir.join("docket.db"))?;
         // WAL for concurrent readers; FULL so an acknowledged commit
@@ -172,7 +158,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         check_integrity(&conn, dir)?;
         migrate(&mut conn)?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
     }
@@ -320,7 +306,8 @@ pub fn add_tenant_key(
 /// A tenant key as listed: its public id (made from the first 16 hex
 /// digits of its first secret's hash, which reveal nothing of any secret;
 /// kept when the secret is rotated) and when it was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     /// Public id, `key_` + 16 hex digits.
     pub id: String,
@@ -610,17 +597,6 @@ pub fn open_load(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<(Strin
     rows.collect()
 }
 
-/// An event already processed: its status, outcome and, when it came with
-/// an idempotency key, the fingerprint of the request that carried it.
-pub struct StoredEvent {
-    /// `applied`, `rejected` or `failed`.
-    pub status: String,
-    /// The outcome answered then.
-    pub outcome: serde_json::Value,
-    /// SHA-256 of the request (method, path, body), for idempotency keys.
-    pub fingerprint: Option<String>,
-}
-
 /// The stored event with this id, if it was already processed.
 pub fn stored_event(
     conn: &Connection,
@@ -687,7 +663,8 @@ pub fn record_event(
 }
 
 /// One audit entry: a dispatched event.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Sequence number, increasing; page with `after`.
     pub seq: i64,
@@ -698,13 +675,13 @@ pub struct AuditEntry {
     /// The action, e.g. `created`, `timer_fired`.
     pub kind: String,
     /// When the event happened.
-    #[schema(format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub at: String,
     /// `applied`, `rejected` or `failed`.
     pub status: String,
     /// The event, the plugin versions (hashes) that ran, the effects, the
     /// trace, and the status.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub entry: serde_json::Value,
 }
 
@@ -785,7 +762,7 @@ fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
 
 /// Timers due at or before `now`, earliest first.
 pub fn due_timers(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<TimerRow>> {
-    let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at, tenant, ticket LIMIT ?2")?;
+    let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at, tenant, ticket, plugin, key LIMIT ?2")?;
     let rows = st.query_map(params![now, limit as i64], timer_row)?;
     rows.collect()
 }
@@ -888,6 +865,100 @@ pub fn calendar_use(
     )
 }
 
+// ---- the event lifecycle's view ---------------------------------------------------
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl Store for SqliteStore {
+    fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
+        ticket(&self.conn(), tenant, id).map_err(backend)
+    }
+
+    fn requester_tickets(
+        &self,
+        tenant: &str,
+        requester: &str,
+        except: &str,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        requester_tickets(&self.conn(), tenant, requester, except, limit).map_err(backend)
+    }
+
+    fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError> {
+        tenant_doc(&self.conn(), "agents", tenant).map_err(backend)
+    }
+
+    fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        open_load(&self.conn(), tenant).map_err(backend)
+    }
+
+    fn sla_clocks(&self, tenant: &str, ticket: &str) -> Result<Vec<SlaClock>, StoreError> {
+        sla_clocks(&self.conn(), tenant, ticket).map_err(backend)
+    }
+
+    fn stored_event(&self, tenant: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        stored_event(&self.conn(), tenant, id).map_err(backend)
+    }
+
+    fn timer_due(&self, timer: &TimerRow) -> Result<Option<i64>, StoreError> {
+        timer_due(&self.conn(), timer).map_err(backend)
+    }
+
+    fn due_timers(&self, until: i64, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
+        due_timers(&self.conn(), until, limit).map_err(backend)
+    }
+
+    fn cancel_timer(&self, t: &TimerRow) -> Result<(), StoreError> {
+        self.write(|tx| cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn postpone_timer(&self, timer: &TimerRow, due_at: i64) -> Result<bool, StoreError> {
+        self.write(|tx| postpone_timer(tx, timer, due_at))
+            .map_err(backend)
+    }
+
+    fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
+        let record = EventRecord {
+            id: c.event_id,
+            kind: c.kind,
+            at: c.at,
+            status: c.status,
+            fingerprint: c.fingerprint,
+        };
+        self.write(|tx| {
+            if let Some(t) = c.fired {
+                cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
+            }
+            record_event(tx, c.tenant, c.ticket, &record, c.outcome, c.audit)?;
+            let Some(applied) = c.applied else {
+                return Ok(());
+            };
+            put_ticket(tx, applied.ticket)?;
+            for change in applied.timers {
+                match change {
+                    TimerChange::Set(t) => set_timer(tx, t)?,
+                    TimerChange::Cancel { owner, key } => {
+                        cancel_timer(tx, c.tenant, c.ticket, owner, key)?;
+                    }
+                }
+            }
+            put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks)
+        })
+        .map_err(|e| match e.sqlite_error_code() {
+            // Another writer sharing the database recorded the same event
+            // id first.
+            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::DuplicateEvent(c.event_id.to_string())
+            }
+            _ => backend(e),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -931,7 +1002,7 @@ mod tests {
 
     #[test]
     fn open_ticket_counts_follow_every_change_of_assignee_and_status() {
-        let store = Store::open(&scratch("load")).unwrap();
+        let store = SqliteStore::open(&scratch("load")).unwrap();
         let agents = [None, Some("ana"), Some("ben"), Some("cy")];
         let statuses = [
             Status::Open,
@@ -989,7 +1060,7 @@ mod tests {
             )
             .unwrap();
         }
-        let store = Store::open(&dir).unwrap();
+        let store = SqliteStore::open(&dir).unwrap();
         let conn = store.conn();
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -1006,6 +1077,6 @@ mod tests {
         drop(conn);
         drop(store);
         // Opening again applies nothing twice.
-        Store::open(&dir).unwrap();
+        SqliteStore::open(&dir).unwrap();
     }
 }

@@ -1,0 +1,191 @@
+//! What the event lifecycle needs from storage: a [`Store`] reads tickets,
+//! agents, SLA clocks, timers and processed events, and records everything
+//! one event produced in one atomic commit.
+//!
+//! Two implementations ship: [`MemoryStore`](crate::MemoryStore) (for
+//! `docket run`, tests and embedders that keep their own records) and
+//! [`SqliteStore`](crate::SqliteStore) (durable, for `docket serve`).
+
+use crate::sla::SlaClock;
+use docket_contract::types::Ticket;
+use docket_engine::config::AgentConfig;
+use serde::Serialize;
+
+/// A durable timer: a plugin's (or the SLA clocks', owner `@sla`) reminder
+/// for one ticket, fired as a `timer-fired` event when due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimerRow {
+    /// Tenant.
+    pub tenant: String,
+    /// Ticket.
+    pub ticket: String,
+    /// Plugin that set it (`@sla` for the host's SLA milestones).
+    pub plugin: String,
+    /// Key.
+    pub key: String,
+    /// Due instant (ms since the epoch; RFC 3339 on the wire).
+    #[serde(with = "docket_contract::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub due_at: i64,
+}
+
+/// An event already processed: its status, outcome and, when it came with
+/// an idempotency key, the fingerprint of the request that carried it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// `applied`, `rejected` or `failed`.
+    pub status: String,
+    /// The outcome answered then.
+    pub outcome: serde_json::Value,
+    /// SHA-256 of the request (method, path, body), for idempotency keys.
+    pub fingerprint: Option<String>,
+}
+
+/// A change to a ticket's timers, in the order the event asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimerChange {
+    /// Set (or replace) the timer.
+    Set(TimerRow),
+    /// Cancel the timer `key` of `owner` on the event's ticket.
+    Cancel {
+        /// The plugin (or `@sla`) that owns it.
+        owner: String,
+        /// Its key.
+        key: String,
+    },
+}
+
+/// What an applied event changes besides recording it.
+#[derive(Debug, Clone, Copy)]
+pub struct Applied<'a> {
+    /// The ticket after the event.
+    pub ticket: &'a Ticket,
+    /// Timer changes: the plugins' and the SLA milestones'.
+    pub timers: &'a [TimerChange],
+    /// The ticket's SLA clocks after the event (replacing the old ones).
+    pub clocks: &'a [SlaClock],
+}
+
+/// Everything one event produced, committed atomically by
+/// [`Store::commit_event`].
+#[derive(Debug, Clone, Copy)]
+pub struct EventCommit<'a> {
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Ticket.
+    pub ticket: &'a str,
+    /// Event id (the idempotency key when one was given); unique per tenant.
+    pub event_id: &'a str,
+    /// The action's name, e.g. `created`, `timer_fired`.
+    pub kind: &'a str,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// `applied`, `rejected` or `failed`.
+    pub status: &'a str,
+    /// The request's fingerprint, for events with an idempotency key.
+    pub fingerprint: Option<&'a str>,
+    /// The outcome as answered (and answered again for a retry).
+    pub outcome: &'a serde_json::Value,
+    /// The audit entry: event, plugin versions, effects, trace, status.
+    pub audit: &'a serde_json::Value,
+    /// The timer this event fires, deleted in the same commit.
+    pub fired: Option<&'a TimerRow>,
+    /// The changes, when the outcome was applied.
+    pub applied: Option<Applied<'a>>,
+}
+
+/// A store could not read or write.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An event with this id was recorded first by a concurrent request.
+    #[error("event `{0}` was already recorded")]
+    DuplicateEvent(String),
+    /// The backend failed.
+    #[error("store: {0}")]
+    Backend(String),
+}
+
+/// Storage for the event lifecycle. Reads see every commit made before
+/// them; [`commit_event`](Store::commit_event) is all or nothing.
+pub trait Store: Send + Sync {
+    /// A ticket, if it exists.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError>;
+
+    /// The requester's other tickets (not `except`), newest first (by
+    /// creation, then id), at most `limit`: read through an index, never
+    /// a scan of the tenant's tickets.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn requester_tickets(
+        &self,
+        tenant: &str,
+        requester: &str,
+        except: &str,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError>;
+
+    /// The tenant's configured agents.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError>;
+
+    /// Unresolved tickets per assignee (agents with none may be left out),
+    /// kept as tickets change rather than counted per request.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError>;
+
+    /// A ticket's SLA clocks, by metric name.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn sla_clocks(&self, tenant: &str, ticket: &str) -> Result<Vec<SlaClock>, StoreError>;
+
+    /// The processed event with this id, if any.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn stored_event(&self, tenant: &str, id: &str) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// A timer's current due instant, if it still exists.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn timer_due(&self, timer: &TimerRow) -> Result<Option<i64>, StoreError>;
+
+    /// Timers due at or before `until`, at most `limit`, ordered by due
+    /// instant, tenant, ticket, owner and key.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn due_timers(&self, until: i64, limit: usize) -> Result<Vec<TimerRow>, StoreError>;
+
+    /// Deletes a timer (e.g. of a ticket that no longer exists).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn cancel_timer(&self, timer: &TimerRow) -> Result<(), StoreError>;
+
+    /// Moves a timer that could not fire to `due_at`, unless it was
+    /// replaced or cancelled meanwhile; returns whether it moved.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn postpone_timer(&self, timer: &TimerRow, due_at: i64) -> Result<bool, StoreError>;
+
+    /// Records one processed event and, when applied, its ticket, timers
+    /// and SLA clocks, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::DuplicateEvent`] when the event id is taken (nothing
+    /// is written); otherwise when the backend fails (nothing is written).
+    fn commit_event(&self, commit: &EventCommit<'_>) -> Result<(), StoreError>;
+}
