@@ -56,6 +56,30 @@ pub enum AppError {
         /// What was wrong.
         reason: String,
     },
+    /// A malformed request (e.g. an id with characters ids may not have).
+    #[error("{0}")]
+    BadRequest(String),
+    /// What was asked for does not exist (also what a tenant is told of
+    /// another tenant's resources).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The change conflicts with the current state (e.g. removing a
+    /// calendar SLA clocks run on).
+    #[error("{message}")]
+    Conflict {
+        /// Machine-readable code, e.g. `calendar_in_use`.
+        code: &'static str,
+        /// What conflicts, for people.
+        message: String,
+    },
+    /// Well-formed but unacceptable (e.g. limits over the ceilings).
+    #[error("{message}")]
+    Unprocessable {
+        /// Machine-readable code, e.g. `invalid_limits`.
+        code: &'static str,
+        /// What was wrong and where, for people.
+        message: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -70,7 +94,54 @@ pub enum AppError {
     },
 }
 
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> AppError {
+        AppError::Store(StoreError::Backend(e.to_string()))
+    }
+}
+
 impl AppError {
+    /// A refusal with a machine-readable code.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A conflict with a machine-readable code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The machine-readable code callers answer with, e.g. `not_found`,
+    /// `invalid_event`, `idempotency_key_reused`.
+    pub fn code(&self) -> &'static str {
+        use DocketError as D;
+        match self.cause() {
+            AppError::Engine(e) => match e {
+                D::UnknownTenant(_) | D::UnknownPlugin { .. } | D::UnknownVersion { .. } => {
+                    "not_found"
+                }
+                D::NothingToRollBack { .. } => "conflict",
+                D::Install { .. } => "invalid_plugin",
+                D::Config(_) => "invalid_config",
+            },
+            AppError::TicketExists { .. } => "conflict",
+            AppError::NoSuchTicket { .. } | AppError::NotFound(_) => "not_found",
+            AppError::InvalidEvent { .. } => "invalid_event",
+            AppError::EventIdReused { .. } => "idempotency_key_reused",
+            AppError::EventInProgress { .. } => "request_in_progress",
+            AppError::InvalidSla { .. } => "invalid_sla",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Conflict { code, .. } | AppError::Unprocessable { code, .. } => code,
+            AppError::Store(_) | AppError::NotRecorded { .. } => "internal",
+        }
+    }
+
     /// The error behind [`AppError::NotRecorded`], or this one.
     pub fn cause(&self) -> &AppError {
         match self {

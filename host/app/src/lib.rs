@@ -10,6 +10,8 @@
 //! - [`Lifecycle`]: apply events and fire timers over an engine and a store.
 //! - [`Store`], with [`MemoryStore`] (replays, tests, embedders) and
 //!   [`SqliteStore`] (durable; `docket serve`).
+//! - [`Service`]: what `docket serve` answers with — tenants, API keys,
+//!   plugins and configuration persisted around the lifecycle.
 //! - [`ticket_input`]: actions as callers write them, and the tickets they
 //!   make; [`sla`]: the SLA clocks; [`replay`]: JSON-lines streams on their
 //!   own clock.
@@ -41,7 +43,9 @@
 mod error;
 mod lifecycle;
 mod memory;
+pub mod metrics;
 pub mod replay;
+pub mod service;
 pub mod sla;
 pub mod sqlite;
 mod store;
@@ -50,5 +54,6 @@ pub mod ticket_input;
 pub use error::AppError;
 pub use lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent, status_of};
 pub use memory::MemoryStore;
+pub use service::Service;
 pub use sqlite::SqliteStore;
 pub use store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};

@@ -545,7 +545,7 @@ fn a_damaged_database_refuses_to_start() {
                         tx,
                         &format!("t{i:04}"),
                         &limits,
-                        &docket_service::state::key_hash(&format!("key-{i}")),
+                        &docket_app::service::key_hash(&format!("key-{i}")),
                         0,
                     )?;
                 }

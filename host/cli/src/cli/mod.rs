@@ -13,11 +13,11 @@ pub fn serve(
     data_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<std::process::ExitCode> {
     let mut c = match config {
-        Some(path) => docket_service::ServiceConfig::from_file(&path)?,
-        None => docket_service::ServiceConfig::default(),
+        Some(path) => docket_server::ServiceConfig::from_file(&path)?,
+        None => docket_server::ServiceConfig::default(),
     };
     c.listen = listen.unwrap_or(c.listen);
     c.data_dir = data_dir.unwrap_or(c.data_dir);
-    docket_service::serve(c)?;
+    docket_server::serve(c)?;
     Ok(std::process::ExitCode::SUCCESS)
 }

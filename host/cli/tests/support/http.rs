@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// A fresh scratch directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("docket-service-{name}-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!("docket-server-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }

@@ -4,14 +4,12 @@
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod metrics;
 pub mod schema;
-pub mod state;
 pub mod timers;
 
+use docket_app::Service;
 use docket_engine::EngineConfig;
 use serde::Deserialize;
-use state::Service;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

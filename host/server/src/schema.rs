@@ -3,12 +3,9 @@
 //! document at `/openapi.json` is generated from these and the handlers'
 //! annotations (`api.rs`), so it cannot drift from what is served.
 
-use super::state::PipelineStepDoc;
-use docket_app::TimerRow;
+pub use docket_app::service::{NewKey, PipelineStepDoc, TenantDoc, TicketView};
 use docket_app::sqlite::{AuditEntry, KeyInfo};
 use docket_engine::Limits;
-use docket_engine::calendar::CalendarConfig;
-use docket_engine::config::AgentConfig;
 use docket_engine::dispatch::Outcome;
 use docket_engine::registry::VersionInfo;
 use serde::{Deserialize, Serialize};
@@ -60,37 +57,11 @@ pub struct NewTenant {
     pub limits: Limits,
 }
 
-/// A new API key, shown once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NewKey {
-    /// The secret: send it as `Authorization: Bearer <key>`.
-    pub api_key: String,
-    /// Its public id, for listing, revoking and rotating.
-    pub id: String,
-}
-
 /// `GET /v1/tenants`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantList {
     /// Tenant ids, sorted.
     pub tenants: Vec<String>,
-}
-
-/// A tenant's configuration.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TenantDoc {
-    /// Tenant id.
-    pub id: String,
-    /// Limits of each plugin call.
-    pub limits: Limits,
-    /// Installed plugin names.
-    pub plugins: Vec<String>,
-    /// The pipeline.
-    pub pipeline: Vec<PipelineStepDoc>,
-    /// Business calendars.
-    pub calendars: Vec<CalendarConfig>,
-    /// Agents.
-    pub agents: Vec<AgentConfig>,
 }
 
 /// `GET /v1/tenants/{tenant}/keys`.
@@ -137,21 +108,6 @@ pub enum VersionRef {
 pub struct AuditList {
     /// Entries, oldest first.
     pub entries: Vec<AuditEntry>,
-}
-
-/// A ticket with its timers, SLA clocks and decision history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TicketView {
-    /// The ticket.
-    #[serde(with = "docket_contract::wire::TicketDef")]
-    #[schema(value_type = docket_contract::wire::TicketDef)]
-    pub ticket: docket_contract::types::Ticket,
-    /// Pending timers (plugins' and the `@sla` milestones).
-    pub timers: Vec<TimerRow>,
-    /// SLA clocks.
-    pub sla: Vec<docket_app::sla::SlaClock>,
-    /// Every event dispatched on the ticket.
-    pub history: Vec<AuditEntry>,
 }
 
 /// An outcome that was not applied (422), or a request that was refused.

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use docket_app::AppError;
 
 /// An error answered to an API caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,25 +56,9 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> ApiError {
-        ApiError::internal(format!("store: {e}"))
-    }
-}
-
 impl From<docket_engine::DocketError> for ApiError {
     fn from(e: docket_engine::DocketError) -> ApiError {
-        use docket_engine::DocketError as D;
-        match &e {
-            D::UnknownTenant(_) | D::UnknownPlugin { .. } | D::UnknownVersion { .. } => {
-                ApiError::not_found(e.to_string())
-            }
-            D::NothingToRollBack { .. } => ApiError::conflict(e.to_string()),
-            D::Install { error, .. } => {
-                ApiError::unprocessable("invalid_plugin", format!("{e} ({})", error.kind()))
-            }
-            D::Config(_) => ApiError::unprocessable("invalid_config", e.to_string()),
-        }
+        AppError::Engine(e).into()
     }
 }
 
@@ -83,33 +68,54 @@ impl From<docket_app::StoreError> for ApiError {
     }
 }
 
-impl From<docket_app::AppError> for ApiError {
-    fn from(e: docket_app::AppError) -> ApiError {
-        use docket_app::AppError as A;
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        use docket_engine::DocketError as D;
+        let code = e.code();
         match e {
-            A::Engine(e) => e.into(),
-            A::TicketExists { ticket } => ApiError::conflict(format!("ticket `{ticket}` exists")),
-            A::NoSuchTicket { ticket } => ApiError::not_found(format!("ticket `{ticket}`")),
-            A::InvalidEvent { reason, .. } => ApiError::unprocessable("invalid_event", reason),
+            AppError::Engine(e) => {
+                let status = match &e {
+                    D::UnknownTenant(_) | D::UnknownPlugin { .. } | D::UnknownVersion { .. } => {
+                        StatusCode::NOT_FOUND
+                    }
+                    D::NothingToRollBack { .. } => StatusCode::CONFLICT,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                let message = match &e {
+                    D::Install { error, .. } => format!("{e} ({})", error.kind()),
+                    _ => e.to_string(),
+                };
+                ApiError::new(status, code, message)
+            }
+            AppError::TicketExists { ticket } => {
+                ApiError::conflict(format!("ticket `{ticket}` exists"))
+            }
+            AppError::NoSuchTicket { ticket } => ApiError::not_found(format!("ticket `{ticket}`")),
+            AppError::NotFound(what) => ApiError::not_found(what),
+            AppError::BadRequest(message) => ApiError::bad_request(message),
+            AppError::InvalidEvent { reason, .. } => ApiError::unprocessable(code, reason),
+            AppError::InvalidSla { reason } => ApiError::unprocessable(code, reason),
+            AppError::Unprocessable { message, .. } => ApiError::unprocessable(code, message),
+            AppError::Conflict { message, .. } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
             // Over HTTP, event ids are idempotency keys.
-            A::EventIdReused { id } => ApiError::unprocessable(
-                "idempotency_key_reused",
+            AppError::EventIdReused { id } => ApiError::unprocessable(
+                code,
                 format!(
                     "Idempotency-Key `{id}` was already used for a different request \
                      (another endpoint, ticket or body); use a new key"
                 ),
             ),
-            A::EventInProgress { id } => ApiError::new(
+            AppError::EventInProgress { id } => ApiError::new(
                 StatusCode::CONFLICT,
-                "request_in_progress",
+                code,
                 format!(
                     "a request with Idempotency-Key (event id) `{id}` is still being processed; \
                      retry it later to get its outcome"
                 ),
             ),
-            A::InvalidSla { reason } => ApiError::unprocessable("invalid_sla", reason),
-            A::Store(e) => e.into(),
-            A::NotRecorded { error, .. } => (*error).into(),
+            AppError::NotRecorded { error, .. } => (*error).into(),
             other => ApiError::internal(other),
         }
     }

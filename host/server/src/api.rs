@@ -7,13 +7,14 @@
 use super::auth::{require_admin, require_tenant};
 use super::error::ApiError;
 use super::schema::*;
-use super::state::{Idempotency, PipelineStepDoc, Service};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use docket_app::Service;
+use docket_app::service::{EventAnswer, Idempotency, PipelineStepDoc};
 use docket_app::ticket_input::{
     Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
 };
@@ -329,7 +330,7 @@ async fn create_tenant(State(s): Shared, headers: HeaderMap, b: Body) -> ApiResu
         require_admin(&s, &headers)?;
         require_json(&headers)?;
         let req = req?;
-        s.create_tenant(&req.id, req.limits)
+        Ok(s.create_tenant(&req.id, req.limits)?)
     })
     .await?;
     ok(StatusCode::CREATED, key)
@@ -354,7 +355,7 @@ async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
 async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let doc = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.tenant_doc(&p.tenant)
+        Ok(s.tenant_doc(&p.tenant)?)
     })
     .await?;
     ok(StatusCode::OK, doc)
@@ -373,7 +374,7 @@ async fn delete_tenant(
 ) -> ApiResult {
     blocking(move || {
         require_admin(&s, &headers)?;
-        s.delete_tenant(&p.tenant)
+        Ok(s.delete_tenant(&p.tenant)?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -386,7 +387,7 @@ async fn delete_tenant(
 async fn add_key(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let key = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.add_key(&p.tenant)
+        Ok(s.add_key(&p.tenant)?)
     })
     .await?;
     ok(StatusCode::CREATED, key)
@@ -399,7 +400,7 @@ async fn add_key(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>
 async fn list_keys(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPath>) -> ApiResult {
     let keys = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.keys(&p.tenant)
+        Ok(s.keys(&p.tenant)?)
     })
     .await?;
     ok(StatusCode::OK, KeyList { keys })
@@ -412,7 +413,7 @@ async fn list_keys(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPat
 async fn revoke_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
     blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.revoke_key(&p.tenant, &p.key_id)
+        Ok(s.revoke_key(&p.tenant, &p.key_id)?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -426,14 +427,14 @@ async fn revoke_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>
 async fn rotate_key(State(s): Shared, headers: HeaderMap, Path(p): Path<KeyPath>) -> ApiResult {
     let key = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.rotate_key(&p.tenant, &p.key_id)
+        Ok(s.rotate_key(&p.tenant, &p.key_id)?)
     })
     .await?;
     ok(StatusCode::CREATED, key)
 }
 
 /// A setter of one of the tenant's lists (calendars, agents, pipeline).
-type ListSetter<T> = fn(&Service, &str, Vec<T>) -> Result<(), ApiError>;
+type ListSetter<T> = fn(&Service, &str, Vec<T>) -> Result<(), docket_app::AppError>;
 
 /// Replaces one of the tenant's lists with a JSON array.
 async fn put_list<T: DeserializeOwned + Send + 'static>(
@@ -447,7 +448,7 @@ async fn put_list<T: DeserializeOwned + Send + 'static>(
     blocking(move || {
         require_tenant(&s, &headers, &tenant)?;
         require_json(&headers)?;
-        set(&s, &tenant, parsed?)
+        Ok(set(&s, &tenant, parsed?)?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -539,7 +540,7 @@ async fn upload_plugin(
         .unwrap_or("")
         .to_string();
     let bytes = body(b);
-    let (status, info) = blocking(move || {
+    let (created, info) = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
         let bytes = bytes?;
         if bytes.is_empty() {
@@ -555,9 +556,14 @@ async fn upload_plugin(
                 "send TOML rules as application/toml and wasm as application/wasm",
             ));
         }
-        s.install_plugin(&p.tenant, &p.name, &bytes)
+        Ok(s.install_plugin(&p.tenant, &p.name, &bytes)?)
     })
     .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     ok(status, info)
 }
 
@@ -585,7 +591,7 @@ async fn delete_plugin(
 ) -> ApiResult {
     blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.delete_plugin(&p.tenant, &p.name)
+        Ok(s.delete_plugin(&p.tenant, &p.name)?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -610,7 +616,7 @@ async fn activate(
             VersionRef::Number(n) => n.to_string(),
             VersionRef::Hash(h) => h,
         };
-        s.activate(&p.tenant, &p.name, &version)
+        Ok(s.activate(&p.tenant, &p.name, &version)?)
     })
     .await?;
     ok(StatusCode::OK, v)
@@ -624,7 +630,7 @@ async fn activate(
 async fn rollback(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
     let v = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.rollback(&p.tenant, &p.name)
+        Ok(s.rollback(&p.tenant, &p.name)?)
     })
     .await?;
     ok(StatusCode::OK, v)
@@ -662,10 +668,16 @@ async fn on_event<T: DeserializeOwned>(
                 Idempotency::new(&k, action.name(), &path, bytes.as_deref().unwrap_or(b""))
             })
             .transpose()?;
-        s.ticket_event(&tenant, &id, &action, idempotency.as_ref())
+        Ok(s.ticket_event(&tenant, &id, &action, idempotency.as_ref())?)
     })
     .await?;
-    Ok((r.status, Json(r.body)).into_response())
+    let status = match r.answer {
+        EventAnswer::Created => StatusCode::CREATED,
+        EventAnswer::Applied => StatusCode::OK,
+        EventAnswer::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+        EventAnswer::Failed => StatusCode::FAILED_DEPENDENCY,
+    };
+    Ok((status, Json(r.body)).into_response())
 }
 
 /// Documents a ticket event endpoint: its path parameters, the
@@ -725,7 +737,7 @@ ticket_event!(
 async fn get_ticket(State(s): Shared, headers: HeaderMap, Path(p): Path<TicketPath>) -> ApiResult {
     let view = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        s.ticket_view(&p.tenant, &p.id)
+        Ok(s.ticket_view(&p.tenant, &p.id)?)
     })
     .await?;
     ok(StatusCode::OK, view)
@@ -762,12 +774,12 @@ async fn audit(
     let entries = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
         let q = q.map_err(|e| ApiError::bad_request(e.body_text()))?.0;
-        s.audit(
+        Ok(s.audit(
             &p.tenant,
             q.ticket.as_deref(),
             q.after,
             q.limit.unwrap_or(100),
-        )
+        )?)
     })
     .await?;
     ok(StatusCode::OK, AuditList { entries })
@@ -804,7 +816,7 @@ mod tests {
         );
         assert_eq!(
             max("AgentConfig", "open_tickets"),
-            u64::from(super::super::state::MAX_OPEN_TICKETS)
+            u64::from(docket_app::service::MAX_OPEN_TICKETS)
         );
     }
 
@@ -844,7 +856,7 @@ mod tests {
         ] {
             assert_eq!(
                 id.is_match(sample),
-                super::super::state::check_id("id", sample).is_ok(),
+                docket_app::service::check_id("id", sample).is_ok(),
                 "{sample:?}"
             );
         }

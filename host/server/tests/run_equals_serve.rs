@@ -4,12 +4,12 @@
 //! loop over SQLite, on a clock that follows the stream) gives the same
 //! outcomes, timers and SLA clocks, event by event.
 
+use docket_app::Service;
 use docket_app::replay::{Replay, Replayed, parse_stream};
+use docket_app::service::{Idempotency, PipelineStepDoc};
 use docket_app::{Lifecycle, MemoryStore, Store};
 use docket_engine::config::{TenantConfig, load_tenant};
 use docket_engine::{Docket, EngineConfig};
-use docket_service::state::{Idempotency, PipelineStepDoc, Service};
-use docket_service::timers;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -58,7 +58,9 @@ fn decisions(mut outcome: serde_json::Value) -> serde_json::Value {
 fn fire_timers_until(service: &Service, clock: &AtomicI64, until: i64) {
     while let Some(next) = service.store().due_timers(until, 1).unwrap().pop() {
         clock.fetch_max(next.due_at, Ordering::SeqCst);
-        timers::fire_due(service).unwrap();
+        service
+            .fire_due_timers(docket_server::timers::BATCH)
+            .unwrap();
     }
 }
 

@@ -4,9 +4,9 @@
 //! tenant management and every tenant.
 
 use super::error::ApiError;
-use super::state::{Service, key_hash};
 use axum::http::{HeaderMap, StatusCode};
-use docket_app::sqlite as store;
+use docket_app::Service;
+use docket_app::service::KeyOwner;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +32,9 @@ pub fn principal(service: &Service, headers: &HeaderMap) -> Result<Principal, Ap
         .map(|(_, key)| key.trim())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
-    match store::key_owner(&service.store().conn(), &key_hash(key))? {
-        Some(None) => Ok(Principal::Admin),
-        Some(Some(tenant)) => Ok(Principal::Tenant(tenant)),
+    match service.key_owner(key)? {
+        Some(KeyOwner::Admin) => Ok(Principal::Admin),
+        Some(KeyOwner::Tenant(tenant)) => Ok(Principal::Tenant(tenant)),
         None => Err(unauthorized("unknown API key")),
     }
 }

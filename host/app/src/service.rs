@@ -1,15 +1,16 @@
-//! The service's core: the engine plus the store. Every ticket event runs
-//! the tenant's pipeline outside the store lock (one ticket at a time, many
-//! tickets in parallel) and commits the ticket, the event, its audit entry,
-//! timers and SLA clocks in one transaction.
+//! The service's core, what `docket serve` answers with: tenants, their API
+//! keys, plugins and configuration persisted in the SQLite store and loaded
+//! into the engine, and ticket events and timers through the one event
+//! lifecycle. No HTTP here: errors are [`AppError`]s with machine-readable
+//! codes, which the server maps to statuses.
 
-use super::error::ApiError;
-use super::metrics::Metrics;
-use super::schema::{NewKey, TenantDoc, TicketView};
-use axum::http::StatusCode;
-use docket_app::sqlite::{self as store, SqliteStore};
-use docket_app::ticket_input::Action;
-use docket_app::{AppError, EventResult, Lifecycle, Recorded, TicketEvent, TimerRow};
+use crate::error::AppError;
+use crate::lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent};
+use crate::metrics::Metrics;
+use crate::sla::SlaClock;
+use crate::sqlite::{self as store, AuditEntry, SqliteStore};
+use crate::store::{Store, TimerRow};
+use crate::ticket_input::Action;
 use docket_contract::EventKindName;
 use docket_engine::calendar::{BusinessCalendar, CalendarConfig};
 use docket_engine::config::{AgentConfig, settings_of};
@@ -22,17 +23,18 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// The most tickets an agent may be declared to have open elsewhere.
-pub(super) const MAX_OPEN_TICKETS: u32 = 1_000_000;
+pub const MAX_OPEN_TICKETS: u32 = 1_000_000;
 
 /// A pipeline step as the API takes and stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PipelineStepDoc {
     /// Plugin name.
     pub plugin: String,
     /// Settings: a JSON object of typed values (see the tenant TOML format).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// `skip` or `fail-event`.
     #[serde(default)]
@@ -43,12 +45,12 @@ pub struct PipelineStepDoc {
 }
 
 impl PipelineStepDoc {
-    fn to_step(&self) -> Result<PipelineStep, ApiError> {
+    fn to_step(&self) -> Result<PipelineStep, AppError> {
         let table: toml::Table = toml::Table::try_from(&self.settings).map_err(|e| {
-            ApiError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
+            AppError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
         })?;
         let settings = settings_of(&table).map_err(|e| {
-            ApiError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
+            AppError::unprocessable("invalid_settings", format!("plugin `{}`: {e}", self.plugin))
         })?;
         Ok(PipelineStep {
             plugin: self.plugin.clone(),
@@ -73,10 +75,10 @@ impl Idempotency {
     /// The key with the fingerprint of `method path` and the body. A JSON
     /// body is hashed in its canonical form (keys sorted, no white space),
     /// so a retry that re-serializes the same document still matches.
-    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, ApiError> {
+    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
         if key.is_empty() || key.len() > 128 {
-            return Err(ApiError::bad_request(
-                "Idempotency-Key must be 1-128 characters",
+            return Err(AppError::BadRequest(
+                "Idempotency-Key must be 1-128 characters".into(),
             ));
         }
         let canonical = serde_json::from_slice::<serde_json::Value>(body)
@@ -100,11 +102,83 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A new API key, shown once.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewKey {
+    /// The secret: send it as `Authorization: Bearer <key>`.
+    pub api_key: String,
+    /// Its public id, for listing, revoking and rotating.
+    pub id: String,
+}
+
+/// A tenant's configuration.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TenantDoc {
+    /// Tenant id.
+    pub id: String,
+    /// Limits of each plugin call.
+    pub limits: Limits,
+    /// Installed plugin names.
+    pub plugins: Vec<String>,
+    /// The pipeline.
+    pub pipeline: Vec<PipelineStepDoc>,
+    /// Business calendars.
+    pub calendars: Vec<CalendarConfig>,
+    /// Agents.
+    pub agents: Vec<AgentConfig>,
+}
+
+/// A ticket with its timers, SLA clocks and decision history.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketView {
+    /// The ticket.
+    #[serde(with = "docket_contract::wire::TicketDef")]
+    #[cfg_attr(feature = "openapi", schema(value_type = docket_contract::wire::TicketDef))]
+    pub ticket: docket_contract::types::Ticket,
+    /// Pending timers (plugins' and the `@sla` milestones).
+    pub timers: Vec<TimerRow>,
+    /// SLA clocks.
+    pub sla: Vec<SlaClock>,
+    /// Every event dispatched on the ticket.
+    pub history: Vec<AuditEntry>,
+}
+
+/// How long a timer whose event could not be stored waits before it is
+/// tried again: it stays durable, but never spins a timer loop.
+pub const TIMER_RETRY_DELAY_MS: i64 = 60_000;
+
+/// How an event request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAnswer {
+    /// A new ticket, applied (HTTP 201).
+    Created,
+    /// Applied (200).
+    Applied,
+    /// A template rejected it (422).
+    Rejected,
+    /// A plugin failed with `fail-event` (424).
+    Failed,
+}
+
+impl EventAnswer {
+    fn of(status: &str, action: &Action) -> EventAnswer {
+        match (status, action) {
+            ("applied", Action::Created(_)) => EventAnswer::Created,
+            ("applied", _) => EventAnswer::Applied,
+            ("rejected", _) => EventAnswer::Rejected,
+            _ => EventAnswer::Failed,
+        }
+    }
+}
+
 /// What an event request returns.
 #[derive(Debug, Clone)]
 pub struct EventResponse {
-    /// 200 applied, 201 created, 422 rejected, 424 failed.
-    pub status: StatusCode,
+    /// How it ended.
+    pub answer: EventAnswer,
     /// The outcome (stored, so a retry gets the same answer).
     pub body: serde_json::Value,
 }
@@ -131,6 +205,15 @@ pub fn key_hash(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
 
+/// Who an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// The admin key: tenant management and every tenant.
+    Admin,
+    /// A tenant's key: that tenant only.
+    Tenant(String),
+}
+
 /// A new random API key.
 pub fn new_key(prefix: &str) -> String {
     let mut bytes = [0u8; 24];
@@ -150,7 +233,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// A valid tenant or plugin identifier: 1-64 of `[a-z0-9_-]`.
-pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
+pub fn check_id(what: &str, id: &str) -> Result<(), AppError> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id
@@ -159,7 +242,7 @@ pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(AppError::BadRequest(format!(
             "{what} `{id}` must be 1-64 characters of a-z, 0-9, '-' and '_'"
         )))
     }
@@ -210,12 +293,12 @@ impl Service {
         let tenants = store::tenants(&self.store().conn())?;
         for (id, limits) in tenants {
             self.load_tenant(&id, limits)
-                .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {}", e.message))?;
+                .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {e}"))?;
         }
         Ok(())
     }
 
-    fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), ApiError> {
+    fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), AppError> {
         let conn = self.store().conn();
         let versions = store::versions(&conn, id)?;
         let states = store::plugin_states(&conn, id)?;
@@ -240,6 +323,19 @@ impl Service {
         Ok(())
     }
 
+    /// Whose API key this is (keys are stored hashed), if anyone's.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn key_owner(&self, key: &str) -> Result<Option<KeyOwner>, AppError> {
+        Ok(
+            store::key_owner(&self.store().conn(), &key_hash(key))?.map(|owner| match owner {
+                None => KeyOwner::Admin,
+                Some(tenant) => KeyOwner::Tenant(tenant),
+            }),
+        )
+    }
+
     /// Uses `key` as the admin key, or makes sure one exists; returns a newly
     /// generated key to show once.
     pub fn ensure_admin_key(&self, key: Option<&str>) -> anyhow::Result<Option<String>> {
@@ -260,14 +356,17 @@ impl Service {
     }
 
     /// Creates a tenant; returns its first API key (shown once).
-    pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<NewKey, ApiError> {
+    pub fn create_tenant(&self, id: &str, limits: Limits) -> Result<NewKey, AppError> {
         let _admin = self.admin();
         check_id("tenant id", id)?;
         limits
             .validate(self.docket().runtime().config())
-            .map_err(|e| ApiError::unprocessable("invalid_limits", e))?;
+            .map_err(|e| AppError::unprocessable("invalid_limits", e))?;
         if store::tenant_exists(&self.store().conn(), id)? {
-            return Err(ApiError::conflict(format!("tenant `{id}` exists")));
+            return Err(AppError::conflict(
+                "conflict",
+                format!("tenant `{id}` exists"),
+            ));
         }
         let key = new_key(&format!("dk_{id}"));
         self.store()
@@ -277,7 +376,7 @@ impl Service {
     }
 
     /// Adds an API key for a tenant.
-    pub fn add_key(&self, tenant: &str) -> Result<NewKey, ApiError> {
+    pub fn add_key(&self, tenant: &str) -> Result<NewKey, AppError> {
         self.docket().tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         self.store()
@@ -286,7 +385,7 @@ impl Service {
     }
 
     /// A tenant's configuration as the API shows it.
-    pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, ApiError> {
+    pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, AppError> {
         let state = self.docket().tenant(tenant)?;
         let conn = self.store().conn();
         Ok(TenantDoc {
@@ -307,15 +406,15 @@ impl Service {
         ticket: Option<&str>,
         after: i64,
         limit: u32,
-    ) -> Result<Vec<store::AuditEntry>, ApiError> {
+    ) -> Result<Vec<store::AuditEntry>, AppError> {
         self.docket().tenant(tenant)?;
         if !(1..=1000).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
+            return Err(AppError::BadRequest(format!(
                 "limit: {limit} is out of range (1 to 1000)"
             )));
         }
         if after < 0 {
-            return Err(ApiError::bad_request("after: must be 0 or more"));
+            return Err(AppError::BadRequest("after: must be 0 or more".into()));
         }
         if let Some(t) = ticket {
             check_id("ticket", &t.to_ascii_lowercase())?;
@@ -330,14 +429,14 @@ impl Service {
     }
 
     /// A tenant's keys, without their secrets.
-    pub fn keys(&self, tenant: &str) -> Result<Vec<store::KeyInfo>, ApiError> {
+    pub fn keys(&self, tenant: &str) -> Result<Vec<store::KeyInfo>, AppError> {
         self.docket().tenant(tenant)?;
         Ok(store::tenant_keys(&self.store().conn(), tenant)?)
     }
 
     /// Revokes a tenant key: from the commit on, it is refused (401) on
     /// every endpoint.
-    pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), ApiError> {
+    pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), AppError> {
         self.docket().tenant(tenant)?;
         if self
             .store()
@@ -345,14 +444,14 @@ impl Service {
         {
             Ok(())
         } else {
-            Err(ApiError::not_found(format!("key `{key_id}`")))
+            Err(AppError::NotFound(format!("key `{key_id}`")))
         }
     }
 
     /// Rotates a tenant key: it gets a new secret and keeps its id; the old
     /// secret is refused from the commit on. Returns the new secret (shown
     /// once).
-    pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<NewKey, ApiError> {
+    pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<NewKey, AppError> {
         self.docket().tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         let rotated = self
@@ -364,14 +463,14 @@ impl Service {
                 id: key_id.to_string(),
             })
         } else {
-            Err(ApiError::not_found(format!("key `{key_id}`")))
+            Err(AppError::NotFound(format!("key `{key_id}`")))
         }
     }
 
     /// Deletes a tenant and everything it owns (keys, plugins, pipeline,
     /// calendars, agents, tickets, events, audit, timers, SLA clocks): in
     /// one transaction, then from the engine. Nothing is retained.
-    pub fn delete_tenant(&self, tenant: &str) -> Result<(), ApiError> {
+    pub fn delete_tenant(&self, tenant: &str) -> Result<(), AppError> {
         let _admin = self.admin();
         self.docket().tenant(tenant)?;
         self.store().write(|tx| store::delete_tenant(tx, tenant))?;
@@ -385,7 +484,7 @@ impl Service {
         tenant: &str,
         name: &str,
         bytes: &[u8],
-    ) -> Result<(StatusCode, VersionInfo), ApiError> {
+    ) -> Result<(bool, VersionInfo), AppError> {
         let _admin = self.admin();
         check_id("plugin name", name)?;
         let (compiled, _) = self.docket().compile_for(tenant, name, bytes)?;
@@ -393,7 +492,7 @@ impl Service {
         // A plugin name not installed yet has no versions.
         let versions = self.docket().versions(tenant, name).unwrap_or_default();
         if let Some(v) = versions.iter().find(|v| v.info.hash == hash) {
-            return Ok((StatusCode::OK, v.clone()));
+            return Ok((false, v.clone()));
         }
         let number = versions.last().map_or(1, |l| l.version + 1);
         let stored = store::StoredVersion {
@@ -405,10 +504,10 @@ impl Service {
         self.store()
             .write(|tx| store::insert_version(tx, tenant, &stored, now_ms()))?;
         let info = self.docket().install(tenant, name, bytes)?;
-        Ok((StatusCode::CREATED, info))
+        Ok((true, info))
     }
 
-    fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+    fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), AppError> {
         let (active, history) = self.docket().activation_state(tenant, name)?;
         self.store()
             .write(|tx| store::set_plugin_state(tx, tenant, name, active, &history))?;
@@ -421,7 +520,7 @@ impl Service {
         tenant: &str,
         name: &str,
         version: &str,
-    ) -> Result<VersionInfo, ApiError> {
+    ) -> Result<VersionInfo, AppError> {
         let _admin = self.admin();
         let v = self.docket().activate(tenant, name, version)?;
         self.persist_activation(tenant, name)?;
@@ -429,7 +528,7 @@ impl Service {
     }
 
     /// Rolls back to the previously active version.
-    pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, ApiError> {
+    pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, AppError> {
         let _admin = self.admin();
         let v = self.docket().rollback(tenant, name)?;
         self.persist_activation(tenant, name)?;
@@ -437,16 +536,17 @@ impl Service {
     }
 
     /// Deletes a plugin not in the pipeline.
-    pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), ApiError> {
+    pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), AppError> {
         let _admin = self.admin();
         let state = self.docket().tenant(tenant)?;
         if !state.plugins.contains_key(name) {
-            return Err(ApiError::not_found(format!("plugin `{name}`")));
+            return Err(AppError::NotFound(format!("plugin `{name}`")));
         }
         if state.pipeline.iter().any(|s| s.plugin == name) {
-            return Err(ApiError::conflict(format!(
-                "plugin `{name}` is in the pipeline; remove it from the pipeline first"
-            )));
+            return Err(AppError::conflict(
+                "conflict",
+                format!("plugin `{name}` is in the pipeline; remove it from the pipeline first"),
+            ));
         }
         self.store()
             .write(|tx| store::delete_plugin(tx, tenant, name))?;
@@ -455,7 +555,7 @@ impl Service {
     }
 
     /// Replaces the pipeline (checked against the installed plugins first).
-    pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStepDoc>) -> Result<(), ApiError> {
+    pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStepDoc>) -> Result<(), AppError> {
         let _admin = self.admin();
         let parsed = steps
             .iter()
@@ -482,7 +582,7 @@ impl Service {
         &self,
         tenant: &str,
         calendars: Vec<CalendarConfig>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AppError> {
         let _admin = self.admin();
         let compiled = compile_calendars(&calendars)?;
         let state = self.docket().tenant(tenant)?;
@@ -506,8 +606,7 @@ impl Service {
                 users.push(format!("the settings of pipeline step `{}`", step.plugin));
             }
             if !users.is_empty() {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
+                return Err(AppError::conflict(
                     "calendar_in_use",
                     format!(
                         "calendar `{name}` cannot be removed: it is used by {}; keep it in the list \
@@ -524,13 +623,13 @@ impl Service {
     }
 
     /// Replaces the agents.
-    pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), ApiError> {
+    pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), AppError> {
         let _admin = self.admin();
         self.docket().tenant(tenant)?;
         for a in &agents {
             check_id("agent id", &a.id)?;
             if a.open_tickets > MAX_OPEN_TICKETS {
-                return Err(ApiError::unprocessable(
+                return Err(AppError::unprocessable(
                     "invalid_body",
                     format!(
                         "agent `{}`: open_tickets {} is over {MAX_OPEN_TICKETS}",
@@ -560,7 +659,7 @@ impl Service {
         ticket_id: &str,
         action: &Action,
         idempotency: Option<&Idempotency>,
-    ) -> Result<EventResponse, ApiError> {
+    ) -> Result<EventResponse, AppError> {
         check_id("ticket id", &ticket_id.to_ascii_lowercase())?;
         let id = idempotency.map_or_else(|| new_key("ev"), |i| i.key.clone());
         let event = TicketEvent {
@@ -574,13 +673,13 @@ impl Service {
         };
         match self.counted(tenant, self.events.apply(&event))? {
             EventResult::Recorded(r) => Ok(EventResponse {
-                status: status_code(r.status(), action),
+                answer: EventAnswer::of(r.status(), action),
                 body: r.body,
             }),
             EventResult::Repeated(done) => {
                 self.metrics.count_replay();
                 Ok(EventResponse {
-                    status: status_code(&done.status, action),
+                    answer: EventAnswer::of(&done.status, action),
                     body: done.outcome,
                 })
             }
@@ -590,7 +689,7 @@ impl Service {
     /// Fires one due timer, exactly once: the event, its effects and the
     /// timer's deletion commit together; a timer replaced or cancelled in
     /// the meantime is left alone.
-    pub fn fire_timer(&self, timer: &TimerRow) -> Result<bool, ApiError> {
+    pub fn fire_timer(&self, timer: &TimerRow) -> Result<bool, AppError> {
         let fired = self.counted(&timer.tenant, self.events.fire_timer(timer, self.now()))?;
         if fired.is_some() {
             self.metrics.count_timer();
@@ -598,10 +697,31 @@ impl Service {
         Ok(fired.is_some())
     }
 
+    /// Fires every timer due now; returns how many were due. A timer whose
+    /// event fails is postponed by [`TIMER_RETRY_DELAY_MS`] (and logged),
+    /// so a permanently failing timer neither blocks the others nor keeps
+    /// a timer loop busy. At most `batch` per call; the next call takes
+    /// the rest.
+    ///
+    /// # Errors
+    /// When the store cannot be read or a failing timer cannot be moved.
+    pub fn fire_due_timers(&self, batch: usize) -> Result<usize, AppError> {
+        let now = self.now();
+        let due = self.store().due_timers(now, batch)?;
+        for timer in &due {
+            if let Err(e) = self.fire_timer(timer) {
+                tracing::error!(tenant = %timer.tenant, ticket = %timer.ticket, key = %timer.key, error = %e, "timer failed; retrying in a minute");
+                self.store()
+                    .postpone_timer(timer, now + TIMER_RETRY_DELAY_MS)?;
+            }
+        }
+        Ok(due.len())
+    }
+
     /// Counts an event by what really happened: its outcome once stored,
     /// `error` when it could not be (e.g. an SLA policy on an unknown
     /// calendar).
-    fn counted<T: Outcomes>(&self, tenant: &str, r: Result<T, AppError>) -> Result<T, ApiError> {
+    fn counted<T: Outcomes>(&self, tenant: &str, r: Result<T, AppError>) -> Result<T, AppError> {
         match &r {
             Ok(done) => {
                 if let Some(rec) = done.recorded() {
@@ -614,15 +734,15 @@ impl Service {
             }
             Err(_) => {}
         }
-        r.map_err(ApiError::from)
+        r
     }
 
     /// A ticket with its timers, SLA clocks and decision history.
-    pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, ApiError> {
+    pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, AppError> {
         self.docket().tenant(tenant)?;
         let conn = self.store().conn();
         let ticket = store::ticket(&conn, tenant, id)?
-            .ok_or_else(|| ApiError::not_found(format!("ticket `{id}`")))?;
+            .ok_or_else(|| AppError::NotFound(format!("ticket `{id}`")))?;
         let timers = store::ticket_timers(&conn, tenant, id)?;
         let clocks = store::sla_clocks(&conn, tenant, id)?;
         let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
@@ -671,18 +791,9 @@ fn names_text(settings: &serde_json::Map<String, serde_json::Value>, name: &str)
 
 fn compile_calendars(
     configs: &[CalendarConfig],
-) -> Result<HashMap<String, BusinessCalendar>, ApiError> {
+) -> Result<HashMap<String, BusinessCalendar>, AppError> {
     docket_engine::calendar::compile_all(configs)
-        .map_err(|e| ApiError::unprocessable("invalid_calendar", e))
-}
-
-fn status_code(status: &str, action: &Action) -> StatusCode {
-    match (status, action) {
-        ("applied", Action::Created(_)) => StatusCode::CREATED,
-        ("applied", _) => StatusCode::OK,
-        ("rejected", _) => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::FAILED_DEPENDENCY,
-    }
+        .map_err(|e| AppError::unprocessable("invalid_calendar", e))
 }
 
 #[cfg(test)]
@@ -721,8 +832,8 @@ mod tests {
         assert_eq!(
             s.ticket_event("acme", "T-1", &created, None)
                 .unwrap()
-                .status,
-            StatusCode::CREATED
+                .answer,
+            EventAnswer::Created
         );
         // The engine loses the calendar the ticket's SLA clocks run on (the
         // API refuses that; an embedder's engine call does not): the next
@@ -732,7 +843,7 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "priority": "high" })).unwrap(),
         );
         let err = s.ticket_event("acme", "T-1", &update, None).unwrap_err();
-        assert_eq!(err.code, "invalid_sla");
+        assert_eq!(err.code(), "invalid_sla");
         // Its SLA milestone timers cannot fire either: each is postponed a
         // minute instead of being retried on every poll.
         let timers = store::ticket_timers(&s.store().conn(), "acme", "T-1").unwrap();
@@ -749,19 +860,12 @@ mod tests {
                 )
             })
             .unwrap();
-        assert_eq!(super::super::timers::fire_due(&s).unwrap(), 1);
+        assert_eq!(s.fire_due_timers(200).unwrap(), 1);
         let moved = store::timer_due(&s.store().conn(), &first)
             .unwrap()
             .unwrap();
-        assert!(
-            moved >= now_ms() + super::super::timers::RETRY_DELAY_MS - 5_000,
-            "{moved}"
-        );
-        assert_eq!(
-            super::super::timers::fire_due(&s).unwrap(),
-            0,
-            "not due again at once"
-        );
+        assert!(moved >= now_ms() + TIMER_RETRY_DELAY_MS - 5_000, "{moved}");
+        assert_eq!(s.fire_due_timers(200).unwrap(), 0, "not due again at once");
         let metrics = s.metrics.render();
         assert!(
             metrics.contains("docket_events_total{tenant=\"acme\",status=\"applied\"} 1\n"),
