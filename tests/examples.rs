@@ -3,9 +3,10 @@
 
 use docket_contract::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
 use docket_contract::bindings::exports::docket::plugin::template::ErrorCode;
-use docket_engine::effects::Effect;
+use docket_engine::Effect;
+use docket_engine::outcome::OutcomeStatus;
 use docket_engine::types::{EventKind, FieldValue, Priority, Status, TicketBrief};
-use docket_engine::{FailurePolicy, Limits, OutcomeStatus};
+use docket_engine::{FailurePolicy, Limits};
 use docket_guests as builtin;
 use docket_tests::*;
 use std::sync::Once;

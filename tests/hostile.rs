@@ -2,11 +2,11 @@
 //! keeps serving, and a well-behaved tenant dispatched in between is not
 //! affected.
 
-use docket_engine::OutcomeStatus;
-use docket_engine::effects::Effect;
-use docket_engine::error::PluginError;
+use docket_engine::Effect;
+use docket_engine::PluginError;
+use docket_engine::outcome::OutcomeStatus;
 use docket_engine::types::EventKind;
-use docket_engine::{DocketError, FailurePolicy, Limits};
+use docket_engine::{DocketError, FailurePolicy, Limits, PluginSource};
 use docket_guests as builtin;
 use docket_tests::*;
 use std::sync::Once;
@@ -255,21 +255,21 @@ fn fail_event_policy_applies_nothing() {
 
 fn install_error(tenant: &str, bytes: &[u8], limits: Limits) -> PluginError {
     setup();
-    docket()
-        .put_tenant(docket_engine::registry::TenantState::new(tenant, limits))
-        .unwrap();
-    let err = docket()
-        .install(tenant, "p", bytes)
-        .expect_err("install must fail");
+    docket().put_tenant(tenant, limits).unwrap();
+    // Bytes that are not even a source are refused before the install.
+    let error = match PluginSource::from_bytes(bytes) {
+        Ok(source) => match docket().install(tenant, "p", source) {
+            Err(DocketError::Install { error, .. }) => error,
+            other => panic!("expected an install error, got {other:?}"),
+        },
+        Err(error) => error,
+    };
     assert!(
         docket().versions(tenant, "p").is_err(),
         "nothing is half-installed"
     );
     assert_good_tenant_unaffected();
-    match err {
-        DocketError::Install { error, .. } => error,
-        other => panic!("expected an install error, got {other}"),
-    }
+    error
 }
 
 #[test]

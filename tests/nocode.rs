@@ -2,19 +2,18 @@
 //! Rust SDK plugins on generated events (differential), every error path of
 //! the compiler, and generated documents that must compile to valid modules.
 
-use docket_engine::Capability;
-use docket_engine::runtime::Runtime;
-use docket_engine::sandbox::{self, CallInput, Decision};
+use docket_engine::contract::Capability;
+use docket_engine::plugin::{CallInput, Decision};
 use docket_engine::types::{Context, Event, Ticket};
-use docket_engine::{EngineConfig, Limits, PluginError};
+use docket_engine::{Docket, EngineConfig, Limits, PluginError};
 use docket_guests as builtin;
 use docket_nocode as nocode;
 use docket_tests::*;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-fn runtime() -> &'static Runtime {
-    static R: OnceLock<Runtime> = OnceLock::new();
-    R.get_or_init(|| Runtime::new(EngineConfig::default()).expect("runtime"))
+fn runtime() -> &'static Docket {
+    static R: OnceLock<Docket> = OnceLock::new();
+    R.get_or_init(|| Docket::new(EngineConfig::default()).expect("engine"))
 }
 
 fn example_toml(name: &str) -> String {
@@ -25,15 +24,15 @@ fn example_toml(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn compiled(bytes: &[u8]) -> Arc<docket_engine::plugin::CompiledPlugin> {
+fn compiled(bytes: &[u8]) -> docket_engine::plugin::Plugin {
     runtime()
-        .compile(bytes, &Limits::default())
+        .compile(source(bytes), &Limits::default())
         .unwrap_or_else(|e| panic!("compile: {e}"))
         .0
 }
 
 /// The compiled TOML twin of an example.
-fn twin(name: &str) -> Arc<docket_engine::plugin::CompiledPlugin> {
+fn twin(name: &str) -> docket_engine::plugin::Plugin {
     static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> =
         OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -51,7 +50,7 @@ fn twin(name: &str) -> Arc<docket_engine::plugin::CompiledPlugin> {
 }
 
 fn call(
-    plugin: &docket_engine::plugin::CompiledPlugin,
+    plugin: &docket_engine::plugin::Plugin,
     cap: Capability,
     ev: &Event,
     t: &Ticket,
@@ -62,15 +61,7 @@ fn call(
         ticket: t,
         context: ctx,
     };
-    sandbox::call(
-        runtime().engine(),
-        plugin,
-        cap,
-        &input,
-        &Limits::default(),
-        runtime().epoch_tick(),
-    )
-    .0
+    runtime().call(plugin, cap, &input, &Limits::default()).0
 }
 
 fn context(now: i64) -> Context {
@@ -628,17 +619,12 @@ mod templates {
     use docket_engine::types::{EventKind, FieldValue, Status};
 
     fn templates_of(
-        plugin: &docket_engine::plugin::CompiledPlugin,
+        plugin: &docket_engine::plugin::Plugin,
     ) -> Vec<docket_contract::bindings::exports::docket::plugin::template::TicketTemplate> {
-        sandbox::call_templates(
-            runtime().engine(),
-            plugin,
-            &context(MONDAY),
-            &Limits::default(),
-            runtime().epoch_tick(),
-        )
-        .0
-        .expect("templates")
+        runtime()
+            .templates(plugin, &context(MONDAY), &Limits::default())
+            .0
+            .expect("templates")
     }
 
     #[test]
@@ -1567,7 +1553,7 @@ mod generated {
 
     fn run_all(bytes: &[u8], doc: &str) {
         let plugin = runtime()
-            .compile(bytes, &Limits::default())
+            .compile(source(bytes), &Limits::default())
             .unwrap_or_else(|e| panic!("accepted document does not link: {e}\n{doc}"))
             .0;
         let mut t = ticket("T-1", "hardware", MONDAY);
@@ -1633,7 +1619,7 @@ mod features {
     use super::*;
     use docket_engine::types::{EventKind, FieldValue, Priority};
 
-    fn plugin(doc: &str) -> Arc<docket_engine::plugin::CompiledPlugin> {
+    fn plugin(doc: &str) -> docket_engine::plugin::Plugin {
         let c = nocode::compile(doc, "features.toml").unwrap_or_else(|e| panic!("{e}"));
         compiled(&c.component)
     }

@@ -3,7 +3,7 @@
 //! on-disk artifact cache.
 
 use docket_engine::config::{TenantConfig, load_tenant};
-use docket_engine::runtime::CompileSource;
+use docket_engine::plugin::CompileSource;
 use docket_engine::types::EventKind;
 use docket_engine::{
     Docket, DocketError, EngineConfig, FailurePolicy, Limits, Outcome, PipelineStep,
@@ -19,7 +19,7 @@ fn route_group(tenant: &str) -> String {
         ticket("V-1", "software", MONDAY),
     );
     match &effects(&o)[..] {
-        [docket_engine::effects::Effect::Assign { group, .. }, ..] => group.clone(),
+        [docket_engine::Effect::Assign { group, .. }, ..] => group.clone(),
         other => panic!("{other:?}"),
     }
 }
@@ -40,12 +40,12 @@ fn versions_are_content_addressed_and_roll_back_atomically() {
     d.ensure_tenant("reg-a", Limits::default()).unwrap();
     let routing = builtin::plugin("routing").unwrap();
     let hostile = builtin::hostile_plugin();
-    let v1 = d.install("reg-a", "router", routing).unwrap();
+    let v1 = d.install("reg-a", "router", source(routing)).unwrap();
     assert_eq!(v1.version, 1);
     assert!(!v1.active, "install does not activate");
-    let again = d.install("reg-a", "router", routing).unwrap();
+    let again = d.install("reg-a", "router", source(routing)).unwrap();
     assert_eq!(again.version, 1, "the same bytes are the same version");
-    let v2 = d.install("reg-a", "router", hostile).unwrap();
+    let v2 = d.install("reg-a", "router", source(hostile)).unwrap();
     assert_eq!(v2.version, 2);
     assert_ne!(v1.info.hash, v2.info.hash);
 
@@ -94,8 +94,12 @@ fn tenants_do_not_see_each_other() {
     let d = docket();
     d.ensure_tenant("iso-a", Limits::default()).unwrap();
     d.ensure_tenant("iso-b", Limits::default()).unwrap();
-    d.install("iso-a", "router", builtin::plugin("routing").unwrap())
-        .unwrap();
+    d.install(
+        "iso-a",
+        "router",
+        source(builtin::plugin("routing").unwrap()),
+    )
+    .unwrap();
     assert!(matches!(
         d.versions("iso-b", "router"),
         Err(DocketError::UnknownPlugin { .. })
@@ -218,7 +222,7 @@ fn unknown_calendar_in_a_decision_is_invalid_output() {
 /// created ticket through it.
 fn route_once(d: &Docket, tenant: &str, bytes: &[u8]) -> Outcome {
     d.ensure_tenant(tenant, Limits::default()).unwrap();
-    let v = d.install(tenant, "router", bytes).unwrap();
+    let v = d.install(tenant, "router", source(bytes)).unwrap();
     d.activate(tenant, "router", &v.version.to_string())
         .unwrap();
     d.set_pipeline(tenant, vec![router_step(FailurePolicy::FailEvent)])
@@ -246,10 +250,10 @@ fn precompiled_artifacts_survive_a_restart_and_load_at_first_use() {
     let bytes = builtin::plugin("routing").unwrap();
     let expected = {
         let first = Docket::new(config.clone()).unwrap();
-        let (_, source) = first.runtime().compile(bytes, &Limits::default()).unwrap();
-        assert_eq!(source, CompileSource::Compiled);
-        let (_, source) = first.runtime().compile(bytes, &Limits::default()).unwrap();
-        assert_eq!(source, CompileSource::Memory);
+        let (_, origin) = first.compile(source(bytes), &Limits::default()).unwrap();
+        assert_eq!(origin, CompileSource::Compiled);
+        let (_, origin) = first.compile(source(bytes), &Limits::default()).unwrap();
+        assert_eq!(origin, CompileSource::Memory);
         let outcome = route_once(&first, "cache-a", bytes);
         assert!(outcome.is_applied(), "{:?}", outcome.status);
         effects(&outcome)
@@ -257,8 +261,7 @@ fn precompiled_artifacts_survive_a_restart_and_load_at_first_use() {
     {
         let restarted = Docket::new(config.clone()).unwrap();
         let (p, source) = restarted
-            .runtime()
-            .compile(bytes, &Limits::default())
+            .compile(source(bytes), &Limits::default())
             .unwrap();
         assert_eq!(
             source,
@@ -266,10 +269,10 @@ fn precompiled_artifacts_survive_a_restart_and_load_at_first_use() {
             "a restart neither recompiles nor loads a plugin checked before"
         );
         assert!(p.info().componentized);
-        assert_eq!(restarted.runtime().resident_stats().resident, 0);
+        assert_eq!(restarted.resident_stats().resident, 0);
         let outcome = route_once(&restarted, "cache-a", bytes);
         assert_eq!(effects(&outcome), expected, "the first call loads it");
-        let stats = restarted.runtime().resident_stats();
+        let stats = restarted.resident_stats();
         assert_eq!(
             (stats.resident, stats.first_loads, stats.reloads),
             (1, 1, 0)
@@ -303,8 +306,8 @@ fn precompiled_artifacts_survive_a_restart_and_load_at_first_use() {
     }
     {
         let again = Docket::new(config.clone()).unwrap();
-        let (_, source) = again.runtime().compile(bytes, &Limits::default()).unwrap();
-        assert_eq!(source, CompileSource::Deferred);
+        let (_, origin) = again.compile(source(bytes), &Limits::default()).unwrap();
+        assert_eq!(origin, CompileSource::Deferred);
         let outcome = route_once(&again, "cache-a", bytes);
         assert_eq!(effects(&outcome), expected);
     }
@@ -314,8 +317,8 @@ fn precompiled_artifacts_survive_a_restart_and_load_at_first_use() {
         corrupt(&info);
     }
     let again = Docket::new(config).unwrap();
-    let (_, source) = again.runtime().compile(bytes, &Limits::default()).unwrap();
-    assert_eq!(source, CompileSource::Disk);
+    let (_, origin) = again.compile(source(bytes), &Limits::default()).unwrap();
+    assert_eq!(origin, CompileSource::Disk);
     assert_eq!(cached("json").len(), 1, "the description is written again");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -340,8 +343,8 @@ fn one_module_may_export_several_capabilities() {
     assert_eq!(
         info.capabilities,
         vec![
-            docket_engine::Capability::Routing,
-            docket_engine::Capability::Billing
+            docket_engine::contract::Capability::Routing,
+            docket_engine::contract::Capability::Billing
         ]
     );
     let o = dispatch(
@@ -350,12 +353,13 @@ fn one_module_may_export_several_capabilities() {
         ticket("M-1", "software", MONDAY),
     );
     assert!(o.is_applied());
-    let phases: Vec<docket_engine::Capability> = o.trace.iter().map(|r| r.phase).collect();
+    let phases: Vec<docket_engine::contract::Capability> =
+        o.trace.iter().map(|r| r.phase).collect();
     assert_eq!(
         phases,
         vec![
-            docket_engine::Capability::Routing,
-            docket_engine::Capability::Billing
+            docket_engine::contract::Capability::Routing,
+            docket_engine::contract::Capability::Billing
         ]
     );
 }
@@ -365,7 +369,7 @@ fn numbered_router(i: usize) -> Vec<u8> {
     format!("[[routing.rule]]\ngroup = \"g{i}\"\nreason = \"rule {i}\"\n").into_bytes()
 }
 
-fn route_with(d: &Docket, plugin: &docket_engine::plugin::CompiledPlugin) -> String {
+fn route_with(d: &Docket, plugin: &docket_engine::plugin::Plugin) -> String {
     let ev = event(EventKind::Created, MONDAY);
     let t = ticket("L-1", "software", MONDAY);
     let ctx = docket_engine::types::Context {
@@ -376,22 +380,19 @@ fn route_with(d: &Docket, plugin: &docket_engine::plugin::CompiledPlugin) -> Str
         history: vec![],
         calendars: vec![],
     };
-    let input = docket_engine::sandbox::CallInput {
+    let input = docket_engine::plugin::CallInput {
         event: &ev,
         ticket: &t,
         context: &ctx,
     };
-    let rt = d.runtime();
-    let (r, _) = docket_engine::sandbox::call(
-        rt.engine(),
+    let (r, _) = d.call(
         plugin,
-        docket_engine::Capability::Routing,
+        docket_engine::contract::Capability::Routing,
         &input,
         &Limits::default(),
-        rt.epoch_tick(),
     );
     match r.expect("route") {
-        docket_engine::sandbox::Decision::Routing(Some(d)) => d.group,
+        docket_engine::plugin::Decision::Routing(Some(d)) => d.group,
         other => panic!("{other:?}"),
     }
 }
@@ -410,24 +411,23 @@ fn the_resident_set_is_bounded_and_reloads_on_demand() {
         .unwrap();
         let plugins: Vec<_> = (0..5)
             .map(|i| {
-                d.runtime()
-                    .compile(&numbered_router(i), &Limits::default())
+                d.compile(source(&numbered_router(i)), &Limits::default())
                     .unwrap()
                     .0
             })
             .collect();
-        assert_eq!(d.runtime().resident_stats().resident, 2);
+        assert_eq!(d.resident_stats().resident, 2);
         // Every plugin still answers, in any order, each with its own rules.
         for round in 0..3 {
             for (i, p) in plugins.iter().enumerate().rev() {
                 assert_eq!(route_with(&d, p), format!("g{i}"), "round {round}");
-                assert!(d.runtime().resident_stats().resident <= 2);
+                assert!(d.resident_stats().resident <= 2);
             }
         }
-        let stats = d.runtime().resident_stats();
+        let stats = d.resident_stats();
         assert!(stats.reloads >= 10 && stats.evictions >= 13, "{stats:?}");
         // A hot plugin stays resident: calling it between others never reloads it.
-        let before = d.runtime().resident_stats().reloads;
+        let before = d.resident_stats().reloads;
         for i in 0..4 {
             assert_eq!(route_with(&d, &plugins[0]), "g0");
             assert_eq!(
@@ -436,7 +436,7 @@ fn the_resident_set_is_bounded_and_reloads_on_demand() {
             );
         }
         // 0 stays resident; 1 and 2 take turns evicting each other.
-        assert_eq!(d.runtime().resident_stats().reloads - before, 3);
+        assert_eq!(d.resident_stats().reloads - before, 3);
         drop(plugins);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -453,14 +453,12 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
         .unwrap(),
     );
     let looping = d
-        .runtime()
-        .compile(builtin::hostile_plugin(), &Limits::default())
+        .compile(source(builtin::hostile_plugin()), &Limits::default())
         .unwrap()
         .0;
     let others: Vec<_> = (0..3)
         .map(|i| {
-            d.runtime()
-                .compile(&numbered_router(i), &Limits::default())
+            d.compile(source(&numbered_router(i)), &Limits::default())
                 .unwrap()
                 .0
         })
@@ -482,7 +480,7 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
             history: vec![],
             calendars: vec![],
         };
-        let input = docket_engine::sandbox::CallInput {
+        let input = docket_engine::plugin::CallInput {
             event: &ev,
             ticket: &t,
             context: &ctx,
@@ -492,16 +490,13 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
             timeout_ms: 700,
             ..Limits::default()
         };
-        let rt = d2.runtime();
         (0..3)
             .map(|_| {
-                docket_engine::sandbox::call(
-                    rt.engine(),
+                d2.call(
                     &looping,
-                    docket_engine::Capability::Routing,
+                    docket_engine::contract::Capability::Routing,
                     &input,
                     &limits,
-                    rt.epoch_tick(),
                 )
                 .0
             })
@@ -521,7 +516,7 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
         );
     }
     assert!(calls > 3);
-    assert!(d.runtime().resident_stats().evictions > 3);
+    assert!(d.resident_stats().evictions > 3);
 }
 
 #[test]
@@ -573,13 +568,13 @@ fn only_the_routing_phase_is_given_the_agent_roster() {
     assert!(o.is_applied(), "{:?}", o.status);
     let effects = effects(&o);
     assert!(
-        matches!(&effects[0], docket_engine::effects::Effect::Assign { group, .. } if group == "roster-2"),
+        matches!(&effects[0], docket_engine::Effect::Assign { group, .. } if group == "roster-2"),
         "routing sees both agents: {effects:?}"
     );
     assert!(
-        effects.iter().any(
-            |e| matches!(e, docket_engine::effects::Effect::AddTag { tag } if tag == "roster-0")
-        ),
+        effects
+            .iter()
+            .any(|e| matches!(e, docket_engine::Effect::AddTag { tag } if tag == "roster-0")),
         "escalation sees none: {effects:?}"
     );
 }

@@ -5,11 +5,11 @@ use docket_contract::bindings::docket::plugin::types::{
     Agent, AuthorKind, Channel, Comment, CustomField, Event, EventKind, FieldValue, Money, Part,
     Priority, Requester, Status, StatusChange, Ticket, TicketBrief, TimeEntry,
 };
-use docket_engine::calendar::{BusinessCalendar, CalendarConfig};
+use docket_engine::Effect;
 use docket_engine::config::settings_of;
-use docket_engine::dispatch::{DispatchRequest, Outcome};
-use docket_engine::effects::Effect;
-use docket_engine::{Docket, EngineConfig, FailurePolicy, Limits, PipelineStep};
+use docket_engine::config::{BusinessCalendar, CalendarConfig};
+use docket_engine::{DispatchRequest, Outcome};
+use docket_engine::{Docket, EngineConfig, FailurePolicy, Limits, PipelineStep, PluginSource};
 use docket_guests as builtin;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -48,17 +48,21 @@ pub fn business_hours() -> HashMap<String, BusinessCalendar> {
     )])
 }
 
+/// The source of a plugin's bytes: wasm (by its header) or rule text.
+pub fn source(bytes: &[u8]) -> PluginSource<'_> {
+    PluginSource::from_bytes(bytes).expect("wasm or rule text")
+}
+
 /// Creates (or replaces) a tenant running the given plugins in order, each
 /// as `(name, bytes, settings TOML, failure policy)`.
 pub fn tenant_with(id: &str, limits: Limits, plugins: &[(&str, &[u8], &str, FailurePolicy)]) {
     let d = docket();
-    d.put_tenant(docket_engine::registry::TenantState::new(id, limits))
-        .expect("tenant");
+    d.put_tenant(id, limits).expect("tenant");
     d.set_calendars(id, business_hours()).expect("calendars");
     let mut steps = Vec::new();
     for (name, bytes, settings, on_failure) in plugins {
         let v = d
-            .install(id, name, bytes)
+            .install(id, name, source(bytes))
             .unwrap_or_else(|e| panic!("install {name}: {e}"));
         d.activate(id, name, &v.version.to_string())
             .expect("activate");

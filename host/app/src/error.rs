@@ -1,8 +1,8 @@
 //! Why an event was not applied.
 
 use crate::store::StoreError;
-use docket_engine::dispatch::Outcome;
-use docket_engine::error::DocketError;
+use docket_engine::DocketError;
+use docket_engine::Outcome;
 
 /// Why the lifecycle refused or could not record an event. Callers map
 /// these to their own answers (the server to HTTP statuses, the CLI to a

@@ -20,10 +20,9 @@
 //! use docket_app::{Lifecycle, MemoryStore, TicketEvent, EventResult};
 //! use docket_app::ticket_input::Action;
 //! use docket_engine::{Docket, EngineConfig, Limits};
-//! use docket_engine::registry::TenantState;
 //! # fn main() -> anyhow::Result<()> {
 //! let docket = Docket::new(EngineConfig::default())?;
-//! docket.put_tenant(TenantState::new("acme", Limits::default()))?;
+//! docket.put_tenant("acme", Limits::default())?;
 //! let lifecycle = Lifecycle::new(docket, MemoryStore::new());
 //! let created: Action = serde_json::from_value(serde_json::json!({
 //!     "event": "created",

@@ -13,9 +13,9 @@ use crate::store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerCh
 use crate::ticket_input::{Action, HISTORY_LIMIT, apply_action, brief, new_ticket};
 use docket_contract::types::{Agent, Event, EventKind, Ticket};
 use docket_contract::wire::Wire;
-use docket_engine::dispatch::{DispatchRequest, Outcome, OutcomeStatus};
-use docket_engine::effects::Effect;
-use docket_engine::registry::Docket;
+use docket_engine::Docket;
+use docket_engine::Effect;
+use docket_engine::{DispatchRequest, Outcome, outcome::OutcomeStatus};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -311,7 +311,8 @@ impl<S: Store> Lifecycle<S> {
         let ticket_id = &outcome.ticket_id;
         let old_clocks = self.store.sla_clocks(tenant, ticket_id)?;
         let (timers, clocks) = if outcome.is_applied() {
-            let calendars = self.docket.tenant(tenant)?.calendars.clone();
+            let tenant_now = self.docket.tenant(tenant)?;
+            let calendars = tenant_now.calendars();
             let effects: Vec<Effect> = outcome.effects.iter().map(|e| e.effect.clone()).collect();
             let (clocks, milestones) = sla::update(
                 old_clocks,
@@ -320,7 +321,7 @@ impl<S: Store> Lifecycle<S> {
                 &event.kind,
                 &effects,
                 event.at,
-                &calendars,
+                calendars,
             )
             .map_err(|reason| AppError::InvalidSla { reason })?;
             (timer_changes(tenant, outcome, &milestones), clocks)

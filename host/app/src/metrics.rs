@@ -1,6 +1,6 @@
 //! Counters exposed at `/metrics` in the Prometheus text format.
 
-use docket_engine::dispatch::Outcome;
+use docket_engine::Outcome;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

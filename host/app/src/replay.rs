@@ -8,8 +8,8 @@ use crate::lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent};
 use crate::sla::SlaClock;
 use crate::store::{Store, TimerChange};
 use crate::ticket_input::Action;
-use docket_engine::dispatch::Outcome;
-use docket_engine::error::DocketError;
+use docket_engine::DocketError;
+use docket_engine::Outcome;
 use jiff::Timestamp;
 use serde::Deserialize;
 

@@ -12,10 +12,10 @@ use crate::sqlite::{self as store, AuditEntry, SqliteStore};
 use crate::store::{Store, TimerRow};
 use crate::ticket_input::Action;
 use docket_contract::EventKindName;
-use docket_engine::calendar::{BusinessCalendar, CalendarConfig};
 use docket_engine::config::{AgentConfig, settings_of};
-use docket_engine::registry::{Docket, FailurePolicy, PipelineStep, TenantState, VersionInfo};
-use docket_engine::{EngineConfig, Limits};
+use docket_engine::config::{BusinessCalendar, CalendarConfig};
+use docket_engine::{Docket, FailurePolicy, PipelineStep, VersionInfo};
+use docket_engine::{EngineConfig, Limits, PluginSource};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -305,11 +305,20 @@ impl Service {
         let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", id)?;
         let steps: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", id)?;
         drop(conn);
-        self.docket().put_tenant(TenantState::new(id, limits))?;
+        self.docket().put_tenant(id, limits)?;
         self.docket()
             .set_calendars(id, compile_calendars(&calendars)?)?;
         for v in &versions {
-            self.docket().install(id, &v.name, &v.bytes)?;
+            // Stored bytes are wasm or rule text; the wasm header tells
+            // them apart exactly.
+            let source = PluginSource::from_bytes(&v.bytes).map_err(|error| {
+                docket_engine::DocketError::Install {
+                    tenant: id.into(),
+                    plugin: v.name.clone(),
+                    error,
+                }
+            })?;
+            self.docket().install(id, &v.name, source)?;
         }
         for (name, active, history) in states {
             self.docket()
@@ -360,7 +369,7 @@ impl Service {
         let _admin = self.admin();
         check_id("tenant id", id)?;
         limits
-            .validate(self.docket().runtime().config())
+            .validate(self.docket().config())
             .map_err(|e| AppError::unprocessable("invalid_limits", e))?;
         if store::tenant_exists(&self.store().conn(), id)? {
             return Err(AppError::conflict(
@@ -371,7 +380,7 @@ impl Service {
         let key = new_key(&format!("dk_{id}"));
         self.store()
             .write(|tx| store::insert_tenant(tx, id, &limits, &key_hash(&key), now_ms()))?;
-        self.docket().put_tenant(TenantState::new(id, limits))?;
+        self.docket().put_tenant(id, limits)?;
         Ok(shown_once(key))
     }
 
@@ -390,8 +399,8 @@ impl Service {
         let conn = self.store().conn();
         Ok(TenantDoc {
             id: tenant.to_string(),
-            limits: state.limits.clone(),
-            plugins: state.plugins.keys().cloned().collect(),
+            limits: state.limits().clone(),
+            plugins: state.plugins().map(str::to_string).collect(),
             pipeline: store::tenant_doc(&conn, "pipelines", tenant)?,
             calendars: store::tenant_doc(&conn, "calendars", tenant)?,
             agents: store::tenant_doc(&conn, "agents", tenant)?,
@@ -478,16 +487,22 @@ impl Service {
         Ok(())
     }
 
-    /// Installs bytes as a new version (compiled and checked before anything is stored).
+    /// Installs a plugin as a new version (compiled and checked before
+    /// anything is stored); returns whether it is new (false: the same
+    /// bytes were installed before, and that version is returned).
+    ///
+    /// # Errors
+    /// An id that is not one, an unknown tenant, a plugin the engine
+    /// refuses (`invalid_plugin`), or the store failing.
     pub fn install_plugin(
         &self,
         tenant: &str,
         name: &str,
-        bytes: &[u8],
+        source: PluginSource<'_>,
     ) -> Result<(bool, VersionInfo), AppError> {
         let _admin = self.admin();
         check_id("plugin name", name)?;
-        let (compiled, _) = self.docket().compile_for(tenant, name, bytes)?;
+        let compiled = self.docket().compile_for(tenant, name, source)?;
         let hash = compiled.info().hash.clone();
         // A plugin name not installed yet has no versions.
         let versions = self.docket().versions(tenant, name).unwrap_or_default();
@@ -499,11 +514,11 @@ impl Service {
             name: name.into(),
             version: number,
             hash,
-            bytes: bytes.to_vec(),
+            bytes: source.bytes().to_vec(),
         };
         self.store()
             .write(|tx| store::insert_version(tx, tenant, &stored, now_ms()))?;
-        let info = self.docket().install(tenant, name, bytes)?;
+        let info = self.docket().install(tenant, name, source)?;
         Ok((true, info))
     }
 
@@ -539,10 +554,10 @@ impl Service {
     pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), AppError> {
         let _admin = self.admin();
         let state = self.docket().tenant(tenant)?;
-        if !state.plugins.contains_key(name) {
+        if !state.has_plugin(name) {
             return Err(AppError::NotFound(format!("plugin `{name}`")));
         }
-        if state.pipeline.iter().any(|s| s.plugin == name) {
+        if state.pipeline().iter().any(|s| s.plugin == name) {
             return Err(AppError::conflict(
                 "conflict",
                 format!("plugin `{name}` is in the pipeline; remove it from the pipeline first"),
@@ -561,7 +576,7 @@ impl Service {
             .iter()
             .map(PipelineStepDoc::to_step)
             .collect::<Result<Vec<_>, _>>()?;
-        let previous = self.docket().tenant(tenant)?.pipeline.clone();
+        let previous = self.docket().tenant(tenant)?.pipeline().to_vec();
         self.docket().set_pipeline(tenant, parsed)?;
         if let Err(e) = self
             .store()
@@ -587,7 +602,7 @@ impl Service {
         let compiled = compile_calendars(&calendars)?;
         let state = self.docket().tenant(tenant)?;
         let mut removed: Vec<&String> = state
-            .calendars
+            .calendars()
             .keys()
             .filter(|name| !compiled.contains_key(*name))
             .collect();
@@ -792,7 +807,7 @@ fn names_text(settings: &serde_json::Map<String, serde_json::Value>, name: &str)
 fn compile_calendars(
     configs: &[CalendarConfig],
 ) -> Result<HashMap<String, BusinessCalendar>, AppError> {
-    docket_engine::calendar::compile_all(configs)
+    docket_engine::config::compile_calendars(configs)
         .map_err(|e| AppError::unprocessable("invalid_calendar", e))
 }
 
@@ -814,7 +829,7 @@ mod tests {
         s.install_plugin(
             "acme",
             "escalation",
-            docket_guests::plugin("escalation").unwrap(),
+            PluginSource::wasm(docket_guests::plugin("escalation").unwrap()).unwrap(),
         )
         .unwrap();
         s.activate("acme", "escalation", "1").unwrap();

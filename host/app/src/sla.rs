@@ -8,8 +8,8 @@
 use crate::ticket_input::{parse_status, status_name};
 use docket_contract::bindings::exports::docket::plugin::escalation::{SlaMetric, SlaPolicy};
 use docket_contract::types::{AuthorKind, EventKind, Status, Ticket};
-use docket_engine::calendar::BusinessCalendar;
-use docket_engine::effects::Effect;
+use docket_engine::Effect;
+use docket_engine::config::BusinessCalendar;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -252,7 +252,7 @@ mod tests {
     use super::*;
     use docket_contract::bindings::exports::docket::plugin::escalation::SlaTarget;
     use docket_contract::types::{Comment, StatusChange};
-    use docket_engine::calendar::CalendarConfig;
+    use docket_engine::config::CalendarConfig;
 
     const MON_9_BERLIN: i64 = 1_795_420_800_000; // 2026-11-23T08:00:00Z
     const MIN: i64 = 60_000;

@@ -15,9 +15,9 @@ mod inputs;
 
 use docket_contract::bindings::docket::plugin::types::Context;
 use docket_engine::config::load_tenant;
-use docket_engine::registry::TenantState;
-use docket_engine::sandbox::{self, CallInput};
-use docket_engine::{Capability, Docket, EngineConfig, Limits};
+use docket_engine::contract::Capability;
+use docket_engine::plugin::CallInput;
+use docket_engine::{Docket, EngineConfig, Limits, PluginSource};
 use docket_guest_sdk as sdk;
 use docket_guests as builtin;
 use inputs::{Fixture, MONDAY_9Z, time_it};
@@ -134,7 +134,7 @@ fn distinct_plugins(fx: &Fixture) {
         }
         let eps = lat.len() as f64 / begin.elapsed().as_secs_f64();
         lat.sort_unstable();
-        let stats = d.runtime().resident_stats();
+        let stats = d.resident_stats();
         let cap_name = if cap == usize::MAX {
             "unbounded".to_string()
         } else {
@@ -170,7 +170,7 @@ fn distinct_plugins(fx: &Fixture) {
         "  restart over the filled cache: {tenants} plugins installed in {:.2} s ({:.0} µs each; none compiled or loaded, {} resident), RSS +{:.0} MiB; a tenant's first event {:.0} µs (loads its plugin)",
         install.as_secs_f64(),
         install.as_secs_f64() * 1e6 / tenants as f64,
-        d.runtime().resident_stats().resident,
+        d.resident_stats().resident,
         rss_installed,
         first.as_secs_f64() * 1e6,
     );
@@ -195,7 +195,9 @@ fn install_own_routing(d: &Docket, tenants: usize, doc: &str) -> Duration {
         let id = format!("d{i:05}");
         let own = doc.replace("\"general\"", &format!("\"general-{i}\""));
         d.ensure_tenant(&id, Limits::default()).unwrap();
-        let v = d.install(&id, "routing", own.as_bytes()).unwrap();
+        let v = d
+            .install(&id, "routing", PluginSource::Rules(&own))
+            .unwrap();
         d.activate(&id, "routing", &v.version.to_string()).unwrap();
         d.set_pipeline(
             &id,
@@ -231,8 +233,6 @@ fn main() {
         (&fx.config, &fx.agents, &fx.ticket, &fx.created, &fx.logged);
     let state = docket.tenant("acme-repair").unwrap();
     let limits = Limits::default();
-    let tick = docket.runtime().epoch_tick();
-    let engine = docket.runtime().engine();
     let base_ctx = Context {
         tenant: "acme-repair".into(),
         now: MONDAY_9Z,
@@ -295,7 +295,7 @@ fn main() {
                 ("escalation", Capability::Escalation, &created),
                 ("billing", Capability::Billing, &logged),
             ] {
-                let plugin = &state.plugins[name].active().unwrap().plugin;
+                let plugin = state.active_plugin(name).unwrap();
                 let ctx = fx.context(&state, name);
                 out.push(measure(&format!("{prefix}: {name}"), || {
                     let input = CallInput {
@@ -303,7 +303,7 @@ fn main() {
                         ticket: t,
                         context: &ctx,
                     };
-                    let (r, _) = sandbox::call(engine, plugin, capability, &input, &limits, tick);
+                    let (r, _) = docket.call(plugin, capability, &input, &limits);
                     r.expect("plugin call");
                 }));
             }
@@ -351,7 +351,7 @@ fn main() {
             .iter_mut()
             .filter(|p| p.name == "billing")
         {
-            use docket_engine::EventKindName as K;
+            use docket_engine::contract::EventKindName as K;
             p.events = vec![K::TimeLogged, K::PartUsed, K::StatusChanged];
         }
         load_tenant(&docket, &subscribed, Path::new("."), &builtin::plugin)
@@ -382,8 +382,7 @@ fn main() {
     )
     .unwrap();
         let (noop, _) = docket
-            .runtime()
-            .compile(&noop, &limits)
+            .compile(PluginSource::CoreModule(&noop), &limits)
             .expect("noop plugin");
         let mut overhead = measure("docket: sandbox overhead (no-op plugin)", || {
             let input = CallInput {
@@ -391,7 +390,7 @@ fn main() {
                 ticket: t,
                 context: &base_ctx,
             };
-            let (r, _) = sandbox::call(engine, &noop, Capability::Routing, &input, &limits, tick);
+            let (r, _) = docket.call(&noop, Capability::Routing, &input, &limits);
             r.expect("noop");
         });
         overhead.note = "target ≤ 10 µs".into();
@@ -457,12 +456,11 @@ fn main() {
     let rss_before = rss_mib();
     let scale = Arc::new(Docket::new(engine_config()).unwrap());
     load_tenant(&scale, config, Path::new("."), &builtin::plugin).unwrap();
-    let proto = scale.tenant("acme-repair").unwrap();
     let setup = Instant::now();
     for i in 0..TENANTS {
-        let mut tenant = TenantState::clone(&proto);
-        tenant.id = format!("t{i:05}");
-        scale.put_tenant(tenant).unwrap();
+        scale
+            .copy_tenant("acme-repair", &format!("t{i:05}"))
+            .unwrap();
     }
     let setup_time = setup.elapsed();
     let rss_idle = rss_mib();

@@ -9,7 +9,7 @@
 //! by an atomic rename, never rewritten in place (which would fault the
 //! processes that have them mapped).
 
-use crate::plugin::PluginInfo;
+use crate::compiled::PluginInfo;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;

@@ -2,19 +2,16 @@
 //! pipeline with each plugin's settings. Loading is all-or-nothing: every
 //! plugin is compiled and every calendar checked before the tenant changes.
 
-use crate::calendar::CalendarConfig;
+pub use crate::calendar::{BusinessCalendar, CalendarConfig, compile_all as compile_calendars};
 use crate::error::DocketError;
 use crate::limits::Limits;
-use crate::registry::{
-    Docket, FailurePolicy, InstalledVersion, PipelineStep, PluginHistory, TenantState,
-    install_error,
-};
+use crate::registry::{Docket, FailurePolicy, PipelineStep, TenantState, install_error};
+use crate::source::PluginSource;
 use docket_contract::EventKindName;
 use docket_contract::bindings::docket::plugin::types::{
     Agent, Decimal, FieldValue, Money, Setting,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -248,43 +245,37 @@ pub fn load_tenant(
     let mut state = TenantState::new(&config.tenant, config.limits.clone());
     state
         .limits
-        .validate(docket.runtime().config())
+        .validate(docket.config())
         .map_err(DocketError::Config)?;
     state.calendars =
         Arc::new(crate::calendar::compile_all(&config.calendars).map_err(DocketError::Config)?);
-    let mut plugins = BTreeMap::new();
+    let mut steps = Vec::new();
     for p in &config.plugins {
         let bytes = read_source(&p.source, base, builtin)
             .map_err(|e| DocketError::Config(format!("plugin `{}`: {e}", p.name)))?;
-        let compiled = docket
-            .runtime()
-            .compile(&bytes, &state.limits)
-            .map_err(|error| install_error(&config.tenant, &p.name, error))?;
-        let history = PluginHistory {
-            versions: vec![InstalledVersion {
-                number: 1,
-                plugin: compiled.0,
-            }],
-            active: Some(0),
-            activation_history: Vec::new(),
-        };
-        if plugins.insert(p.name.clone(), history).is_some() {
+        if state.plugins.contains_key(&p.name) {
             return Err(DocketError::Config(format!(
                 "plugin `{}` is listed twice",
                 p.name
             )));
         }
+        let (compiled, _) = PluginSource::from_bytes(&bytes)
+            .and_then(|source| docket.compile(source, &state.limits))
+            .map_err(|error| install_error(&config.tenant, &p.name, error))?;
+        // The same path as an API install and activation.
+        let version = state.install(&p.name, compiled);
+        state.activate(&p.name, &version.version.to_string())?;
         let settings = settings_of(&p.settings)
             .map_err(|e| DocketError::Config(format!("plugin `{}`: {e}", p.name)))?;
-        state.pipeline.push(PipelineStep {
+        steps.push(PipelineStep {
             plugin: p.name.clone(),
             settings,
             on_failure: p.on_failure,
             events: p.events.clone(),
         });
     }
-    state.plugins = plugins;
-    docket.put_tenant(state)
+    state.set_pipeline(steps)?;
+    docket.put_state(state)
 }
 
 fn read_source(

@@ -6,8 +6,9 @@
 
 use crate::effects::{self, Effect, Resolver};
 use crate::error::{DocketError, PluginError};
+use crate::host_state::LogLine;
 use crate::registry::{Docket, FailurePolicy, TenantState};
-use crate::sandbox::{self, CallInput, CallStats, Decision, LogLine};
+use crate::sandbox::{CallInput, CallStats, Decision};
 use docket_contract::bindings::docket::plugin::types::{
     Agent, Context, Event, Ticket, TicketBrief,
 };
@@ -168,7 +169,7 @@ fn encoded_size(d: &Decision) -> u64 {
 impl Docket {
     /// Runs the event through the tenant's pipeline.
     pub fn dispatch(&self, tenant: &str, request: DispatchRequest) -> Result<Outcome, DocketError> {
-        let state = self.tenant(tenant)?;
+        let state = self.state(tenant)?;
         let span = tracing::info_span!("dispatch", tenant, ticket = %request.ticket.id, event = %request.event.id);
         let _enter = span.enter();
         Ok(self.run_pipeline(&state, request))
@@ -230,15 +231,9 @@ impl Docket {
                     ticket: &ticket,
                     context: &context,
                 };
-                let tick = self.runtime.epoch_tick();
-                let (result, stats) = sandbox::call(
-                    self.runtime.engine(),
-                    &version.plugin,
-                    phase,
-                    &input,
-                    &state.limits,
-                    tick,
-                );
+                let (result, stats) =
+                    self.runtime
+                        .call(&version.plugin, phase, &input, &state.limits);
                 let result = result.and_then(|decision| {
                     let size = encoded_size(&decision);
                     if size > state.limits.output_bytes {
@@ -258,7 +253,7 @@ impl Docket {
                 let mut run = PluginRun {
                     plugin: step.plugin.clone(),
                     version: version.number,
-                    hash: version.plugin.info.hash.clone(),
+                    hash: version.plugin.info().hash.clone(),
                     phase,
                     effects: 0,
                     error: None,

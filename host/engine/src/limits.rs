@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// The largest value of each bounded limit, by field name: what
 /// [`Limits::validate`] enforces and the OpenAPI schema states (a test
 /// holds the two together).
-pub const LIMIT_CEILINGS: [(&str, u64); 5] = [
+const LIMIT_CEILINGS: [(&str, u64); 5] = [
     ("timeout_ms", 60_000),
     ("output_bytes", 64 << 20),
     ("module_bytes", 256 << 20),
@@ -62,6 +62,10 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The largest value of each bounded limit, by field name: what
+    /// [`Limits::validate`] enforces and the OpenAPI schema states.
+    pub const CEILINGS: [(&'static str, u64); 5] = LIMIT_CEILINGS;
+
     /// Checks the limits against the engine's ceilings.
     pub fn validate(&self, engine: &EngineConfig) -> Result<(), String> {
         if self.memory_bytes > engine.max_memory_bytes {

@@ -4,12 +4,16 @@
 //! always sees one consistent pipeline.
 
 use crate::calendar::BusinessCalendar;
+use crate::compiled::{Plugin, PluginInfo};
 use crate::error::{DocketError, PluginError};
 use crate::limits::{EngineConfig, Limits};
-use crate::plugin::{CompiledPlugin, PluginInfo};
+use crate::resident::ResidentStats;
 use crate::runtime::{CompileSource, Runtime};
-use docket_contract::EventKindName;
-use docket_contract::bindings::docket::plugin::types::Setting;
+use crate::sandbox::{CallInput, CallStats, Decision};
+use crate::source::PluginSource;
+use docket_contract::bindings::docket::plugin::types::{Context, Setting};
+use docket_contract::bindings::exports::docket::plugin::template::TicketTemplate;
+use docket_contract::{Capability, EventKindName};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -49,16 +53,16 @@ impl PipelineStep {
 
 /// One installed version of a plugin.
 #[derive(Debug, Clone)]
-pub struct InstalledVersion {
+pub(crate) struct InstalledVersion {
     /// 1, 2, 3, ... per plugin name.
     pub number: u32,
     /// The compiled plugin.
-    pub plugin: Arc<CompiledPlugin>,
+    pub plugin: Plugin,
 }
 
 /// The versions of one plugin name and which is active.
 #[derive(Debug, Clone, Default)]
-pub struct PluginHistory {
+pub(crate) struct PluginHistory {
     /// Every installed version, oldest first.
     pub versions: Vec<InstalledVersion>,
     /// Index of the active version.
@@ -74,18 +78,15 @@ impl PluginHistory {
     }
 }
 
-/// An immutable snapshot of a tenant.
+/// An immutable snapshot of a tenant. Every change (the API's and a
+/// configuration's) goes through its methods on a copy that is then
+/// swapped in.
 #[derive(Debug, Clone)]
-pub struct TenantState {
-    /// Tenant id.
+pub(crate) struct TenantState {
     pub id: String,
-    /// Limits of every plugin call.
     pub limits: Limits,
-    /// Business calendars by name.
     pub calendars: Arc<HashMap<String, BusinessCalendar>>,
-    /// Plugins by name.
     pub plugins: BTreeMap<String, PluginHistory>,
-    /// The pipeline, in order.
     pub pipeline: Vec<PipelineStep>,
 }
 
@@ -99,6 +100,109 @@ impl TenantState {
             plugins: BTreeMap::new(),
             pipeline: Vec::new(),
         }
+    }
+
+    /// Adds a compiled plugin as a new version (or finds the version with
+    /// the same content hash).
+    pub fn install(&mut self, plugin: &str, compiled: Plugin) -> VersionInfo {
+        let history = self.plugins.entry(plugin.to_string()).or_default();
+        let existing = history
+            .versions
+            .iter()
+            .position(|v| v.plugin.info().hash == compiled.info().hash);
+        let index = existing.unwrap_or_else(|| {
+            let number = history.versions.last().map_or(1, |v| v.number + 1);
+            history.versions.push(InstalledVersion {
+                number,
+                plugin: compiled,
+            });
+            history.versions.len() - 1
+        });
+        version_info(plugin, history, index)
+    }
+
+    /// Makes a version (number, or a hash prefix) the active one.
+    pub fn activate(&mut self, plugin: &str, version: &str) -> Result<VersionInfo, DocketError> {
+        let tenant = self.id.clone();
+        let history = self.history_mut(plugin)?;
+        let index = find_version(history, version).ok_or_else(|| DocketError::UnknownVersion {
+            tenant,
+            plugin: plugin.to_string(),
+            version: version.to_string(),
+        })?;
+        if let Some(previous) = history.active.filter(|p| *p != index) {
+            history.activation_history.push(previous);
+        }
+        history.active = Some(index);
+        Ok(version_info(plugin, history, index))
+    }
+
+    /// Sets the pipeline; every step must name a plugin with an active
+    /// version.
+    pub fn set_pipeline(&mut self, steps: Vec<PipelineStep>) -> Result<(), DocketError> {
+        for step in &steps {
+            let history = self
+                .plugins
+                .get(&step.plugin)
+                .ok_or_else(|| unknown_plugin(&self.id, &step.plugin))?;
+            if history.active.is_none() {
+                return Err(DocketError::Config(format!(
+                    "plugin `{}` has no active version",
+                    step.plugin
+                )));
+            }
+        }
+        self.pipeline = steps;
+        Ok(())
+    }
+
+    fn history_mut(&mut self, plugin: &str) -> Result<&mut PluginHistory, DocketError> {
+        let tenant = &self.id;
+        self.plugins
+            .get_mut(plugin)
+            .ok_or_else(|| unknown_plugin(tenant, plugin))
+    }
+}
+
+/// A tenant as it is now: a read-only snapshot (later changes make new
+/// snapshots; this one stays as it was).
+#[derive(Debug, Clone)]
+pub struct Tenant(pub(crate) Arc<TenantState>);
+
+impl Tenant {
+    /// Tenant id.
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// Limits of every plugin call.
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+
+    /// Business calendars by name.
+    pub fn calendars(&self) -> &HashMap<String, BusinessCalendar> {
+        &self.0.calendars
+    }
+
+    /// Installed plugin names, sorted.
+    pub fn plugins(&self) -> impl Iterator<Item = &str> {
+        self.0.plugins.keys().map(String::as_str)
+    }
+
+    /// Whether a plugin of this name is installed.
+    pub fn has_plugin(&self, name: &str) -> bool {
+        self.0.plugins.contains_key(name)
+    }
+
+    /// The pipeline, in order.
+    pub fn pipeline(&self) -> &[PipelineStep] {
+        &self.0.pipeline
+    }
+
+    /// The active version of a plugin, if it is installed and has one.
+    pub fn active_plugin(&self, name: &str) -> Option<&Plugin> {
+        Some(&self.0.plugins.get(name)?.active()?.plugin)
     }
 }
 
@@ -132,13 +236,26 @@ impl Docket {
         })
     }
 
-    /// The shared runtime.
-    pub fn runtime(&self) -> &Runtime {
-        &self.runtime
+    /// The engine settings.
+    pub fn config(&self) -> &EngineConfig {
+        self.runtime.config()
+    }
+
+    /// How many plugins' compiled forms are in memory, and how often the
+    /// resident set loaded and evicted them.
+    pub fn resident_stats(&self) -> ResidentStats {
+        self.runtime.resident_stats()
     }
 
     /// The current snapshot of a tenant.
-    pub fn tenant(&self, id: &str) -> Result<Arc<TenantState>, DocketError> {
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownTenant`].
+    pub fn tenant(&self, id: &str) -> Result<Tenant, DocketError> {
+        self.state(id).map(Tenant)
+    }
+
+    pub(crate) fn state(&self, id: &str) -> Result<Arc<TenantState>, DocketError> {
         self.tenants
             .read()
             .expect("tenants")
@@ -160,8 +277,17 @@ impl Docket {
         ids
     }
 
-    /// Replaces a tenant wholesale (used by configuration loading).
-    pub fn put_tenant(&self, state: TenantState) -> Result<(), DocketError> {
+    /// Creates the tenant empty, or empties it: no plugins, calendars or
+    /// pipeline, these limits.
+    ///
+    /// # Errors
+    /// [`DocketError::Config`] when the limits are over the engine's.
+    pub fn put_tenant(&self, id: &str, limits: Limits) -> Result<(), DocketError> {
+        self.put_state(TenantState::new(id, limits))
+    }
+
+    /// Replaces a tenant wholesale.
+    pub(crate) fn put_state(&self, state: TenantState) -> Result<(), DocketError> {
         state
             .limits
             .validate(self.runtime.config())
@@ -173,7 +299,23 @@ impl Docket {
         Ok(())
     }
 
+    /// Makes tenant `to` a copy of tenant `from` as it is now (plugins,
+    /// versions, calendars, pipeline, limits), replacing `to` if it
+    /// exists: for tenants set up from a template. The compiled plugins
+    /// are shared, not compiled again.
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownTenant`] for `from`.
+    pub fn copy_tenant(&self, from: &str, to: &str) -> Result<(), DocketError> {
+        let mut state = TenantState::clone(self.state(from)?.as_ref());
+        state.id = to.to_string();
+        self.put_state(state)
+    }
+
     /// Creates an empty tenant if it does not exist.
+    ///
+    /// # Errors
+    /// [`DocketError::Config`] when the limits are over the engine's.
     pub fn ensure_tenant(&self, id: &str, limits: Limits) -> Result<(), DocketError> {
         limits
             .validate(self.runtime.config())
@@ -212,44 +354,76 @@ impl Docket {
         Ok(r)
     }
 
-    /// Compiles bytes under a tenant's limits (no registry change).
+    /// Compiles a plugin under the given limits, outside any tenant,
+    /// reusing a compiled copy of the same bytes (from memory, or the
+    /// on-disk cache); says which.
+    ///
+    /// # Errors
+    /// Why the source is not a plugin this engine runs.
+    pub fn compile(
+        &self,
+        source: PluginSource<'_>,
+        limits: &Limits,
+    ) -> Result<(Plugin, CompileSource), PluginError> {
+        self.runtime.compile(source, limits)
+    }
+
+    /// Compiles a plugin under a tenant's limits (no registry change).
+    ///
+    /// # Errors
+    /// An unknown tenant, or [`DocketError::Install`] naming the tenant,
+    /// the plugin and why.
     pub fn compile_for(
         &self,
         tenant: &str,
         plugin: &str,
-        bytes: &[u8],
-    ) -> Result<(Arc<CompiledPlugin>, CompileSource), DocketError> {
-        let limits = self.tenant(tenant)?.limits.clone();
+        source: PluginSource<'_>,
+    ) -> Result<Plugin, DocketError> {
+        let limits = self.state(tenant)?.limits.clone();
         self.runtime
-            .compile(bytes, &limits)
+            .compile(source, &limits)
+            .map(|(p, _)| p)
             .map_err(|error| install_error(tenant, plugin, error))
     }
 
-    /// Installs bytes as a new version of the plugin (or returns the existing
-    /// version with the same content hash). Does not activate it.
+    /// Runs one capability of a plugin once, in a fresh sandbox under
+    /// `limits`, outside any pipeline: the decision (or why there is none)
+    /// and what the call cost.
+    pub fn call(
+        &self,
+        plugin: &Plugin,
+        capability: Capability,
+        input: &CallInput<'_>,
+        limits: &Limits,
+    ) -> (Result<Decision, PluginError>, CallStats) {
+        self.runtime.call(plugin, capability, input, limits)
+    }
+
+    /// Asks a template plugin for the templates it declares (what a form
+    /// preview renders).
+    pub fn templates(
+        &self,
+        plugin: &Plugin,
+        context: &Context,
+        limits: &Limits,
+    ) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
+        self.runtime.templates(plugin, context, limits)
+    }
+
+    /// Installs a plugin as a new version (or returns the existing version
+    /// with the same content hash). Does not activate it.
+    ///
+    /// # Errors
+    /// An unknown tenant, or [`DocketError::Install`] naming why the
+    /// source was refused.
     pub fn install(
         &self,
         tenant: &str,
         plugin: &str,
-        bytes: &[u8],
+        source: PluginSource<'_>,
     ) -> Result<VersionInfo, DocketError> {
-        let (compiled, _) = self.compile_for(tenant, plugin, bytes)?;
-        self.update(tenant, |t| {
-            let history = t.plugins.entry(plugin.to_string()).or_default();
-            let existing = history
-                .versions
-                .iter()
-                .position(|v| v.plugin.info.hash == compiled.info.hash);
-            let index = existing.unwrap_or_else(|| {
-                let number = history.versions.last().map_or(1, |v| v.number + 1);
-                history.versions.push(InstalledVersion {
-                    number,
-                    plugin: compiled.clone(),
-                });
-                history.versions.len() - 1
-            });
-            Ok(version_info(plugin, history, index))
-        })
+        let compiled = self.compile_for(tenant, plugin, source)?;
+        self.update(tenant, |t| Ok(t.install(plugin, compiled)))
     }
 
     /// Makes a version (number, or a prefix of its hash of at least 8
@@ -260,26 +434,13 @@ impl Docket {
         plugin: &str,
         version: &str,
     ) -> Result<VersionInfo, DocketError> {
-        self.update(tenant, |t| {
-            let history = history_mut(t, plugin)?;
-            let index =
-                find_version(history, version).ok_or_else(|| DocketError::UnknownVersion {
-                    tenant: tenant.to_string(),
-                    plugin: plugin.to_string(),
-                    version: version.to_string(),
-                })?;
-            if let Some(previous) = history.active.filter(|p| *p != index) {
-                history.activation_history.push(previous);
-            }
-            history.active = Some(index);
-            Ok(version_info(plugin, history, index))
-        })
+        self.update(tenant, |t| t.activate(plugin, version))
     }
 
     /// Re-activates the previously active version.
     pub fn rollback(&self, tenant: &str, plugin: &str) -> Result<VersionInfo, DocketError> {
         self.update(tenant, |t| {
-            let history = history_mut(t, plugin)?;
+            let history = t.history_mut(plugin)?;
             let index =
                 history
                     .activation_history
@@ -300,7 +461,7 @@ impl Docket {
         tenant: &str,
         plugin: &str,
     ) -> Result<(Option<u32>, Vec<u32>), DocketError> {
-        let t = self.tenant(tenant)?;
+        let t = self.state(tenant)?;
         let h = t
             .plugins
             .get(plugin)
@@ -321,7 +482,7 @@ impl Docket {
         history: &[u32],
     ) -> Result<(), DocketError> {
         self.update(tenant, |t| {
-            let h = history_mut(t, plugin)?;
+            let h = t.history_mut(plugin)?;
             let index = |n: u32| {
                 h.versions
                     .iter()
@@ -360,7 +521,7 @@ impl Docket {
 
     /// Every version of a plugin.
     pub fn versions(&self, tenant: &str, plugin: &str) -> Result<Vec<VersionInfo>, DocketError> {
-        let t = self.tenant(tenant)?;
+        let t = self.state(tenant)?;
         let history = t
             .plugins
             .get(plugin)
@@ -372,22 +533,7 @@ impl Docket {
 
     /// Sets the pipeline; every step must name a plugin with an active version.
     pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStep>) -> Result<(), DocketError> {
-        self.update(tenant, |t| {
-            for step in &steps {
-                let history = t
-                    .plugins
-                    .get(&step.plugin)
-                    .ok_or_else(|| unknown_plugin(tenant, &step.plugin))?;
-                if history.active.is_none() {
-                    return Err(DocketError::Config(format!(
-                        "plugin `{}` has no active version",
-                        step.plugin
-                    )));
-                }
-            }
-            t.pipeline = steps;
-            Ok(())
-        })
+        self.update(tenant, |t| t.set_pipeline(steps))
     }
 
     /// Replaces the tenant's calendars.
@@ -419,16 +565,6 @@ fn unknown_plugin(tenant: &str, plugin: &str) -> DocketError {
     }
 }
 
-fn history_mut<'a>(
-    t: &'a mut TenantState,
-    plugin: &str,
-) -> Result<&'a mut PluginHistory, DocketError> {
-    let tenant = t.id.clone();
-    t.plugins
-        .get_mut(plugin)
-        .ok_or_else(|| unknown_plugin(&tenant, plugin))
-}
-
 fn find_version(history: &PluginHistory, version: &str) -> Option<usize> {
     if let Ok(n) = version.parse::<u32>() {
         return history.versions.iter().position(|v| v.number == n);
@@ -437,7 +573,7 @@ fn find_version(history: &PluginHistory, version: &str) -> Option<usize> {
         return None;
     }
     let matches: Vec<usize> = (0..history.versions.len())
-        .filter(|i| history.versions[*i].plugin.info.hash.starts_with(version))
+        .filter(|i| history.versions[*i].plugin.info().hash.starts_with(version))
         .collect();
     (matches.len() == 1).then(|| matches[0])
 }
@@ -448,6 +584,6 @@ fn version_info(plugin: &str, history: &PluginHistory, index: usize) -> VersionI
         plugin: plugin.to_string(),
         version: v.number,
         active: history.active == Some(index),
-        info: v.plugin.info.clone(),
+        info: v.plugin.info().clone(),
     }
 }

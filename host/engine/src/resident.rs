@@ -6,15 +6,17 @@
 //! eviction never pulls code from under a running call.
 
 use crate::cache::ArtifactCache;
+use crate::compiled::{self, Compiled, Linked, PluginInfo};
 use crate::error::PluginError;
-use crate::plugin::{self, CompiledPlugin, Linked, PluginInfo};
-use crate::sandbox::HostState;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::host_state::HostState;
+use crate::source::PluginSource;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-/// Loads plugins' compiled forms and bounds how many stay in memory.
+/// Loads plugins' compiled forms and bounds how many stay in memory. It
+/// owns the bookkeeping; the plugins only hold their slots.
 pub(crate) struct Loader {
     engine: Engine,
     linker: Linker<HostState>,
@@ -22,9 +24,8 @@ pub(crate) struct Loader {
     capacity: usize,
     /// Logical clock for "recently used".
     clock: AtomicU64,
-    /// Every plugin ever registered (dead ones are pruned on eviction scans).
-    plugins: Mutex<Vec<Weak<CompiledPlugin>>>,
-    resident: AtomicUsize,
+    /// Every plugin ever registered (dead ones are pruned on admission).
+    plugins: Mutex<Vec<Weak<Compiled>>>,
     reloads: AtomicU64,
     first_loads: AtomicU64,
     evictions: AtomicU64,
@@ -58,7 +59,6 @@ impl Loader {
             capacity: capacity.max(1),
             clock: AtomicU64::new(0),
             plugins: Mutex::new(Vec::new()),
-            resident: AtomicUsize::new(0),
             reloads: AtomicU64::new(0),
             first_loads: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
@@ -74,22 +74,21 @@ impl Loader {
     }
 
     /// A fresh "now" for recency.
-    pub(crate) fn tick(&self) -> u64 {
+    fn tick(&self) -> u64 {
         self.clock.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The component for `hash`: from the disk cache, else compiled from
-    /// the installed bytes (and stored in the cache).
+    /// the source (and stored in the cache).
     pub(crate) fn component(
         &self,
         hash: &str,
-        bytes: &[u8],
-        module_limit: u64,
+        source: PluginSource<'_>,
     ) -> Result<(Component, bool), PluginError> {
         if let Some(c) = self.cache.as_ref().and_then(|c| c.load(&self.engine, hash)) {
             return Ok((c, true));
         }
-        let component_bytes = plugin::prepare(bytes, module_limit)?;
+        let component_bytes = source.to_component()?;
         let component = Component::new(&self.engine, &component_bytes).map_err(|e| {
             PluginError::InvalidWasm {
                 reason: format!("{e:#}"),
@@ -103,33 +102,45 @@ impl Loader {
         Ok((component, false))
     }
 
-    /// Loads a plugin that is not resident: evicted, or installed deferred
-    /// and called for the first time (`first`).
-    pub(crate) fn load(&self, p: &CompiledPlugin, first: bool) -> Result<Linked, PluginError> {
-        let (component, _) = self.component(&p.info.hash, &p.source, p.module_limit)?;
-        let linked = plugin::link(&self.engine, &self.linker, &component)?;
+    /// The linked form of a plugin, loaded again if it was evicted (or
+    /// for the first time, if it was installed deferred).
+    pub(crate) fn linked(&self, p: &Compiled) -> Result<Arc<Linked>, PluginError> {
+        p.last_used.store(self.tick(), Ordering::Relaxed);
+        if let Some(l) = p.resident() {
+            return Ok(l);
+        }
+        let first = p.deferred.load(Ordering::Relaxed);
+        let (component, _) = self.component(&p.info.hash, p.source())?;
+        let linked = Arc::new(compiled::link(&self.engine, &self.linker, &component)?);
         let counter = if first {
             &self.first_loads
         } else {
             &self.reloads
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        p.deferred.store(false, Ordering::Relaxed);
+        let mut slot = p.slot.lock().expect("slot");
+        if let Some(l) = slot.as_ref() {
+            // Another call loaded it meanwhile.
+            return Ok(l.clone());
+        }
+        *slot = Some(linked.clone());
+        drop(slot);
+        self.admitted(p);
         Ok(linked)
     }
 
-    /// Adds a plugin to the set (its compiled form is resident).
-    pub(crate) fn register(&self, p: &Arc<CompiledPlugin>) {
-        self.track(p);
-        self.admitted(p);
-    }
-
-    /// Adds a plugin whose compiled form is not loaded yet (its first call
-    /// loads it).
-    pub(crate) fn track(&self, p: &Arc<CompiledPlugin>) {
+    /// Adds a plugin to the set: resident (its linked form is in its slot)
+    /// or not loaded yet (its first call loads it).
+    pub(crate) fn register(&self, p: &Arc<Compiled>) {
+        p.last_used.store(self.tick(), Ordering::Relaxed);
         self.plugins
             .lock()
             .expect("plugins")
             .push(Arc::downgrade(p));
+        if p.is_resident() {
+            self.admitted(p);
+        }
     }
 
     /// What a plugin with these bytes was found to be when it was checked,
@@ -147,36 +158,38 @@ impl Loader {
         }
     }
 
-    /// Counts a plugin that became resident, evicting the least recently
-    /// used others while over capacity.
-    pub(crate) fn admitted(&self, p: &CompiledPlugin) {
-        if self.resident.fetch_add(1, Ordering::AcqRel) < self.capacity {
-            return;
-        }
+    /// A plugin became resident: evicts the least recently used others
+    /// while over capacity. Runs only when a plugin is loaded (rare next
+    /// to calls), so it may look at every plugin.
+    fn admitted(&self, p: &Compiled) {
         let mut plugins = self.plugins.lock().expect("plugins");
         plugins.retain(|w| w.strong_count() > 0);
-        while self.resident.load(Ordering::Acquire) > self.capacity {
-            let victim = plugins
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter(|q| !std::ptr::eq(q.as_ref(), p) && q.is_resident())
-                .min_by_key(|q| q.last_used());
-            let Some(victim) = victim else { break };
+        let mut resident: Vec<Arc<Compiled>> = plugins
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|q| !std::ptr::eq(q.as_ref(), p) && q.is_resident())
+            .collect();
+        // The one just admitted counts too.
+        let over = (resident.len() + 1).saturating_sub(self.capacity);
+        resident.sort_by_key(|q| q.last_used.load(Ordering::Relaxed));
+        for victim in resident.iter().take(over) {
             if victim.evict() {
-                self.resident.fetch_sub(1, Ordering::AcqRel);
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// A plugin dropped while resident no longer counts.
-    pub(crate) fn released(&self) {
-        self.resident.fetch_sub(1, Ordering::AcqRel);
-    }
-
     pub(crate) fn stats(&self) -> ResidentStats {
+        let resident = self
+            .plugins
+            .lock()
+            .expect("plugins")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|q| q.is_resident())
+            .count();
         ResidentStats {
-            resident: self.resident.load(Ordering::Acquire),
+            resident,
             reloads: self.reloads.load(Ordering::Relaxed),
             first_loads: self.first_loads.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),

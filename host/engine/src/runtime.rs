@@ -3,13 +3,17 @@
 //! in-memory and on-disk cache keyed by content hash.
 
 use crate::cache::ArtifactCache;
+use crate::compiled::{self, Compiled, Plugin};
 use crate::error::PluginError;
+use crate::host_state::HostState;
 use crate::limits::{EngineConfig, Limits};
-use crate::plugin::{self, CompiledPlugin};
 use crate::resident::{Loader, ResidentStats};
-use crate::sandbox::{self, HostState};
+use crate::sandbox::{self, CallInput, CallStats, Decision};
+use crate::source::PluginSource;
+use docket_contract::Capability;
 use docket_contract::bindings::Plugin as PluginWorld;
-use docket_contract::componentize::{self, BinaryKind};
+use docket_contract::bindings::exports::docket::plugin::template::TicketTemplate;
+use docket_contract::types::Context;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,9 +64,9 @@ impl Drop for EpochTicker {
 }
 
 /// The engine every tenant shares.
-pub struct Runtime {
-    loader: Arc<Loader>,
-    compiled: Mutex<HashMap<String, Arc<CompiledPlugin>>>,
+pub(crate) struct Runtime {
+    loader: Loader,
+    compiled: Mutex<HashMap<String, Plugin>>,
     config: EngineConfig,
     _ticker: EpochTicker,
 }
@@ -100,12 +104,7 @@ impl Runtime {
         };
         let tick = Duration::from_micros(config.epoch_tick_us.max(100));
         let ticker = EpochTicker::start(engine.clone(), tick);
-        let loader = Arc::new(Loader::new(
-            engine,
-            linker,
-            cache,
-            config.max_resident_plugins,
-        ));
+        let loader = Loader::new(engine, linker, cache, config.max_resident_plugins);
         Ok(Runtime {
             loader,
             compiled: Mutex::new(HashMap::new()),
@@ -135,31 +134,28 @@ impl Runtime {
         Duration::from_micros(self.config.epoch_tick_us.max(100))
     }
 
-    /// Compiles plugin bytes (a component or a core module), reusing a
-    /// compiled copy of the same bytes from memory or the on-disk cache.
-    pub fn compile(
+    /// Compiles a plugin, reusing a compiled copy of the same bytes from
+    /// memory or the on-disk cache.
+    pub(crate) fn compile(
         &self,
-        bytes: &[u8],
+        source: PluginSource<'_>,
         limits: &Limits,
-    ) -> Result<(Arc<CompiledPlugin>, CompileSource), PluginError> {
+    ) -> Result<(Plugin, CompileSource), PluginError> {
+        let bytes = source.bytes();
         if bytes.len() as u64 > limits.module_bytes {
             return Err(PluginError::ModuleTooLarge {
                 size: bytes.len() as u64,
                 limit: limits.module_bytes,
             });
         }
-        let hash = plugin::content_hash(bytes);
+        let hash = compiled::content_hash(bytes);
         if let Some(p) = self.compiled.lock().expect("compiled map").get(&hash) {
             return Ok((p.clone(), CompileSource::Memory));
         }
         if let Some(info) = self.loader.cached_info(&hash) {
-            let deferred = Arc::new(CompiledPlugin::unloaded(
-                info,
-                bytes.into(),
-                limits.module_bytes,
-                self.loader.clone(),
-            ));
-            self.loader.track(&deferred);
+            let deferred = Arc::new(Compiled::new(info, &source, None));
+            self.loader.register(&deferred);
+            let deferred = Plugin { inner: deferred };
             self.compiled
                 .lock()
                 .expect("compiled map")
@@ -168,40 +164,67 @@ impl Runtime {
         }
         let span = tracing::info_span!("compile", hash = &hash[..12], size = bytes.len());
         let _enter = span.enter();
-        // Core modules and no-code rule documents become components here.
-        let componentized = docket_nocode::is_rule_document(bytes)
-            || componentize::binary_kind(bytes)? == BinaryKind::Module;
-        let (component, from_disk) = self.loader.component(&hash, bytes, limits.module_bytes)?;
-        let source = if from_disk {
+        let (component, from_disk) = self.loader.component(&hash, source)?;
+        let compile_source = if from_disk {
             CompileSource::Disk
         } else {
             CompileSource::Compiled
         };
-        let linked = plugin::link(self.engine(), self.loader.linker(), &component)?;
-        let info = plugin::PluginInfo {
+        let linked = compiled::link(self.engine(), self.loader.linker(), &component)?;
+        sandbox::type_check(self.engine(), &linked)?;
+        let info = compiled::PluginInfo {
             hash: hash.clone(),
             size: bytes.len() as u64,
-            componentized,
+            // Core modules and no-code rule documents become components here.
+            componentized: !matches!(source, PluginSource::Component(_)),
             capabilities: linked.capabilities.iter().copied().collect(),
             imports: linked.imports.clone(),
         };
-        let compiled = Arc::new(CompiledPlugin::new(
-            info,
-            linked,
-            bytes.into(),
-            limits.module_bytes,
-            self.loader.clone(),
-        ));
-        // Registered first: a plugin dropped after a failed check leaves
-        // the resident count right.
+        let compiled = Arc::new(Compiled::new(info, &source, Some(linked)));
         self.loader.register(&compiled);
-        sandbox::type_check(self.engine(), &compiled)?;
         self.loader.checked(&compiled.info);
+        let compiled = Plugin { inner: compiled };
         self.compiled
             .lock()
             .expect("compiled map")
             .insert(hash, compiled.clone());
-        tracing::info!(?source, capabilities = ?compiled.info.capabilities, "plugin ready");
-        Ok((compiled, source))
+        tracing::info!(source = ?compile_source, capabilities = ?compiled.info().capabilities, "plugin ready");
+        Ok((compiled, compile_source))
+    }
+
+    /// Runs one capability of a plugin in a fresh store.
+    pub(crate) fn call(
+        &self,
+        plugin: &Plugin,
+        capability: Capability,
+        input: &CallInput<'_>,
+        limits: &Limits,
+    ) -> (Result<Decision, PluginError>, CallStats) {
+        match self.loader.linked(&plugin.inner) {
+            Ok(linked) => sandbox::call(
+                self.engine(),
+                &linked,
+                capability,
+                input,
+                limits,
+                self.epoch_tick(),
+            ),
+            Err(e) => (Err(e), CallStats::default()),
+        }
+    }
+
+    /// Asks a template plugin for its templates.
+    pub(crate) fn templates(
+        &self,
+        plugin: &Plugin,
+        context: &Context,
+        limits: &Limits,
+    ) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
+        match self.loader.linked(&plugin.inner) {
+            Ok(linked) => {
+                sandbox::call_templates(self.engine(), &linked, context, limits, self.epoch_tick())
+            }
+            Err(e) => (Err(e), CallStats::default()),
+        }
     }
 }

@@ -2,11 +2,11 @@
 //! memory cap and bounded logging, with every failure mapped to a typed
 //! [`PluginError`].
 
+use crate::compiled::Linked;
 use crate::error::PluginError;
+use crate::host_state::{HostState, LogLine};
 use crate::limits::Limits;
-use crate::plugin::CompiledPlugin;
 use docket_contract::Capability;
-use docket_contract::bindings::docket::plugin::log::{self, Level};
 use docket_contract::bindings::docket::plugin::types::{Context, Event, Ticket};
 use docket_contract::bindings::exports::docket::plugin::billing::BillingDecision;
 use docket_contract::bindings::exports::docket::plugin::escalation::EscalationDecision;
@@ -17,111 +17,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{
     ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower, TypedFunc,
 };
-use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
-
-/// A log line a plugin wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct LogLine {
-    /// Severity: `trace`, `debug`, `info`, `warn` or `error`.
-    pub level: String,
-    /// Text (truncated to the limit).
-    pub message: String,
-}
-
-/// Caps linear memory and tables, and remembers that it refused a growth so
-/// the resulting trap can be reported as a memory limit.
-pub(crate) struct Limiter {
-    max_memory: usize,
-    hit: bool,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let ok = desired <= self.max_memory;
-        self.hit |= !ok;
-        Ok(ok)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
-/// The per-call state a plugin's imports see.
-pub struct HostState {
-    limiter: Limiter,
-    logs: Vec<LogLine>,
-    logs_dropped: u32,
-    max_lines: u32,
-    max_line_bytes: usize,
-    guest_panic: Option<String>,
-}
-
-impl HostState {
-    fn new(limits: &Limits) -> HostState {
-        HostState {
-            limiter: Limiter {
-                max_memory: limits.memory_bytes as usize,
-                hit: false,
-            },
-            logs: Vec::new(),
-            logs_dropped: 0,
-            max_lines: limits.log_lines,
-            max_line_bytes: limits.log_line_bytes as usize,
-            guest_panic: None,
-        }
-    }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
-}
-
-impl log::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
-        if self.logs.len() as u32 >= self.max_lines {
-            self.logs_dropped = self.logs_dropped.saturating_add(1);
-            return;
-        }
-        let message = truncate(message, self.max_line_bytes);
-        let level = match level {
-            Level::Trace => "trace",
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        self.logs.push(LogLine {
-            level: level.to_string(),
-            message,
-        });
-    }
-
-    fn panicking(&mut self, message: String) {
-        self.guest_panic = Some(truncate(message, 4096));
-    }
-}
-
-impl docket_contract::bindings::docket::plugin::types::Host for HostState {}
+use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
 /// The decision of one capability call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -164,18 +60,14 @@ pub struct CallInput<'a> {
 type Args<'a> = (&'a Event, &'a Ticket, &'a Context);
 
 /// Runs one capability of a plugin in a fresh store.
-pub fn call(
+pub(crate) fn call(
     engine: &Engine,
-    plugin: &CompiledPlugin,
+    linked: &Linked,
     capability: Capability,
     input: &CallInput<'_>,
     limits: &Limits,
     epoch_tick: Duration,
 ) -> (Result<Decision, PluginError>, CallStats) {
-    let linked = match plugin.linked() {
-        Ok(l) => l,
-        Err(e) => return (Err(e), CallStats::default()),
-    };
     let Some(index) = linked.entry_points[capability as usize] else {
         let e = PluginError::host(format!("plugin does not export {capability}"));
         return (Err(e), CallStats::default());
@@ -231,17 +123,13 @@ where
 }
 
 /// Asks a template plugin for its templates.
-pub fn call_templates(
+pub(crate) fn call_templates(
     engine: &Engine,
-    plugin: &CompiledPlugin,
+    linked: &Linked,
     context: &Context,
     limits: &Limits,
     epoch_tick: Duration,
 ) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
-    let linked = match plugin.linked() {
-        Ok(l) => l,
-        Err(e) => return (Err(e), CallStats::default()),
-    };
     let Some(index) = linked.templates_fn else {
         let e = PluginError::host("not a template plugin".to_string());
         return (Err(e), CallStats::default());
@@ -257,9 +145,8 @@ pub fn call_templates(
 
 /// Loads every capability's typed exports once: proves the export types
 /// match the contract (name lookups alone do not).
-pub(crate) fn type_check(engine: &Engine, plugin: &CompiledPlugin) -> Result<(), PluginError> {
+pub(crate) fn type_check(engine: &Engine, linked: &Linked) -> Result<(), PluginError> {
     let limits = Limits::default();
-    let linked = plugin.linked()?;
     let (result, _) = with_store(engine, &limits, Duration::from_millis(1), |store| {
         let instance = linked.pre.instantiate(&mut *store)?;
         let ix = &linked.indices;

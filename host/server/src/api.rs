@@ -18,9 +18,10 @@ use docket_app::service::{EventAnswer, Idempotency, PipelineStepDoc};
 use docket_app::ticket_input::{
     Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
 };
-use docket_engine::calendar::CalendarConfig;
+use docket_engine::Outcome;
+use docket_engine::PluginSource;
 use docket_engine::config::AgentConfig;
-use docket_engine::dispatch::Outcome;
+use docket_engine::config::CalendarConfig;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -508,8 +509,8 @@ async fn list_plugins(
         require_tenant(&s, &headers, &p.tenant)?;
         let state = s.docket().tenant(&p.tenant)?;
         let mut out = std::collections::BTreeMap::new();
-        for name in state.plugins.keys() {
-            out.insert(name.clone(), s.docket().versions(&p.tenant, name)?);
+        for name in state.plugins() {
+            out.insert(name.to_string(), s.docket().versions(&p.tenant, name)?);
         }
         Ok(out)
     })
@@ -525,8 +526,8 @@ async fn list_plugins(
     params(PluginPath),
     request_body(content((Vec<u8> = "application/wasm"), (String = "application/toml")), description = "The plugin: a component or core module, or a no-code rule document"),
     responses(
-        (status = 201, description = "A new version", body = docket_engine::registry::VersionInfo),
-        (status = 200, description = "These bytes were installed already: their version", body = docket_engine::registry::VersionInfo),
+        (status = 201, description = "A new version", body = docket_engine::VersionInfo),
+        (status = 200, description = "These bytes were installed already: their version", body = docket_engine::VersionInfo),
         ReadErrors, WriteErrors, Unprocessable))]
 async fn upload_plugin(
     State(s): Shared,
@@ -556,7 +557,25 @@ async fn upload_plugin(
                 "send TOML rules as application/toml and wasm as application/wasm",
             ));
         }
-        Ok(s.install_plugin(&p.tenant, &p.name, &bytes)?)
+        // The content type (checked against the bytes above) says which
+        // kind of source this is.
+        let refused = |error| docket_engine::DocketError::Install {
+            tenant: p.tenant.clone(),
+            plugin: p.name.clone(),
+            error,
+        };
+        let source = if is_rules {
+            std::str::from_utf8(&bytes)
+                .map(PluginSource::Rules)
+                .map_err(|e| {
+                    refused(docket_engine::PluginError::InvalidRules {
+                        report: format!("not UTF-8: {e}"),
+                    })
+                })?
+        } else {
+            PluginSource::wasm(&bytes).map_err(refused)?
+        };
+        Ok(s.install_plugin(&p.tenant, &p.name, source)?)
     })
     .await?;
     let status = if created {
@@ -600,7 +619,7 @@ async fn delete_plugin(
 /// Activates a version, by number or hash prefix.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/activate", tag = "plugins", security(("bearer" = [])),
     params(PluginPath), request_body = ActivateReq,
-    responses((status = 200, description = "The active version", body = docket_engine::registry::VersionInfo),
+    responses((status = 200, description = "The active version", body = docket_engine::VersionInfo),
         ReadErrors, WriteErrors, Unprocessable))]
 async fn activate(
     State(s): Shared,
@@ -625,7 +644,7 @@ async fn activate(
 /// Rolls back to the previously active version (409 when there is none).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/rollback", tag = "plugins", security(("bearer" = [])),
     params(PluginPath),
-    responses((status = 200, description = "The active version", body = docket_engine::registry::VersionInfo),
+    responses((status = 200, description = "The active version", body = docket_engine::VersionInfo),
         ReadErrors, WriteErrors))]
 async fn rollback(State(s): Shared, headers: HeaderMap, Path(p): Path<PluginPath>) -> ApiResult {
     let v = blocking(move || {
@@ -804,7 +823,7 @@ mod tests {
                 .as_u64()
                 .unwrap_or_else(|| panic!("{schema}.{field} has no maximum"))
         };
-        for (field, ceiling) in docket_engine::limits::LIMIT_CEILINGS {
+        for (field, ceiling) in docket_engine::Limits::CEILINGS {
             assert_eq!(max("Limits", field), ceiling, "Limits.{field}");
         }
         assert_eq!(max("TimeIn", "minutes"), u64::from(MAX_ENTRY_MINUTES));

@@ -6,8 +6,8 @@
 pub use docket_app::service::{NewKey, PipelineStepDoc, TenantDoc, TicketView};
 use docket_app::sqlite::{AuditEntry, KeyInfo};
 use docket_engine::Limits;
-use docket_engine::dispatch::Outcome;
-use docket_engine::registry::VersionInfo;
+use docket_engine::Outcome;
+use docket_engine::VersionInfo;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoResponses, ToSchema};

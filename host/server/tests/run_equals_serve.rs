@@ -32,7 +32,8 @@ fn configure(service: &Service, config: &TenantConfig) {
     for p in &config.plugins {
         let builtin = p.source.strip_prefix("builtin:").unwrap();
         let bytes = docket_guests::plugin(builtin).unwrap();
-        service.install_plugin(t, &p.name, bytes).unwrap();
+        let source = docket_engine::PluginSource::from_bytes(bytes).unwrap();
+        service.install_plugin(t, &p.name, source).unwrap();
         service.activate(t, &p.name, "1").unwrap();
         let settings = serde_json::to_value(&p.settings).unwrap();
         steps.push(PipelineStepDoc {

@@ -134,16 +134,16 @@ impl Fixture {
     /// The context the pipeline gives `plugin` of the tenant.
     pub fn context(
         &self,
-        tenant: &docket_engine::registry::TenantState,
+        tenant: &docket_engine::Tenant,
         plugin: &str,
     ) -> docket_engine::types::Context {
         let step = tenant
-            .pipeline
+            .pipeline()
             .iter()
             .find(|s| s.plugin == plugin)
             .expect("plugin in the pipeline");
         docket_engine::types::Context {
-            tenant: tenant.id.clone(),
+            tenant: tenant.id().to_string(),
             now: MONDAY_9Z,
             settings: step.settings.clone(),
             agents: self.agents.clone(),

@@ -1,8 +1,9 @@
 //! `docket check`: validate a plugin and describe it.
 
 use anyhow::Context as _;
+use docket_engine::contract::Capability;
 use docket_engine::types::Context;
-use docket_engine::{Capability, Docket, EngineConfig, Limits, PluginError, sandbox};
+use docket_engine::{Docket, EngineConfig, Limits, PluginError, PluginSource};
 use docket_guests as builtin;
 use docket_nocode as nocode;
 use std::process::ExitCode;
@@ -51,7 +52,8 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
     }
     let docket = Docket::new(EngineConfig::default())?;
     let limits = Limits::default();
-    let compiled = match docket.runtime().compile(&bytes, &limits) {
+    // Rule documents were compiled above: what is left is wasm.
+    let compiled = match PluginSource::wasm(&bytes).and_then(|s| docket.compile(s, &limits)) {
         Ok((p, _)) => p,
         Err(error) => return Ok(reject(source, json, &error)),
     };
@@ -64,9 +66,7 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
             history: vec![],
             calendars: vec![],
         };
-        let tick = docket.runtime().epoch_tick();
-        let (result, _) =
-            sandbox::call_templates(docket.runtime().engine(), &compiled, &ctx, &limits, tick);
+        let (result, _) = docket.templates(&compiled, &ctx, &limits);
         Some(result.map_err(|e| anyhow::anyhow!("calling templates(): {e}"))?)
     } else {
         None

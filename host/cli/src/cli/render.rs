@@ -3,8 +3,8 @@
 use docket_app::replay::Replayed;
 use docket_app::ticket_input::priority_name;
 use docket_contract::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
-use docket_engine::OutcomeStatus;
-use docket_engine::effects::Effect;
+use docket_engine::Effect;
+use docket_engine::outcome::OutcomeStatus;
 use docket_engine::types::{FieldValue, Money};
 use std::collections::BTreeMap;
 

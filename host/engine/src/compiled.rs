@@ -2,15 +2,15 @@
 //! pre-instantiated form every call starts from.
 
 use crate::error::PluginError;
-use crate::resident::Loader;
-use crate::sandbox::HostState;
+use crate::host_state::HostState;
+use crate::source::{PluginSource, SourceKind};
 use docket_contract::Capability;
 use docket_contract::bindings::exports::docket::plugin::{billing, escalation, routing, template};
-use docket_contract::componentize::{self, BinaryKind, check_import, export_capability};
+use docket_contract::componentize::{self, check_import, export_capability};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, component::types::ComponentItem};
@@ -63,102 +63,57 @@ pub(crate) struct Linked {
     pub imports: Vec<String>,
 }
 
-/// A plugin compiled for this engine. Its linked form stays in memory while
-/// it is among the most recently used (see [`crate::resident`]) and is
-/// reloaded on demand after an eviction.
-pub struct CompiledPlugin {
-    pub(crate) info: PluginInfo,
-    /// The installed bytes, to compile again if the disk cache lacks them.
-    pub(crate) source: Arc<[u8]>,
-    pub(crate) module_limit: u64,
-    slot: Mutex<Option<Arc<Linked>>>,
+/// A plugin compiled for this engine: a cheap handle (clone it freely) to
+/// what it is and to its linked form. The linked form stays in memory while
+/// the plugin is among the most recently used (the runtime's resident set
+/// decides) and is loaded again on demand after an eviction.
+#[derive(Clone)]
+pub struct Plugin {
+    pub(crate) inner: Arc<Compiled>,
+}
+
+/// A compiled plugin's state: what it is, its source (to compile it again
+/// after an eviction when the disk cache lacks it) and its slot for the
+/// linked form. It knows nothing of the resident set that fills the slot.
+pub(crate) struct Compiled {
+    pub info: PluginInfo,
+    pub source: Arc<[u8]>,
+    pub kind: SourceKind,
+    /// The linked form while resident.
+    pub slot: Mutex<Option<Arc<Linked>>>,
     /// Installed deferred and never loaded yet.
-    deferred: AtomicBool,
-    last_used: AtomicU64,
-    loader: Arc<Loader>,
+    pub deferred: AtomicBool,
+    /// The resident set's logical time of the last call.
+    pub last_used: AtomicU64,
 }
 
-impl Drop for CompiledPlugin {
-    fn drop(&mut self) {
-        if self.is_resident() {
-            self.loader.released();
-        }
-    }
-}
-
-impl std::fmt::Debug for CompiledPlugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledPlugin")
-            .field("info", &self.info)
-            .finish()
-    }
-}
-
-impl CompiledPlugin {
-    /// A plugin checked before (its description and artifact are in the
-    /// disk cache) whose compiled form loads at its first call.
-    pub(crate) fn unloaded(
-        info: PluginInfo,
-        source: Arc<[u8]>,
-        module_limit: u64,
-        loader: Arc<Loader>,
-    ) -> CompiledPlugin {
-        CompiledPlugin {
-            info,
-            source,
-            module_limit,
-            slot: Mutex::new(None),
-            deferred: AtomicBool::new(true),
-            last_used: AtomicU64::new(loader.tick()),
-            loader,
-        }
-    }
-
+impl Compiled {
     pub(crate) fn new(
         info: PluginInfo,
-        linked: Linked,
-        source: Arc<[u8]>,
-        module_limit: u64,
-        loader: Arc<Loader>,
-    ) -> CompiledPlugin {
-        let now = loader.tick();
-        CompiledPlugin {
+        source: &PluginSource<'_>,
+        linked: Option<Linked>,
+    ) -> Compiled {
+        Compiled {
             info,
-            source,
-            module_limit,
-            slot: Mutex::new(Some(Arc::new(linked))),
-            deferred: AtomicBool::new(false),
-            last_used: AtomicU64::new(now),
-            loader,
+            source: source.bytes().into(),
+            kind: source.kind(),
+            deferred: AtomicBool::new(linked.is_none()),
+            slot: Mutex::new(linked.map(Arc::new)),
+            last_used: AtomicU64::new(0),
         }
     }
 
-    /// The linked form, reloaded if it was evicted.
-    pub(crate) fn linked(&self) -> Result<Arc<Linked>, PluginError> {
-        self.last_used.store(self.loader.tick(), Ordering::Relaxed);
-        if let Some(l) = self.slot.lock().expect("slot").as_ref() {
-            return Ok(l.clone());
-        }
-        let first = self.deferred.load(Ordering::Relaxed);
-        let linked = Arc::new(self.loader.load(self, first)?);
-        self.deferred.store(false, Ordering::Relaxed);
-        let mut slot = self.slot.lock().expect("slot");
-        if let Some(l) = slot.as_ref() {
-            // Another call reloaded it meanwhile.
-            return Ok(l.clone());
-        }
-        *slot = Some(linked.clone());
-        drop(slot);
-        self.loader.admitted(self);
-        Ok(linked)
+    /// The source as installed.
+    pub(crate) fn source(&self) -> PluginSource<'_> {
+        PluginSource::of_kind(self.kind, &self.source)
+    }
+
+    pub(crate) fn resident(&self) -> Option<Arc<Linked>> {
+        self.slot.lock().expect("slot").clone()
     }
 
     pub(crate) fn is_resident(&self) -> bool {
         self.slot.lock().expect("slot").is_some()
-    }
-
-    pub(crate) fn last_used(&self) -> u64 {
-        self.last_used.load(Ordering::Relaxed)
     }
 
     /// Drops the linked form (running calls keep theirs); false if it was
@@ -166,47 +121,25 @@ impl CompiledPlugin {
     pub(crate) fn evict(&self) -> bool {
         self.slot.lock().expect("slot").take().is_some()
     }
+}
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("info", &self.inner.info)
+            .finish()
+    }
+}
+
+impl Plugin {
     /// What the plugin is.
     pub fn info(&self) -> &PluginInfo {
-        &self.info
+        &self.inner.info
     }
 
     /// Whether the plugin exports the capability.
     pub fn has(&self, c: Capability) -> bool {
-        self.info.capabilities.contains(&c)
-    }
-}
-
-/// Validates the bytes and componentizes a core module; returns component bytes.
-pub(crate) fn prepare(bytes: &[u8], module_limit: u64) -> Result<Vec<u8>, PluginError> {
-    if bytes.len() as u64 > module_limit {
-        return Err(PluginError::ModuleTooLarge {
-            size: bytes.len() as u64,
-            limit: module_limit,
-        });
-    }
-    if docket_nocode::is_rule_document(bytes) {
-        let text = std::str::from_utf8(bytes).expect("checked UTF-8");
-        return docket_nocode::compile(text, "rules.toml")
-            .map(|c| c.component)
-            .map_err(|d| PluginError::InvalidRules {
-                report: d.to_string(),
-            });
-    }
-    match componentize::binary_kind(bytes)? {
-        BinaryKind::Component => {
-            wasmparser::Validator::new()
-                .validate_all(bytes)
-                .map_err(|e| PluginError::InvalidWasm {
-                    reason: e.to_string(),
-                })?;
-            Ok(bytes.to_vec())
-        }
-        BinaryKind::Module => {
-            let (component_bytes, _) = componentize::componentize(bytes)?;
-            Ok(component_bytes)
-        }
+        self.inner.info.capabilities.contains(&c)
     }
 }
 
