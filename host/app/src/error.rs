@@ -129,6 +129,7 @@ impl AppError {
                 D::NothingToRollBack { .. } => "conflict",
                 D::Install { .. } => "invalid_plugin",
                 D::Config(_) => "invalid_config",
+                _ => "internal",
             },
             AppError::TicketExists { .. } => "conflict",
             AppError::NoSuchTicket { .. } | AppError::NotFound(_) => "not_found",

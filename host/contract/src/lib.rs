@@ -30,12 +30,9 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 
 /// The WIT files of the contract, as `(file name, contents)`.
 pub const WIT_SOURCES: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    (
-        "capabilities.wit",
-        include_str!("../../../wit/capabilities.wit"),
-    ),
-    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
+    ("types.wit", include_str!("../wit/types.wit")),
+    ("capabilities.wit", include_str!("../wit/capabilities.wit")),
+    ("worlds.wit", include_str!("../wit/worlds.wit")),
 ];
 
 /// The interface names a plugin may import.

@@ -65,6 +65,10 @@ fn parse_minute(s: &str) -> Option<DayMinute> {
 }
 
 /// Compiles a tenant's calendars by name; a name defined twice is an error.
+///
+/// # Errors
+/// A calendar that does not compile (named, with what is wrong), or two with the same
+/// name.
 pub fn compile_all(
     configs: &[CalendarConfig],
 ) -> Result<std::collections::HashMap<String, BusinessCalendar>, String> {
@@ -82,6 +86,9 @@ pub fn compile_all(
 
 impl BusinessCalendar {
     /// Compiles a calendar; the error names the calendar and the bad value.
+    ///
+    /// # Errors
+    /// An unknown time zone, or hours or holidays that do not parse, naming the calendar.
     pub fn new(config: &CalendarConfig) -> Result<BusinessCalendar, String> {
         let ctx = |msg: String| format!("calendar `{}`: {msg}", config.name);
         let tz = TimeZone::get(&config.timezone)
@@ -193,6 +200,9 @@ impl BusinessCalendar {
     }
 
     /// The instant `minutes` business minutes after `start` (ms since epoch).
+    ///
+    /// # Errors
+    /// When the instant is out of range, or the calendar has no business hours to add.
     pub fn add_business_minutes(&self, start: i64, minutes: u32) -> Result<i64, String> {
         self.add_business_millis(start, i64::from(minutes) * 60_000)
     }
@@ -230,6 +240,9 @@ impl BusinessCalendar {
     }
 
     /// The instant `millis` of business time after `start` (ms since epoch).
+    ///
+    /// # Errors
+    /// When the instant is out of range, or the calendar has no business hours to add.
     pub fn add_business_millis(&self, start: i64, millis: i64) -> Result<i64, String> {
         let mut remaining = millis.max(0);
         let due = self.walk_intervals(start, |from, to| {
@@ -248,6 +261,9 @@ impl BusinessCalendar {
     }
 
     /// Business time between two instants, in ms (0 if `end <= start`).
+    ///
+    /// # Errors
+    /// When an instant is out of range for the calendar's time zone.
     pub fn business_millis_between(&self, start: i64, end: i64) -> Result<i64, String> {
         if end <= start {
             return Ok(0);

@@ -110,6 +110,9 @@ pub struct PluginConfig {
 
 impl TenantConfig {
     /// Reads and parses a config file.
+    ///
+    /// # Errors
+    /// The file cannot be read, or does not parse (naming the file).
     pub fn from_file(path: &Path) -> anyhow::Result<TenantConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
@@ -117,6 +120,9 @@ impl TenantConfig {
     }
 
     /// Parses a config document.
+    ///
+    /// # Errors
+    /// [`DocketError::Config`] with the TOML parser's message (line and column).
     pub fn parse(text: &str) -> Result<TenantConfig, DocketError> {
         toml::from_str(text).map_err(|e| DocketError::Config(e.to_string()))
     }
@@ -124,6 +130,10 @@ impl TenantConfig {
 
 /// Converts a TOML setting to a typed value. Floats are refused: money is
 /// `{ amount_minor, currency }`, decimals `{ mantissa, scale }`.
+///
+/// # Errors
+/// A float (money and decimals have their own forms), or a value of no setting type,
+/// naming the key.
 pub fn setting_value(key: &str, v: &toml::Value) -> Result<FieldValue, String> {
     use toml::Value as V;
     Ok(match v {
@@ -227,6 +237,9 @@ fn flatten_settings(
 }
 
 /// Converts a settings table.
+///
+/// # Errors
+/// As [`setting_value`], for the first setting that is not one.
 pub fn settings_of(table: &toml::Table) -> Result<Vec<Setting>, String> {
     let mut out = Vec::new();
     flatten_settings("", table, &mut out)?;
@@ -236,6 +249,11 @@ pub fn settings_of(table: &toml::Table) -> Result<Vec<Setting>, String> {
 /// Loads a tenant from its config into the engine, replacing any previous
 /// state of that tenant only if everything is valid. `base` resolves
 /// relative plugin paths; `builtin` resolves `builtin:` sources.
+///
+/// # Errors
+/// [`DocketError::Config`] for limits, calendars, sources or settings that are wrong,
+/// [`DocketError::Install`] for a plugin that does not compile; the tenant is then
+/// unchanged.
 pub fn load_tenant(
     docket: &Docket,
     config: &TenantConfig,

@@ -168,6 +168,10 @@ fn encoded_size(d: &Decision) -> u64 {
 
 impl Docket {
     /// Runs the event through the tenant's pipeline.
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownTenant`]. A plugin that fails is not an error here: it is in
+    /// the outcome (its status and trace).
     pub fn dispatch(&self, tenant: &str, request: DispatchRequest) -> Result<Outcome, DocketError> {
         let state = self.state(tenant)?;
         let span = tracing::info_span!("dispatch", tenant, ticket = %request.ticket.id, event = %request.event.id);

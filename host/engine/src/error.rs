@@ -7,6 +7,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PluginError {
     /// The bytes are not valid WebAssembly.
     #[error("invalid wasm: {reason}")]
@@ -135,6 +136,7 @@ impl PluginError {
 
 /// Errors of the registry and the dispatcher (not of one plugin run).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DocketError {
     /// No such tenant.
     #[error("unknown tenant `{0}`")]

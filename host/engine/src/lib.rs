@@ -48,6 +48,7 @@
 //! outcome, [`config`] tenant configuration documents and calendars, and
 //! [`contract`] the WIT contract's names and types.
 #![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 
 mod cache;
 mod calendar;

@@ -67,6 +67,9 @@ impl Limits {
     pub const CEILINGS: [(&'static str, u64); 5] = LIMIT_CEILINGS;
 
     /// Checks the limits against the engine's ceilings.
+    ///
+    /// # Errors
+    /// The first limit over its ceiling or the engine's, named with both values.
     pub fn validate(&self, engine: &EngineConfig) -> Result<(), String> {
         if self.memory_bytes > engine.max_memory_bytes {
             return Err(format!(

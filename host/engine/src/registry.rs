@@ -229,6 +229,10 @@ pub struct Docket {
 
 impl Docket {
     /// Starts an engine.
+    ///
+    /// # Errors
+    /// When wasmtime cannot be configured as asked, or the artifact cache directory
+    /// cannot be created.
     pub fn new(config: EngineConfig) -> anyhow::Result<Docket> {
         Ok(Docket {
             runtime: Arc::new(Runtime::new(config)?),
@@ -328,6 +332,9 @@ impl Docket {
 
     /// Removes a tenant: its events are refused from then on; calls already
     /// running finish on the snapshot they hold.
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownTenant`].
     pub fn remove_tenant(&self, id: &str) -> Result<(), DocketError> {
         self.tenants
             .write()
@@ -428,6 +435,9 @@ impl Docket {
 
     /// Makes a version (number, or a prefix of its hash of at least 8
     /// characters) the active one.
+    ///
+    /// # Errors
+    /// An unknown tenant, plugin or version.
     pub fn activate(
         &self,
         tenant: &str,
@@ -438,6 +448,9 @@ impl Docket {
     }
 
     /// Re-activates the previously active version.
+    ///
+    /// # Errors
+    /// An unknown tenant or plugin, or [`DocketError::NothingToRollBack`].
     pub fn rollback(&self, tenant: &str, plugin: &str) -> Result<VersionInfo, DocketError> {
         self.update(tenant, |t| {
             let history = t.history_mut(plugin)?;
@@ -456,6 +469,9 @@ impl Docket {
 
     /// The active version number and the numbers of earlier active versions
     /// (oldest first), for persisting.
+    ///
+    /// # Errors
+    /// An unknown tenant or plugin.
     pub fn activation_state(
         &self,
         tenant: &str,
@@ -474,6 +490,9 @@ impl Docket {
     }
 
     /// Restores a persisted activation state (see [`Docket::activation_state`]).
+    ///
+    /// # Errors
+    /// An unknown tenant, plugin or version number.
     pub fn restore_activation(
         &self,
         tenant: &str,
@@ -505,6 +524,10 @@ impl Docket {
     }
 
     /// Removes a plugin and its versions; refused while the pipeline uses it.
+    ///
+    /// # Errors
+    /// An unknown tenant or plugin, or [`DocketError::Config`] while the pipeline uses
+    /// the plugin.
     pub fn remove_plugin(&self, tenant: &str, plugin: &str) -> Result<(), DocketError> {
         self.update(tenant, |t| {
             if t.pipeline.iter().any(|s| s.plugin == plugin) {
@@ -520,6 +543,9 @@ impl Docket {
     }
 
     /// Every version of a plugin.
+    ///
+    /// # Errors
+    /// An unknown tenant or plugin.
     pub fn versions(&self, tenant: &str, plugin: &str) -> Result<Vec<VersionInfo>, DocketError> {
         let t = self.state(tenant)?;
         let history = t
@@ -532,11 +558,18 @@ impl Docket {
     }
 
     /// Sets the pipeline; every step must name a plugin with an active version.
+    ///
+    /// # Errors
+    /// An unknown tenant or plugin, or [`DocketError::Config`] for a plugin with no
+    /// active version; the pipeline is then unchanged.
     pub fn set_pipeline(&self, tenant: &str, steps: Vec<PipelineStep>) -> Result<(), DocketError> {
         self.update(tenant, |t| t.set_pipeline(steps))
     }
 
     /// Replaces the tenant's calendars.
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownTenant`].
     pub fn set_calendars(
         &self,
         tenant: &str,
