@@ -2,32 +2,11 @@
 //! settings and tables, and turns expressions into typed [`Ir`].
 
 use super::abi::Abi;
-use super::decls::{TableDecl, use_table};
 use super::diag::{Diagnostic, did_you_mean};
 use super::expr::{BinaryOp, Expr, ExprKind, Span, StrPart, UnaryOp};
 use super::ir::*;
 use super::regex::Dfa;
 use std::collections::{BTreeMap, HashMap};
-
-/// A declared setting: its type and default.
-#[derive(Debug, Clone)]
-pub struct SettingDecl {
-    /// How the setting is read.
-    pub kind: SettingKind,
-    /// The default when the tenant did not configure it.
-    pub default: Ir,
-    /// Inclusive bounds an integer setting is clamped to.
-    pub clamp: (Option<i64>, Option<i64>),
-}
-
-/// A static column of a decision table's outputs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// The type of every value.
-    pub ty: Ty,
-    /// One constant per row.
-    pub values: Vec<Ir>,
-}
 
 /// Name bindings and everything collected while checking.
 pub struct Checker<'a> {
@@ -46,7 +25,7 @@ pub struct Checker<'a> {
     /// Compiled regular expressions.
     pub regexes: Vec<Dfa>,
     /// The document's forms, when it declares any.
-    pub templates: Vec<super::templates::Template>,
+    pub templates: Vec<Template>,
     /// Custom fields declared by the templates: key → (field-value case, type).
     pub fields: BTreeMap<String, (i32, Ty)>,
     /// Whether `agents` may be read: the host gives the roster to the
@@ -1328,7 +1307,7 @@ impl<'a> Checker<'a> {
                     _ => String::new(),
                 };
                 let decl = self.table(&name, &args[0].span)?;
-                let (stmts, row) = use_table(self, &decl, &args[0].span)?;
+                let (stmts, row) = self.use_table(&decl, &args[0].span)?;
                 let saved = self.row.replace((name, row));
                 let path = vec![
                     ("row".to_string(), args[1].span.clone()),
@@ -1391,7 +1370,7 @@ impl<'a> Checker<'a> {
                         args[1].span.clone(),
                     ));
                 }
-                let (stmts, rows) = super::decls::row_conditions(self, &decl)?;
+                let (stmts, rows) = self.row_conditions(&decl)?;
                 let ir = Ir::Collect { rows, column };
                 Ok((Ir::Block(stmts, b(ir)), Ty::List(Box::new(Ty::Text))))
             }
@@ -1427,16 +1406,6 @@ impl<'a> Checker<'a> {
                 .unwrap_or_else(|| "one of up, down, half_even, half_up".into());
             Diagnostic::new(format!("unknown rounding `{name}`"), e.span.clone()).hint(hint)
         })
-    }
-}
-
-/// The value type of a setting kind.
-pub fn setting_ty(kind: SettingKind) -> Ty {
-    match kind {
-        SettingKind::Text => Ty::Text,
-        SettingKind::Integer => Ty::Int,
-        SettingKind::Money => Ty::Money,
-        SettingKind::Bool => Ty::Bool,
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`flat`]); locals of the checker map to runs of wasm locals.
 
 use super::abi::Abi;
-use super::check::Column;
+use super::ir::Column;
 use super::ir::*;
 use super::regex::Dfa;
 use super::wasm::{Helper, ModuleBuilder, mem};
@@ -817,7 +817,7 @@ impl<'m> FuncGen<'m> {
                 .extend([I::LocalGet(tag), I::I32Const(*case), I::I32Eq, I::I32Or]);
         }
         self.code.extend([I::Else, I::I32Const(0), I::End]);
-        let ty = super::check::setting_ty(kind);
+        let ty = super::ir::setting_ty(kind);
         let bt = self.m.block_type(&flat(&ty));
         self.code.push(I::If(bt));
         let payload = s.setting_value + s.field_value_payload;

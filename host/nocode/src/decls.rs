@@ -3,7 +3,7 @@
 //! `field` + operator), which lowers to the same syntax tree as a
 //! condition written as an expression.
 
-use super::check::{Checker, Column, SettingDecl, setting_ty};
+use super::check::Checker;
 use super::codegen::ListItem;
 use super::diag::{Diagnostic, did_you_mean};
 use super::doc::{Node, Table};
@@ -69,21 +69,6 @@ pub fn settings(c: &mut Checker, node: Node) -> R<()> {
         );
     }
     Ok(())
-}
-
-/// A decision table as written; inputs are checked where it is used.
-#[derive(Clone)]
-pub struct TableDecl<'a> {
-    /// The table's name.
-    pub name: String,
-    /// Input expressions.
-    pub inputs: Vec<Expr>,
-    /// Input cells per row, in evaluation order.
-    pub rows: Vec<Vec<Node<'a>>>,
-    /// Output name → (column, type).
-    pub outputs: BTreeMap<String, (u32, Ty)>,
-    /// Hit policy "collect": every matching row, read with `collect(...)`.
-    pub collect: bool,
 }
 
 /// Reads `[tables.<name>]`: `hit`, `inputs`, `outputs`, `rows`.
@@ -255,7 +240,20 @@ fn check_unique(what: &str, rows: &[Vec<Node>], inputs: usize) -> R<()> {
 
 /// Checks a table's inputs in the current scope; returns the statements
 /// that set the row local (-1 when no row matches) and that local.
-pub fn use_table(c: &mut Checker, decl: &TableDecl, span: &Span) -> R<(Vec<Stmt>, u32)> {
+impl Checker<'_> {
+    /// Checks a table's inputs in the current scope; returns the statements
+    /// that set the row local (-1 when no row matches) and that local.
+    pub fn use_table(&mut self, decl: &TableDecl, span: &Span) -> R<(Vec<Stmt>, u32)> {
+        use_table(self, decl, span)
+    }
+
+    /// The statements binding a table's inputs, and each row's condition.
+    pub fn row_conditions(&mut self, decl: &TableDecl) -> R<(Vec<Stmt>, Vec<Ir>)> {
+        row_conditions(self, decl)
+    }
+}
+
+fn use_table(c: &mut Checker, decl: &TableDecl, span: &Span) -> R<(Vec<Stmt>, u32)> {
     if decl.collect {
         return Err(Diagnostic::new(
             format!("table `{}` collects every matching row", decl.name),
@@ -277,8 +275,7 @@ pub fn use_table(c: &mut Checker, decl: &TableDecl, span: &Span) -> R<(Vec<Stmt>
     Ok((stmts, row))
 }
 
-/// The statements binding a table's inputs, and each row's condition.
-pub fn row_conditions(c: &mut Checker, decl: &TableDecl) -> R<(Vec<Stmt>, Vec<Ir>)> {
+fn row_conditions(c: &mut Checker, decl: &TableDecl) -> R<(Vec<Stmt>, Vec<Ir>)> {
     let mut stmts = Vec::new();
     let mut inputs = Vec::new();
     for e in &decl.inputs {

@@ -1,6 +1,13 @@
 //! The typed intermediate representation the checker produces and the
 //! emitter turns into WebAssembly. Every node knows its type; every record
-//! access is already an offset in the canonical ABI layout.
+//! access is already an offset in the canonical ABI layout. Also here: the
+//! declarations (settings, tables, forms) the checker produces and the
+//! lowering reads, so no phase depends on another's file for its types.
+
+use crate::doc::Node;
+use crate::expr::Expr;
+use crate::statics::Value;
+use std::collections::BTreeMap;
 
 /// Enumerations of the contract, compared by discriminant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -372,4 +379,166 @@ pub enum Stmt {
     /// Evaluates the rows' conditions and sets the i32 local to the index
     /// of the first row that holds, or -1.
     FirstRow { local: u32, rows: Vec<Ir> },
+}
+
+// ---- declarations the checker resolves names against -----------------------
+
+/// A declared setting: its type and default.
+#[derive(Debug, Clone)]
+pub struct SettingDecl {
+    /// How the setting is read.
+    pub kind: SettingKind,
+    /// The default when the tenant did not configure it.
+    pub default: Ir,
+    /// Inclusive bounds an integer setting is clamped to.
+    pub clamp: (Option<i64>, Option<i64>),
+}
+
+/// A static column of a decision table's outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The type of every value.
+    pub ty: Ty,
+    /// One constant per row.
+    pub values: Vec<Ir>,
+}
+
+/// A decision table as written; inputs are checked where it is used.
+#[derive(Clone)]
+pub struct TableDecl<'a> {
+    /// The table's name.
+    pub name: String,
+    /// Input expressions.
+    pub inputs: Vec<Expr>,
+    /// Input cells per row, in evaluation order.
+    pub rows: Vec<Vec<Node<'a>>>,
+    /// Output name → (column, type).
+    pub outputs: BTreeMap<String, (u32, Ty)>,
+    /// Hit policy "collect": every matching row, read with `collect(...)`.
+    pub collect: bool,
+}
+
+/// The value type of a setting kind.
+pub fn setting_ty(kind: SettingKind) -> Ty {
+    match kind {
+        SettingKind::Text => Ty::Text,
+        SettingKind::Integer => Ty::Int,
+        SettingKind::Money => Ty::Money,
+        SettingKind::Bool => Ty::Bool,
+    }
+}
+
+// ---- forms, as declared by `[[templates]]` and `[[validation]]` -------------
+
+/// A field's type and constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Text(Option<u32>),
+    Textarea,
+    Integer(Option<i64>, Option<i64>),
+    Decimal(u8),
+    Date,
+    Datetime,
+    Checkbox,
+    Dropdown(Vec<(String, String)>),
+    MultiSelect(Vec<(String, String)>),
+    /// The pattern and its compiled DFA (index into the checker's regexes).
+    Regex(String, u32),
+    Money(String),
+}
+
+impl Kind {
+    /// The `field-value` case a value of this kind has, and its type in
+    /// expressions.
+    pub fn value_case(&self) -> (i32, Ty) {
+        match self {
+            Kind::Text(_) | Kind::Textarea | Kind::Regex(..) => (0, Ty::Text),
+            Kind::Integer(..) => (1, Ty::Int),
+            Kind::Decimal(_) => (2, Ty::Decimal),
+            Kind::Date => (3, Ty::Text),
+            Kind::Datetime => (4, Ty::Instant),
+            Kind::Checkbox => (5, Ty::Bool),
+            Kind::Dropdown(_) => (6, Ty::Text),
+            Kind::MultiSelect(_) => (7, Ty::List(Box::new(Ty::Text))),
+            Kind::Money(_) => (8, Ty::Money),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Text(_) => "text",
+            Kind::Textarea => "textarea",
+            Kind::Integer(..) => "integer",
+            Kind::Decimal(_) => "decimal",
+            Kind::Date => "date",
+            Kind::Datetime => "datetime",
+            Kind::Checkbox => "checkbox",
+            Kind::Dropdown(_) => "dropdown",
+            Kind::MultiSelect(_) => "multi_select",
+            Kind::Regex(..) => "regex",
+            Kind::Money(_) => "money",
+        }
+    }
+
+    /// What a value of the wrong type is told it should be.
+    pub fn expected(&self) -> &'static str {
+        match self {
+            Kind::Text(_) | Kind::Textarea | Kind::Regex(..) => "text",
+            Kind::Integer(..) => "a whole number",
+            Kind::Decimal(_) => "a decimal number",
+            Kind::Date => "a date",
+            Kind::Datetime => "a date and time",
+            Kind::Checkbox => "a checkbox",
+            Kind::Dropdown(_) => "one choice",
+            Kind::MultiSelect(_) => "a list of choices",
+            Kind::Money(_) => "an amount of money",
+        }
+    }
+}
+
+/// Per parent value, the child values it allows.
+pub type DependentOptions = Vec<(String, Vec<String>)>;
+
+/// One field of a form.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub key: String,
+    pub label: String,
+    pub kind: Kind,
+    pub on_create: bool,
+    pub on_solve: bool,
+    /// The default as a `field-value`.
+    pub default: Option<Value>,
+    /// Parent key and, per parent value, the allowed child values.
+    pub depends_on: Option<(String, DependentOptions)>,
+    /// Controlling key and the values that show the field.
+    pub visible_when: Option<(String, Vec<String>)>,
+    pub help: String,
+}
+
+/// A form.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub id: String,
+    pub name: String,
+    pub categories: Vec<String>,
+    pub fields: Vec<Field>,
+}
+
+/// A field value set when a condition holds (`[[validation.set]]`).
+pub struct SetRule {
+    pub when: Ir,
+    pub key: String,
+    /// The `field-value` case and the value's type.
+    pub case: i32,
+    pub ty: Ty,
+    pub value: Ir,
+}
+
+/// A validation rule beyond the forms.
+pub struct Rule {
+    pub when: Ir,
+    pub field: String,
+    pub code: i32,
+    pub message: Ir,
 }

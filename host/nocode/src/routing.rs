@@ -5,7 +5,7 @@
 
 use super::check::Checker;
 use super::codegen::{FuncGen, ListItem};
-use super::decls::{condition, optional_expr, template_key, templates, use_table};
+use super::decls::{condition, optional_expr, template_key, templates};
 use super::diag::Diagnostic;
 use super::doc::Node;
 use super::ir::*;
@@ -74,7 +74,7 @@ fn rule<'a>(c: &mut Checker<'a>, node: Node<'a>, agent: Option<Node<'a>>) -> R<R
     if let Some(table) = t.get("table") {
         let name = table.str("table")?;
         let decl = c.table(name, &table.range())?;
-        let (stmts, row) = use_table(c, &decl, &table.range())?;
+        let (stmts, row) = c.use_table(&decl, &table.range())?;
         pre.extend(stmts);
         when = Ir::Cmp {
             op: Cmp::Ge,

@@ -19,72 +19,6 @@ use wasm_encoder::{BlockType, Instruction as I, ValType};
 
 type R<T> = Result<T, Diagnostic>;
 
-/// A field's type and constraints.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
-    Text(Option<u32>),
-    Textarea,
-    Integer(Option<i64>, Option<i64>),
-    Decimal(u8),
-    Date,
-    Datetime,
-    Checkbox,
-    Dropdown(Vec<(String, String)>),
-    MultiSelect(Vec<(String, String)>),
-    /// The pattern and its compiled DFA (index into the checker's regexes).
-    Regex(String, u32),
-    Money(String),
-}
-
-impl Kind {
-    /// The `field-value` case a value of this kind has, and its type in
-    /// expressions.
-    pub fn value_case(&self) -> (i32, Ty) {
-        match self {
-            Kind::Text(_) | Kind::Textarea | Kind::Regex(..) => (0, Ty::Text),
-            Kind::Integer(..) => (1, Ty::Int),
-            Kind::Decimal(_) => (2, Ty::Decimal),
-            Kind::Date => (3, Ty::Text),
-            Kind::Datetime => (4, Ty::Instant),
-            Kind::Checkbox => (5, Ty::Bool),
-            Kind::Dropdown(_) => (6, Ty::Text),
-            Kind::MultiSelect(_) => (7, Ty::List(Box::new(Ty::Text))),
-            Kind::Money(_) => (8, Ty::Money),
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Kind::Text(_) => "text",
-            Kind::Textarea => "textarea",
-            Kind::Integer(..) => "integer",
-            Kind::Decimal(_) => "decimal",
-            Kind::Date => "date",
-            Kind::Datetime => "datetime",
-            Kind::Checkbox => "checkbox",
-            Kind::Dropdown(_) => "dropdown",
-            Kind::MultiSelect(_) => "multi_select",
-            Kind::Regex(..) => "regex",
-            Kind::Money(_) => "money",
-        }
-    }
-
-    /// What a value of the wrong type is told it should be.
-    fn expected(&self) -> &'static str {
-        match self {
-            Kind::Text(_) | Kind::Textarea | Kind::Regex(..) => "text",
-            Kind::Integer(..) => "a whole number",
-            Kind::Decimal(_) => "a decimal number",
-            Kind::Date => "a date",
-            Kind::Datetime => "a date and time",
-            Kind::Checkbox => "a checkbox",
-            Kind::Dropdown(_) => "one choice",
-            Kind::MultiSelect(_) => "a list of choices",
-            Kind::Money(_) => "an amount of money",
-        }
-    }
-}
-
 const KINDS: &[&str] = &[
     "text",
     "textarea",
@@ -98,53 +32,6 @@ const KINDS: &[&str] = &[
     "regex",
     "money",
 ];
-
-/// Per parent value, the child values it allows.
-pub type DependentOptions = Vec<(String, Vec<String>)>;
-
-/// One field of a form.
-#[derive(Debug, Clone)]
-pub struct Field {
-    pub key: String,
-    pub label: String,
-    pub kind: Kind,
-    pub on_create: bool,
-    pub on_solve: bool,
-    /// The default as a `field-value`.
-    pub default: Option<Value>,
-    /// Parent key and, per parent value, the allowed child values.
-    pub depends_on: Option<(String, DependentOptions)>,
-    /// Controlling key and the values that show the field.
-    pub visible_when: Option<(String, Vec<String>)>,
-    pub help: String,
-}
-
-/// A form.
-#[derive(Debug, Clone)]
-pub struct Template {
-    pub id: String,
-    pub name: String,
-    pub categories: Vec<String>,
-    pub fields: Vec<Field>,
-}
-
-/// A field value set when a condition holds (`[[validation.set]]`).
-pub struct SetRule {
-    pub when: Ir,
-    pub key: String,
-    /// The `field-value` case and the value's type.
-    pub case: i32,
-    pub ty: Ty,
-    pub value: Ir,
-}
-
-/// A validation rule beyond the forms.
-pub struct Rule {
-    pub when: Ir,
-    pub field: String,
-    pub code: i32,
-    pub message: Ir,
-}
 
 const ERROR_CODES: &[&str] = &[
     "required",
