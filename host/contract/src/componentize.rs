@@ -8,7 +8,7 @@
 //! subset), embeds metadata for exactly the capabilities it exports, and
 //! wraps it as a component with `wit-component`.
 
-use crate::{Capability, ContractError, parse_contract_name};
+use crate::{Capability, PluginError, parse_contract_name};
 use std::collections::BTreeSet;
 use wasmparser::{Parser, Payload};
 use wit_parser::{Resolve, SourceMap};
@@ -23,29 +23,27 @@ pub enum BinaryKind {
 }
 
 /// Tells a core module from a component (or neither).
-pub fn binary_kind(bytes: &[u8]) -> Result<BinaryKind, ContractError> {
+pub fn binary_kind(bytes: &[u8]) -> Result<BinaryKind, PluginError> {
     match Parser::new(0).parse_all(bytes).next() {
         Some(Ok(Payload::Version { encoding, .. })) => Ok(match encoding {
             wasmparser::Encoding::Module => BinaryKind::Module,
             wasmparser::Encoding::Component => BinaryKind::Component,
         }),
-        Some(Err(e)) => Err(ContractError::invalid_wasm(e)),
-        _ => Err(ContractError::invalid_wasm("empty input")),
+        Some(Err(e)) => Err(PluginError::invalid_wasm(e)),
+        _ => Err(PluginError::invalid_wasm("empty input")),
     }
 }
 
 /// Checks one import name (a component import, or a core import module)
 /// against what the host offers.
-pub fn check_import(name: &str) -> Result<(), ContractError> {
+pub fn check_import(name: &str) -> Result<(), PluginError> {
     match parse_contract_name(name) {
-        Some(n) if n.version != crate::CONTRACT_VERSION => {
-            Err(ContractError::WrongContractVersion {
-                found: name.to_string(),
-                expected: crate::CONTRACT_VERSION.to_string(),
-            })
-        }
+        Some(n) if n.version != crate::CONTRACT_VERSION => Err(PluginError::WrongContractVersion {
+            found: name.to_string(),
+            expected: crate::CONTRACT_VERSION.to_string(),
+        }),
         Some(n) if crate::ALLOWED_IMPORTS.contains(&n.interface) => Ok(()),
-        _ => Err(ContractError::ForbiddenImport {
+        _ => Err(PluginError::ForbiddenImport {
             import: name.to_string(),
         }),
     }
@@ -54,21 +52,21 @@ pub fn check_import(name: &str) -> Result<(), ContractError> {
 /// The capability an export name (`docket:plugin/routing@0.1.0`, or a core
 /// ABI name such as `docket:plugin/routing@0.1.0#route`) belongs to.
 /// `Ok(None)` for names outside the contract (`memory`, `cabi_realloc`).
-pub fn export_capability(name: &str) -> Result<Option<Capability>, ContractError> {
+pub fn export_capability(name: &str) -> Result<Option<Capability>, PluginError> {
     let name = name.strip_prefix("cabi_post_").unwrap_or(name);
     let interface_name = name.split_once('#').map_or(name, |(i, _)| i);
     let Some(n) = parse_contract_name(interface_name) else {
         return Ok(None);
     };
     if n.version != crate::CONTRACT_VERSION {
-        return Err(ContractError::WrongContractVersion {
+        return Err(PluginError::WrongContractVersion {
             found: interface_name.to_string(),
             expected: crate::CONTRACT_VERSION.to_string(),
         });
     }
     Capability::from_interface(n.interface)
         .map(Some)
-        .ok_or_else(|| ContractError::NotAPlugin {
+        .ok_or_else(|| PluginError::NotAPlugin {
             reason: format!("unknown export `{interface_name}`"),
         })
 }
@@ -80,20 +78,20 @@ pub fn no_capability_reason() -> String {
 }
 
 /// Componentizes a core module; returns the component and its capabilities.
-pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), ContractError> {
+pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), PluginError> {
     wasmparser::Validator::new()
         .validate_all(module)
-        .map_err(ContractError::invalid_wasm)?;
+        .map_err(PluginError::invalid_wasm)?;
     let mut capabilities = BTreeSet::new();
     let mut stripped = wasm_encoder::Module::new();
     for payload in Parser::new(0).parse_all(module) {
-        let payload = payload.map_err(ContractError::invalid_wasm)?;
+        let payload = payload.map_err(PluginError::invalid_wasm)?;
         match &payload {
             Payload::ImportSection(reader) => {
                 for import in reader.clone().into_imports() {
-                    let import = import.map_err(ContractError::invalid_wasm)?;
+                    let import = import.map_err(PluginError::invalid_wasm)?;
                     check_import(import.module).map_err(|e| match e {
-                        ContractError::ForbiddenImport { .. } => ContractError::ForbiddenImport {
+                        PluginError::ForbiddenImport { .. } => PluginError::ForbiddenImport {
                             import: format!("{}::{}", import.module, import.name),
                         },
                         other => other,
@@ -102,7 +100,7 @@ pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), Co
             }
             Payload::ExportSection(reader) => {
                 for export in reader.clone() {
-                    let export = export.map_err(ContractError::invalid_wasm)?;
+                    let export = export.map_err(PluginError::invalid_wasm)?;
                     capabilities.extend(export_capability(export.name)?);
                 }
             }
@@ -117,24 +115,24 @@ pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), Co
         }
     }
     if capabilities.is_empty() {
-        return Err(ContractError::NotAPlugin {
+        return Err(PluginError::NotAPlugin {
             reason: format!("core module: {}", no_capability_reason()),
         });
     }
     let mut module = stripped.finish();
-    let (resolve, world) = world_for(&capabilities).map_err(ContractError::host)?;
+    let (resolve, world) = world_for(&capabilities).map_err(PluginError::host)?;
     wit_component::embed_component_metadata(
         &mut module,
         &resolve,
         world,
         wit_component::StringEncoding::UTF8,
     )
-    .map_err(ContractError::host)?;
+    .map_err(PluginError::host)?;
     let component = wit_component::ComponentEncoder::default()
         .validate(true)
         .module(&module)
         .and_then(|mut e| e.encode())
-        .map_err(|e| ContractError::NotAPlugin {
+        .map_err(|e| PluginError::NotAPlugin {
             reason: format!("{e:#}"),
         })?;
     Ok((component, capabilities))

@@ -1,16 +1,27 @@
-//! Why a binary does not conform to the contract.
+//! Why a plugin could not be installed or did not produce a decision: the
+//! one error type of plugins, shared by the componentizer here and the
+//! engine's sandbox, and spoken on the wire (`kind` names the variant).
 
-/// A binary that is not a plugin of this contract, or that the componentizer
-/// could not wrap. The engine reports each as the plugin error of the same
-/// name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use serde::Serialize;
+
+/// Why a plugin could not be installed or did not produce a decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum ContractError {
+pub enum PluginError {
     /// The bytes are not valid WebAssembly.
     #[error("invalid wasm: {reason}")]
     InvalidWasm {
         /// What the validator said.
         reason: String,
+    },
+    /// A no-code rule document that does not compile; the report names
+    /// file, line, column and the offending text.
+    #[error("invalid rules:\n{report}")]
+    InvalidRules {
+        /// The compiler's report.
+        report: String,
     },
     /// Valid wasm, but not a component (or core module) of the Docket world.
     #[error("not a Docket plugin: {reason}")]
@@ -32,7 +43,58 @@ pub enum ContractError {
         /// The import.
         import: String,
     },
-    /// The contract's own WIT could not be assembled (a host defect).
+    /// The module is over the size cap.
+    #[error("module is {size} bytes, over the {limit}-byte limit")]
+    ModuleTooLarge {
+        /// Size of the module.
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// Ran out of fuel (instruction budget).
+    #[error("fuel exhausted: the {limit}-unit budget ran out")]
+    FuelExhausted {
+        /// The budget.
+        limit: u64,
+    },
+    /// Ran past the wall-clock deadline.
+    #[error("deadline exceeded: still running after {limit_ms} ms")]
+    DeadlineExceeded {
+        /// The deadline.
+        limit_ms: u64,
+    },
+    /// Tried to grow memory past the cap.
+    #[error("memory limit: tried to grow linear memory past {limit_bytes} bytes")]
+    MemoryLimit {
+        /// The cap.
+        limit_bytes: u64,
+    },
+    /// Trapped (panic, unreachable, stack overflow, ...).
+    #[error("trap: {message}{}", guest_message.as_ref().map(|m| format!(" (guest said: {m})")).unwrap_or_default())]
+    Trap {
+        /// The trap as wasmtime reports it.
+        message: String,
+        /// The guest's own last words (its panic message), if it sent them.
+        guest_message: Option<String>,
+        /// The wasm backtrace, innermost frame first.
+        backtrace: Option<String>,
+    },
+    /// The decision is larger than the output cap.
+    #[error("output too large: {size} bytes, over the {limit}-byte cap")]
+    OutputTooLarge {
+        /// Estimated encoded size.
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// The decision is well-typed but makes no sense (unknown calendar,
+    /// currency mismatch, empty group, ...).
+    #[error("invalid output: {reason}")]
+    InvalidOutput {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The host could not compile or instantiate the plugin.
     #[error("host error: {reason}")]
     Host {
         /// What failed.
@@ -40,16 +102,44 @@ pub enum ContractError {
     },
 }
 
-impl ContractError {
-    pub(crate) fn invalid_wasm(e: impl std::fmt::Display) -> ContractError {
-        ContractError::InvalidWasm {
+impl PluginError {
+    /// A short machine-readable name of the variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::InvalidWasm { .. } => "invalid_wasm",
+            PluginError::InvalidRules { .. } => "invalid_rules",
+            PluginError::NotAPlugin { .. } => "not_a_plugin",
+            PluginError::WrongContractVersion { .. } => "wrong_contract_version",
+            PluginError::ForbiddenImport { .. } => "forbidden_import",
+            PluginError::ModuleTooLarge { .. } => "module_too_large",
+            PluginError::FuelExhausted { .. } => "fuel_exhausted",
+            PluginError::DeadlineExceeded { .. } => "deadline_exceeded",
+            PluginError::MemoryLimit { .. } => "memory_limit",
+            PluginError::Trap { .. } => "trap",
+            PluginError::OutputTooLarge { .. } => "output_too_large",
+            PluginError::InvalidOutput { .. } => "invalid_output",
+            PluginError::Host { .. } => "host",
+        }
+    }
+
+    /// Bytes the wasm validator or parser refused.
+    pub fn invalid_wasm(e: impl std::fmt::Display) -> PluginError {
+        PluginError::InvalidWasm {
             reason: e.to_string(),
         }
     }
 
-    pub(crate) fn host(e: impl std::fmt::Display) -> ContractError {
-        ContractError::Host {
+    /// A failure of the host itself (never the plugin's doing).
+    pub fn host(e: impl std::fmt::Display) -> PluginError {
+        PluginError::Host {
             reason: format!("{e:#}"),
+        }
+    }
+
+    /// A decision the host refuses (e.g. an unknown calendar).
+    pub fn invalid_output(reason: impl Into<String>) -> PluginError {
+        PluginError::InvalidOutput {
+            reason: reason.into(),
         }
     }
 }

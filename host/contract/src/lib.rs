@@ -19,7 +19,7 @@ mod error;
 pub mod wire;
 
 pub use bindings::docket::plugin::types;
-pub use error::ContractError;
+pub use error::PluginError;
 
 use serde::{Deserialize, Serialize};
 
