@@ -138,14 +138,6 @@ impl Abi {
         index.unwrap_or_else(|| panic!("no case {case}")) as u32
     }
 
-    /// The element type of a list type.
-    pub fn list_element(&self, ty: &Type) -> Type {
-        match &self.def(ty).kind {
-            TypeDefKind::List(t) => *t,
-            other => panic!("not a list: {other:?}"),
-        }
-    }
-
     /// Offsets of a function's parameters inside the tuple the caller
     /// passes by pointer (more than 16 flat values).
     pub fn param_offsets(&self, interface: &str, function: &str) -> Vec<u32> {

@@ -4,9 +4,8 @@
 //! declarations (settings, tables, forms) the checker produces and the
 //! lowering reads, so no phase depends on another's file for its types.
 
-use crate::doc::Node;
-use crate::expr::Expr;
-use crate::statics::Value;
+use crate::front::doc::Node;
+use crate::front::expr::Expr;
 use std::collections::BTreeMap;
 
 /// Enumerations of the contract, compared by discriminant.
@@ -151,7 +150,6 @@ pub enum Arith {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
     Eq,
-    Ne,
     Lt,
     Le,
     Gt,
@@ -541,4 +539,20 @@ pub struct Rule {
     pub field: String,
     pub code: i32,
     pub message: Ir,
+}
+
+/// A value of some contract type, as the compiler knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    /// Any integer type (`u8`, `u32`, `s64`, ...), stored at the type's width.
+    Int(i64),
+    List(Vec<Value>),
+    /// Record fields or tuple elements, in order.
+    Fields(Vec<Value>),
+    /// Enum case, or variant case with its payload.
+    Case(u32, Option<Box<Value>>),
+    /// Option.
+    Opt(Option<Box<Value>>),
 }

@@ -2,12 +2,13 @@
 //! UI saves) compiled straight to a WebAssembly component of the
 //! `docket:plugin` contract.
 //!
-//! Pipeline: [`doc`] reads the TOML with spans; [`expr`] parses expression
-//! strings; [`check`] and [`decls`] resolve names against the contract and
-//! the declared settings and tables and produce typed [`ir`]; the section
-//! modules ([`routing`], …) lower each capability; [`codegen`] and [`wasm`]
-//! emit a core module with `wasm-encoder`, and the host's componentizer
-//! wraps it with `wit-component`. No interpreter ships in the module: the
+//! Pipeline: `front` reads the TOML with spans (`doc`) and parses the
+//! expression strings (`expr`); `check` (with `check::decls` for settings,
+//! tables and conditions) resolves names against the contract and the
+//! declarations and produces the typed `ir`; `lower` has one module per
+//! section (`routing`, `escalation`, `billing`, `templates`); `emit`
+//! (`codegen`, `wasm`, `statics`) writes a core module with `wasm-encoder`,
+//! and the contract's componentizer wraps it with `wit-component`. No interpreter ships in the module: the
 //! conditions are WebAssembly code, regular expressions are DFA tables.
 //!
 //! ```
@@ -20,32 +21,24 @@
 //! assert!(compiled.capabilities.contains(&docket_contract::Capability::Routing));
 //! ```
 
-pub mod abi;
-pub mod billing;
-pub mod check;
-pub mod codegen;
-pub mod decls;
-pub mod diag;
-pub mod doc;
-pub mod escalation;
-pub mod expr;
-pub mod ir;
-pub mod regex;
-pub mod routing;
-pub mod statics;
-pub mod templates;
-mod wasm;
-mod wasm_fields;
+mod abi;
+mod check;
+mod diag;
+mod emit;
+mod front;
+mod ir;
+mod lower;
+mod regex;
 
 use abi::Abi;
 use check::Checker;
-use codegen::{FuncGen, Statics};
 pub use diag::{Diagnostic, Diagnostics};
-use doc::Node;
 use docket_contract::{Capability, qualified};
+use emit::codegen::{FuncGen, Statics};
+use emit::wasm::ModuleBuilder;
+use front::doc::Node;
 use std::collections::BTreeSet;
 use toml::de::DeValue;
-use wasm::ModuleBuilder;
 
 /// A compiled rule document.
 pub struct Compiled {
@@ -99,7 +92,7 @@ const SECTIONS: &[&str] = &[
 
 fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
     let abi = Abi::new().map_err(|e| Diagnostic::new(format!("contract: {e}"), 0..0))?;
-    let parsed = doc::parse(source)?;
+    let parsed = front::doc::parse(source)?;
     let root_value = DeValue::Table(parsed.into_inner());
     let root = Node::root(source, &root_value);
     let mut top = root.table("the document")?;
@@ -142,44 +135,44 @@ fn emit_module(source: &str) -> Result<Vec<u8>, Diagnostic> {
         doc.export(&mut m, "template", "templates", |c| {
             let forms = c.templates.clone();
             Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
-                templates::emit_templates(g, c, &forms)
+                lower::templates::emit_templates(g, c, &forms)
             }))
         })?;
         doc.export(&mut m, "template", "validate", |c| {
             let forms = c.templates.clone();
             let rules = match validation {
-                Some(v) => templates::rules(c, v)?,
+                Some(v) => lower::templates::rules(c, v)?,
                 None => (Vec::new(), Vec::new()),
             };
             Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
-                templates::emit_validate(g, c, &forms, &rules)
+                lower::templates::emit_validate(g, c, &forms, &rules)
             }))
         })?;
         exported += 1;
     }
     if let Some(node) = routing {
         doc.export(&mut m, "routing", "route", |c| {
-            let plan = routing::check(c, node)?;
+            let plan = lower::routing::check(c, node)?;
             Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
-                routing::emit(g, c, &plan)
+                lower::routing::emit(g, c, &plan)
             }))
         })?;
         exported += 1;
     }
     if let Some(node) = escalation {
         doc.export(&mut m, "escalation", "evaluate", |c| {
-            let plan = escalation::check(c, node)?;
+            let plan = lower::escalation::check(c, node)?;
             Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
-                escalation::emit(g, c, &plan)
+                lower::escalation::emit(g, c, &plan)
             }))
         })?;
         exported += 1;
     }
     if let Some(node) = billing {
         doc.export(&mut m, "billing", "bill", |c| {
-            let plan = billing::check(c, node)?;
+            let plan = lower::billing::check(c, node)?;
             Ok(Box::new(move |g: &mut FuncGen, c: &Checker| {
-                billing::emit(g, c, &plan)
+                lower::billing::emit(g, c, &plan)
             }))
         })?;
         exported += 1;
@@ -222,7 +215,7 @@ impl<'a> Doc<'a> {
         c.agents_visible = interface == "routing";
         declare(&mut c, self.settings, self.tables)?;
         if let Some(t) = self.templates {
-            c.templates = templates::declare(&mut c, t)?;
+            c.templates = lower::templates::declare(&mut c, t)?;
         }
         let emit = check(&mut c)?;
         let statics = Statics::new(m, self.abi, &c.columns, &c.regexes);
@@ -246,10 +239,10 @@ fn declare<'a>(
     tables: Option<Node<'a>>,
 ) -> Result<(), Diagnostic> {
     if let Some(s) = settings {
-        decls::settings(c, s)?;
+        check::decls::settings(c, s)?;
     }
     if let Some(t) = tables {
-        decls::tables(c, t)?;
+        check::decls::tables(c, t)?;
     }
     Ok(())
 }

@@ -94,6 +94,7 @@ impl Dfa {
     }
 
     /// Runs the tables on text the way the emitted code does.
+    #[cfg(test)]
     pub fn is_match(&self, text: &[u8]) -> bool {
         let mut state = 0usize;
         for &byte in text {

@@ -3,12 +3,12 @@
 //! reassign, notify, tag) and set or cancel timers, every item with its own
 //! optional condition.
 
-use super::check::Checker;
-use super::codegen::{FuncGen, Growing};
-use super::decls::{condition, lets, template_key};
-use super::diag::{Diagnostic, did_you_mean};
-use super::doc::{Node, Table};
-use super::ir::*;
+use crate::check::Checker;
+use crate::check::decls::{condition, lets, template_key};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::emit::codegen::{FuncGen, Growing};
+use crate::front::doc::{Node, Table};
+use crate::ir::*;
 use wasm_encoder::{BlockType, Instruction as I, ValType};
 
 type R<T> = Result<T, Diagnostic>;
@@ -471,7 +471,7 @@ pub fn emit(g: &mut FuncGen, c: &Checker, e: &Escalation) {
         g.code.extend([
             I::LocalGet(result),
             I::I64Const(0),
-            I::I64Store(super::wasm::mem(off, 2)),
+            I::I64Store(crate::emit::wasm::mem(off, 2)),
         ]);
     }
     g.code.extend([I::End, I::LocalGet(result)]);
@@ -481,9 +481,9 @@ fn store_list(g: &mut FuncGen, dst: u32, offset: u32, list: u32, len: usize) {
     g.code.extend([
         I::LocalGet(dst),
         I::LocalGet(list),
-        I::I32Store(super::wasm::mem(offset, 2)),
+        I::I32Store(crate::emit::wasm::mem(offset, 2)),
         I::LocalGet(dst),
         I::I32Const(len as i32),
-        I::I32Store(super::wasm::mem(offset + 4, 2)),
+        I::I32Store(crate::emit::wasm::mem(offset + 4, 2)),
     ]);
 }

@@ -3,11 +3,11 @@
 //! Values live on the wasm stack in a fixed flat shape per type (see
 //! [`flat`]); locals of the checker map to runs of wasm locals.
 
-use super::abi::Abi;
-use super::ir::Column;
-use super::ir::*;
-use super::regex::Dfa;
-use super::wasm::{Helper, ModuleBuilder, mem};
+use crate::abi::Abi;
+use crate::emit::wasm::{Helper, ModuleBuilder, mem};
+use crate::ir::Column;
+use crate::ir::*;
+use crate::regex::Dfa;
 use wasm_encoder::{BlockType, Function, Instruction as I, ValType};
 
 /// The flat wasm shape of a value of a type.
@@ -225,7 +225,7 @@ impl<'m> FuncGen<'m> {
     }
 
     /// Emits an expression and stores it in fresh locals.
-    pub fn to_locals(&mut self, ir: &Ir, ty: &Ty) -> Vec<u32> {
+    pub fn spill_to_locals(&mut self, ir: &Ir, ty: &Ty) -> Vec<u32> {
         self.expr(ir);
         let locals = self.temps(ty);
         self.set_all(&locals);
@@ -411,13 +411,11 @@ impl<'m> FuncGen<'m> {
                 self.expr(r);
                 self.code.push(match (op, wide) {
                     (Cmp::Eq, true) => I::I64Eq,
-                    (Cmp::Ne, true) => I::I64Ne,
                     (Cmp::Lt, true) => I::I64LtS,
                     (Cmp::Le, true) => I::I64LeS,
                     (Cmp::Gt, true) => I::I64GtS,
                     (Cmp::Ge, true) => I::I64GeS,
                     (Cmp::Eq, false) => I::I32Eq,
-                    (Cmp::Ne, false) => I::I32Ne,
                     (Cmp::Lt, false) => I::I32LtS,
                     (Cmp::Le, false) => I::I32LeS,
                     (Cmp::Gt, false) => I::I32GtS,
@@ -435,8 +433,8 @@ impl<'m> FuncGen<'m> {
                 });
             }
             Ir::OptTextEq(o, t) => {
-                let o = self.to_locals(o, &Ty::OptText);
-                let t = self.to_locals(t, &Ty::Text);
+                let o = self.spill_to_locals(o, &Ty::OptText);
+                let t = self.spill_to_locals(t, &Ty::Text);
                 self.code
                     .extend([I::LocalGet(o[0]), I::If(BlockType::Result(ValType::I32))]);
                 self.get_all(&[o[1], o[2], t[0], t[1]]);
@@ -449,8 +447,8 @@ impl<'m> FuncGen<'m> {
                 self.call(Helper::ListHas);
             }
             Ir::Coalesce(o, d) => {
-                let o = self.to_locals(o, &Ty::OptText);
-                let d = self.to_locals(d, &Ty::Text);
+                let o = self.spill_to_locals(o, &Ty::OptText);
+                let d = self.spill_to_locals(d, &Ty::Text);
                 for i in 0..2 {
                     self.code.extend([
                         I::LocalGet(o[i + 1]),
@@ -532,12 +530,12 @@ impl<'m> FuncGen<'m> {
                 self.code.extend([I::Drop, I::Drop]);
             }
             Ir::MoneyCurrency(m) => {
-                let v = self.to_locals(m, &Ty::Money);
+                let v = self.spill_to_locals(m, &Ty::Money);
                 self.get_all(&v[1..]);
             }
             Ir::MoneyAddSub(op, a, b) => {
-                let a = self.to_locals(a, &Ty::Money);
-                let b = self.to_locals(b, &Ty::Money);
+                let a = self.spill_to_locals(a, &Ty::Money);
+                let b = self.spill_to_locals(b, &Ty::Money);
                 self.get_all(&[a[1], a[2], b[1], b[2]]);
                 self.call(Helper::StrEq);
                 // Adding different currencies is a bug in the rules: trap.
@@ -558,7 +556,7 @@ impl<'m> FuncGen<'m> {
                 den,
                 rounding,
             } => {
-                let m = self.to_locals(money, &Ty::Money);
+                let m = self.spill_to_locals(money, &Ty::Money);
                 self.code.push(I::LocalGet(m[0]));
                 self.expr(num);
                 self.checked(Helper::CheckedMul, "a money amount times a ratio");
@@ -606,7 +604,7 @@ impl<'m> FuncGen<'m> {
             Ir::Setting { key, kind, default } => self.setting(key, *kind, default),
             Ir::Matches(t, index) => {
                 let (next, flags, search) = self.statics.regexes[*index as usize];
-                let t = self.to_locals(t, &Ty::Text);
+                let t = self.spill_to_locals(t, &Ty::Text);
                 self.code.extend([
                     I::I32Const(next as i32),
                     I::I32Const(flags as i32),
@@ -751,7 +749,10 @@ impl<'m> FuncGen<'m> {
     }
 
     fn concat(&mut self, parts: &[Ir]) {
-        let pieces: Vec<Vec<u32>> = parts.iter().map(|p| self.to_locals(p, &Ty::Text)).collect();
+        let pieces: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|p| self.spill_to_locals(p, &Ty::Text))
+            .collect();
         let mut size = vec![I::I32Const(0)];
         for p in &pieces {
             size.extend([I::LocalGet(p[1]), I::I32Add]);
@@ -784,7 +785,7 @@ impl<'m> FuncGen<'m> {
 
     fn setting(&mut self, key: &Ir, kind: SettingKind, default: &Ir) {
         let s = self.statics;
-        let key = self.to_locals(key, &Ty::Text);
+        let key = self.spill_to_locals(key, &Ty::Text);
         let found = self.temp(ValType::I32);
         let tag = self.temp(ValType::I32);
         self.code.extend([
@@ -817,7 +818,7 @@ impl<'m> FuncGen<'m> {
                 .extend([I::LocalGet(tag), I::I32Const(*case), I::I32Eq, I::I32Or]);
         }
         self.code.extend([I::Else, I::I32Const(0), I::End]);
-        let ty = super::ir::setting_ty(kind);
+        let ty = crate::ir::setting_ty(kind);
         let bt = self.m.block_type(&flat(&ty));
         self.code.push(I::If(bt));
         let payload = s.setting_value + s.field_value_payload;
@@ -997,7 +998,7 @@ impl<'m> FuncGen<'m> {
 impl FuncGen<'_> {
     /// `*(dst + offset) = (ptr, len)` of a text or list value.
     pub fn store_pair(&mut self, dst: u32, offset: u32, value: &Ir, ty: &Ty) {
-        let v = self.to_locals(value, ty);
+        let v = self.spill_to_locals(value, ty);
         self.code.extend([
             I::LocalGet(dst),
             I::LocalGet(v[0]),
@@ -1033,7 +1034,7 @@ impl FuncGen<'_> {
 
     /// Stores an i64 value as `u32` (traps when it does not fit).
     pub fn store_u32(&mut self, dst: u32, offset: u32, value: &Ir) {
-        let v = self.to_locals(value, &Ty::Int);
+        let v = self.spill_to_locals(value, &Ty::Int);
         self.code.extend([
             I::LocalGet(v[0]),
             I::I64Const(u32::MAX.into()),
@@ -1050,7 +1051,7 @@ impl FuncGen<'_> {
 
     /// Stores a `money` record at `dst + offset`.
     pub fn store_money(&mut self, dst: u32, offset: u32, currency_at: u32, value: &Ir) {
-        let v = self.to_locals(value, &Ty::Money);
+        let v = self.spill_to_locals(value, &Ty::Money);
         self.code.extend([
             I::LocalGet(dst),
             I::LocalGet(v[0]),
@@ -1066,7 +1067,7 @@ impl FuncGen<'_> {
 
     /// Stores a `decimal` record (mantissa s64, scale u8 after it).
     pub fn store_decimal(&mut self, dst: u32, offset: u32, scale_at: u32, value: &Ir) {
-        let v = self.to_locals(value, &Ty::Decimal);
+        let v = self.spill_to_locals(value, &Ty::Decimal);
         self.code.extend([
             I::LocalGet(dst),
             I::LocalGet(v[0]),
@@ -1083,8 +1084,8 @@ impl FuncGen<'_> {
         let parts: Vec<(bool, Vec<u32>)> = items
             .iter()
             .map(|item| match item {
-                ListItem::One(t) => (false, self.to_locals(t, &Ty::Text)),
-                ListItem::Many(l) => (true, self.to_locals(l, &Ty::List(Box::new(Ty::Text)))),
+                ListItem::One(t) => (false, self.spill_to_locals(t, &Ty::Text)),
+                ListItem::Many(l) => (true, self.spill_to_locals(l, &Ty::List(Box::new(Ty::Text)))),
             })
             .collect();
         let mut count = vec![I::I32Const(0)];
@@ -1197,7 +1198,7 @@ impl FuncGen<'_> {
     /// For each element of a list: binds the checker local `var` to it (a
     /// record's address, or a text's pointer and length) and runs `body`.
     pub fn for_each(&mut self, list: &Ir, elem_size: u32, var: u32, body: impl FnOnce(&mut Self)) {
-        let list = self.to_locals(list, &Ty::Text);
+        let list = self.spill_to_locals(list, &Ty::Text);
         let i = self.temp(ValType::I32);
         let slot = self.slots[var as usize];
         let text = self.local_tys[var as usize] == Ty::Text;

@@ -2,25 +2,10 @@
 //! a document declares) serialized in the canonical ABI into the module's
 //! data, so returning it costs no code at run time.
 
-use super::abi::Abi;
-use super::wasm::ModuleBuilder;
+use crate::abi::Abi;
+use crate::emit::wasm::ModuleBuilder;
+use crate::ir::Value;
 use wit_parser::{Type, TypeDefKind};
-
-/// A value of some contract type, as the compiler knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Str(String),
-    Bool(bool),
-    /// Any integer type (`u8`, `u32`, `s64`, ...), stored at the type's width.
-    Int(i64),
-    List(Vec<Value>),
-    /// Record fields or tuple elements, in order.
-    Fields(Vec<Value>),
-    /// Enum case, or variant case with its payload.
-    Case(u32, Option<Box<Value>>),
-    /// Option.
-    Opt(Option<Box<Value>>),
-}
 
 /// Places `value` of type `ty` in the module's data; returns its address.
 pub fn place(m: &mut ModuleBuilder, abi: &Abi, ty: &Type, value: &Value) -> u32 {

@@ -18,7 +18,7 @@
 //! literal braces. Durations are `15m`, `24h`, `7d`. Spans are byte ranges
 //! of the whole document.
 
-use super::diag::Diagnostic;
+use crate::diag::Diagnostic;
 use std::ops::Range;
 
 /// A byte range in the document.

@@ -4,16 +4,16 @@
 //! defaults as the SDK's generic validator, with no interpreter: every
 //! field's checks are straight-line WebAssembly for that field.
 
-use super::check::Checker;
-use super::codegen::{FuncGen, Growing};
-use super::decls::condition;
-use super::diag::{Diagnostic, did_you_mean};
-use super::doc::Node;
-use super::expr::Span;
-use super::ir::*;
-use super::regex::Dfa;
-use super::statics::{Value, place};
-use super::wasm::{Helper, mem};
+use crate::check::Checker;
+use crate::check::decls::condition;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::emit::codegen::{FuncGen, Growing};
+use crate::emit::statics::place;
+use crate::emit::wasm::{Helper, mem};
+use crate::front::doc::Node;
+use crate::front::expr::Span;
+use crate::ir::*;
+use crate::regex::Dfa;
 use std::collections::BTreeMap;
 use wasm_encoder::{BlockType, Instruction as I, ValType};
 
@@ -144,7 +144,7 @@ fn field<'a>(c: &mut Checker<'a>, n: Node<'a>) -> R<(Field, Span)> {
         .unwrap_or_else(|| key.clone());
     let type_node = t.require("type")?;
     let type_name = type_node.str("type")?;
-    let choices = |t: &mut super::doc::Table<'a>| -> R<Vec<(String, String)>> {
+    let choices = |t: &mut crate::front::doc::Table<'a>| -> R<Vec<(String, String)>> {
         let node = t.require("choices")?;
         node.array("choices")?
             .iter()

@@ -3,12 +3,12 @@
 //! `field` + operator), which lowers to the same syntax tree as a
 //! condition written as an expression.
 
-use super::check::Checker;
-use super::codegen::ListItem;
-use super::diag::{Diagnostic, did_you_mean};
-use super::doc::{Node, Table};
-use super::expr::{BinaryOp, Expr, ExprKind, Span, StrPart, UnaryOp};
-use super::ir::*;
+use crate::check::Checker;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::emit::codegen::ListItem;
+use crate::front::doc::{Node, Table};
+use crate::front::expr::{BinaryOp, Expr, ExprKind, Span, StrPart, UnaryOp};
+use crate::ir::*;
 use std::collections::BTreeMap;
 
 type R<T> = Result<T, Diagnostic>;
@@ -324,7 +324,7 @@ fn cell_test(c: &mut Checker, value: Ir, ty: &Ty, span: &Span, cell: &Node) -> R
             // followed by the cell, parsed so spans land in the cell.
             let prefix = "__input ";
             let base = cell.content_start().saturating_sub(prefix.len());
-            let mut e = super::expr::parse(&format!("{prefix}{s}"), base)?;
+            let mut e = crate::front::expr::parse(&format!("{prefix}{s}"), base)?;
             // The synthetic input sits just before the cell: point at the cell.
             clamp_spans(&mut e, cell.content_start());
             let Ir::Local(local, _) = value else {

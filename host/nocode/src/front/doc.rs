@@ -1,8 +1,8 @@
 //! Reading the TOML document with a span on every value, so every error
 //! can point at the key or value it is about.
 
-use super::diag::{Diagnostic, did_you_mean};
-use super::expr::{self, Expr, Span, StrPart};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::front::expr::{self, Expr, Span, StrPart};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 

@@ -2,14 +2,14 @@
 //! total in the invoice currency; approvals over thresholds; commission
 //! splits per distinct key of a line block (e.g. per technician) or once.
 
-use super::check::Checker;
-use super::codegen::{FuncGen, Growing};
-use super::decls::{condition, for_each, lets, template_key};
-use super::diag::Diagnostic;
-use super::doc::Node;
-use super::expr::Span;
-use super::ir::*;
-use super::wasm::{Helper, mem};
+use crate::check::Checker;
+use crate::check::decls::{condition, for_each, lets, template_key};
+use crate::diag::Diagnostic;
+use crate::emit::codegen::{FuncGen, Growing};
+use crate::emit::wasm::{Helper, mem};
+use crate::front::doc::Node;
+use crate::front::expr::Span;
+use crate::ir::*;
 use wasm_encoder::{BlockType, Instruction as I, ValType};
 
 type R<T> = Result<T, Diagnostic>;
@@ -63,7 +63,11 @@ pub struct Billing {
 
 const LINE_KINDS: &[&str] = &["labor", "part", "fee", "credit"];
 
-fn required<'a>(t: &mut super::doc::Table<'a>, key: &'static str, what: &str) -> R<Node<'a>> {
+fn required<'a>(
+    t: &mut crate::front::doc::Table<'a>,
+    key: &'static str,
+    what: &str,
+) -> R<Node<'a>> {
     t.get(key)
         .ok_or_else(|| Diagnostic::new(format!("{what} needs `{key}`"), t.span.0..t.span.0 + 1))
 }
@@ -164,7 +168,7 @@ fn line_block<'a>(c: &mut Checker<'a>, n: Node<'a>) -> R<LineBlock> {
             .iter()
             .position(|k| *k == kind_name)
             .ok_or_else(|| {
-                let hint = super::diag::did_you_mean(kind_name, LINE_KINDS.iter().copied())
+                let hint = crate::diag::did_you_mean(kind_name, LINE_KINDS.iter().copied())
                     .unwrap_or_else(|| "one of labor, part, fee, credit".into());
                 kind_node
                     .error(format!("unknown line kind `{kind_name}`"))
@@ -408,7 +412,7 @@ pub fn emit(g: &mut FuncGen, c: &Checker, b: &Billing) {
             g.store_pair(at, l.description, &block.description, &Ty::Text);
             g.store_decimal(at, l.quantity, l.scale, &block.quantity);
             g.store_money(at, l.unit_price, l.currency, &block.unit_price);
-            let amount = g.to_locals(&block.amount, &Ty::Money);
+            let amount = g.spill_to_locals(&block.amount, &Ty::Money);
             g.code.extend([
                 I::LocalGet(at),
                 I::LocalGet(amount[0]),

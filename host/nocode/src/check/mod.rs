@@ -1,11 +1,13 @@
 //! Type checking: resolves names against the contract, the declared
 //! settings and tables, and turns expressions into typed [`Ir`].
 
-use super::abi::Abi;
-use super::diag::{Diagnostic, did_you_mean};
-use super::expr::{BinaryOp, Expr, ExprKind, Span, StrPart, UnaryOp};
-use super::ir::*;
-use super::regex::Dfa;
+pub mod decls;
+
+use crate::abi::Abi;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::front::expr::{BinaryOp, Expr, ExprKind, Span, StrPart, UnaryOp};
+use crate::ir::*;
+use crate::regex::Dfa;
 use std::collections::{BTreeMap, HashMap};
 
 /// Name bindings and everything collected while checking.

@@ -3,12 +3,12 @@
 //! the least-loaded eligible agent of that group, or queues with overflow
 //! tags.
 
-use super::check::Checker;
-use super::codegen::{FuncGen, ListItem};
-use super::decls::{condition, optional_expr, template_key, templates};
-use super::diag::Diagnostic;
-use super::doc::Node;
-use super::ir::*;
+use crate::check::Checker;
+use crate::check::decls::{condition, optional_expr, template_key, templates};
+use crate::diag::Diagnostic;
+use crate::emit::codegen::{FuncGen, ListItem};
+use crate::front::doc::Node;
+use crate::ir::*;
 use wasm_encoder::{BlockType, Instruction as I};
 
 type R<T> = Result<T, Diagnostic>;
@@ -129,8 +129,11 @@ fn pick<'a>(c: &mut Checker<'a>, node: Node<'a>, group: u32, min_level: Option<I
     let var = c.local(Ty::Rec(RecTy::Agent));
     c.alias("agent", var, Ty::Rec(RecTy::Agent));
     let agent_field = |c: &mut Checker, name: &str| {
-        let e = super::expr::Expr {
-            kind: super::expr::ExprKind::Path(vec![("agent".into(), 0..0), (name.into(), 0..0)]),
+        let e = crate::front::expr::Expr {
+            kind: crate::front::expr::ExprKind::Path(vec![
+                ("agent".into(), 0..0),
+                (name.into(), 0..0),
+            ]),
             span: 0..0,
         };
         c.expr(&e).map(|(ir, _)| ir)
@@ -157,8 +160,8 @@ fn pick<'a>(c: &mut Checker<'a>, node: Node<'a>, group: u32, min_level: Option<I
         )),
     );
     let key = agent_field(c, "open_tickets")?;
-    let agents = c.expr(&super::expr::Expr {
-        kind: super::expr::ExprKind::Path(vec![("agents".into(), 0..0)]),
+    let agents = c.expr(&crate::front::expr::Expr {
+        kind: crate::front::expr::ExprKind::Path(vec![("agents".into(), 0..0)]),
         span: 0..0,
     })?;
     let chosen = c.local(Ty::Rec(RecTy::Agent));

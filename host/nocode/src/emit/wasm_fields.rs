@@ -2,7 +2,7 @@
 //! ISO dates, and the text forms of a value (for visibility rules and
 //! dependent dropdowns), mirroring the SDK's generic validator.
 
-use super::wasm::{Helper, ModuleBuilder, mem};
+use crate::emit::wasm::{Helper, ModuleBuilder, mem};
 use wasm_encoder::{BlockType, Instruction as I, ValType};
 
 impl ModuleBuilder {
