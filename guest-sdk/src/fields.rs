@@ -39,7 +39,7 @@ impl FieldValue {
     pub fn is_empty(&self) -> bool {
         match self {
             FieldValue::Text(s) | FieldValue::Choice(s) | FieldValue::Date(s) => {
-                s.trim().is_empty()
+                docket_guest_core::text::is_blank(s)
             }
             FieldValue::Choices(v) => v.is_empty(),
             _ => false,

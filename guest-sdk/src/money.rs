@@ -7,45 +7,9 @@
 //! `checked_*` forms return `None` instead, for rules that want to decide.
 
 use crate::{Decimal, Money};
+use docket_guest_core::text::{MONEY_TEXT_MAX, write_money};
 
-/// How a division rounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rounding {
-    /// Towards positive infinity.
-    Up,
-    /// Towards negative infinity.
-    Down,
-    /// To the nearest, ties to even (banker's rounding).
-    HalfEven,
-    /// To the nearest, ties away from zero.
-    HalfUp,
-}
-
-/// `num / den` rounded as asked. Panics if `den` is zero.
-pub fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
-    assert!(den != 0, "division by zero");
-    let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
-    let q = num.div_euclid(den);
-    let r = num.rem_euclid(den);
-    if r == 0 {
-        return q;
-    }
-    match rounding {
-        Rounding::Down => q,
-        Rounding::Up => q + 1,
-        Rounding::HalfEven | Rounding::HalfUp => match (2 * r).cmp(&den) {
-            std::cmp::Ordering::Less => q,
-            std::cmp::Ordering::Greater => q + 1,
-            std::cmp::Ordering::Equal => {
-                let up = match rounding {
-                    Rounding::HalfEven => q % 2 != 0,
-                    _ => q >= 0,
-                };
-                q + i128::from(up)
-            }
-        },
-    }
-}
+pub use docket_guest_core::money::{Rounding, div_round};
 
 /// Rounds `value` to a multiple of `increment` (e.g. minutes to 15).
 /// Panics if the result does not fit in `i64`.
@@ -126,9 +90,11 @@ impl Money {
 
 impl std::fmt::Display for Money {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sign = if self.amount_minor < 0 { "-" } else { "" };
-        let abs = self.amount_minor.unsigned_abs();
-        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+        let mut buf = [0; MONEY_TEXT_MAX];
+        let at = write_money(self.amount_minor, &mut buf);
+        // Only ASCII digits, sign, point and space were written.
+        f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| std::fmt::Error)?)?;
+        f.write_str(&self.currency)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Generic validation of a ticket against declared templates, so a template
 //! plugin only has to declare its forms.
 
+use docket_guest_core::text::{char_count, is_iso_date};
+
 use crate::{
     CustomField, ErrorCode, Event, EventKind, FieldDef, FieldError, FieldKind, FieldValue, Ticket,
     TicketTemplate, Validation,
@@ -140,7 +142,7 @@ fn check_kind(kind: &FieldKind, value: &FieldValue) -> Result<(), KindError> {
     let wrong = |expected: &str| Err((ErrorCode::WrongType, format!("expected {expected}")));
     match (kind, value) {
         (FieldKind::Text(max), FieldValue::Text(s)) => match max {
-            Some(max) if s.chars().count() > *max as usize => {
+            Some(max) if char_count(s) > *max as usize => {
                 Err((ErrorCode::OutOfRange, format!("at most {max} characters")))
             }
             _ => Ok(()),
@@ -226,47 +228,5 @@ fn check_kind(kind: &FieldKind, value: &FieldValue) -> Result<(), KindError> {
         (FieldKind::Dropdown(_), _) => wrong("one choice"),
         (FieldKind::MultiSelect(_), _) => wrong("a list of choices"),
         (FieldKind::Money(_), _) => wrong("an amount of money"),
-    }
-}
-
-fn is_iso_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-    match (num(0..4), num(5..7), num(8..10)) {
-        (Some(y), Some(m), Some(d)) => {
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let days = [
-                31,
-                if leap { 29 } else { 28 },
-                31,
-                30,
-                31,
-                30,
-                31,
-                31,
-                30,
-                31,
-                30,
-                31,
-            ];
-            (1..=12).contains(&m) && d >= 1 && d <= days[(m - 1) as usize]
-        }
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_iso_date;
-
-    #[test]
-    fn dates() {
-        assert!(is_iso_date("2024-02-29"));
-        assert!(!is_iso_date("2023-02-29"));
-        assert!(!is_iso_date("2023-13-01"));
-        assert!(!is_iso_date("2023-1-01"));
     }
 }

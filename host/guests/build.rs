@@ -1,4 +1,5 @@
 //! Builds the guest plugins (the example rules and the hostile test plugin)
+//! and the no-code runtime (to check the compiler's committed copy)
 //! for `wasm32-unknown-unknown` with a nested cargo, in a target directory of
 //! their own, so `docket demo` can embed the examples and tests can load
 //! them. The nested build needs the wasm target's standard library: rustup
@@ -16,6 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("docket-rules-escalation", "docket_rules_escalation"),
     ("docket-rules-billing", "docket_rules_billing"),
     ("docket-hostile-plugin", "docket_hostile_plugin"),
+    ("docket-nocode-runtime", "docket_nocode_runtime"),
 ];
 
 fn main() {
@@ -29,6 +31,7 @@ fn main() {
         "guest-sdk",
         "example-rules",
         "tests/plugins",
+        "host/nocode/runtime",
         "wit",
         ".cargo/config.toml",
     ] {

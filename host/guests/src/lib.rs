@@ -44,3 +44,10 @@ pub fn plugin(name: &str) -> Option<&'static [u8]> {
 pub fn hostile_plugin() -> &'static [u8] {
     guests::DOCKET_HOSTILE_PLUGIN
 }
+
+/// The no-code runtime (`host/nocode/runtime`) as this build compiles it.
+/// The compiler merges a committed copy; a test checks that copy is current.
+#[doc(hidden)]
+pub fn nocode_runtime() -> &'static [u8] {
+    guests::DOCKET_NOCODE_RUNTIME
+}

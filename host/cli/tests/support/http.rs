@@ -3,13 +3,35 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use super::server::{ADMIN, client as agent};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A test's scratch directory, removed when the test ends (pass or fail).
+pub struct ScratchDir(PathBuf);
+
+impl std::ops::Deref for ScratchDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for ScratchDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// A fresh scratch directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
+pub fn temp_dir(name: &str) -> ScratchDir {
     let d = std::env::temp_dir().join(format!("docket-server-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    ScratchDir(d)
 }
 
 /// Calls an endpoint: (status, JSON body or Null).

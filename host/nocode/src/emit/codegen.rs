@@ -312,7 +312,6 @@ impl<'m> FuncGen<'m> {
     }
 
     /// Emits an expression, leaving its flat value on the stack.
-    #[allow(clippy::too_many_lines)]
     pub fn expr(&mut self, ir: &Ir) {
         match ir {
             Ir::Bool(v) => self.code.push(I::I32Const(i32::from(*v))),
@@ -330,21 +329,6 @@ impl<'m> FuncGen<'m> {
             Ir::EmptyList => self.code.extend([I::I32Const(0), I::I32Const(0)]),
             Ir::Param(n) => self.code.push(I::LocalGet(self.param_locals[*n as usize])),
             Ir::Wasm(locals) => self.get_all(locals),
-            Ir::ValueHas(v, t) => {
-                self.expr(v);
-                self.expr(t);
-                self.call(Helper::ValueHas);
-            }
-            Ir::ValueJoin(v) => {
-                self.expr(v);
-                self.call(Helper::ValueJoin);
-            }
-            Ir::CustomField {
-                key,
-                case,
-                ty,
-                present,
-            } => self.custom_field(key, *case, ty, *present),
             Ir::Located(span, inner) => {
                 let outer = self.site.replace(self.m.overflow_message(span));
                 self.expr(inner);
@@ -366,14 +350,83 @@ impl<'m> FuncGen<'m> {
                 self.expr(base);
                 self.code.extend([I::I32Const(*off as i32), I::I32Add]);
             }
-            Ir::Not(v) => {
-                self.expr(v);
-                self.code.push(I::I32Eqz);
+            Ir::CustomField {
+                key,
+                case,
+                ty,
+                present,
+            } => self.custom_field(key, *case, ty, *present),
+            Ir::Setting { key, kind, default } => self.setting(key, *kind, default),
+            Ir::Not(_) | Ir::And(..) | Ir::Or(..) | Ir::Cmp { .. } | Ir::If { .. } => {
+                self.logic(ir);
             }
+            Ir::Arith(op, a, b) => self.arith(*op, a, b, true),
+            Ir::EnumMinMax(op, a, b) => self.arith(*op, a, b, false),
             Ir::Neg(v) => {
                 self.code.push(I::I64Const(0));
                 self.expr(v);
                 self.code.push(I::I64Sub);
+            }
+            Ir::EnumRaise(v, cap) => self.enum_raise(v, *cap),
+            Ir::EnumName(e, v) => self.enum_name(*e, v),
+            Ir::TextTest(..)
+            | Ir::OptTextEq(..)
+            | Ir::ListHas(..)
+            | Ir::Coalesce(..)
+            | Ir::IsSome(_)
+            | Ir::Len(_)
+            | Ir::Slice(..)
+            | Ir::Matches(..)
+            | Ir::ValueHas(..)
+            | Ir::ValueJoin(_) => self.text(ir),
+            Ir::Concat(parts) => self.concat(parts),
+            Ir::FormatInt(v) => {
+                self.expr(v);
+                self.call(Helper::FormatInt);
+            }
+            Ir::FormatMoney(v) => {
+                self.expr(v);
+                self.call(Helper::FormatMoney);
+            }
+            Ir::MakeMoney(..)
+            | Ir::MoneyAmount(_)
+            | Ir::MoneyCurrency(_)
+            | Ir::MoneyAddSub(..)
+            | Ir::MulRatio { .. }
+            | Ir::DivRound { .. }
+            | Ir::MakeDecimal(..) => self.money(ir),
+            Ir::LocalTime {
+                instant,
+                offset_minutes,
+                weekday,
+            } => {
+                self.expr(instant);
+                self.expr(offset_minutes);
+                self.code.push(I::I32Const(i32::from(*weekday)));
+                self.call(Helper::LocalTime);
+            }
+            Ir::Quantified {
+                quantifier,
+                var,
+                elem_size,
+                list,
+                cond,
+            } => self.quantified(*quantifier, *var, *elem_size, list, cond),
+            Ir::Block(stmts, v) => {
+                self.stmts(stmts);
+                self.expr(v);
+            }
+            Ir::Collect { rows, column } => self.collect(rows, *column),
+            Ir::Row { column, row, ty } => self.row(*column, *row, ty),
+        }
+    }
+
+    /// Booleans and choices: `not`, `and`, `or`, comparisons, `if`.
+    fn logic(&mut self, ir: &Ir) {
+        match ir {
+            Ir::Not(v) => {
+                self.expr(v);
+                self.code.push(I::I32Eqz);
             }
             Ir::And(a, b) => {
                 self.expr(a);
@@ -391,21 +444,6 @@ impl<'m> FuncGen<'m> {
                 self.expr(b);
                 self.code.push(I::End);
             }
-            Ir::Arith(op, a, b) => self.arith(*op, a, b, true),
-            Ir::EnumMinMax(op, a, b) => self.arith(*op, a, b, false),
-            Ir::EnumRaise(v, cap) => {
-                self.expr(v);
-                self.code.extend([I::I32Const(1), I::I32Add]);
-                let t = self.temp(ValType::I32);
-                self.code.extend([
-                    I::LocalTee(t),
-                    I::I32Const(*cap),
-                    I::LocalGet(t),
-                    I::I32Const(*cap),
-                    I::I32LtS,
-                    I::Select,
-                ]);
-            }
             Ir::Cmp { op, wide, l, r } => {
                 self.expr(l);
                 self.expr(r);
@@ -422,6 +460,23 @@ impl<'m> FuncGen<'m> {
                     (Cmp::Ge, false) => I::I32GeS,
                 });
             }
+            Ir::If { c, a, b, ty } => {
+                self.expr(c);
+                let bt = self.m.block_type(&flat(ty));
+                self.code.push(I::If(bt));
+                self.expr(a);
+                self.code.push(I::Else);
+                self.expr(b);
+                self.code.push(I::End);
+            }
+            other => unreachable!("not a logical expression: {other:?}"),
+        }
+    }
+
+    /// Text tests, slices and measures, optional text, lists of text,
+    /// patterns and field-value text forms.
+    fn text(&mut self, ir: &Ir) {
+        match ir {
             Ir::TextTest(pred, a, b) => {
                 self.expr(a);
                 self.expr(b);
@@ -468,59 +523,43 @@ impl<'m> FuncGen<'m> {
                 self.code
                     .extend([I::LocalSet(l), I::Drop, I::LocalGet(l), I::I64ExtendI32U]);
             }
-            Ir::If { c, a, b, ty } => {
-                self.expr(c);
-                let bt = self.m.block_type(&flat(ty));
-                self.code.push(I::If(bt));
-                self.expr(a);
-                self.code.push(I::Else);
-                self.expr(b);
-                self.code.push(I::End);
+            Ir::Slice(kind, t, sep) => {
+                self.expr(t);
+                self.expr(sep);
+                self.call(match kind {
+                    Slice::StripPrefix => Helper::StripPrefix,
+                    Slice::BeforeLast => Helper::BeforeLast,
+                    Slice::AfterLast => Helper::AfterLast,
+                });
             }
-            Ir::Concat(parts) => self.concat(parts),
-            Ir::FormatInt(v) => {
-                self.expr(v);
-                self.call(Helper::FormatInt);
-            }
-            Ir::FormatMoney(v) => {
-                self.expr(v);
-                self.call(Helper::FormatMoney);
-            }
-            Ir::EnumName(e, v) => {
-                let table = self
-                    .statics
-                    .enum_names
-                    .iter()
-                    .find(|(k, _)| k == e)
-                    .expect("every enum has names")
-                    .1;
-                let empty = self.m.string("");
-                self.expr(v);
-                let i = self.temp(ValType::I32);
-                let at = self.temp(ValType::I32);
-                // A missing value (-1) reads as "".
+            Ir::Matches(t, index) => {
+                let (next, flags, search) = self.statics.regexes[*index as usize];
+                let t = self.spill_to_locals(t, &Ty::Text);
                 self.code.extend([
-                    I::LocalTee(i),
-                    I::I32Const(0),
-                    I::I32LtS,
-                    I::If(BlockType::FunctionType(
-                        self.m.type_index(&[], &[ValType::I32, ValType::I32]),
-                    )),
-                    I::I32Const(empty.0 as i32),
-                    I::I32Const(0),
-                    I::Else,
-                    I::LocalGet(i),
-                    I::I32Const(3),
-                    I::I32Shl,
-                    I::I32Const(table as i32),
-                    I::I32Add,
-                    I::LocalTee(at),
-                    I::I32Load(mem(0, 2)),
-                    I::LocalGet(at),
-                    I::I32Load(mem(4, 2)),
-                    I::End,
+                    I::I32Const(next as i32),
+                    I::I32Const(flags as i32),
+                    I::I32Const(i32::from(search)),
                 ]);
+                self.get_all(&t);
+                self.call(Helper::DfaRun);
             }
+            Ir::ValueHas(v, t) => {
+                self.expr(v);
+                self.expr(t);
+                self.call(Helper::ValueHas);
+            }
+            Ir::ValueJoin(v) => {
+                self.expr(v);
+                self.call(Helper::ValueJoin);
+            }
+            other => unreachable!("not a text expression: {other:?}"),
+        }
+    }
+
+    /// Money and decimals: construction, parts, checked sums, ratios and
+    /// rounding.
+    fn money(&mut self, ir: &Ir) {
+        match ir {
             Ir::MakeMoney(a, c) => {
                 self.expr(a);
                 self.expr(c);
@@ -582,78 +621,89 @@ impl<'m> FuncGen<'m> {
                 self.expr(m);
                 self.code.push(I::I32Const(i32::from(*scale)));
             }
-            Ir::LocalTime {
-                instant,
-                offset_minutes,
-                weekday,
-            } => {
-                self.expr(instant);
-                self.expr(offset_minutes);
-                self.code.push(I::I32Const(i32::from(*weekday)));
-                self.call(Helper::LocalTime);
-            }
-            Ir::Slice(kind, t, sep) => {
-                self.expr(t);
-                self.expr(sep);
-                self.call(match kind {
-                    Slice::StripPrefix => Helper::StripPrefix,
-                    Slice::BeforeLast => Helper::BeforeLast,
-                    Slice::AfterLast => Helper::AfterLast,
-                });
-            }
-            Ir::Setting { key, kind, default } => self.setting(key, *kind, default),
-            Ir::Matches(t, index) => {
-                let (next, flags, search) = self.statics.regexes[*index as usize];
-                let t = self.spill_to_locals(t, &Ty::Text);
+            other => unreachable!("not a money expression: {other:?}"),
+        }
+    }
+
+    /// A priority one step up, capped.
+    fn enum_raise(&mut self, v: &Ir, cap: i32) {
+        self.expr(v);
+        self.code.extend([I::I32Const(1), I::I32Add]);
+        let t = self.temp(ValType::I32);
+        self.code.extend([
+            I::LocalTee(t),
+            I::I32Const(cap),
+            I::LocalGet(t),
+            I::I32Const(cap),
+            I::I32LtS,
+            I::Select,
+        ]);
+    }
+
+    /// A choice's name from the static name table (a missing value, -1,
+    /// reads as "").
+    fn enum_name(&mut self, e: EnumTy, v: &Ir) {
+        let table = self
+            .statics
+            .enum_names
+            .iter()
+            .find(|(k, _)| *k == e)
+            .expect("every enum has names")
+            .1;
+        let empty = self.m.string("");
+        self.expr(v);
+        let i = self.temp(ValType::I32);
+        let at = self.temp(ValType::I32);
+        self.code.extend([
+            I::LocalTee(i),
+            I::I32Const(0),
+            I::I32LtS,
+            I::If(BlockType::FunctionType(
+                self.m.type_index(&[], &[ValType::I32, ValType::I32]),
+            )),
+            I::I32Const(empty.0 as i32),
+            I::I32Const(0),
+            I::Else,
+            I::LocalGet(i),
+            I::I32Const(3),
+            I::I32Shl,
+            I::I32Const(table as i32),
+            I::I32Add,
+            I::LocalTee(at),
+            I::I32Load(mem(0, 2)),
+            I::LocalGet(at),
+            I::I32Load(mem(4, 2)),
+            I::End,
+        ]);
+    }
+
+    /// A static column's value in the table row held by local `row`.
+    fn row(&mut self, column: u32, row: u32, ty: &Ty) {
+        let (at, _) = self.statics.columns[column as usize];
+        let slot = self.slots[row as usize];
+        let width = match ty {
+            Ty::Enum(_) => 4,
+            _ => 8,
+        };
+        self.code.extend([
+            I::LocalGet(slot),
+            I::I32Const(width),
+            I::I32Mul,
+            I::I32Const(at as i32),
+            I::I32Add,
+        ]);
+        match ty {
+            Ty::Text => {
+                let p = self.temp(ValType::I32);
                 self.code.extend([
-                    I::I32Const(next as i32),
-                    I::I32Const(flags as i32),
-                    I::I32Const(i32::from(search)),
+                    I::LocalTee(p),
+                    I::I32Load(mem(0, 2)),
+                    I::LocalGet(p),
+                    I::I32Load(mem(4, 2)),
                 ]);
-                self.get_all(&t);
-                self.call(Helper::DfaRun);
             }
-            Ir::Quantified {
-                quantifier,
-                var,
-                elem_size,
-                list,
-                cond,
-            } => self.quantified(*quantifier, *var, *elem_size, list, cond),
-            Ir::Block(stmts, v) => {
-                self.stmts(stmts);
-                self.expr(v);
-            }
-            Ir::Collect { rows, column } => self.collect(rows, *column),
-            Ir::Row { column, row, ty } => {
-                let (at, _) = self.statics.columns[*column as usize];
-                let slot = self.slots[*row as usize];
-                let width = match ty {
-                    Ty::Text => 8,
-                    Ty::Enum(_) => 4,
-                    _ => 8,
-                };
-                self.code.extend([
-                    I::LocalGet(slot),
-                    I::I32Const(width),
-                    I::I32Mul,
-                    I::I32Const(at as i32),
-                    I::I32Add,
-                ]);
-                match ty {
-                    Ty::Text => {
-                        let p = self.temp(ValType::I32);
-                        self.code.extend([
-                            I::LocalTee(p),
-                            I::I32Load(mem(0, 2)),
-                            I::LocalGet(p),
-                            I::I32Load(mem(4, 2)),
-                        ]);
-                    }
-                    Ty::Enum(_) => self.code.push(I::I32Load(mem(0, 2))),
-                    _ => self.code.push(I::I64Load(mem(0, 3))),
-                }
-            }
+            Ty::Enum(_) => self.code.push(I::I32Load(mem(0, 2))),
+            _ => self.code.push(I::I64Load(mem(0, 3))),
         }
     }
 

@@ -503,7 +503,6 @@ struct Validate {
     sets: Growing,
     /// Address of a field value being checked, or 0.
     value: u32,
-    tag: u32,
     at: u32,
     creating: u32,
     resolved: u32,
@@ -556,14 +555,12 @@ impl Validate {
         let creating = g.temp(ValType::I32);
         let resolved = g.temp(ValType::I32);
         let value = g.temp(ValType::I32);
-        let tag = g.temp(ValType::I32);
         let at = g.temp(ValType::I32);
         Validate {
             result,
             errors,
             sets,
             value,
-            tag,
             at,
             creating,
             resolved,
@@ -712,135 +709,111 @@ impl Validate {
     }
 
     #[allow(clippy::too_many_lines)]
+    /// Validates one field: its default on creation, then, when missing,
+    /// whether it is required, and when present, its kind's rules and its
+    /// dependency.
     fn field(&self, g: &mut FuncGen, c: &Checker, f: &Field) {
         let key = Ir::Text(f.key.clone());
-        let label = |rest: Ir| Ir::Concat(vec![Ir::Text(format!("{}: ", f.label)), rest]);
         self.find(g, &f.key);
         if let Some(default) = &f.default {
-            // On creation a missing field takes its default (validated too).
-            let field_ty = c.abi.named("types", "custom-field");
-            let record = Value::Fields(vec![Value::Str(f.key.clone()), default.clone()]);
-            let addr = place(g.m, c.abi, &field_ty, &record);
-            g.code.extend([
-                I::LocalGet(self.creating),
-                I::LocalGet(self.value),
-                I::I32Eqz,
-                I::I32And,
-                I::If(BlockType::Empty),
-            ]);
-            self.sets.push(g, self.at);
-            g.code.extend([
-                I::LocalGet(self.at),
-                I::I32Const(addr as i32),
-                I::I32Const(g.statics.custom_field_size as i32),
-                I::MemoryCopy {
-                    src_mem: 0,
-                    dst_mem: 0,
-                },
-                I::I32Const((addr + self.value_offset) as i32),
-                I::LocalSet(self.value),
-                I::End,
-            ]);
+            self.apply_default(g, c, f, default);
         }
-        // present = value && !empty
-        let present = g.temp(ValType::I32);
-        g.code.extend([
-            I::LocalGet(self.value),
-            I::If(BlockType::Result(ValType::I32)),
-        ]);
-        g.code.extend([
-            I::LocalGet(self.value),
-            I::I32Load8U(mem(0, 0)),
-            I::LocalTee(self.tag),
-            I::I32Const(7),
-            I::I32Eq,
-            I::If(BlockType::Result(ValType::I32)),
-        ]);
-        g.code.extend([
-            I::LocalGet(self.value),
-            I::I32Load(mem(self.payload + 4, 2)),
-            I::I32Const(0),
-            I::I32Ne,
-            I::Else,
-        ]);
-        g.code.extend([
-            I::LocalGet(self.tag),
-            I::I32Eqz,
-            I::LocalGet(self.tag),
-            I::I32Const(3),
-            I::I32Eq,
-            I::I32Or,
-            I::LocalGet(self.tag),
-            I::I32Const(6),
-            I::I32Eq,
-            I::I32Or,
-            I::If(BlockType::Result(ValType::I32)),
-            I::LocalGet(self.value),
-            I::I32Load(mem(self.payload, 2)),
-            I::LocalGet(self.value),
-            I::I32Load(mem(self.payload + 4, 2)),
-        ]);
-        g.call(Helper::IsBlank);
-        g.code.extend([
-            I::I32Eqz,
-            I::Else,
-            I::I32Const(1),
-            I::End,
-            I::End,
-            I::Else,
-            I::I32Const(0),
-            I::End,
-            I::LocalSet(present),
-        ]);
-
-        g.code
-            .extend([I::LocalGet(present), I::I32Eqz, I::If(BlockType::Empty)]);
-        // Missing: required (when visible)?
-        if f.on_create || f.on_solve {
-            let visible = self.visible(g, f);
-            g.code.push(I::LocalGet(visible));
-            if f.on_create {
-                g.code.extend([I::I32Const(1)]);
-            } else {
-                g.code.push(I::LocalGet(self.resolved));
-            }
-            g.code.extend([I::I32And, I::If(BlockType::Empty)]);
-            let when = if f.on_create {
-                ""
-            } else {
-                " to solve the ticket"
-            };
-            self.error(
-                g,
-                &key,
-                "required",
-                &Ir::Text(format!("{} is required{when}", f.label)),
-            );
+        g.code.push(I::LocalGet(self.value));
+        g.call(Helper::ValuePresent);
+        g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
+        self.required(g, f, &key);
+        g.code.push(I::Else);
+        let ok = self.check_kind(g, c, f, &key);
+        if let Some((parent, options)) = &f.depends_on {
+            g.code.extend([I::LocalGet(ok), I::If(BlockType::Empty)]);
+            self.dependency(g, f, parent, options);
             g.code.push(I::End);
         }
-        g.code.push(I::Else);
-        // Present: the kind's checks, then the dependency.
-        let (case, _) = f.kind.value_case();
-        let ok = g.temp(ValType::I32);
-        g.code.extend([I::I32Const(1), I::LocalSet(ok)]);
+        g.code.push(I::End);
+    }
+
+    /// On creation a missing field takes its default (validated like a
+    /// value the ticket brought).
+    fn apply_default(&self, g: &mut FuncGen, c: &Checker, f: &Field, default: &Value) {
+        let field_ty = c.abi.named("types", "custom-field");
+        let record = Value::Fields(vec![Value::Str(f.key.clone()), default.clone()]);
+        let addr = place(g.m, c.abi, &field_ty, &record);
         g.code.extend([
-            I::LocalGet(self.tag),
-            I::I32Const(case),
-            I::I32Ne,
+            I::LocalGet(self.creating),
+            I::LocalGet(self.value),
+            I::I32Eqz,
+            I::I32And,
             I::If(BlockType::Empty),
         ]);
-        self.error(
-            g,
-            &key,
-            "wrong_type",
-            &Ir::Text(format!("{}: expected {}", f.label, f.kind.expected())),
-        );
-        g.code.extend([I::I32Const(0), I::LocalSet(ok), I::Else]);
-        let fail = |g: &mut FuncGen, code: &str, message: Ir| {
-            self.error(g, &key, code, &message);
-            g.code.extend([I::I32Const(0), I::LocalSet(ok)]);
+        self.sets.push(g, self.at);
+        g.code.extend([
+            I::LocalGet(self.at),
+            I::I32Const(addr as i32),
+            I::I32Const(g.statics.custom_field_size as i32),
+            I::MemoryCopy {
+                src_mem: 0,
+                dst_mem: 0,
+            },
+            I::I32Const((addr + self.value_offset) as i32),
+            I::LocalSet(self.value),
+            I::End,
+        ]);
+    }
+
+    /// A missing value: an error when the field is required now (on create,
+    /// or to solve once resolved) and visible.
+    fn required(&self, g: &mut FuncGen, f: &Field, key: &Ir) {
+        if !(f.on_create || f.on_solve) {
+            return;
+        }
+        let visible = self.visible(g, f);
+        g.code.push(I::LocalGet(visible));
+        if f.on_create {
+            g.code.push(I::I32Const(1));
+        } else {
+            g.code.push(I::LocalGet(self.resolved));
+        }
+        g.code.extend([I::I32And, I::If(BlockType::Empty)]);
+        let when = if f.on_create {
+            ""
+        } else {
+            " to solve the ticket"
         };
-        let text = self.text();
+        let message = Ir::Text(format!("{} is required{when}", f.label));
+        self.error(g, key, "required", &message);
+        g.code.push(I::End);
+    }
+
+    /// A present value: the right case of `field-value`, then the kind's
+    /// rules. Returns the local saying it passed.
+    fn check_kind(&self, g: &mut FuncGen, c: &Checker, f: &Field, key: &Ir) -> u32 {
+        let (case, _) = f.kind.value_case();
+        let ok = g.temp(ValType::I32);
+        g.code.extend([
+            I::I32Const(1),
+            I::LocalSet(ok),
+            I::LocalGet(self.value),
+            I::I32Load8U(mem(0, 0)),
+            I::I32Const(case),
+            I::I32Ne,
+        ]);
+        let expected = Ir::Text(format!("{}: expected {}", f.label, f.kind.expected()));
+        self.fail_if(g, key, ok, "wrong_type", expected);
+        self.kind_rules(g, c, f, key, ok);
+        ok
+    }
+
+    /// Emits `if <test on the stack> { error; ok = 0 }`.
+    fn fail_if(&self, g: &mut FuncGen, key: &Ir, ok: u32, code: &str, message: Ir) {
+        g.code.push(I::If(BlockType::Empty));
+        self.error(g, key, code, &message);
+        g.code.extend([I::I32Const(0), I::LocalSet(ok), I::End]);
+    }
+
+    /// The rules of the field's kind, for a value of the right case (a
+    /// value that failed the case check is not checked further).
+    fn kind_rules(&self, g: &mut FuncGen, c: &Checker, f: &Field, key: &Ir, ok: u32) {
+        let label = |rest: Ir| Ir::Concat(vec![Ir::Text(format!("{}: ", f.label)), rest]);
         let quoted = |t: Ir, rest: &str| {
             label(Ir::Concat(vec![
                 Ir::Text("`".into()),
@@ -848,56 +821,18 @@ impl Validate {
                 Ir::Text(rest.into()),
             ]))
         };
+        let text = self.text();
+        g.code.extend([I::LocalGet(ok), I::If(BlockType::Empty)]);
         match &f.kind {
             Kind::Text(Some(max)) => {
                 g.expr(&text);
                 g.call(Helper::CharCount);
-                g.code.extend([
-                    I::I64Const((*max).into()),
-                    I::I64GtU,
-                    I::If(BlockType::Empty),
-                ]);
-                fail(
-                    g,
-                    "out_of_range",
-                    Ir::Text(format!("{}: at most {max} characters", f.label)),
-                );
-                g.code.push(I::End);
+                g.code.extend([I::I64Const((*max).into()), I::I64GtU]);
+                let message = Ir::Text(format!("{}: at most {max} characters", f.label));
+                self.fail_if(g, key, ok, "out_of_range", message);
             }
             Kind::Integer(lo, hi) if lo.is_some() || hi.is_some() => {
-                let value = Ir::Field {
-                    base: Box::new(Ir::Wasm(vec![self.value])),
-                    offset: self.payload,
-                    load: Load::S64,
-                    ty: Ty::Int,
-                };
-                let out = |op, bound: i64| Ir::Cmp {
-                    op,
-                    wide: true,
-                    l: Box::new(value.clone()),
-                    r: Box::new(Ir::I64(bound)),
-                };
-                let test = match (lo, hi) {
-                    (Some(l), Some(h)) => {
-                        Ir::Or(Box::new(out(Cmp::Lt, *l)), Box::new(out(Cmp::Gt, *h)))
-                    }
-                    (Some(l), None) => out(Cmp::Lt, *l),
-                    (None, Some(h)) => out(Cmp::Gt, *h),
-                    (None, None) => unreachable!("guarded"),
-                };
-                g.expr(&test);
-                g.code.push(I::If(BlockType::Empty));
-                let lo = lo.map_or("-∞".to_string(), |v| v.to_string());
-                let hi = hi.map_or("∞".to_string(), |v| v.to_string());
-                fail(
-                    g,
-                    "out_of_range",
-                    label(Ir::Concat(vec![
-                        Ir::FormatInt(Box::new(value)),
-                        Ir::Text(format!(" is outside {lo}..={hi}")),
-                    ])),
-                );
-                g.code.push(I::End);
+                self.integer_bounds(g, key, ok, (*lo, *hi), &label);
             }
             Kind::Decimal(scale) => {
                 g.code.extend([
@@ -905,56 +840,36 @@ impl Validate {
                     I::I32Load8U(mem(self.payload + 8, 0)),
                     I::I32Const(i32::from(*scale)),
                     I::I32GtU,
-                    I::If(BlockType::Empty),
                 ]);
-                fail(
-                    g,
-                    "invalid_format",
-                    Ir::Text(format!("{}: at most {scale} decimal places", f.label)),
-                );
-                g.code.push(I::End);
+                let message = Ir::Text(format!("{}: at most {scale} decimal places", f.label));
+                self.fail_if(g, key, ok, "invalid_format", message);
             }
             Kind::Date => {
                 g.expr(&text);
                 g.call(Helper::IsIsoDate);
-                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-                fail(
-                    g,
-                    "invalid_format",
-                    quoted(text.clone(), "` is not a YYYY-MM-DD date"),
-                );
-                g.code.push(I::End);
+                g.code.push(I::I32Eqz);
+                let message = quoted(text.clone(), "` is not a YYYY-MM-DD date");
+                self.fail_if(g, key, ok, "invalid_format", message);
             }
             Kind::Dropdown(choices) => {
                 let values: Vec<Ir> = choices.iter().map(|(v, _)| Ir::Text(v.clone())).collect();
-                let test = one_of(&text, &values);
-                g.expr(&test);
-                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-                fail(
-                    g,
-                    "invalid_option",
-                    quoted(text.clone(), "` is not an option"),
-                );
-                g.code.push(I::End);
+                g.expr(&one_of(&text, &values));
+                g.code.push(I::I32Eqz);
+                let message = quoted(text.clone(), "` is not an option");
+                self.fail_if(g, key, ok, "invalid_option", message);
             }
             Kind::MultiSelect(choices) => {
                 let values: Vec<Ir> = choices.iter().map(|(v, _)| Ir::Text(v.clone())).collect();
                 let bad = self.first_bad(g, |item| Ir::Not(Box::new(one_of(&item, &values))));
-                g.code
-                    .extend([I::LocalGet(bad[0]), I::If(BlockType::Empty)]);
-                let item = Ir::Wasm(vec![bad[1], bad[2]]);
-                fail(g, "invalid_option", quoted(item, "` is not an option"));
-                g.code.push(I::End);
+                g.code.push(I::LocalGet(bad[0]));
+                let message = quoted(Ir::Wasm(vec![bad[1], bad[2]]), "` is not an option");
+                self.fail_if(g, key, ok, "invalid_option", message);
             }
             Kind::Regex(pattern, dfa) => {
                 g.expr(&Ir::Matches(Box::new(text.clone()), *dfa));
-                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-                fail(
-                    g,
-                    "invalid_format",
-                    quoted(text.clone(), &format!("` does not match {pattern}")),
-                );
-                g.code.push(I::End);
+                g.code.push(I::I32Eqz);
+                let message = quoted(text.clone(), &format!("` does not match {pattern}"));
+                self.fail_if(g, key, ok, "invalid_format", message);
             }
             Kind::Money(currency) => {
                 let cur = Ir::Field {
@@ -968,26 +883,53 @@ impl Validate {
                     Box::new(cur.clone()),
                     Box::new(Ir::Text(currency.clone())),
                 ));
-                g.code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-                fail(
-                    g,
-                    "wrong_type",
-                    label(Ir::Concat(vec![
-                        Ir::Text(format!("expected an amount in {currency}, got ")),
-                        cur,
-                    ])),
-                );
-                g.code.push(I::End);
+                g.code.push(I::I32Eqz);
+                let message = label(Ir::Concat(vec![
+                    Ir::Text(format!("expected an amount in {currency}, got ")),
+                    cur,
+                ]));
+                self.fail_if(g, key, ok, "wrong_type", message);
             }
             _ => {}
         }
         g.code.push(I::End);
-        if let Some((parent, options)) = &f.depends_on {
-            g.code.extend([I::LocalGet(ok), I::If(BlockType::Empty)]);
-            self.dependency(g, f, parent, options);
-            g.code.push(I::End);
-        }
-        g.code.push(I::End);
+    }
+
+    /// An integer outside its `lo..=hi` bounds (either may be open).
+    fn integer_bounds(
+        &self,
+        g: &mut FuncGen,
+        key: &Ir,
+        ok: u32,
+        (lo, hi): (Option<i64>, Option<i64>),
+        label: &dyn Fn(Ir) -> Ir,
+    ) {
+        let value = Ir::Field {
+            base: Box::new(Ir::Wasm(vec![self.value])),
+            offset: self.payload,
+            load: Load::S64,
+            ty: Ty::Int,
+        };
+        let out = |op, bound: i64| Ir::Cmp {
+            op,
+            wide: true,
+            l: Box::new(value.clone()),
+            r: Box::new(Ir::I64(bound)),
+        };
+        let test = match (lo, hi) {
+            (Some(l), Some(h)) => Ir::Or(Box::new(out(Cmp::Lt, l)), Box::new(out(Cmp::Gt, h))),
+            (Some(l), None) => out(Cmp::Lt, l),
+            (None, Some(h)) => out(Cmp::Gt, h),
+            (None, None) => return,
+        };
+        g.expr(&test);
+        let lo = lo.map_or("-∞".to_string(), |v| v.to_string());
+        let hi = hi.map_or("∞".to_string(), |v| v.to_string());
+        let message = label(Ir::Concat(vec![
+            Ir::FormatInt(Box::new(value)),
+            Ir::Text(format!(" is outside {lo}..={hi}")),
+        ]));
+        self.fail_if(g, key, ok, "out_of_range", message);
     }
 
     /// Whether the field is visible: its rule's field has one of the values.
