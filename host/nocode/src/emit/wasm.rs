@@ -314,7 +314,13 @@ impl ModuleBuilder {
     }
 
     /// Encodes the module: the runtime's sections and the emitted code's,
-    /// one memory, the heap starting past all static data, the exports.
+    /// one memory, the heap starting past all static data, the exports;
+    /// without the functions (the runtime's helpers and their adapters
+    /// among them) that no export reaches.
+    ///
+    /// # Panics
+    /// The module just built does not parse: a defect of this encoder,
+    /// caught by the tests.
     pub fn finish(self) -> Vec<u8> {
         let rt = self.runtime;
         let raw = |id: u8| {
@@ -397,7 +403,8 @@ impl ModuleBuilder {
             heap_start.to_le_bytes(),
         );
         module.section(&data);
-        module.finish()
+        super::prune::without_unreachable_functions(&module.finish())
+            .unwrap_or_else(|e| panic!("the emitted module: {e}"))
     }
 
     /// A function body of `code` with extra `locals`.
