@@ -65,6 +65,18 @@ pub struct Statics {
     pub money_currency: u32,
 }
 
+/// A column's values as little-endian bytes, one `N`-byte cell each.
+///
+/// # Panics
+/// A value of another type than the column's: the checker types every
+/// column, so that is a compiler defect.
+fn column_bytes<const N: usize>(values: &[Ir], cell: impl Fn(&Ir) -> Option<[u8; N]>) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|v| cell(v).unwrap_or_else(|| unreachable!("column holds {v:?}")))
+        .collect()
+}
+
 impl Statics {
     /// Lays out columns, DFAs and enum names in the module's data.
     pub fn new(m: &mut ModuleBuilder, abi: &Abi, columns: &[Column], regexes: &[Dfa]) -> Statics {
@@ -83,28 +95,20 @@ impl Statics {
                             .collect();
                         m.string_table(&texts)
                     }
-                    Ty::Enum(_) => {
-                        let bytes: Vec<u8> = c
-                            .values
-                            .iter()
-                            .flat_map(|v| match v {
-                                Ir::Enum(e) => e.to_le_bytes(),
-                                other => unreachable!("enum column holds {other:?}"),
-                            })
-                            .collect();
-                        m.data(&bytes, 4)
-                    }
-                    _ => {
-                        let bytes: Vec<u8> = c
-                            .values
-                            .iter()
-                            .flat_map(|v| match v {
-                                Ir::I64(n) => n.to_le_bytes(),
-                                other => unreachable!("number column holds {other:?}"),
-                            })
-                            .collect();
-                        m.data(&bytes, 8)
-                    }
+                    Ty::Enum(_) => m.data(
+                        &column_bytes(&c.values, |v| match v {
+                            Ir::Enum(e) => Some(e.to_le_bytes()),
+                            _ => None,
+                        }),
+                        4,
+                    ),
+                    _ => m.data(
+                        &column_bytes(&c.values, |v| match v {
+                            Ir::I64(n) => Some(n.to_le_bytes()),
+                            _ => None,
+                        }),
+                        8,
+                    ),
                 };
                 (at, c.ty.clone())
             })
