@@ -139,6 +139,7 @@ impl AppError {
             AppError::InvalidSla { .. } => "invalid_sla",
             AppError::BadRequest(_) => "bad_request",
             AppError::Conflict { code, .. } | AppError::Unprocessable { code, .. } => code,
+            AppError::Store(StoreError::Conflict(_)) => "conflict",
             AppError::Store(_) | AppError::NotRecorded { .. } => "internal",
         }
     }

@@ -8,10 +8,12 @@
 //! to a [`Store`].
 //!
 //! - [`Lifecycle`]: apply events and fire timers over an engine and a store.
-//! - [`Store`], with [`MemoryStore`] (replays, tests, embedders) and
-//!   [`SqliteStore`] (durable; `docket serve`).
+//! - [`Store`], with [`MemoryStore`] (replays, tests, embedders),
+//!   [`SqliteStore`] (durable, one process; `docket serve`'s default) and
+//!   [`PostgresStore`] (durable, shared by `docket serve` replicas).
 //! - [`Service`]: what `docket serve` answers with — tenants, API keys,
-//!   plugins and configuration persisted around the lifecycle.
+//!   plugins and configuration persisted around the lifecycle, over any
+//!   [`ServiceStore`] (a [`Store`] and a [`catalog::Catalog`]).
 //! - [`ticket_input`]: actions as callers write them, and the tickets they
 //!   make; [`sla`]: the SLA clocks; [`replay`]: JSON-lines streams on their
 //!   own clock.
@@ -39,10 +41,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catalog;
 mod error;
 mod lifecycle;
 mod memory;
 pub mod metrics;
+mod pg;
 pub mod replay;
 pub mod service;
 pub mod sla;
@@ -50,9 +54,13 @@ pub mod sqlite;
 mod store;
 pub mod ticket_input;
 
+pub use catalog::ServiceStore;
 pub use error::AppError;
 pub use lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent, status_of};
 pub use memory::MemoryStore;
+#[doc(hidden)]
+pub use pg::test_database;
+pub use pg::{PostgresStore, TIMER_LEASE_MS};
 pub use service::Service;
 pub use sqlite::SqliteStore;
 pub use store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};

@@ -22,6 +22,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Ticket locks kept before unheld ones are dropped.
 const LOCKS_BEFORE_PRUNING: usize = 4096;
 
+/// How many times an event is decided: again each time what it was decided
+/// on (the ticket, the fired timer, its id) changed before it committed.
+/// Within a process the ticket lock makes that rare; writers in other
+/// processes sharing the store make it possible.
+const MAX_ATTEMPTS: usize = 8;
+
 /// (tenant, ticket) or (tenant, event id).
 type Key = (String, String);
 
@@ -140,6 +146,16 @@ impl<S: Store> Lifecycle<S> {
         let _claim = self.claim_id(e.tenant, e.id)?;
         let ticket_lock = self.ticket_lock(e.tenant, e.ticket);
         let _serialized = lock(&ticket_lock);
+        retried(|| self.attempt(e)).map_err(|error| match error.cause() {
+            AppError::Store(StoreError::DuplicateEvent(id)) => {
+                AppError::EventInProgress { id: id.clone() }
+            }
+            _ => error,
+        })
+    }
+
+    /// One attempt at [`apply`](Self::apply).
+    fn attempt(&self, e: &TicketEvent<'_>) -> Result<EventResult, AppError> {
         if let Some(done) = self.store.stored_event(e.tenant, e.id)? {
             // Events stored before fingerprints were kept have none: those
             // ids repeat as they always did.
@@ -152,7 +168,11 @@ impl<S: Store> Lifecycle<S> {
             }
             return Ok(EventResult::Repeated(done));
         }
-        let existing = self.store.ticket(e.tenant, e.ticket)?;
+        let stored = self.store.versioned_ticket(e.tenant, e.ticket)?;
+        let (existing, version) = match stored {
+            Some((t, v)) => (Some(t), Some(v)),
+            None => (None, None),
+        };
         let invalid = |reason: String| AppError::InvalidEvent {
             ticket: e.ticket.into(),
             reason,
@@ -185,15 +205,15 @@ impl<S: Store> Lifecycle<S> {
             actor: e.actor.map(str::to_string),
             kind,
         };
-        let recorded = self.dispatch_and_commit(
-            e.tenant,
-            existing.as_ref(),
-            ticket,
+        let decided = Decided {
+            before: existing.as_ref(),
+            version,
             event,
-            e.action.name(),
-            None,
-            e.fingerprint,
-        )?;
+            kind: e.action.name(),
+            fired: None,
+            fingerprint: e.fingerprint,
+        };
+        let recorded = self.dispatch_and_commit(e.tenant, ticket, decided)?;
         Ok(EventResult::Recorded(Box::new(recorded)))
     }
 
@@ -209,10 +229,17 @@ impl<S: Store> Lifecycle<S> {
     pub fn fire_timer(&self, timer: &TimerRow, now: i64) -> Result<Option<Recorded>, AppError> {
         let ticket_lock = self.ticket_lock(&timer.tenant, &timer.ticket);
         let _serialized = lock(&ticket_lock);
+        // Fired elsewhere meanwhile: the next attempt finds the timer gone.
+        retried(|| self.attempt_timer(timer, now))
+    }
+
+    /// One attempt at [`fire_timer`](Self::fire_timer).
+    fn attempt_timer(&self, timer: &TimerRow, now: i64) -> Result<Option<Recorded>, AppError> {
         if self.store.timer_due(timer)? != Some(timer.due_at) {
             return Ok(None);
         }
-        let Some(ticket) = self.store.ticket(&timer.tenant, &timer.ticket)? else {
+        let Some((ticket, version)) = self.store.versioned_ticket(&timer.tenant, &timer.ticket)?
+        else {
             self.store.cancel_timer(timer)?;
             return Ok(None);
         };
@@ -225,16 +252,16 @@ impl<S: Store> Lifecycle<S> {
             actor: None,
             kind: EventKind::TimerFired(timer.key.clone()),
         };
-        self.dispatch_and_commit(
-            &timer.tenant,
-            Some(&ticket),
-            ticket.clone(),
+        let decided = Decided {
+            before: Some(&ticket),
+            version: Some(version),
             event,
-            "timer_fired",
-            Some(timer),
-            None,
-        )
-        .map(Some)
+            kind: "timer_fired",
+            fired: Some(timer),
+            fingerprint: None,
+        };
+        self.dispatch_and_commit(&timer.tenant, ticket.clone(), decided)
+            .map(Some)
     }
 
     /// The tenant's agents as plugins see them: configured, with their
@@ -256,16 +283,12 @@ impl<S: Store> Lifecycle<S> {
             .collect())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the pipeline on `ticket` as the event makes it, and commits.
     fn dispatch_and_commit(
         &self,
         tenant: &str,
-        before: Option<&Ticket>,
         ticket: Ticket,
-        event: Event,
-        kind: &'static str,
-        fired: Option<&TimerRow>,
-        fingerprint: Option<&str>,
+        decided: Decided<'_>,
     ) -> Result<Recorded, AppError> {
         let history = self
             .store
@@ -276,15 +299,15 @@ impl<S: Store> Lifecycle<S> {
         let request = DispatchRequest {
             agents: self.agents(tenant)?,
             history,
-            now: event.at,
-            event: event.clone(),
+            now: decided.event.at,
+            event: decided.event.clone(),
             ticket,
         };
         let outcome = self.docket.dispatch(tenant, request)?;
-        match self.commit(tenant, before, &event, kind, &outcome, fired, fingerprint) {
+        match self.commit(tenant, &decided, &outcome) {
             Ok((body, timers, clocks)) => Ok(Recorded {
-                event,
-                kind,
+                event: decided.event,
+                kind: decided.kind,
                 outcome,
                 body,
                 timers,
@@ -297,17 +320,20 @@ impl<S: Store> Lifecycle<S> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
         tenant: &str,
-        before: Option<&Ticket>,
-        event: &Event,
-        kind: &str,
+        d: &Decided<'_>,
         outcome: &Outcome,
-        fired: Option<&TimerRow>,
-        fingerprint: Option<&str>,
     ) -> Result<(serde_json::Value, Vec<TimerChange>, Vec<SlaClock>), AppError> {
+        let Decided {
+            before,
+            version,
+            ref event,
+            kind,
+            fired,
+            fingerprint,
+        } = *d;
         let ticket_id = &outcome.ticket_id;
         let old_clocks = self.store.sla_clocks(tenant, ticket_id)?;
         let (timers, clocks) = if outcome.is_applied() {
@@ -331,28 +357,24 @@ impl<S: Store> Lifecycle<S> {
         let body = serde_json::to_value(outcome)
             .map_err(|e| StoreError::Backend(format!("outcome to JSON: {e}")))?;
         let audit = audit_entry(event, outcome);
-        self.store
-            .commit_event(&EventCommit {
-                tenant,
-                ticket: ticket_id,
-                event_id: &event.id,
-                kind,
-                at: event.at,
-                status: status_of(outcome),
-                fingerprint,
-                outcome: &body,
-                audit: &audit,
-                fired,
-                applied: outcome.is_applied().then_some(Applied {
-                    ticket: &outcome.ticket,
-                    timers: &timers,
-                    clocks: &clocks,
-                }),
-            })
-            .map_err(|e| match e {
-                StoreError::DuplicateEvent(id) => AppError::EventInProgress { id },
-                other => AppError::Store(other),
-            })?;
+        self.store.commit_event(&EventCommit {
+            tenant,
+            ticket: ticket_id,
+            event_id: &event.id,
+            kind,
+            at: event.at,
+            status: status_of(outcome),
+            fingerprint,
+            outcome: &body,
+            audit: &audit,
+            ticket_version: version,
+            fired,
+            applied: outcome.is_applied().then_some(Applied {
+                ticket: &outcome.ticket,
+                timers: &timers,
+                clocks: &clocks,
+            }),
+        })?;
         Ok((body, timers, clocks))
     }
 
@@ -381,6 +403,42 @@ impl<S: Store> Lifecycle<S> {
             .or_default()
             .clone()
     }
+}
+
+/// An event with what it is decided on: for its dispatch and commit.
+struct Decided<'a> {
+    /// The ticket before the event (none: the event creates it).
+    before: Option<&'a Ticket>,
+    /// Its version.
+    version: Option<u64>,
+    event: Event,
+    /// The action's name, e.g. `created`, `timer_fired`.
+    kind: &'static str,
+    fired: Option<&'a TimerRow>,
+    fingerprint: Option<&'a str>,
+}
+
+/// Runs `attempt` until it does not fail for a concurrent change (a
+/// [`StoreError::Conflict`] or [`StoreError::DuplicateEvent`] at commit),
+/// at most [`MAX_ATTEMPTS`] times.
+fn retried<T>(mut attempt: impl FnMut() -> Result<T, AppError>) -> Result<T, AppError> {
+    let mut left = MAX_ATTEMPTS;
+    loop {
+        left -= 1;
+        match attempt() {
+            Err(e) if left > 0 && is_concurrent_change(&e) => {
+                tracing::debug!(error = %e, "decided on a state that changed; deciding again");
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_concurrent_change(e: &AppError) -> bool {
+    matches!(
+        e.cause(),
+        AppError::Store(StoreError::Conflict(_) | StoreError::DuplicateEvent(_))
+    )
 }
 
 /// The timer changes an applied outcome makes: its plugins' in effect
@@ -437,5 +495,265 @@ pub fn status_of(o: &Outcome) -> &'static str {
         OutcomeStatus::Applied => "applied",
         OutcomeStatus::Rejected { .. } => "rejected",
         OutcomeStatus::Failed { .. } => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryStore;
+    use crate::store::Applied;
+    use docket_contract::types::Priority;
+    use docket_engine::{EngineConfig, Limits};
+
+    type Shared = Lifecycle<Arc<MemoryStore>>;
+
+    fn lifecycle(store: &Arc<MemoryStore>) -> Arc<Shared> {
+        let docket = Docket::new(EngineConfig::default()).unwrap();
+        docket.put_tenant("acme", Limits::default()).unwrap();
+        Arc::new(Lifecycle::new(docket, store.clone()))
+    }
+
+    fn action(json: serde_json::Value) -> Action {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn event<'a>(ticket: &'a str, action: &'a Action, id: &'a str, at: i64) -> TicketEvent<'a> {
+        TicketEvent {
+            tenant: "acme",
+            ticket,
+            action,
+            id,
+            at,
+            actor: None,
+            fingerprint: None,
+        }
+    }
+
+    /// A store shared with another writer (another lifecycle: a replica),
+    /// which commits once, between this writer's read and its commit.
+    struct Racing {
+        shared: Arc<MemoryStore>,
+        rival: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+        commits: Mutex<usize>,
+    }
+
+    impl Racing {
+        fn new(shared: &Arc<MemoryStore>, rival: impl FnOnce() + Send + 'static) -> Racing {
+            Racing {
+                shared: shared.clone(),
+                rival: Mutex::new(Some(Box::new(rival))),
+                commits: Mutex::new(0),
+            }
+        }
+    }
+
+    impl Store for Racing {
+        fn versioned_ticket(&self, t: &str, id: &str) -> Result<Option<(Ticket, u64)>, StoreError> {
+            self.shared.versioned_ticket(t, id)
+        }
+        fn requester_tickets(
+            &self,
+            t: &str,
+            r: &str,
+            except: &str,
+            limit: usize,
+        ) -> Result<Vec<Ticket>, StoreError> {
+            self.shared.requester_tickets(t, r, except, limit)
+        }
+        fn agents(&self, t: &str) -> Result<Vec<docket_engine::config::AgentConfig>, StoreError> {
+            self.shared.agents(t)
+        }
+        fn open_load(&self, t: &str) -> Result<Vec<(String, u32)>, StoreError> {
+            self.shared.open_load(t)
+        }
+        fn sla_clocks(&self, t: &str, id: &str) -> Result<Vec<SlaClock>, StoreError> {
+            self.shared.sla_clocks(t, id)
+        }
+        fn stored_event(&self, t: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+            self.shared.stored_event(t, id)
+        }
+        fn timer_due(&self, timer: &TimerRow) -> Result<Option<i64>, StoreError> {
+            self.shared.timer_due(timer)
+        }
+        fn due_timers(&self, until: i64, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
+            self.shared.due_timers(until, limit)
+        }
+        fn cancel_timer(&self, timer: &TimerRow) -> Result<(), StoreError> {
+            self.shared.cancel_timer(timer)
+        }
+        fn postpone_timer(&self, timer: &TimerRow, due_at: i64) -> Result<bool, StoreError> {
+            self.shared.postpone_timer(timer, due_at)
+        }
+        fn commit_event(&self, commit: &EventCommit<'_>) -> Result<(), StoreError> {
+            *lock(&self.commits) += 1;
+            if let Some(rival) = lock(&self.rival).take() {
+                rival();
+            }
+            self.shared.commit_event(commit)
+        }
+    }
+
+    #[test]
+    fn an_event_decided_on_a_ticket_another_writer_changed_is_decided_again() {
+        let shared = Arc::new(MemoryStore::new());
+        let rival = lifecycle(&shared);
+        let created = action(serde_json::json!({
+            "event": "created", "data": { "subject": "s", "requester": { "id": "r" } }
+        }));
+        rival.apply(&event("T-1", &created, "ev-1", 1_000)).unwrap();
+
+        let racer = rival.clone();
+        let store = Racing::new(&shared, move || {
+            let urgent = action(serde_json::json!({
+                "event": "updated", "data": { "priority": "urgent" }
+            }));
+            racer
+                .apply(&event("T-1", &urgent, "ev-rival", 2_000))
+                .unwrap();
+        });
+        let docket = Docket::new(EngineConfig::default()).unwrap();
+        docket.put_tenant("acme", Limits::default()).unwrap();
+        let this = Lifecycle::new(docket, store);
+        let tagged = action(serde_json::json!({
+            "event": "updated", "data": { "add_tags": ["vip"] }
+        }));
+        let EventResult::Recorded(r) = this.apply(&event("T-1", &tagged, "ev-2", 3_000)).unwrap()
+        else {
+            panic!("recorded")
+        };
+        assert_eq!(r.status(), "applied");
+        assert_eq!(*lock(&this.store().commits), 2, "decided twice");
+        // Both changes are in: the second writer's was not lost.
+        let (ticket, version) = shared.versioned_ticket("acme", "T-1").unwrap().unwrap();
+        assert_eq!(ticket.priority, Priority::Urgent);
+        assert_eq!(ticket.tags, ["vip"]);
+        assert_eq!(version, 3, "created, the rival's update, this update");
+    }
+
+    #[test]
+    fn a_timer_another_writer_fired_first_fires_once() {
+        let shared = Arc::new(MemoryStore::new());
+        let rival = lifecycle(&shared);
+        let created = action(serde_json::json!({
+            "event": "created", "data": { "subject": "s", "requester": { "id": "r" } }
+        }));
+        let EventResult::Recorded(r) = rival.apply(&event("T-1", &created, "ev-1", 1_000)).unwrap()
+        else {
+            panic!("recorded")
+        };
+        // A timer on the ticket, due at 5_000.
+        let timer = TimerRow {
+            tenant: "acme".into(),
+            ticket: "T-1".into(),
+            plugin: "escalation".into(),
+            key: "remind".into(),
+            due_at: 5_000,
+        };
+        let audit = serde_json::json!({});
+        shared
+            .commit_event(&EventCommit {
+                tenant: "acme",
+                ticket: "T-1",
+                event_id: "set-timer",
+                kind: "updated",
+                at: 1_500,
+                status: "applied",
+                fingerprint: None,
+                outcome: &audit,
+                audit: &audit,
+                ticket_version: Some(1),
+                fired: None,
+                applied: Some(Applied {
+                    ticket: &r.outcome.ticket,
+                    timers: &[TimerChange::Set(timer.clone())],
+                    clocks: &[],
+                }),
+            })
+            .unwrap();
+
+        let racer = rival.clone();
+        let raced = timer.clone();
+        let store = Racing::new(&shared, move || {
+            assert!(racer.fire_timer(&raced, 6_000).unwrap().is_some());
+        });
+        let docket = Docket::new(EngineConfig::default()).unwrap();
+        docket.put_tenant("acme", Limits::default()).unwrap();
+        let this = Lifecycle::new(docket, store);
+        assert!(
+            this.fire_timer(&timer, 6_000).unwrap().is_none(),
+            "the rival fired it first"
+        );
+        assert_eq!(shared.timer_due(&timer).unwrap(), None);
+        let (_, version) = shared.versioned_ticket("acme", "T-1").unwrap().unwrap();
+        assert_eq!(version, 3, "created, the timer set, fired once");
+    }
+
+    #[test]
+    fn a_stale_commit_writes_nothing_in_any_store() {
+        let dir = std::env::temp_dir().join(format!("docket-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        a_stale_commit_writes_nothing(&MemoryStore::new());
+        a_stale_commit_writes_nothing(&crate::SqliteStore::open(&dir).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(url) = crate::pg::test_database("stale_commit") {
+            a_stale_commit_writes_nothing(&crate::PostgresStore::connect(&url, 2).unwrap());
+        }
+    }
+
+    /// Commits on a version that is not the stored one (or as a creation
+    /// of a ticket that exists), or firing a timer that is gone, are
+    /// refused whole.
+    fn a_stale_commit_writes_nothing(store: &dyn Store) {
+        let new: crate::ticket_input::NewTicket = serde_json::from_value(
+            serde_json::json!({ "subject": "s", "requester": { "id": "r" } }),
+        )
+        .unwrap();
+        let ticket = new_ticket("acme", "T-1", 1_000, &new).unwrap();
+        let body = serde_json::json!({});
+        let gone = TimerRow {
+            tenant: "acme".into(),
+            ticket: "T-1".into(),
+            plugin: "p".into(),
+            key: "k".into(),
+            due_at: 5,
+        };
+        let commit = |id: &'static str, version: Option<u64>, fired| EventCommit {
+            tenant: "acme",
+            ticket: "T-1",
+            event_id: id,
+            kind: "updated",
+            at: 2_000,
+            status: "applied",
+            fingerprint: None,
+            outcome: &body,
+            audit: &body,
+            ticket_version: version,
+            fired,
+            applied: Some(Applied {
+                ticket: &ticket,
+                timers: &[],
+                clocks: &[],
+            }),
+        };
+        store.commit_event(&commit("created", None, None)).unwrap();
+        for (id, version, fired) in [
+            ("stale", Some(7), None),
+            ("as-new", None, None),
+            ("timer-gone", Some(1), Some(&gone)),
+        ] {
+            let err = store.commit_event(&commit(id, version, fired)).unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{id}: {err}");
+            assert_eq!(store.stored_event("acme", id).unwrap(), None, "{id}");
+        }
+        assert_eq!(store.versioned_ticket("acme", "T-1").unwrap().unwrap().1, 1);
+        store
+            .commit_event(&commit("current", Some(1), None))
+            .unwrap();
+        assert_eq!(store.versioned_ticket("acme", "T-1").unwrap().unwrap().1, 2);
+        let err = store
+            .commit_event(&commit("current", Some(2), None))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateEvent(_)), "{err}");
     }
 }

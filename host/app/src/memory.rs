@@ -25,8 +25,8 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     agents: HashMap<String, Vec<AgentConfig>>,
-    /// (tenant, id) → ticket.
-    tickets: HashMap<(String, String), Ticket>,
+    /// (tenant, id) → ticket and version.
+    tickets: HashMap<(String, String), (Ticket, u64)>,
     /// (tenant, requester) → (newest first, id).
     by_requester: HashMap<(String, String), NewestFirst>,
     /// tenant → agent → unresolved tickets assigned.
@@ -116,7 +116,10 @@ impl Inner {
 
     fn put_ticket(&mut self, t: &Ticket) {
         let key = (t.tenant.clone(), t.id.clone());
-        let before = self.tickets.get(&key);
+        let (before, version) = match self.tickets.get(&key) {
+            Some((b, v)) => (Some(b), v + 1),
+            None => (None, 1),
+        };
         let counted_before = before.and_then(counted_assignee).map(str::to_string);
         if let Some(b) = before {
             // The requester cannot change, but be exact if it ever does.
@@ -139,12 +142,16 @@ impl Inner {
             .entry((t.tenant.clone(), t.requester.id.clone()))
             .or_default()
             .insert((Reverse(t.created_at), t.id.clone()));
-        self.tickets.insert(key, t.clone());
+        self.tickets.insert(key, (t.clone(), version));
     }
 }
 
 impl Store for MemoryStore {
-    fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
+    fn versioned_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(Ticket, u64)>, StoreError> {
         Ok(self
             .lock()
             .tickets
@@ -171,7 +178,7 @@ impl Store for MemoryStore {
             .filter(|(_, id)| id != except)
             .take(limit)
             .filter_map(|(_, id)| inner.tickets.get(&(tenant.to_string(), id.clone())))
-            .cloned()
+            .map(|(t, _)| t.clone())
             .collect())
     }
 
@@ -245,6 +252,23 @@ impl Store for MemoryStore {
         let event_key = (c.tenant.to_string(), c.event_id.to_string());
         if inner.events.contains_key(&event_key) {
             return Err(StoreError::DuplicateEvent(c.event_id.to_string()));
+        }
+        if let Some(t) = c.fired
+            && inner.timer_due.get(&timer_id(t)) != Some(&t.due_at)
+        {
+            return Err(StoreError::Conflict(format!("timer `{}` is gone", t.key)));
+        }
+        if c.applied.is_some() {
+            let stored = inner
+                .tickets
+                .get(&(c.tenant.to_string(), c.ticket.to_string()))
+                .map(|(_, v)| *v);
+            if stored != c.ticket_version {
+                return Err(StoreError::Conflict(format!(
+                    "ticket `{}` is at version {stored:?}, the event was decided on {:?}",
+                    c.ticket, c.ticket_version
+                )));
+            }
         }
         if let Some(t) = c.fired {
             inner.cancel_timer(&timer_id(t));

@@ -4,12 +4,15 @@
 //! lifecycle. No HTTP here: errors are [`AppError`]s with machine-readable
 //! codes, which the server maps to statuses.
 
+use crate::catalog::{
+    AuditEntry, ConfigDoc, KeyInfo, ServiceStore, StoredVersion, config_doc, key_id, set_config_doc,
+};
 use crate::error::AppError;
 use crate::lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent};
 use crate::metrics::Metrics;
 use crate::sla::SlaClock;
-use crate::sqlite::{self as store, AuditEntry, SqliteStore};
-use crate::store::{Store, TimerRow};
+use crate::sqlite::SqliteStore;
+use crate::store::TimerRow;
 use crate::ticket_input::Action;
 use docket_contract::EventKindName;
 use docket_engine::config::{AgentConfig, settings_of};
@@ -20,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The most tickets an agent may be declared to have open elsewhere.
 pub const MAX_OPEN_TICKETS: u32 = 1_000_000;
@@ -183,10 +186,10 @@ pub struct EventResponse {
     pub body: serde_json::Value,
 }
 
-/// The event lifecycle over the SQLite store, with the tenants' keys,
+/// The event lifecycle over a durable store, with the tenants' keys,
 /// plugins and configuration around it.
 pub struct Service {
-    events: Lifecycle<SqliteStore>,
+    events: Lifecycle<Arc<dyn ServiceStore>>,
     /// The instant events happen at and timers come due by.
     clock: Clock,
     /// Counters.
@@ -223,7 +226,7 @@ pub fn new_key(prefix: &str) -> String {
 
 /// A key just made, as answered once: the secret and its public id.
 fn shown_once(key: String) -> NewKey {
-    let id = store::key_id(&key_hash(&key));
+    let id = key_id(&key_hash(&key));
     NewKey { api_key: key, id }
 }
 
@@ -264,6 +267,19 @@ impl Service {
         engine
             .cache_dir
             .get_or_insert_with(|| data_dir.join("artifacts"));
+        Service::with_store(Arc::new(store), engine, clock)
+    }
+
+    /// A service over `store`, every tenant in it loaded into a new engine
+    /// made with `engine`; events and timers on `clock`.
+    ///
+    /// # Errors
+    /// The engine cannot be made, or a stored tenant cannot be loaded.
+    pub fn with_store(
+        store: Arc<dyn ServiceStore>,
+        engine: EngineConfig,
+        clock: Clock,
+    ) -> anyhow::Result<Service> {
         let service = Service {
             events: Lifecycle::new(Docket::new(engine)?, store),
             clock,
@@ -280,8 +296,8 @@ impl Service {
     }
 
     /// The store.
-    pub fn store(&self) -> &SqliteStore {
-        self.events.store()
+    pub fn store(&self) -> &dyn ServiceStore {
+        self.events.store().as_ref()
     }
 
     /// The service's current instant (ms since the epoch).
@@ -290,7 +306,7 @@ impl Service {
     }
 
     fn load_all(&self) -> anyhow::Result<()> {
-        let tenants = store::tenants(&self.store().conn())?;
+        let tenants = self.store().tenants()?;
         for (id, limits) in tenants {
             self.load_tenant(&id, limits)
                 .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {e}"))?;
@@ -299,12 +315,11 @@ impl Service {
     }
 
     fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), AppError> {
-        let conn = self.store().conn();
-        let versions = store::versions(&conn, id)?;
-        let states = store::plugin_states(&conn, id)?;
-        let calendars: Vec<CalendarConfig> = store::tenant_doc(&conn, "calendars", id)?;
-        let steps: Vec<PipelineStepDoc> = store::tenant_doc(&conn, "pipelines", id)?;
-        drop(conn);
+        let store = self.store();
+        let versions = store.versions(id)?;
+        let states = store.plugin_states(id)?;
+        let calendars: Vec<CalendarConfig> = config_doc(store, id, ConfigDoc::Calendars)?;
+        let steps: Vec<PipelineStepDoc> = config_doc(store, id, ConfigDoc::Pipeline)?;
         self.docket().put_tenant(id, limits)?;
         self.docket()
             .set_calendars(id, compile_calendars(&calendars)?)?;
@@ -337,12 +352,13 @@ impl Service {
     /// # Errors
     /// When the store cannot be read.
     pub fn key_owner(&self, key: &str) -> Result<Option<KeyOwner>, AppError> {
-        Ok(
-            store::key_owner(&self.store().conn(), &key_hash(key))?.map(|owner| match owner {
+        Ok(self
+            .store()
+            .key_owner(&key_hash(key))?
+            .map(|owner| match owner {
                 None => KeyOwner::Admin,
                 Some(tenant) => KeyOwner::Tenant(tenant),
-            }),
-        )
+            }))
     }
 
     /// Uses `key` as the admin key, or makes sure one exists; returns a newly
@@ -350,15 +366,13 @@ impl Service {
     pub fn ensure_admin_key(&self, key: Option<&str>) -> anyhow::Result<Option<String>> {
         match key {
             Some(k) => {
-                self.store()
-                    .write(|tx| store::set_admin_key(tx, &key_hash(k), now_ms()))?;
+                self.store().set_admin_key(&key_hash(k), now_ms())?;
                 Ok(None)
             }
-            None if store::has_admin_key(&self.store().conn())? => Ok(None),
+            None if self.store().has_admin_key()? => Ok(None),
             None => {
                 let k = new_key("dk_admin");
-                self.store()
-                    .write(|tx| store::set_admin_key(tx, &key_hash(&k), now_ms()))?;
+                self.store().set_admin_key(&key_hash(&k), now_ms())?;
                 Ok(Some(k))
             }
         }
@@ -371,7 +385,7 @@ impl Service {
         limits
             .validate(self.docket().config())
             .map_err(|e| AppError::unprocessable("invalid_limits", e))?;
-        if store::tenant_exists(&self.store().conn(), id)? {
+        if self.store().tenant_exists(id)? {
             return Err(AppError::conflict(
                 "conflict",
                 format!("tenant `{id}` exists"),
@@ -379,7 +393,7 @@ impl Service {
         }
         let key = new_key(&format!("dk_{id}"));
         self.store()
-            .write(|tx| store::insert_tenant(tx, id, &limits, &key_hash(&key), now_ms()))?;
+            .insert_tenant(id, &limits, &key_hash(&key), now_ms())?;
         self.docket().put_tenant(id, limits)?;
         Ok(shown_once(key))
     }
@@ -389,21 +403,21 @@ impl Service {
         self.docket().tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         self.store()
-            .write(|tx| store::add_tenant_key(tx, tenant, &key_hash(&key), now_ms()))?;
+            .add_tenant_key(tenant, &key_hash(&key), now_ms())?;
         Ok(shown_once(key))
     }
 
     /// A tenant's configuration as the API shows it.
     pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, AppError> {
         let state = self.docket().tenant(tenant)?;
-        let conn = self.store().conn();
+        let store = self.store();
         Ok(TenantDoc {
             id: tenant.to_string(),
             limits: state.limits().clone(),
             plugins: state.plugins().map(str::to_string).collect(),
-            pipeline: store::tenant_doc(&conn, "pipelines", tenant)?,
-            calendars: store::tenant_doc(&conn, "calendars", tenant)?,
-            agents: store::tenant_doc(&conn, "agents", tenant)?,
+            pipeline: config_doc(store, tenant, ConfigDoc::Pipeline)?,
+            calendars: config_doc(store, tenant, ConfigDoc::Calendars)?,
+            agents: config_doc(store, tenant, ConfigDoc::Agents)?,
         })
     }
 
@@ -415,7 +429,7 @@ impl Service {
         ticket: Option<&str>,
         after: i64,
         limit: u32,
-    ) -> Result<Vec<store::AuditEntry>, AppError> {
+    ) -> Result<Vec<AuditEntry>, AppError> {
         self.docket().tenant(tenant)?;
         if !(1..=1000).contains(&limit) {
             return Err(AppError::BadRequest(format!(
@@ -428,29 +442,20 @@ impl Service {
         if let Some(t) = ticket {
             check_id("ticket", &t.to_ascii_lowercase())?;
         }
-        Ok(store::audit(
-            &self.store().conn(),
-            tenant,
-            ticket,
-            after,
-            limit as usize,
-        )?)
+        Ok(self.store().audit(tenant, ticket, after, limit as usize)?)
     }
 
     /// A tenant's keys, without their secrets.
-    pub fn keys(&self, tenant: &str) -> Result<Vec<store::KeyInfo>, AppError> {
+    pub fn keys(&self, tenant: &str) -> Result<Vec<KeyInfo>, AppError> {
         self.docket().tenant(tenant)?;
-        Ok(store::tenant_keys(&self.store().conn(), tenant)?)
+        Ok(self.store().tenant_keys(tenant)?)
     }
 
     /// Revokes a tenant key: from the commit on, it is refused (401) on
     /// every endpoint.
     pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), AppError> {
         self.docket().tenant(tenant)?;
-        if self
-            .store()
-            .write(|tx| store::revoke_tenant_key(tx, tenant, key_id))?
-        {
+        if self.store().revoke_tenant_key(tenant, key_id)? {
             Ok(())
         } else {
             Err(AppError::NotFound(format!("key `{key_id}`")))
@@ -465,7 +470,7 @@ impl Service {
         let key = new_key(&format!("dk_{tenant}"));
         let rotated = self
             .store()
-            .write(|tx| store::rotate_tenant_key(tx, tenant, key_id, &key_hash(&key)))?;
+            .rotate_tenant_key(tenant, key_id, &key_hash(&key))?;
         if rotated {
             Ok(NewKey {
                 api_key: key,
@@ -482,7 +487,7 @@ impl Service {
     pub fn delete_tenant(&self, tenant: &str) -> Result<(), AppError> {
         let _admin = self.admin();
         self.docket().tenant(tenant)?;
-        self.store().write(|tx| store::delete_tenant(tx, tenant))?;
+        self.store().delete_tenant(tenant)?;
         self.docket().remove_tenant(tenant)?;
         Ok(())
     }
@@ -510,14 +515,13 @@ impl Service {
             return Ok((false, v.clone()));
         }
         let number = versions.last().map_or(1, |l| l.version + 1);
-        let stored = store::StoredVersion {
+        let stored = StoredVersion {
             name: name.into(),
             version: number,
             hash,
             bytes: source.bytes().to_vec(),
         };
-        self.store()
-            .write(|tx| store::insert_version(tx, tenant, &stored, now_ms()))?;
+        self.store().insert_version(tenant, &stored, now_ms())?;
         let info = self.docket().install(tenant, name, source)?;
         Ok((true, info))
     }
@@ -525,7 +529,7 @@ impl Service {
     fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), AppError> {
         let (active, history) = self.docket().activation_state(tenant, name)?;
         self.store()
-            .write(|tx| store::set_plugin_state(tx, tenant, name, active, &history))?;
+            .set_plugin_state(tenant, name, active, &history)?;
         Ok(())
     }
 
@@ -563,8 +567,7 @@ impl Service {
                 format!("plugin `{name}` is in the pipeline; remove it from the pipeline first"),
             ));
         }
-        self.store()
-            .write(|tx| store::delete_plugin(tx, tenant, name))?;
+        self.store().delete_plugin(tenant, name)?;
         self.docket().remove_plugin(tenant, name)?;
         Ok(())
     }
@@ -578,10 +581,7 @@ impl Service {
             .collect::<Result<Vec<_>, _>>()?;
         let previous = self.docket().tenant(tenant)?.pipeline().to_vec();
         self.docket().set_pipeline(tenant, parsed)?;
-        if let Err(e) = self
-            .store()
-            .write(|tx| store::set_tenant_doc(tx, "pipelines", tenant, &steps))
-        {
+        if let Err(e) = set_config_doc(self.store(), tenant, ConfigDoc::Pipeline, &steps) {
             let _ = self.docket().set_pipeline(tenant, previous);
             return Err(e.into());
         }
@@ -607,11 +607,10 @@ impl Service {
             .filter(|name| !compiled.contains_key(*name))
             .collect();
         removed.sort();
-        let steps: Vec<PipelineStepDoc> =
-            store::tenant_doc(&self.store().conn(), "pipelines", tenant)?;
+        let steps: Vec<PipelineStepDoc> = config_doc(self.store(), tenant, ConfigDoc::Pipeline)?;
         for name in removed {
             let mut users = Vec::new();
-            if let Some(u) = store::calendar_use(&self.store().conn(), tenant, name)? {
+            if let Some(u) = self.store().calendar_use(tenant, name)? {
                 users.push(format!(
                     "{} SLA clock(s) on {} ticket(s), e.g. `{}`",
                     u.clocks, u.tickets, u.example_ticket
@@ -631,8 +630,7 @@ impl Service {
                 ));
             }
         }
-        self.store()
-            .write(|tx| store::set_tenant_doc(tx, "calendars", tenant, &calendars))?;
+        set_config_doc(self.store(), tenant, ConfigDoc::Calendars, &calendars)?;
         self.docket().set_calendars(tenant, compiled)?;
         Ok(())
     }
@@ -653,8 +651,7 @@ impl Service {
                 ));
             }
         }
-        self.store()
-            .write(|tx| store::set_tenant_doc(tx, "agents", tenant, &agents))?;
+        set_config_doc(self.store(), tenant, ConfigDoc::Agents, &agents)?;
         Ok(())
     }
 
@@ -755,12 +752,13 @@ impl Service {
     /// A ticket with its timers, SLA clocks and decision history.
     pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, AppError> {
         self.docket().tenant(tenant)?;
-        let conn = self.store().conn();
-        let ticket = store::ticket(&conn, tenant, id)?
+        let store = self.store();
+        let ticket = store
+            .ticket(tenant, id)?
             .ok_or_else(|| AppError::NotFound(format!("ticket `{id}`")))?;
-        let timers = store::ticket_timers(&conn, tenant, id)?;
-        let clocks = store::sla_clocks(&conn, tenant, id)?;
-        let history = store::audit(&conn, tenant, Some(id), 0, 1000)?;
+        let timers = store.ticket_timers(tenant, id)?;
+        let clocks = store.sla_clocks(tenant, id)?;
+        let history = store.audit(tenant, Some(id), 0, 1000)?;
         Ok(TicketView {
             ticket,
             timers,
@@ -861,24 +859,15 @@ mod tests {
         assert_eq!(err.code(), "invalid_sla");
         // Its SLA milestone timers cannot fire either: each is postponed a
         // minute instead of being retried on every poll.
-        let timers = store::ticket_timers(&s.store().conn(), "acme", "T-1").unwrap();
+        let timers = s.store().ticket_timers("acme", "T-1").unwrap();
         assert!(!timers.is_empty());
-        let first = timers[0].clone();
-        s.store()
-            .write(|tx| {
-                store::set_timer(
-                    tx,
-                    &TimerRow {
-                        due_at: 0,
-                        ..first.clone()
-                    },
-                )
-            })
-            .unwrap();
+        let first = TimerRow {
+            due_at: 0,
+            ..timers[0].clone()
+        };
+        assert!(s.store().postpone_timer(&timers[0], 0).unwrap(), "made due");
         assert_eq!(s.fire_due_timers(200).unwrap(), 1);
-        let moved = store::timer_due(&s.store().conn(), &first)
-            .unwrap()
-            .unwrap();
+        let moved = s.store().timer_due(&first).unwrap().unwrap();
         assert!(moved >= now_ms() + TIMER_RETRY_DELAY_MS - 5_000, "{moved}");
         assert_eq!(s.fire_due_timers(200).unwrap(), 0, "not due again at once");
         let metrics = s.metrics.render();

@@ -3,19 +3,23 @@
 //! event record, audit entry, timers, SLA clocks) commits in one transaction,
 //! so an acknowledged event is never lost or half-applied.
 
+use crate::catalog::{
+    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion, key_id,
+};
 use crate::sla::SlaClock;
 use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
 use docket_contract::types::Ticket;
+use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// The schema, one step per version: step `i` takes a database from
 /// version `i` to `i + 1` (SQLite's `user_version`). Data directories made
 /// by an earlier release are brought forward at start; steps never change.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS tenants (
@@ -131,6 +135,12 @@ UPDATE api_keys SET id = 'key_' || substr(hash, 1, 16);
 CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
 "#;
 
+/// Ticket versions, so an event decided on a ticket that changed since
+/// commits nothing (optimistic concurrency; see `EventCommit`).
+const SCHEMA_V3: &str = r#"
+ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+"#;
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -230,7 +240,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 pub fn insert_tenant(
     tx: &Transaction<'_>,
     id: &str,
-    limits: &docket_engine::Limits,
+    limits: &Limits,
     key_hash: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
@@ -246,7 +256,7 @@ pub fn insert_tenant(
 }
 
 /// Every tenant with its limits.
-pub fn tenants(conn: &Connection) -> rusqlite::Result<Vec<(String, docket_engine::Limits)>> {
+pub fn tenants(conn: &Connection) -> rusqlite::Result<Vec<(String, Limits)>> {
     let mut st = conn.prepare("SELECT id, limits FROM tenants ORDER BY id")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     rows.map(|r| r.and_then(|(id, l)| Ok((id, from_json(&l)?))))
@@ -301,23 +311,6 @@ pub fn add_tenant_key(
         params![hash, tenant, now, key_id(hash)],
     )
     .map(|_| ())
-}
-
-/// A tenant key as listed: its public id (made from the first 16 hex
-/// digits of its first secret's hash, which reveal nothing of any secret;
-/// kept when the secret is rotated) and when it was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct KeyInfo {
-    /// Public id, `key_` + 16 hex digits.
-    pub id: String,
-    /// Creation instant, ms since the epoch.
-    pub created_at: i64,
-}
-
-/// The public id a key gets when it is made.
-pub fn key_id(hash: &str) -> String {
-    format!("key_{}", &hash[..16.min(hash.len())])
 }
 
 /// A tenant's keys, oldest first.
@@ -382,18 +375,6 @@ pub fn delete_tenant(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<boo
 
 // ---- plugins, pipeline, calendars, agents ------------------------------------------
 
-/// One stored plugin version.
-pub struct StoredVersion {
-    /// Name.
-    pub name: String,
-    /// Number.
-    pub version: u32,
-    /// Content hash.
-    pub hash: String,
-    /// The installed bytes.
-    pub bytes: Vec<u8>,
-}
-
 /// Stores a new version (number chosen by the caller, the next free one).
 pub fn insert_version(
     tx: &Transaction<'_>,
@@ -425,9 +406,6 @@ pub fn versions(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<StoredV
     })?;
     rows.collect()
 }
-
-/// A plugin's activation state: (name, active version, earlier active versions).
-pub type PluginState = (String, Option<u32>, Vec<u32>);
 
 /// The activation state of each plugin of a tenant.
 pub fn plugin_states(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<PluginState>> {
@@ -472,81 +450,81 @@ pub fn delete_plugin(tx: &Transaction<'_>, tenant: &str, name: &str) -> rusqlite
     Ok(())
 }
 
-/// Reads a JSON document column of a per-tenant table (`pipelines`, `calendars`, `agents`).
-pub fn tenant_doc<T: DeserializeOwned + Default>(
-    conn: &Connection,
-    table: &str,
-    tenant: &str,
-) -> rusqlite::Result<T> {
-    let column = if table == "pipelines" {
-        "steps"
-    } else {
-        "config"
-    };
-    let sql = format!("SELECT {column} FROM {table} WHERE tenant = ?1");
-    match conn
-        .query_row(&sql, [tenant], |r| r.get::<_, String>(0))
-        .optional()?
-    {
-        Some(s) => from_json(&s),
-        None => Ok(T::default()),
+/// The table and column holding a tenant document.
+fn doc_column(doc: ConfigDoc) -> (&'static str, &'static str) {
+    match doc {
+        ConfigDoc::Pipeline => ("pipelines", "steps"),
+        ConfigDoc::Calendars => ("calendars", "config"),
+        ConfigDoc::Agents => ("agents", "config"),
     }
 }
 
-/// Writes a JSON document column of a per-tenant table.
-pub fn set_tenant_doc<T: Serialize>(
-    tx: &Transaction<'_>,
-    table: &str,
+/// A tenant document's JSON, if it was ever set.
+fn config_doc_json(
+    conn: &Connection,
     tenant: &str,
-    doc: &T,
+    doc: ConfigDoc,
+) -> rusqlite::Result<Option<String>> {
+    let (table, column) = doc_column(doc);
+    conn.prepare_cached(&format!("SELECT {column} FROM {table} WHERE tenant = ?1"))?
+        .query_row([tenant], |r| r.get(0))
+        .optional()
+}
+
+/// Replaces a tenant document.
+fn set_config_doc_json(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    doc: ConfigDoc,
+    json: &str,
 ) -> rusqlite::Result<()> {
-    let column = if table == "pipelines" {
-        "steps"
-    } else {
-        "config"
-    };
+    let (table, column) = doc_column(doc);
     let sql = format!(
         "INSERT INTO {table} (tenant, {column}) VALUES (?1, ?2) ON CONFLICT(tenant) DO UPDATE SET {column} = ?2"
     );
-    tx.execute(&sql, params![tenant, to_json(doc)]).map(|_| ())
+    tx.execute(&sql, params![tenant, json]).map(|_| ())
 }
 
 // ---- tickets, events, audit ----------------------------------------------------
 
-/// A stored ticket.
+/// A stored ticket and its version.
 pub fn ticket(
     conn: &Connection,
     tenant: &str,
     id: &str,
-) -> rusqlite::Result<Option<docket_contract::types::Ticket>> {
-    let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM tickets WHERE tenant = ?1 AND id = ?2",
-            [tenant, id],
-            |r| r.get(0),
-        )
+) -> rusqlite::Result<Option<(Ticket, u64)>> {
+    let row: Option<(String, u64)> = conn
+        .prepare_cached("SELECT body, version FROM tickets WHERE tenant = ?1 AND id = ?2")?
+        .query_row([tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    body.map(|b| from_json(&b)).transpose()
+    row.map(|(b, v)| Ok((from_json(&b)?, v))).transpose()
 }
 
-/// Inserts or replaces a ticket, keeping the per-agent open-ticket counts
-/// in step with it.
+/// Inserts or replaces a ticket if the stored one is at version
+/// `expected` (`None`: there is none), keeping the per-agent open-ticket
+/// counts in step with it; returns the version found when it is another.
 pub fn put_ticket(
     tx: &Transaction<'_>,
-    t: &docket_contract::types::Ticket,
-) -> rusqlite::Result<()> {
+    t: &Ticket,
+    expected: Option<u64>,
+) -> rusqlite::Result<Result<(), Option<u64>>> {
     let resolved = matches!(
         t.status,
         docket_contract::types::Status::Solved | docket_contract::types::Status::Closed
     );
-    let before: Option<(Option<String>, bool)> = tx
-        .query_row(
-            "SELECT assignee, resolved FROM tickets WHERE tenant = ?1 AND id = ?2",
-            [&t.tenant, &t.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let before: Option<(Option<String>, bool, u64)> = tx
+        .prepare_cached(
+            "SELECT assignee, resolved, version FROM tickets WHERE tenant = ?1 AND id = ?2",
+        )?
+        .query_row([&t.tenant, &t.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    let counted_before = before.and_then(|(a, resolved)| a.filter(|_| !resolved));
+    let found = before.as_ref().map(|b| b.2);
+    if found != expected {
+        return Ok(Err(found));
+    }
+    let counted_before = before.and_then(|(a, resolved, _)| a.filter(|_| !resolved));
     let counted_now = t.assignee.clone().filter(|_| !resolved);
     if counted_before != counted_now {
         if let Some(agent) = &counted_before {
@@ -563,12 +541,12 @@ pub fn put_ticket(
             )?;
         }
     }
-    tx.execute(
-        "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(tenant, id) DO UPDATE SET assignee = ?4, resolved = ?5, body = ?7",
-        params![t.tenant, t.id, t.requester.id, t.assignee, resolved, t.created_at, to_json(t)],
-    )
-    .map(|_| ())
+    tx.prepare_cached(
+        "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
+         ON CONFLICT(tenant, id) DO UPDATE SET assignee = ?4, resolved = ?5, body = ?7, version = version + 1",
+    )?
+    .execute(params![t.tenant, t.id, t.requester.id, t.assignee, resolved, t.created_at, to_json(t)])?;
+    Ok(Ok(()))
 }
 
 /// The requester's other tickets, newest first.
@@ -660,29 +638,6 @@ pub fn record_event(
         params![tenant, ticket, event_id, kind, at, status, audit_entry.to_string()],
     )?;
     Ok(())
-}
-
-/// One audit entry: a dispatched event.
-#[derive(Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AuditEntry {
-    /// Sequence number, increasing; page with `after`.
-    pub seq: i64,
-    /// Ticket id.
-    pub ticket: String,
-    /// Event id (the idempotency key when one was given).
-    pub event_id: String,
-    /// The action, e.g. `created`, `timer_fired`.
-    pub kind: String,
-    /// When the event happened.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
-    pub at: String,
-    /// `applied`, `rejected` or `failed`.
-    pub status: String,
-    /// The event, the plugin versions (hashes) that ran, the effects, the
-    /// trace, and the status.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub entry: serde_json::Value,
 }
 
 /// Audit entries of a tenant (optionally one ticket), oldest first, after `after_seq`.
@@ -832,18 +787,6 @@ pub fn put_sla_clocks(
     Ok(())
 }
 
-/// What in the store uses a calendar: the SLA clocks on it (running,
-/// paused, or stopped ones, which restart on a reopen or a reply).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CalendarUse {
-    /// SLA clocks on the calendar.
-    pub clocks: u64,
-    /// Tickets those clocks belong to.
-    pub tickets: u64,
-    /// One of those tickets, for the message.
-    pub example_ticket: String,
-}
-
 /// The SLA clocks of a tenant that run on `calendar` (an indexed count).
 pub fn calendar_use(
     conn: &Connection,
@@ -872,7 +815,11 @@ fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 impl Store for SqliteStore {
-    fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
+    fn versioned_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(Ticket, u64)>, StoreError> {
         ticket(&self.conn(), tenant, id).map_err(backend)
     }
 
@@ -887,7 +834,7 @@ impl Store for SqliteStore {
     }
 
     fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError> {
-        tenant_doc(&self.conn(), "agents", tenant).map_err(backend)
+        crate::catalog::config_doc(self, tenant, ConfigDoc::Agents)
     }
 
     fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
@@ -922,40 +869,191 @@ impl Store for SqliteStore {
     }
 
     fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
-        let record = EventRecord {
-            id: c.event_id,
-            kind: c.kind,
-            at: c.at,
-            status: c.status,
-            fingerprint: c.fingerprint,
-        };
-        self.write(|tx| {
-            if let Some(t) = c.fired {
-                cancel_timer(tx, &t.tenant, &t.ticket, &t.plugin, &t.key)?;
-            }
-            record_event(tx, c.tenant, c.ticket, &record, c.outcome, c.audit)?;
-            let Some(applied) = c.applied else {
-                return Ok(());
-            };
-            put_ticket(tx, applied.ticket)?;
-            for change in applied.timers {
-                match change {
-                    TimerChange::Set(t) => set_timer(tx, t)?,
-                    TimerChange::Cancel { owner, key } => {
-                        cancel_timer(tx, c.tenant, c.ticket, owner, key)?;
-                    }
-                }
-            }
-            put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks)
-        })
-        .map_err(|e| match e.sqlite_error_code() {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        write_event(&tx, c)?;
+        tx.commit().map_err(backend)
+    }
+}
+
+/// Writes everything one event produced (see [`Store::commit_event`]) in
+/// the caller's transaction; on an error the caller rolls it back.
+fn write_event(tx: &Transaction<'_>, c: &EventCommit<'_>) -> Result<(), StoreError> {
+    let record = EventRecord {
+        id: c.event_id,
+        kind: c.kind,
+        at: c.at,
+        status: c.status,
+        fingerprint: c.fingerprint,
+    };
+    if let Some(t) = c.fired {
+        let deleted = tx
+            .prepare_cached(
+                "DELETE FROM timers WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4 AND due_at = ?5",
+            )
+            .and_then(|mut st| st.execute(params![t.tenant, t.ticket, t.plugin, t.key, t.due_at]))
+            .map_err(backend)?;
+        if deleted == 0 {
+            return Err(StoreError::Conflict(format!("timer `{}` is gone", t.key)));
+        }
+    }
+    record_event(tx, c.tenant, c.ticket, &record, c.outcome, c.audit).map_err(|e| {
+        match e.sqlite_error_code() {
             // Another writer sharing the database recorded the same event
             // id first.
             Some(rusqlite::ErrorCode::ConstraintViolation) => {
                 StoreError::DuplicateEvent(c.event_id.to_string())
             }
             _ => backend(e),
-        })
+        }
+    })?;
+    let Some(applied) = c.applied else {
+        return Ok(());
+    };
+    if let Err(found) = put_ticket(tx, applied.ticket, c.ticket_version).map_err(backend)? {
+        return Err(StoreError::Conflict(format!(
+            "ticket `{}` is at version {found:?}, the event was decided on {:?}",
+            c.ticket, c.ticket_version
+        )));
+    }
+    for change in applied.timers {
+        match change {
+            TimerChange::Set(t) => set_timer(tx, t),
+            TimerChange::Cancel { owner, key } => {
+                cancel_timer(tx, c.tenant, c.ticket, owner, key).map(|_| ())
+            }
+        }
+        .map_err(backend)?;
+    }
+    put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks).map_err(backend)
+}
+
+impl Catalog for SqliteStore {
+    fn tenants(&self) -> Result<Vec<(String, Limits)>, StoreError> {
+        tenants(&self.conn()).map_err(backend)
+    }
+
+    fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
+        tenant_exists(&self.conn(), id).map_err(backend)
+    }
+
+    fn insert_tenant(
+        &self,
+        id: &str,
+        limits: &Limits,
+        key_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| insert_tenant(tx, id, limits, key_hash, now))
+            .map_err(backend)
+    }
+
+    fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| delete_tenant(tx, id)).map_err(backend)
+    }
+
+    fn key_owner(&self, hash: &str) -> Result<Option<Option<String>>, StoreError> {
+        key_owner(&self.conn(), hash).map_err(backend)
+    }
+
+    fn set_admin_key(&self, hash: &str, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| set_admin_key(tx, hash, now))
+            .map_err(backend)
+    }
+
+    fn has_admin_key(&self) -> Result<bool, StoreError> {
+        has_admin_key(&self.conn()).map_err(backend)
+    }
+
+    fn add_tenant_key(&self, tenant: &str, hash: &str, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| add_tenant_key(tx, tenant, hash, now))
+            .map_err(backend)
+    }
+
+    fn tenant_keys(&self, tenant: &str) -> Result<Vec<KeyInfo>, StoreError> {
+        tenant_keys(&self.conn(), tenant).map_err(backend)
+    }
+
+    fn revoke_tenant_key(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| revoke_tenant_key(tx, tenant, id))
+            .map_err(backend)
+    }
+
+    fn rotate_tenant_key(
+        &self,
+        tenant: &str,
+        id: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| rotate_tenant_key(tx, tenant, id, new_hash))
+            .map_err(backend)
+    }
+
+    fn insert_version(&self, tenant: &str, v: &StoredVersion, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| insert_version(tx, tenant, v, now))
+            .map_err(backend)
+    }
+
+    fn versions(&self, tenant: &str) -> Result<Vec<StoredVersion>, StoreError> {
+        versions(&self.conn(), tenant).map_err(backend)
+    }
+
+    fn plugin_states(&self, tenant: &str) -> Result<Vec<PluginState>, StoreError> {
+        plugin_states(&self.conn(), tenant).map_err(backend)
+    }
+
+    fn set_plugin_state(
+        &self,
+        tenant: &str,
+        name: &str,
+        active: Option<u32>,
+        history: &[u32],
+    ) -> Result<(), StoreError> {
+        self.write(|tx| set_plugin_state(tx, tenant, name, active, history))
+            .map_err(backend)
+    }
+
+    fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
+        self.write(|tx| delete_plugin(tx, tenant, name))
+            .map_err(backend)
+    }
+
+    fn config_doc_json(&self, tenant: &str, doc: ConfigDoc) -> Result<Option<String>, StoreError> {
+        config_doc_json(&self.conn(), tenant, doc).map_err(backend)
+    }
+
+    fn set_config_doc_json(
+        &self,
+        tenant: &str,
+        doc: ConfigDoc,
+        json: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| set_config_doc_json(tx, tenant, doc, json))
+            .map_err(backend)
+    }
+
+    fn calendar_use(
+        &self,
+        tenant: &str,
+        calendar: &str,
+    ) -> Result<Option<CalendarUse>, StoreError> {
+        calendar_use(&self.conn(), tenant, calendar).map_err(backend)
+    }
+
+    fn audit(
+        &self,
+        tenant: &str,
+        ticket: Option<&str>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit(&self.conn(), tenant, ticket, after_seq, limit).map_err(backend)
+    }
+
+    fn ticket_timers(&self, tenant: &str, ticket: &str) -> Result<Vec<TimerRow>, StoreError> {
+        ticket_timers(&self.conn(), tenant, ticket).map_err(backend)
     }
 }
 
@@ -1020,7 +1118,13 @@ mod tests {
             let t = &mut tickets[(x >> 33) as usize % 12];
             t.assignee = agents[(x >> 40) as usize % 4].map(str::to_string);
             t.status = statuses[(x >> 50) as usize % 4];
-            store.write(|tx| put_ticket(tx, t)).unwrap();
+            let version = super::ticket(&store.conn(), "t", &t.id)
+                .unwrap()
+                .map(|(_, v)| v);
+            store
+                .write(|tx| put_ticket(tx, t, version))
+                .unwrap()
+                .expect("the version just read");
             if step % 50 == 0 {
                 let conn = store.conn();
                 assert_eq!(

@@ -89,7 +89,15 @@ pub struct EventCommit<'a> {
     pub outcome: &'a serde_json::Value,
     /// The audit entry: event, plugin versions, effects, trace, status.
     pub audit: &'a serde_json::Value,
-    /// The timer this event fires, deleted in the same commit.
+    /// The version of the ticket the event was decided on (`None`: the
+    /// event creates it). An applied event commits only if the stored
+    /// ticket still has this version (else [`StoreError::Conflict`]), so
+    /// concurrent writers, in this process or another, never lose an
+    /// update.
+    pub ticket_version: Option<u64>,
+    /// The timer this event fires, deleted in the same commit; if it is no
+    /// longer there at that due instant (fired, replaced or cancelled
+    /// meanwhile), nothing is committed ([`StoreError::Conflict`]).
     pub fired: Option<&'a TimerRow>,
     /// The changes, when the outcome was applied.
     pub applied: Option<Applied<'a>>,
@@ -102,6 +110,11 @@ pub enum StoreError {
     /// An event with this id was recorded first by a concurrent request.
     #[error("event `{0}` was already recorded")]
     DuplicateEvent(String),
+    /// What the event was decided on changed before it committed: the
+    /// ticket has another version, exists already (for a creation), or the
+    /// fired timer is gone. Nothing was written; decide the event again.
+    #[error("changed concurrently: {0}")]
+    Conflict(String),
     /// The backend failed.
     #[error("store: {0}")]
     Backend(String),
@@ -110,11 +123,21 @@ pub enum StoreError {
 /// Storage for the event lifecycle. Reads see every commit made before
 /// them; [`commit_event`](Store::commit_event) is all or nothing.
 pub trait Store: Send + Sync {
+    /// A ticket, if it exists, with its version: a counter each applied
+    /// event on it increases.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn versioned_ticket(&self, tenant: &str, id: &str)
+    -> Result<Option<(Ticket, u64)>, StoreError>;
+
     /// A ticket, if it exists.
     ///
     /// # Errors
     /// When the backend fails.
-    fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError>;
+    fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
+        Ok(self.versioned_ticket(tenant, id)?.map(|(t, _)| t))
+    }
 
     /// The requester's other tickets (not `except`), newest first (by
     /// creation, then id), at most `limit`: read through an index, never
@@ -188,4 +211,52 @@ pub trait Store: Send + Sync {
     /// [`StoreError::DuplicateEvent`] when the event id is taken (nothing
     /// is written); otherwise when the backend fails (nothing is written).
     fn commit_event(&self, commit: &EventCommit<'_>) -> Result<(), StoreError>;
+}
+
+/// A shared store is a store: the service holds its backend as one, and
+/// lifecycles (in tests, replicas) can share one.
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn versioned_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(Ticket, u64)>, StoreError> {
+        (**self).versioned_ticket(tenant, id)
+    }
+    fn requester_tickets(
+        &self,
+        tenant: &str,
+        requester: &str,
+        except: &str,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        (**self).requester_tickets(tenant, requester, except, limit)
+    }
+    fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError> {
+        (**self).agents(tenant)
+    }
+    fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        (**self).open_load(tenant)
+    }
+    fn sla_clocks(&self, tenant: &str, ticket: &str) -> Result<Vec<SlaClock>, StoreError> {
+        (**self).sla_clocks(tenant, ticket)
+    }
+    fn stored_event(&self, tenant: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        (**self).stored_event(tenant, id)
+    }
+    fn timer_due(&self, timer: &TimerRow) -> Result<Option<i64>, StoreError> {
+        (**self).timer_due(timer)
+    }
+    fn due_timers(&self, until: i64, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
+        (**self).due_timers(until, limit)
+    }
+    fn cancel_timer(&self, timer: &TimerRow) -> Result<(), StoreError> {
+        (**self).cancel_timer(timer)
+    }
+    fn postpone_timer(&self, timer: &TimerRow, due_at: i64) -> Result<bool, StoreError> {
+        (**self).postpone_timer(timer, due_at)
+    }
+    fn commit_event(&self, commit: &EventCommit<'_>) -> Result<(), StoreError> {
+        (**self).commit_event(commit)
+    }
 }

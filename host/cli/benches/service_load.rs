@@ -219,7 +219,7 @@ fn seed_tickets(data: &std::path::Path, n: usize) {
                 } else {
                     Status::Solved
                 };
-                store::put_ticket(tx, &ticket)?;
+                store::put_ticket(tx, &ticket, None)?.expect("a new ticket");
             }
             Ok(())
         })

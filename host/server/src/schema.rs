@@ -3,8 +3,8 @@
 //! document at `/openapi.json` is generated from these and the handlers'
 //! annotations (`api.rs`), so it cannot drift from what is served.
 
+use docket_app::catalog::{AuditEntry, KeyInfo};
 pub use docket_app::service::{NewKey, PipelineStepDoc, TenantDoc, TicketView};
-use docket_app::sqlite::{AuditEntry, KeyInfo};
 use docket_engine::Limits;
 use docket_engine::Outcome;
 use docket_engine::VersionInfo;

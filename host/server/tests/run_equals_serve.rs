@@ -128,10 +128,10 @@ fn the_demo_stream_gives_the_same_outcomes_timers_and_sla_clocks_in_run_and_serv
                 &o.tenant,
                 &o.ticket_id,
             );
-            let conn = service.store().conn();
-            let serve_timers =
-                docket_app::sqlite::ticket_timers(&conn, &o.tenant, &o.ticket_id).unwrap();
-            drop(conn);
+            let serve_timers = service
+                .store()
+                .ticket_timers(&o.tenant, &o.ticket_id)
+                .unwrap();
             let serve_state = ticket_state(service.store(), serve_timers, &o.tenant, &o.ticket_id);
             assert_eq!(
                 run_state, serve_state,
@@ -175,14 +175,14 @@ fn the_demo_stream_gives_the_same_outcomes_timers_and_sla_clocks_in_run_and_serv
     check(replay.fire_due(end).unwrap());
 
     // Nothing either side did that the other did not.
-    let conn = service.store().conn();
     let mut served_events = 0;
     for c in &configs {
-        served_events += docket_app::sqlite::audit(&conn, &c.tenant, None, 0, 1000)
+        served_events += service
+            .store()
+            .audit(&c.tenant, None, 0, 1000)
             .unwrap()
             .len();
     }
-    drop(conn);
     assert_eq!(served_events, compared);
     assert_eq!(
         service.store().due_timers(i64::MAX, 10_000).unwrap(),

@@ -1,0 +1,1063 @@
+//! The PostgreSQL store, for `docket serve` replicas sharing one database.
+//!
+//! The database is the only shared state. Every write that belongs to one
+//! event commits in one transaction, and an event decided on a ticket that
+//! another replica changed meanwhile commits nothing (the ticket's version
+//! is checked under a row lock; the lifecycle decides it again). Timers are
+//! claimed for a lease with `FOR UPDATE SKIP LOCKED`, so each is fired by
+//! one replica, and a replica that dies holding a claim only delays it by
+//! the lease. The schema is migrated at start, under an advisory lock, so
+//! replicas starting together migrate once.
+//!
+//! Statements go out with their parameter types (`query_typed`): one round
+//! trip each, no prepared statement to keep per connection.
+
+use crate::catalog::{
+    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion, key_id,
+};
+use crate::sla::SlaClock;
+use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
+use docket_contract::types::{Status, Ticket};
+use docket_engine::Limits;
+use docket_engine::config::AgentConfig;
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, NoTls, Row};
+use r2d2_postgres::PostgresConnectionManager;
+use serde::{Serialize, de::DeserializeOwned};
+
+/// How long a claimed timer is left to the replica that claimed it before
+/// another may take it (its event commits well within this).
+pub const TIMER_LEASE_MS: i64 = 30_000;
+
+/// The schema, one step per version, recorded in `docket_schema`. Steps
+/// never change once released; a new one is added instead.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    limits TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE api_keys (
+    hash TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    tenant TEXT,              -- NULL: the admin key
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant);
+CREATE TABLE plugin_versions (
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    bytes BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant, name, version)
+);
+CREATE TABLE plugins (
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    active INTEGER,           -- version number, NULL: none
+    history TEXT NOT NULL,    -- JSON list of previously active versions
+    PRIMARY KEY (tenant, name)
+);
+CREATE TABLE config_docs (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,       -- pipeline, calendars, agents
+    doc TEXT NOT NULL,        -- JSON
+    PRIMARY KEY (tenant, kind)
+);
+CREATE TABLE tickets (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    assignee TEXT,
+    resolved BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    body TEXT NOT NULL,       -- JSON ticket
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX tickets_by_requester ON tickets (tenant, requester, created_at, id);
+CREATE TABLE agent_load (
+    tenant TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    open BIGINT NOT NULL,
+    PRIMARY KEY (tenant, agent)
+);
+CREATE TABLE events (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,         -- event id (the idempotency key when given)
+    ticket TEXT NOT NULL,
+    status TEXT NOT NULL,
+    outcome TEXT NOT NULL,    -- JSON outcome, returned again on a retry
+    fingerprint TEXT,
+    PRIMARY KEY (tenant, id)
+);
+CREATE TABLE audit (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    entry TEXT NOT NULL       -- JSON: event, plugin versions, effects, trace, error
+);
+CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+CREATE INDEX audit_by_ticket ON audit (tenant, ticket, seq);
+CREATE TABLE timers (
+    tenant TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    lease_until BIGINT,       -- claimed by a replica until then
+    PRIMARY KEY (tenant, ticket, plugin, key)
+);
+CREATE INDEX timers_by_due ON timers (due_at);
+CREATE TABLE sla_clocks (
+    tenant TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    calendar TEXT,
+    clock TEXT NOT NULL,      -- JSON clock state
+    PRIMARY KEY (tenant, ticket, metric)
+);
+CREATE INDEX sla_clocks_by_calendar ON sla_clocks (tenant, calendar);
+"#;
+
+/// The advisory lock replicas take to migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x646f_636b_6574; // "docket"
+
+/// A parameter with its PostgreSQL type, for `query_typed`.
+type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// Rust values and the PostgreSQL type they are sent as.
+trait PgType: ToSql + Sync {
+    const TYPE: Type;
+}
+
+macro_rules! pg_type {
+    ($($t:ty => $pg:expr),* $(,)?) => {
+        $(impl PgType for $t { const TYPE: Type = $pg; })*
+    };
+}
+
+pg_type! {
+    &str => Type::TEXT,
+    String => Type::TEXT,
+    Option<&str> => Type::TEXT,
+    Option<String> => Type::TEXT,
+    i64 => Type::INT8,
+    Option<i64> => Type::INT8,
+    i32 => Type::INT4,
+    Option<i32> => Type::INT4,
+    bool => Type::BOOL,
+    &[u8] => Type::BYTEA,
+}
+
+/// A typed parameter.
+fn p<T: PgType>(v: &T) -> Param<'_> {
+    (v, T::TYPE)
+}
+
+/// The PostgreSQL store: a pool of connections to one database.
+pub struct PostgresStore {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+}
+
+/// A driver error as a store error, with the server's message (the
+/// driver's own display is only "db error").
+fn backend(e: postgres::Error) -> StoreError {
+    StoreError::Backend(describe(&e))
+}
+
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL: {db}"),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("PostgreSQL: {e}: {cause}"),
+            None => format!("PostgreSQL: {e}"),
+        },
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("a stored document: {e}")))
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host/db`, or
+    /// the key-value form) with a pool of up to `connections`, and brings
+    /// its schema up to date.
+    ///
+    /// # Errors
+    /// The URL does not parse, the database cannot be reached, or its
+    /// schema is newer than this build.
+    pub fn connect(url: &str, connections: u32) -> anyhow::Result<PostgresStore> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("database URL: {e}"))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(connections)
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
+        let store = PostgresStore { pool };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn client(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+    }
+
+    /// Runs `f` in one transaction; commits if it returns Ok.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(backend)?;
+        let r = f(&mut tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(r)
+    }
+
+    /// Applies the migrations the database has not had, each in its own
+    /// transaction with the version bump, under an advisory lock.
+    fn migrate(&self) -> anyhow::Result<()> {
+        let pg = |e: postgres::Error| anyhow::anyhow!(describe(&e));
+        let mut client = self.pool.get()?;
+        let mut tx = client.transaction().map_err(pg)?;
+        tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[p(&MIGRATION_LOCK)])
+            .map_err(pg)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS docket_schema (version INTEGER NOT NULL)")
+            .map_err(pg)?;
+        let current: i32 = match tx
+            .query_typed_opt("SELECT version FROM docket_schema", &[])
+            .map_err(pg)?
+        {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute_typed("INSERT INTO docket_schema (version) VALUES (0)", &[])
+                    .map_err(pg)?;
+                0
+            }
+        };
+        let known = MIGRATIONS.len() as i32;
+        if current > known {
+            anyhow::bail!(
+                "the database has schema version {current}, newer than this build knows ({known}); \
+                 run a newer docket"
+            );
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.batch_execute(step).map_err(|e| {
+                anyhow::anyhow!(
+                    "migrating the database to version {}: {}",
+                    i + 1,
+                    describe(&e)
+                )
+            })?;
+            let version = i as i32 + 1;
+            tx.execute_typed("UPDATE docket_schema SET version = $1", &[p(&version)])
+                .map_err(pg)?;
+        }
+        tx.commit().map_err(pg)?;
+        Ok(())
+    }
+
+    /// Whether the database answers, for health checks.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.client()?.batch_execute("SELECT 1").map_err(backend)
+    }
+}
+
+fn timer_row(r: &Row) -> TimerRow {
+    TimerRow {
+        tenant: r.get(0),
+        ticket: r.get(1),
+        plugin: r.get(2),
+        key: r.get(3),
+        due_at: r.get(4),
+    }
+}
+
+fn kind_name(doc: ConfigDoc) -> &'static str {
+    match doc {
+        ConfigDoc::Pipeline => "pipeline",
+        ConfigDoc::Calendars => "calendars",
+        ConfigDoc::Agents => "agents",
+    }
+}
+
+fn is_unique_violation(e: &postgres::Error, constraint: &str) -> bool {
+    e.as_db_error().is_some_and(|d| {
+        *d.code() == postgres::error::SqlState::UNIQUE_VIOLATION
+            && d.constraint() == Some(constraint)
+    })
+}
+
+/// Inserts or replaces a ticket if the stored one is at version `expected`
+/// (`None`: there is none), under a row lock, keeping the per-agent
+/// open-ticket counts in step.
+fn put_ticket(
+    tx: &mut impl GenericClient,
+    t: &Ticket,
+    expected: Option<u64>,
+) -> Result<(), StoreError> {
+    let resolved = matches!(t.status, Status::Solved | Status::Closed);
+    let before = tx
+        .query_typed_opt(
+            "SELECT assignee, resolved, version FROM tickets WHERE tenant = $1 AND id = $2 FOR UPDATE",
+            &[p(&t.tenant.as_str()), p(&t.id.as_str())],
+        )
+        .map_err(backend)?
+        .map(|r| (r.get::<_, Option<String>>(0), r.get::<_, bool>(1), r.get::<_, i64>(2) as u64));
+    let found = before.as_ref().map(|b| b.2);
+    if found != expected {
+        return Err(StoreError::Conflict(format!(
+            "ticket `{}` is at version {found:?}, the event was decided on {expected:?}",
+            t.id
+        )));
+    }
+    let counted_before = before.and_then(|(a, resolved, _)| a.filter(|_| !resolved));
+    let counted_now = t.assignee.clone().filter(|_| !resolved);
+    if counted_before != counted_now {
+        if let Some(agent) = &counted_before {
+            tx.execute_typed(
+                "UPDATE agent_load SET open = open - 1 WHERE tenant = $1 AND agent = $2",
+                &[p(&t.tenant.as_str()), p(&agent.as_str())],
+            )
+            .map_err(backend)?;
+        }
+        if let Some(agent) = &counted_now {
+            tx.execute_typed(
+                "INSERT INTO agent_load (tenant, agent, open) VALUES ($1, $2, 1)
+                 ON CONFLICT (tenant, agent) DO UPDATE SET open = agent_load.open + 1",
+                &[p(&t.tenant.as_str()), p(&agent.as_str())],
+            )
+            .map_err(backend)?;
+        }
+    }
+    let body = to_json(t);
+    let assignee = t.assignee.as_deref();
+    let result = if expected.is_some() {
+        tx.execute_typed(
+            "UPDATE tickets SET assignee = $3, resolved = $4, body = $5, version = version + 1
+             WHERE tenant = $1 AND id = $2",
+            &[
+                p(&t.tenant.as_str()),
+                p(&t.id.as_str()),
+                p(&assignee),
+                p(&resolved),
+                p(&body.as_str()),
+            ],
+        )
+    } else {
+        tx.execute_typed(
+            "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, version, body)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+            &[
+                p(&t.tenant.as_str()),
+                p(&t.id.as_str()),
+                p(&t.requester.id.as_str()),
+                p(&assignee),
+                p(&resolved),
+                p(&t.created_at),
+                p(&body.as_str()),
+            ],
+        )
+    };
+    match result {
+        Ok(_) => Ok(()),
+        // Created concurrently by another replica.
+        Err(e) if is_unique_violation(&e, "tickets_pkey") => Err(StoreError::Conflict(format!(
+            "ticket `{}` was created concurrently",
+            t.id
+        ))),
+        Err(e) => Err(backend(e)),
+    }
+}
+
+fn set_timer(tx: &mut impl GenericClient, t: &TimerRow) -> Result<(), StoreError> {
+    tx.execute_typed(
+        "INSERT INTO timers (tenant, ticket, plugin, key, due_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant, ticket, plugin, key) DO UPDATE SET due_at = $5, lease_until = NULL",
+        &[
+            p(&t.tenant.as_str()),
+            p(&t.ticket.as_str()),
+            p(&t.plugin.as_str()),
+            p(&t.key.as_str()),
+            p(&t.due_at),
+        ],
+    )
+    .map(|_| ())
+    .map_err(backend)
+}
+
+fn cancel_timer(
+    tx: &mut impl GenericClient,
+    tenant: &str,
+    ticket: &str,
+    plugin: &str,
+    key: &str,
+) -> Result<u64, StoreError> {
+    tx.execute_typed(
+        "DELETE FROM timers WHERE tenant = $1 AND ticket = $2 AND plugin = $3 AND key = $4",
+        &[p(&tenant), p(&ticket), p(&plugin), p(&key)],
+    )
+    .map_err(backend)
+}
+
+/// Writes everything one event produced in the caller's transaction.
+fn write_event(tx: &mut impl GenericClient, c: &EventCommit<'_>) -> Result<(), StoreError> {
+    if let Some(t) = c.fired {
+        let deleted = tx
+            .execute_typed(
+                "DELETE FROM timers WHERE tenant = $1 AND ticket = $2 AND plugin = $3 AND key = $4 AND due_at = $5",
+                &[
+                    p(&t.tenant.as_str()),
+                    p(&t.ticket.as_str()),
+                    p(&t.plugin.as_str()),
+                    p(&t.key.as_str()),
+                    p(&t.due_at),
+                ],
+            )
+            .map_err(backend)?;
+        if deleted == 0 {
+            return Err(StoreError::Conflict(format!("timer `{}` is gone", t.key)));
+        }
+    }
+    let outcome = c.outcome.to_string();
+    tx.execute_typed(
+        "INSERT INTO events (tenant, id, ticket, status, outcome, fingerprint) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            p(&c.tenant),
+            p(&c.event_id),
+            p(&c.ticket),
+            p(&c.status),
+            p(&outcome.as_str()),
+            p(&c.fingerprint),
+        ],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e, "events_pkey") {
+            StoreError::DuplicateEvent(c.event_id.to_string())
+        } else {
+            backend(e)
+        }
+    })?;
+    let entry = c.audit.to_string();
+    tx.execute_typed(
+        "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            p(&c.tenant),
+            p(&c.ticket),
+            p(&c.event_id),
+            p(&c.kind),
+            p(&c.at),
+            p(&c.status),
+            p(&entry.as_str()),
+        ],
+    )
+    .map_err(backend)?;
+    let Some(applied) = c.applied else {
+        return Ok(());
+    };
+    put_ticket(tx, applied.ticket, c.ticket_version)?;
+    for change in applied.timers {
+        match change {
+            TimerChange::Set(t) => set_timer(tx, t)?,
+            TimerChange::Cancel { owner, key } => {
+                cancel_timer(tx, c.tenant, c.ticket, owner, key)?;
+            }
+        }
+    }
+    tx.execute_typed(
+        "DELETE FROM sla_clocks WHERE tenant = $1 AND ticket = $2",
+        &[p(&c.tenant), p(&c.ticket)],
+    )
+    .map_err(backend)?;
+    for clock in applied.clocks {
+        let json = to_json(clock);
+        tx.execute_typed(
+            "INSERT INTO sla_clocks (tenant, ticket, metric, calendar, clock) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                p(&c.tenant),
+                p(&c.ticket),
+                p(&clock.metric.as_str()),
+                p(&clock.calendar.as_str()),
+                p(&json.as_str()),
+            ],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn versioned_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(Ticket, u64)>, StoreError> {
+        let row = self
+            .client()?
+            .query_typed_opt(
+                "SELECT body, version FROM tickets WHERE tenant = $1 AND id = $2",
+                &[p(&tenant), p(&id)],
+            )
+            .map_err(backend)?;
+        row.map(|r| Ok((from_json(r.get(0))?, r.get::<_, i64>(1) as u64)))
+            .transpose()
+    }
+
+    fn requester_tickets(
+        &self,
+        tenant: &str,
+        requester: &str,
+        except: &str,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let limit = limit as i64;
+        self.client()?
+            .query_typed(
+                "SELECT body FROM tickets WHERE tenant = $1 AND requester = $2 AND id <> $3
+                 ORDER BY created_at DESC, id LIMIT $4",
+                &[p(&tenant), p(&requester), p(&except), p(&limit)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| from_json(r.get(0)))
+            .collect()
+    }
+
+    fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError> {
+        crate::catalog::config_doc(self, tenant, ConfigDoc::Agents)
+    }
+
+    fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed(
+                "SELECT agent, open FROM agent_load WHERE tenant = $1 AND open > 0",
+                &[p(&tenant)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    r.get::<_, i64>(1).clamp(0, u32::MAX.into()) as u32,
+                )
+            })
+            .collect())
+    }
+
+    fn sla_clocks(&self, tenant: &str, ticket: &str) -> Result<Vec<SlaClock>, StoreError> {
+        self.client()?
+            .query_typed(
+                "SELECT clock FROM sla_clocks WHERE tenant = $1 AND ticket = $2 ORDER BY metric",
+                &[p(&tenant), p(&ticket)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| from_json(r.get(0)))
+            .collect()
+    }
+
+    fn stored_event(&self, tenant: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let row = self
+            .client()?
+            .query_typed_opt(
+                "SELECT status, outcome, fingerprint FROM events WHERE tenant = $1 AND id = $2",
+                &[p(&tenant), p(&id)],
+            )
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(StoredEvent {
+                status: r.get(0),
+                outcome: from_json(r.get(1))?,
+                fingerprint: r.get(2),
+            })
+        })
+        .transpose()
+    }
+
+    fn timer_due(&self, t: &TimerRow) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed_opt(
+                "SELECT due_at FROM timers WHERE tenant = $1 AND ticket = $2 AND plugin = $3 AND key = $4",
+                &[
+                    p(&t.tenant.as_str()),
+                    p(&t.ticket.as_str()),
+                    p(&t.plugin.as_str()),
+                    p(&t.key.as_str()),
+                ],
+            )
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+    }
+
+    /// Claims the due timers no other replica holds, for
+    /// [`TIMER_LEASE_MS`] from `until` (the caller's now).
+    fn due_timers(&self, until: i64, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
+        let limit = limit as i64;
+        let lease = until + TIMER_LEASE_MS;
+        let mut rows: Vec<TimerRow> = self
+            .client()?
+            .query_typed(
+                "UPDATE timers SET lease_until = $3
+                 WHERE (tenant, ticket, plugin, key) IN (
+                     SELECT tenant, ticket, plugin, key FROM timers
+                     WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                     ORDER BY due_at LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING tenant, ticket, plugin, key, due_at",
+                &[p(&until), p(&limit), p(&lease)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(timer_row)
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.due_at, &a.tenant, &a.ticket, &a.plugin, &a.key)
+                .cmp(&(b.due_at, &b.tenant, &b.ticket, &b.plugin, &b.key))
+        });
+        Ok(rows)
+    }
+
+    fn cancel_timer(&self, t: &TimerRow) -> Result<(), StoreError> {
+        cancel_timer(
+            &mut *self.client()?,
+            &t.tenant,
+            &t.ticket,
+            &t.plugin,
+            &t.key,
+        )
+        .map(|_| ())
+    }
+
+    fn postpone_timer(&self, t: &TimerRow, due_at: i64) -> Result<bool, StoreError> {
+        self.client()?
+            .execute_typed(
+                "UPDATE timers SET due_at = $6, lease_until = NULL
+                 WHERE tenant = $1 AND ticket = $2 AND plugin = $3 AND key = $4 AND due_at = $5",
+                &[
+                    p(&t.tenant.as_str()),
+                    p(&t.ticket.as_str()),
+                    p(&t.plugin.as_str()),
+                    p(&t.key.as_str()),
+                    p(&t.due_at),
+                    p(&due_at),
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
+        self.write(|tx| write_event(tx, c))
+    }
+}
+
+impl Catalog for PostgresStore {
+    fn tenants(&self) -> Result<Vec<(String, Limits)>, StoreError> {
+        self.client()?
+            .query_typed("SELECT id, limits FROM tenants ORDER BY id", &[])
+            .map_err(backend)?
+            .iter()
+            .map(|r| Ok((r.get(0), from_json(r.get(1))?)))
+            .collect()
+    }
+
+    fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed_opt("SELECT 1 FROM tenants WHERE id = $1", &[p(&id)])
+            .map_err(backend)?
+            .is_some())
+    }
+
+    fn insert_tenant(
+        &self,
+        id: &str,
+        limits: &Limits,
+        key_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let limits = to_json(limits);
+        let key = key_id(key_hash);
+        self.write(|tx| {
+            tx.execute_typed(
+                "INSERT INTO tenants (id, limits, created_at) VALUES ($1, $2, $3)",
+                &[p(&id), p(&limits.as_str()), p(&now)],
+            )
+            .map_err(backend)?;
+            tx.execute_typed(
+                "INSERT INTO api_keys (hash, id, tenant, created_at) VALUES ($1, $2, $3, $4)",
+                &[p(&key_hash), p(&key.as_str()), p(&Some(id)), p(&now)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            for table in [
+                "api_keys",
+                "plugin_versions",
+                "plugins",
+                "config_docs",
+                "tickets",
+                "agent_load",
+                "events",
+                "audit",
+                "timers",
+                "sla_clocks",
+            ] {
+                tx.execute_typed(&format!("DELETE FROM {table} WHERE tenant = $1"), &[p(&id)])
+                    .map_err(backend)?;
+            }
+            tx.execute_typed("DELETE FROM tenants WHERE id = $1", &[p(&id)])
+                .map(|n| n > 0)
+                .map_err(backend)
+        })
+    }
+
+    fn key_owner(&self, hash: &str) -> Result<Option<Option<String>>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed_opt("SELECT tenant FROM api_keys WHERE hash = $1", &[p(&hash)])
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_admin_key(&self, hash: &str, now: i64) -> Result<(), StoreError> {
+        let key = key_id(hash);
+        self.write(|tx| {
+            tx.execute_typed("DELETE FROM api_keys WHERE tenant IS NULL", &[])
+                .map_err(backend)?;
+            tx.execute_typed(
+                "INSERT INTO api_keys (hash, id, tenant, created_at) VALUES ($1, $2, NULL, $3)",
+                &[p(&hash), p(&key.as_str()), p(&now)],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+    }
+
+    fn has_admin_key(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed_opt("SELECT 1 FROM api_keys WHERE tenant IS NULL", &[])
+            .map_err(backend)?
+            .is_some())
+    }
+
+    fn add_tenant_key(&self, tenant: &str, hash: &str, now: i64) -> Result<(), StoreError> {
+        let key = key_id(hash);
+        self.client()?
+            .execute_typed(
+                "INSERT INTO api_keys (hash, id, tenant, created_at) VALUES ($1, $2, $3, $4)",
+                &[p(&hash), p(&key.as_str()), p(&Some(tenant)), p(&now)],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn tenant_keys(&self, tenant: &str) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed(
+                "SELECT id, created_at FROM api_keys WHERE tenant = $1 ORDER BY created_at, id",
+                &[p(&tenant)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| KeyInfo {
+                id: r.get(0),
+                created_at: r.get(1),
+            })
+            .collect())
+    }
+
+    fn revoke_tenant_key(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.client()?
+            .execute_typed(
+                "DELETE FROM api_keys WHERE tenant = $1 AND id = $2",
+                &[p(&tenant), p(&id)],
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn rotate_tenant_key(
+        &self,
+        tenant: &str,
+        id: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.client()?
+            .execute_typed(
+                "UPDATE api_keys SET hash = $3 WHERE tenant = $1 AND id = $2",
+                &[p(&tenant), p(&id), p(&new_hash)],
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn insert_version(&self, tenant: &str, v: &StoredVersion, now: i64) -> Result<(), StoreError> {
+        let version = v.version as i32;
+        self.write(|tx| {
+            tx.execute_typed(
+                "INSERT INTO plugin_versions (tenant, name, version, hash, bytes, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    p(&tenant),
+                    p(&v.name.as_str()),
+                    p(&version),
+                    p(&v.hash.as_str()),
+                    p(&v.bytes.as_slice()),
+                    p(&now),
+                ],
+            )
+            .map_err(backend)?;
+            tx.execute_typed(
+                "INSERT INTO plugins (tenant, name, active, history) VALUES ($1, $2, NULL, '[]')
+                 ON CONFLICT (tenant, name) DO NOTHING",
+                &[p(&tenant), p(&v.name.as_str())],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+    }
+
+    fn versions(&self, tenant: &str) -> Result<Vec<StoredVersion>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed(
+                "SELECT name, version, hash, bytes FROM plugin_versions WHERE tenant = $1
+                 ORDER BY name, version",
+                &[p(&tenant)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| StoredVersion {
+                name: r.get(0),
+                version: r.get::<_, i32>(1) as u32,
+                hash: r.get(2),
+                bytes: r.get(3),
+            })
+            .collect())
+    }
+
+    fn plugin_states(&self, tenant: &str) -> Result<Vec<PluginState>, StoreError> {
+        self.client()?
+            .query_typed(
+                "SELECT name, active, history FROM plugins WHERE tenant = $1 ORDER BY name",
+                &[p(&tenant)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.get(0),
+                    r.get::<_, Option<i32>>(1).map(|v| v as u32),
+                    from_json(r.get(2))?,
+                ))
+            })
+            .collect()
+    }
+
+    fn set_plugin_state(
+        &self,
+        tenant: &str,
+        name: &str,
+        active: Option<u32>,
+        history: &[u32],
+    ) -> Result<(), StoreError> {
+        let active = active.map(|v| v as i32);
+        let history = to_json(&history);
+        self.client()?
+            .execute_typed(
+                "UPDATE plugins SET active = $3, history = $4 WHERE tenant = $1 AND name = $2",
+                &[p(&tenant), p(&name), p(&active), p(&history.as_str())],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            for table in ["plugin_versions", "plugins"] {
+                tx.execute_typed(
+                    &format!("DELETE FROM {table} WHERE tenant = $1 AND name = $2"),
+                    &[p(&tenant), p(&name)],
+                )
+                .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn config_doc_json(&self, tenant: &str, doc: ConfigDoc) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed_opt(
+                "SELECT doc FROM config_docs WHERE tenant = $1 AND kind = $2",
+                &[p(&tenant), p(&kind_name(doc))],
+            )
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_config_doc_json(
+        &self,
+        tenant: &str,
+        doc: ConfigDoc,
+        json: &str,
+    ) -> Result<(), StoreError> {
+        self.client()?
+            .execute_typed(
+                "INSERT INTO config_docs (tenant, kind, doc) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant, kind) DO UPDATE SET doc = $3",
+                &[p(&tenant), p(&kind_name(doc)), p(&json)],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn calendar_use(
+        &self,
+        tenant: &str,
+        calendar: &str,
+    ) -> Result<Option<CalendarUse>, StoreError> {
+        let row = self
+            .client()?
+            .query_typed_one(
+                "SELECT COUNT(*), COUNT(DISTINCT ticket), MIN(ticket) FROM sla_clocks
+                 WHERE tenant = $1 AND calendar = $2",
+                &[p(&tenant), p(&calendar)],
+            )
+            .map_err(backend)?;
+        Ok(row
+            .get::<_, Option<String>>(2)
+            .map(|example_ticket| CalendarUse {
+                clocks: row.get::<_, i64>(0) as u64,
+                tickets: row.get::<_, i64>(1) as u64,
+                example_ticket,
+            }))
+    }
+
+    fn audit(
+        &self,
+        tenant: &str,
+        ticket: Option<&str>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        const COLUMNS: &str = "SELECT seq, ticket, event_id, kind, at, status, entry FROM audit";
+        let limit = limit as i64;
+        let mut client = self.client()?;
+        // Two statements, so each uses its index.
+        let rows = match ticket {
+            None => client.query_typed(
+                &format!("{COLUMNS} WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+                &[p(&tenant), p(&after_seq), p(&limit)],
+            ),
+            Some(t) => client.query_typed(
+                &format!(
+                    "{COLUMNS} WHERE tenant = $1 AND ticket = $4 AND seq > $2 ORDER BY seq LIMIT $3"
+                ),
+                &[p(&tenant), p(&after_seq), p(&limit), p(&t)],
+            ),
+        }
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.get(0),
+                    ticket: r.get(1),
+                    event_id: r.get(2),
+                    kind: r.get(3),
+                    at: docket_contract::wire::instant::text(r.get::<_, i64>(4)),
+                    status: r.get(5),
+                    entry: from_json(r.get(6))?,
+                })
+            })
+            .collect()
+    }
+
+    fn ticket_timers(&self, tenant: &str, ticket: &str) -> Result<Vec<TimerRow>, StoreError> {
+        Ok(self
+            .client()?
+            .query_typed(
+                "SELECT tenant, ticket, plugin, key, due_at FROM timers
+                 WHERE tenant = $1 AND ticket = $2 ORDER BY due_at",
+                &[p(&tenant), p(&ticket)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(timer_row)
+            .collect())
+    }
+}
+
+/// A fresh, empty database on the test server named by
+/// `DOCKET_TEST_DATABASE_URL`, for tests that run against PostgreSQL;
+/// `None` (the test skips its PostgreSQL part, saying so) when the variable
+/// is unset, unless `DOCKET_REQUIRE_POSTGRES` is set (as CI does): then
+/// that is a failure.
+#[doc(hidden)]
+pub fn test_database(name: &str) -> Option<String> {
+    let Ok(url) = std::env::var("DOCKET_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("DOCKET_REQUIRE_POSTGRES").is_none(),
+            "DOCKET_REQUIRE_POSTGRES is set but DOCKET_TEST_DATABASE_URL is not"
+        );
+        eprintln!("{name}: DOCKET_TEST_DATABASE_URL is unset; skipping PostgreSQL");
+        return None;
+    };
+    let db = format!("docket_{}_{}", name.replace('-', "_"), std::process::id());
+    let mut admin = postgres::Client::connect(&url, NoTls)
+        .unwrap_or_else(|e| panic!("the test database server at {url}: {}", describe(&e)));
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db}"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        admin
+            .batch_execute(&sql)
+            .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+    }
+    let mut config: postgres::Config = url.parse().expect("the test database URL");
+    config.dbname(&db);
+    Some(format!(
+        "host={} port={} user={} dbname={db}",
+        match &config.get_hosts()[0] {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        },
+        config.get_ports().first().copied().unwrap_or(5432),
+        config.get_user().unwrap_or("postgres"),
+    ))
+}
