@@ -90,8 +90,28 @@ pub struct CalendarUse {
     pub example_ticket: String,
 }
 
+/// A tenant's limits and the version of its configuration: a counter that
+/// every change of its plugins, activations or documents increases in the
+/// same transaction, so processes sharing the store know when to reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantVersion {
+    /// The configuration version.
+    pub version: u64,
+    /// Its limits.
+    pub limits: Limits,
+}
+
 /// Tenants, keys, plugins and tenant documents, durably.
 pub trait Catalog: Send + Sync {
+    /// The backend's name, e.g. `sqlite`, `postgresql`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the backend answers (for health checks).
+    ///
+    /// # Errors
+    /// When it does not.
+    fn ping(&self) -> Result<(), StoreError>;
+
     /// Every tenant with its limits, by id.
     ///
     /// # Errors
@@ -104,10 +124,18 @@ pub trait Catalog: Send + Sync {
     /// When the backend fails.
     fn tenant_exists(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// A tenant's configuration version and limits, if it exists (one
+    /// indexed read).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn tenant_version(&self, id: &str) -> Result<Option<TenantVersion>, StoreError>;
+
     /// Adds a tenant with its first key (by the key's hash).
     ///
     /// # Errors
-    /// When the backend fails or the tenant exists.
+    /// When the backend fails; [`StoreError::Conflict`] when the tenant
+    /// exists.
     fn insert_tenant(
         &self,
         id: &str,

@@ -61,6 +61,6 @@ pub use memory::MemoryStore;
 #[doc(hidden)]
 pub use pg::test_database;
 pub use pg::{PostgresStore, TIMER_LEASE_MS};
-pub use service::Service;
+pub use service::{Database, Service};
 pub use sqlite::SqliteStore;
 pub use store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};

@@ -696,7 +696,8 @@ mod tests {
         a_stale_commit_writes_nothing(&MemoryStore::new());
         a_stale_commit_writes_nothing(&crate::SqliteStore::open(&dir).unwrap());
         let _ = std::fs::remove_dir_all(&dir);
-        if let Some(url) = crate::pg::test_database("stale_commit") {
+        if let Some(url) = crate::pg::test_database(&format!("stale_{}", std::process::id()), true)
+        {
             a_stale_commit_writes_nothing(&crate::PostgresStore::connect(&url, 2).unwrap());
         }
     }

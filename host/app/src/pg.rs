@@ -13,7 +13,8 @@
 //! trip each, no prepared statement to keep per connection.
 
 use crate::catalog::{
-    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion, key_id,
+    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion,
+    TenantVersion, key_id,
 };
 use crate::sla::SlaClock;
 use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
@@ -37,7 +38,8 @@ const SCHEMA_V1: &str = r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     limits TEXT NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    config_version BIGINT NOT NULL DEFAULT 1
 );
 CREATE TABLE api_keys (
     hash TEXT PRIMARY KEY,
@@ -278,14 +280,6 @@ impl PostgresStore {
         tx.commit().map_err(pg)?;
         Ok(())
     }
-
-    /// Whether the database answers, for health checks.
-    ///
-    /// # Errors
-    /// When it does not.
-    pub fn ping(&self) -> Result<(), StoreError> {
-        self.client()?.batch_execute("SELECT 1").map_err(backend)
-    }
 }
 
 fn timer_row(r: &Row) -> TimerRow {
@@ -393,6 +387,16 @@ fn put_ticket(
         ))),
         Err(e) => Err(backend(e)),
     }
+}
+
+/// Counts a change of a tenant's configuration (see `TenantVersion`).
+fn bump_config(tx: &mut impl GenericClient, tenant: &str) -> Result<(), StoreError> {
+    tx.execute_typed(
+        "UPDATE tenants SET config_version = config_version + 1 WHERE id = $1",
+        &[p(&tenant)],
+    )
+    .map(|_| ())
+    .map_err(backend)
 }
 
 fn set_timer(tx: &mut impl GenericClient, t: &TimerRow) -> Result<(), StoreError> {
@@ -679,6 +683,13 @@ impl Store for PostgresStore {
 }
 
 impl Catalog for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.client()?.batch_execute("SELECT 1").map_err(backend)
+    }
     fn tenants(&self) -> Result<Vec<(String, Limits)>, StoreError> {
         self.client()?
             .query_typed("SELECT id, limits FROM tenants ORDER BY id", &[])
@@ -696,6 +707,23 @@ impl Catalog for PostgresStore {
             .is_some())
     }
 
+    fn tenant_version(&self, id: &str) -> Result<Option<TenantVersion>, StoreError> {
+        let row = self
+            .client()?
+            .query_typed_opt(
+                "SELECT config_version, limits FROM tenants WHERE id = $1",
+                &[p(&id)],
+            )
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(TenantVersion {
+                version: r.get::<_, i64>(0) as u64,
+                limits: from_json(r.get(1))?,
+            })
+        })
+        .transpose()
+    }
+
     fn insert_tenant(
         &self,
         id: &str,
@@ -710,7 +738,13 @@ impl Catalog for PostgresStore {
                 "INSERT INTO tenants (id, limits, created_at) VALUES ($1, $2, $3)",
                 &[p(&id), p(&limits.as_str()), p(&now)],
             )
-            .map_err(backend)?;
+            .map_err(|e| {
+                if is_unique_violation(&e, "tenants_pkey") {
+                    StoreError::Conflict(format!("tenant `{id}` exists"))
+                } else {
+                    backend(e)
+                }
+            })?;
             tx.execute_typed(
                 "INSERT INTO api_keys (hash, id, tenant, created_at) VALUES ($1, $2, $3, $4)",
                 &[p(&key_hash), p(&key.as_str()), p(&Some(id)), p(&now)],
@@ -846,8 +880,8 @@ impl Catalog for PostgresStore {
                  ON CONFLICT (tenant, name) DO NOTHING",
                 &[p(&tenant), p(&v.name.as_str())],
             )
-            .map(|_| ())
-            .map_err(backend)
+            .map_err(backend)?;
+            bump_config(tx, tenant)
         })
     }
 
@@ -897,13 +931,14 @@ impl Catalog for PostgresStore {
     ) -> Result<(), StoreError> {
         let active = active.map(|v| v as i32);
         let history = to_json(&history);
-        self.client()?
-            .execute_typed(
+        self.write(|tx| {
+            tx.execute_typed(
                 "UPDATE plugins SET active = $3, history = $4 WHERE tenant = $1 AND name = $2",
                 &[p(&tenant), p(&name), p(&active), p(&history.as_str())],
             )
-            .map(|_| ())
-            .map_err(backend)
+            .map_err(backend)?;
+            bump_config(tx, tenant)
+        })
     }
 
     fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
@@ -915,7 +950,7 @@ impl Catalog for PostgresStore {
                 )
                 .map_err(backend)?;
             }
-            Ok(())
+            bump_config(tx, tenant)
         })
     }
 
@@ -936,14 +971,15 @@ impl Catalog for PostgresStore {
         doc: ConfigDoc,
         json: &str,
     ) -> Result<(), StoreError> {
-        self.client()?
-            .execute_typed(
+        self.write(|tx| {
+            tx.execute_typed(
                 "INSERT INTO config_docs (tenant, kind, doc) VALUES ($1, $2, $3)
                  ON CONFLICT (tenant, kind) DO UPDATE SET doc = $3",
                 &[p(&tenant), p(&kind_name(doc)), p(&json)],
             )
-            .map(|_| ())
-            .map_err(backend)
+            .map_err(backend)?;
+            bump_config(tx, tenant)
+        })
     }
 
     fn calendar_use(
@@ -1022,13 +1058,13 @@ impl Catalog for PostgresStore {
     }
 }
 
-/// A fresh, empty database on the test server named by
-/// `DOCKET_TEST_DATABASE_URL`, for tests that run against PostgreSQL;
-/// `None` (the test skips its PostgreSQL part, saying so) when the variable
-/// is unset, unless `DOCKET_REQUIRE_POSTGRES` is set (as CI does): then
-/// that is a failure.
+/// A database on the test server named by `DOCKET_TEST_DATABASE_URL`, for
+/// tests that run against PostgreSQL: emptied first if `fresh`, else kept
+/// (created if missing), so a restarted server finds its data. `None` (the
+/// test skips its PostgreSQL part, saying so) when the variable is unset,
+/// unless `DOCKET_REQUIRE_POSTGRES` is set (as CI does): then that fails.
 #[doc(hidden)]
-pub fn test_database(name: &str) -> Option<String> {
+pub fn test_database(name: &str, fresh: bool) -> Option<String> {
     let Ok(url) = std::env::var("DOCKET_TEST_DATABASE_URL") else {
         assert!(
             std::env::var_os("DOCKET_REQUIRE_POSTGRES").is_none(),
@@ -1037,27 +1073,41 @@ pub fn test_database(name: &str) -> Option<String> {
         eprintln!("{name}: DOCKET_TEST_DATABASE_URL is unset; skipping PostgreSQL");
         return None;
     };
-    let db = format!("docket_{}_{}", name.replace('-', "_"), std::process::id());
+    let db: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let db = format!("docket_{db}");
     let mut admin = postgres::Client::connect(&url, NoTls)
         .unwrap_or_else(|e| panic!("the test database server at {url}: {}", describe(&e)));
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db}"),
-        format!("CREATE DATABASE {db}"),
-    ] {
+    let exists = admin
+        .query_typed_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[p(&db.as_str())],
+        )
+        .unwrap_or_else(|e| panic!("{}", describe(&e)))
+        .is_some();
+    let mut statements = Vec::new();
+    if exists && fresh {
+        statements.push(format!("DROP DATABASE {db} WITH (FORCE)"));
+    }
+    if !exists || fresh {
+        statements.push(format!("CREATE DATABASE {db}"));
+    }
+    for sql in statements {
         admin
             .batch_execute(&sql)
             .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
     }
-    let mut config: postgres::Config = url.parse().expect("the test database URL");
-    config.dbname(&db);
-    Some(format!(
-        "host={} port={} user={} dbname={db}",
-        match &config.get_hosts()[0] {
-            postgres::config::Host::Tcp(h) => h.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(p) => p.display().to_string(),
-        },
-        config.get_ports().first().copied().unwrap_or(5432),
-        config.get_user().unwrap_or("postgres"),
-    ))
+    let (scheme_and_authority, _) = url
+        .rsplit_once('/')
+        .filter(|(before, _)| before.contains("://") && !before.ends_with('/'))
+        .unwrap_or((url.as_str(), ""));
+    Some(format!("{scheme_and_authority}/{db}"))
 }

@@ -197,6 +197,10 @@ pub struct Service {
     /// Serializes changes to tenants and their plugins (rare), so version
     /// numbers and activation state are written in the order they happen.
     admin_lock: Mutex<()>,
+    /// The configuration version each tenant was loaded at.
+    loaded: Mutex<HashMap<String, u64>>,
+    /// Serializes reloads (rare): one builds while the others wait.
+    reloading: Mutex<()>,
 }
 
 /// Where a service's `now` comes from: the system clock, or (for tests
@@ -251,23 +255,112 @@ pub fn check_id(what: &str, id: &str) -> Result<(), AppError> {
     }
 }
 
+/// Where a service keeps its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// SQLite: `docket.db` in the data directory (the default; one process).
+    Sqlite,
+    /// PostgreSQL, shared by any number of service processes (replicas).
+    Postgres {
+        /// `postgres://user[:password]@host[:port]/database`, or the
+        /// key-value form.
+        url: String,
+        /// The most connections this process opens.
+        connections: u32,
+    },
+}
+
+impl Database {
+    /// The database a `--database` value names: a `postgres://` (or
+    /// `postgresql://`) URL, or `sqlite` for the data directory's file.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(value: &str, connections: u32) -> Result<Database, String> {
+        if value == "sqlite" {
+            Ok(Database::Sqlite)
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Ok(Database::Postgres {
+                url: value.to_string(),
+                connections,
+            })
+        } else {
+            Err(format!(
+                "database `{}`: expected `sqlite` or a postgres:// URL",
+                redacted(value)
+            ))
+        }
+    }
+
+    /// How it is shown in logs: without a password.
+    pub fn display(&self, data_dir: &std::path::Path) -> String {
+        match self {
+            Database::Sqlite => format!("SQLite in {}", data_dir.display()),
+            Database::Postgres { url, .. } => format!("PostgreSQL at {}", redacted(url)),
+        }
+    }
+}
+
+/// A URL with any password replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl Service {
-    /// Opens the store in `data_dir` and loads every tenant into a new engine.
+    /// Opens the SQLite store in `data_dir` and loads every tenant into a
+    /// new engine.
+    ///
+    /// # Errors
+    /// As [`open_database`](Self::open_database).
     pub fn open(data_dir: PathBuf, engine: EngineConfig) -> anyhow::Result<Service> {
-        Service::open_with_clock(data_dir, engine, Box::new(now_ms))
+        Service::open_database(&Database::Sqlite, data_dir, engine, Box::new(now_ms))
     }
 
     /// [`open`](Self::open), with events and timers on `clock`.
+    ///
+    /// # Errors
+    /// As [`open_database`](Self::open_database).
     pub fn open_with_clock(
+        data_dir: PathBuf,
+        engine: EngineConfig,
+        clock: Clock,
+    ) -> anyhow::Result<Service> {
+        Service::open_database(&Database::Sqlite, data_dir, engine, clock)
+    }
+
+    /// Opens `database` (migrating its schema) and loads every tenant into
+    /// a new engine; compiled artifacts are cached in `data_dir` (each
+    /// process keeps its own), unless the engine config names a cache.
+    ///
+    /// # Errors
+    /// The database cannot be opened or migrated, or a stored tenant
+    /// cannot be loaded.
+    pub fn open_database(
+        database: &Database,
         data_dir: PathBuf,
         mut engine: EngineConfig,
         clock: Clock,
     ) -> anyhow::Result<Service> {
-        let store = SqliteStore::open(&data_dir)?;
+        let store: Arc<dyn ServiceStore> = match database {
+            Database::Sqlite => Arc::new(SqliteStore::open(&data_dir)?),
+            Database::Postgres { url, connections } => {
+                Arc::new(crate::PostgresStore::connect(url, *connections)?)
+            }
+        };
         engine
             .cache_dir
             .get_or_insert_with(|| data_dir.join("artifacts"));
-        Service::with_store(Arc::new(store), engine, clock)
+        Service::with_store(store, engine, clock)
     }
 
     /// A service over `store`, every tenant in it loaded into a new engine
@@ -285,6 +378,8 @@ impl Service {
             clock,
             metrics: Metrics::default(),
             admin_lock: Mutex::new(()),
+            loaded: Mutex::new(HashMap::new()),
+            reloading: Mutex::new(()),
         };
         service.load_all()?;
         Ok(service)
@@ -307,22 +402,85 @@ impl Service {
 
     fn load_all(&self) -> anyhow::Result<()> {
         let tenants = self.store().tenants()?;
-        for (id, limits) in tenants {
-            self.load_tenant(&id, limits)
+        for (id, _) in tenants {
+            self.refresh(&id)
                 .map_err(|e| anyhow::anyhow!("loading tenant `{id}`: {e}"))?;
         }
         Ok(())
     }
 
+    /// The tenant as the engine runs it, first brought up to date with the
+    /// store: loaded if another process created it, reloaded if its
+    /// configuration changed since it was loaded (any process's change
+    /// bumps its version), dropped if it was deleted. One indexed read
+    /// per call; so every request sees the configuration committed before
+    /// it.
+    ///
+    /// # Errors
+    /// An unknown tenant; the store failing; a stored configuration the
+    /// engine refuses.
+    pub fn tenant(&self, id: &str) -> Result<docket_engine::Tenant, AppError> {
+        self.refresh(id)?;
+        Ok(self.docket().tenant(id)?)
+    }
+
+    /// Every tenant's id, from the store (so tenants other processes
+    /// created are listed too).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn tenant_ids(&self) -> Result<Vec<String>, AppError> {
+        Ok(self
+            .store()
+            .tenants()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    fn refresh(&self, id: &str) -> Result<(), AppError> {
+        let stored = self.store().tenant_version(id)?;
+        let loaded = lock(&self.loaded).get(id).copied();
+        match (stored, loaded) {
+            (Some(s), Some(l)) if s.version == l => Ok(()),
+            (Some(s), _) => {
+                let _one_reload_at_a_time = lock(&self.reloading);
+                if lock(&self.loaded).get(id) == Some(&s.version) {
+                    return Ok(()); // another thread just did it
+                }
+                self.load_tenant(id, s.limits)?;
+                lock(&self.loaded).insert(id.to_string(), s.version);
+                Ok(())
+            }
+            (None, _) => {
+                if lock(&self.loaded).remove(id).is_some() {
+                    let _ = self.docket().remove_tenant(id);
+                }
+                Err(docket_engine::DocketError::UnknownTenant(id.to_string()).into())
+            }
+        }
+    }
+
+    /// Builds the tenant from the store beside the one running (under a
+    /// name no tenant can have), then swaps it in whole: events running
+    /// meanwhile see the old configuration or the new, never a mix.
     fn load_tenant(&self, id: &str, limits: Limits) -> Result<(), AppError> {
+        let staging = format!("{id}:loading");
+        let built = self.build_tenant(&staging, id, limits);
+        let swapped = built.and_then(|()| Ok(self.docket().copy_tenant(&staging, id)?));
+        let _ = self.docket().remove_tenant(&staging);
+        swapped
+    }
+
+    fn build_tenant(&self, staging: &str, id: &str, limits: Limits) -> Result<(), AppError> {
         let store = self.store();
         let versions = store.versions(id)?;
         let states = store.plugin_states(id)?;
         let calendars: Vec<CalendarConfig> = config_doc(store, id, ConfigDoc::Calendars)?;
         let steps: Vec<PipelineStepDoc> = config_doc(store, id, ConfigDoc::Pipeline)?;
-        self.docket().put_tenant(id, limits)?;
-        self.docket()
-            .set_calendars(id, compile_calendars(&calendars)?)?;
+        let docket = self.docket();
+        docket.put_tenant(staging, limits)?;
+        docket.set_calendars(staging, compile_calendars(&calendars)?)?;
         for v in &versions {
             // Stored bytes are wasm or rule text; the wasm header tells
             // them apart exactly.
@@ -333,17 +491,16 @@ impl Service {
                     error,
                 }
             })?;
-            self.docket().install(id, &v.name, source)?;
+            docket.install(staging, &v.name, source)?;
         }
         for (name, active, history) in states {
-            self.docket()
-                .restore_activation(id, &name, active, &history)?;
+            docket.restore_activation(staging, &name, active, &history)?;
         }
         let steps = steps
             .iter()
             .map(PipelineStepDoc::to_step)
             .collect::<Result<_, _>>()?;
-        self.docket().set_pipeline(id, steps)?;
+        docket.set_pipeline(staging, steps)?;
         Ok(())
     }
 
@@ -394,13 +551,13 @@ impl Service {
         let key = new_key(&format!("dk_{id}"));
         self.store()
             .insert_tenant(id, &limits, &key_hash(&key), now_ms())?;
-        self.docket().put_tenant(id, limits)?;
+        self.refresh(id)?;
         Ok(shown_once(key))
     }
 
     /// Adds an API key for a tenant.
     pub fn add_key(&self, tenant: &str) -> Result<NewKey, AppError> {
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         self.store()
             .add_tenant_key(tenant, &key_hash(&key), now_ms())?;
@@ -409,7 +566,7 @@ impl Service {
 
     /// A tenant's configuration as the API shows it.
     pub fn tenant_doc(&self, tenant: &str) -> Result<TenantDoc, AppError> {
-        let state = self.docket().tenant(tenant)?;
+        let state = self.tenant(tenant)?;
         let store = self.store();
         Ok(TenantDoc {
             id: tenant.to_string(),
@@ -430,7 +587,7 @@ impl Service {
         after: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, AppError> {
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         if !(1..=1000).contains(&limit) {
             return Err(AppError::BadRequest(format!(
                 "limit: {limit} is out of range (1 to 1000)"
@@ -447,14 +604,14 @@ impl Service {
 
     /// A tenant's keys, without their secrets.
     pub fn keys(&self, tenant: &str) -> Result<Vec<KeyInfo>, AppError> {
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         Ok(self.store().tenant_keys(tenant)?)
     }
 
     /// Revokes a tenant key: from the commit on, it is refused (401) on
     /// every endpoint.
     pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<(), AppError> {
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         if self.store().revoke_tenant_key(tenant, key_id)? {
             Ok(())
         } else {
@@ -466,7 +623,7 @@ impl Service {
     /// secret is refused from the commit on. Returns the new secret (shown
     /// once).
     pub fn rotate_key(&self, tenant: &str, key_id: &str) -> Result<NewKey, AppError> {
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         let key = new_key(&format!("dk_{tenant}"));
         let rotated = self
             .store()
@@ -486,8 +643,9 @@ impl Service {
     /// one transaction, then from the engine. Nothing is retained.
     pub fn delete_tenant(&self, tenant: &str) -> Result<(), AppError> {
         let _admin = self.admin();
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         self.store().delete_tenant(tenant)?;
+        lock(&self.loaded).remove(tenant);
         self.docket().remove_tenant(tenant)?;
         Ok(())
     }
@@ -507,6 +665,7 @@ impl Service {
     ) -> Result<(bool, VersionInfo), AppError> {
         let _admin = self.admin();
         check_id("plugin name", name)?;
+        self.tenant(tenant)?;
         let compiled = self.docket().compile_for(tenant, name, source)?;
         let hash = compiled.info().hash.clone();
         // A plugin name not installed yet has no versions.
@@ -541,6 +700,7 @@ impl Service {
         version: &str,
     ) -> Result<VersionInfo, AppError> {
         let _admin = self.admin();
+        self.tenant(tenant)?;
         let v = self.docket().activate(tenant, name, version)?;
         self.persist_activation(tenant, name)?;
         Ok(v)
@@ -549,6 +709,7 @@ impl Service {
     /// Rolls back to the previously active version.
     pub fn rollback(&self, tenant: &str, name: &str) -> Result<VersionInfo, AppError> {
         let _admin = self.admin();
+        self.tenant(tenant)?;
         let v = self.docket().rollback(tenant, name)?;
         self.persist_activation(tenant, name)?;
         Ok(v)
@@ -557,7 +718,7 @@ impl Service {
     /// Deletes a plugin not in the pipeline.
     pub fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), AppError> {
         let _admin = self.admin();
-        let state = self.docket().tenant(tenant)?;
+        let state = self.tenant(tenant)?;
         if !state.has_plugin(name) {
             return Err(AppError::NotFound(format!("plugin `{name}`")));
         }
@@ -579,7 +740,7 @@ impl Service {
             .iter()
             .map(PipelineStepDoc::to_step)
             .collect::<Result<Vec<_>, _>>()?;
-        let previous = self.docket().tenant(tenant)?.pipeline().to_vec();
+        let previous = self.tenant(tenant)?.pipeline().to_vec();
         self.docket().set_pipeline(tenant, parsed)?;
         if let Err(e) = set_config_doc(self.store(), tenant, ConfigDoc::Pipeline, &steps) {
             let _ = self.docket().set_pipeline(tenant, previous);
@@ -600,7 +761,7 @@ impl Service {
     ) -> Result<(), AppError> {
         let _admin = self.admin();
         let compiled = compile_calendars(&calendars)?;
-        let state = self.docket().tenant(tenant)?;
+        let state = self.tenant(tenant)?;
         let mut removed: Vec<&String> = state
             .calendars()
             .keys()
@@ -638,7 +799,7 @@ impl Service {
     /// Replaces the agents.
     pub fn set_agents(&self, tenant: &str, agents: Vec<AgentConfig>) -> Result<(), AppError> {
         let _admin = self.admin();
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         for a in &agents {
             check_id("agent id", &a.id)?;
             if a.open_tickets > MAX_OPEN_TICKETS {
@@ -656,7 +817,7 @@ impl Service {
     }
 
     fn admin(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.admin_lock)
     }
 
     /// Applies an event to a ticket through the event lifecycle, at the
@@ -673,6 +834,7 @@ impl Service {
         idempotency: Option<&Idempotency>,
     ) -> Result<EventResponse, AppError> {
         check_id("ticket id", &ticket_id.to_ascii_lowercase())?;
+        self.tenant(tenant)?;
         let id = idempotency.map_or_else(|| new_key("ev"), |i| i.key.clone());
         let event = TicketEvent {
             tenant,
@@ -702,6 +864,7 @@ impl Service {
     /// timer's deletion commit together; a timer replaced or cancelled in
     /// the meantime is left alone.
     pub fn fire_timer(&self, timer: &TimerRow) -> Result<bool, AppError> {
+        self.tenant(&timer.tenant)?;
         let fired = self.counted(&timer.tenant, self.events.fire_timer(timer, self.now()))?;
         if fired.is_some() {
             self.metrics.count_timer();
@@ -751,7 +914,7 @@ impl Service {
 
     /// A ticket with its timers, SLA clocks and decision history.
     pub fn ticket_view(&self, tenant: &str, id: &str) -> Result<TicketView, AppError> {
-        self.docket().tenant(tenant)?;
+        self.tenant(tenant)?;
         let store = self.store();
         let ticket = store
             .ticket(tenant, id)?
@@ -787,6 +950,10 @@ impl Outcomes for Option<Recorded> {
     fn recorded(&self) -> Option<&Recorded> {
         self.as_ref()
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether any text in the settings (at any depth) is exactly `name`.
@@ -879,5 +1046,23 @@ mod tests {
             metrics.contains("docket_events_total{tenant=\"acme\",status=\"error\"} 2\n"),
             "{metrics}"
         );
+    }
+}
+
+#[cfg(test)]
+mod database_tests {
+    use super::*;
+
+    #[test]
+    fn database_values_parse_and_passwords_stay_out_of_messages() {
+        assert_eq!(Database::parse("sqlite", 4), Ok(Database::Sqlite));
+        let pg = Database::parse("postgres://app:s3cret@db:5432/docket", 4).unwrap();
+        assert_eq!(
+            pg.display(std::path::Path::new(".")),
+            "PostgreSQL at postgres://app:***@db:5432/docket"
+        );
+        let err = Database::parse("mysql://root:hunter2@db/x", 4).unwrap_err();
+        assert!(err.contains("mysql://root:***@db/x"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

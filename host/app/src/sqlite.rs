@@ -4,7 +4,8 @@
 //! so an acknowledged event is never lost or half-applied.
 
 use crate::catalog::{
-    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion, key_id,
+    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion,
+    TenantVersion, key_id,
 };
 use crate::sla::SlaClock;
 use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
@@ -136,9 +137,11 @@ CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
 "#;
 
 /// Ticket versions, so an event decided on a ticket that changed since
-/// commits nothing (optimistic concurrency; see `EventCommit`).
+/// commits nothing (optimistic concurrency; see `EventCommit`), and tenant
+/// configuration versions (see `TenantVersion`).
 const SCHEMA_V3: &str = r#"
 ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tenants ADD COLUMN config_version INTEGER NOT NULL DEFAULT 1;
 "#;
 
 /// The SQLite store.
@@ -448,6 +451,13 @@ pub fn delete_plugin(tx: &Transaction<'_>, tenant: &str, name: &str) -> rusqlite
         params![tenant, name],
     )?;
     Ok(())
+}
+
+/// Counts a change of a tenant's configuration (see `TenantVersion`).
+fn bump_config(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE tenants SET config_version = config_version + 1 WHERE id = ?1")?
+        .execute([tenant])
+        .map(|_| ())
 }
 
 /// The table and column holding a tenant document.
@@ -931,12 +941,39 @@ fn write_event(tx: &Transaction<'_>, c: &EventCommit<'_>) -> Result<(), StoreErr
 }
 
 impl Catalog for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn()
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(backend)
+    }
     fn tenants(&self) -> Result<Vec<(String, Limits)>, StoreError> {
         tenants(&self.conn()).map_err(backend)
     }
 
     fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
         tenant_exists(&self.conn(), id).map_err(backend)
+    }
+
+    fn tenant_version(&self, id: &str) -> Result<Option<TenantVersion>, StoreError> {
+        let row: Option<(u64, String)> = self
+            .conn()
+            .prepare_cached("SELECT config_version, limits FROM tenants WHERE id = ?1")
+            .and_then(|mut st| {
+                st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(|(version, limits)| {
+            Ok(TenantVersion {
+                version,
+                limits: from_json(&limits).map_err(backend)?,
+            })
+        })
+        .transpose()
     }
 
     fn insert_tenant(
@@ -947,7 +984,12 @@ impl Catalog for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         self.write(|tx| insert_tenant(tx, id, limits, key_hash, now))
-            .map_err(backend)
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    StoreError::Conflict(format!("tenant `{id}` exists"))
+                }
+                _ => backend(e),
+            })
     }
 
     fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
@@ -992,8 +1034,11 @@ impl Catalog for SqliteStore {
     }
 
     fn insert_version(&self, tenant: &str, v: &StoredVersion, now: i64) -> Result<(), StoreError> {
-        self.write(|tx| insert_version(tx, tenant, v, now))
-            .map_err(backend)
+        self.write(|tx| {
+            insert_version(tx, tenant, v, now)?;
+            bump_config(tx, tenant)
+        })
+        .map_err(backend)
     }
 
     fn versions(&self, tenant: &str) -> Result<Vec<StoredVersion>, StoreError> {
@@ -1011,13 +1056,19 @@ impl Catalog for SqliteStore {
         active: Option<u32>,
         history: &[u32],
     ) -> Result<(), StoreError> {
-        self.write(|tx| set_plugin_state(tx, tenant, name, active, history))
-            .map_err(backend)
+        self.write(|tx| {
+            set_plugin_state(tx, tenant, name, active, history)?;
+            bump_config(tx, tenant)
+        })
+        .map_err(backend)
     }
 
     fn delete_plugin(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
-        self.write(|tx| delete_plugin(tx, tenant, name))
-            .map_err(backend)
+        self.write(|tx| {
+            delete_plugin(tx, tenant, name)?;
+            bump_config(tx, tenant)
+        })
+        .map_err(backend)
     }
 
     fn config_doc_json(&self, tenant: &str, doc: ConfigDoc) -> Result<Option<String>, StoreError> {
@@ -1030,8 +1081,11 @@ impl Catalog for SqliteStore {
         doc: ConfigDoc,
         json: &str,
     ) -> Result<(), StoreError> {
-        self.write(|tx| set_config_doc_json(tx, tenant, doc, json))
-            .map_err(backend)
+        self.write(|tx| {
+            set_config_doc_json(tx, tenant, doc, json)?;
+            bump_config(tx, tenant)
+        })
+        .map_err(backend)
     }
 
     fn calendar_use(

@@ -63,7 +63,8 @@ enum Command {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
-    /// Run Docket as an HTTP service with a durable store (SQLite in the data directory).
+    /// Run Docket as an HTTP service with a durable store (SQLite in the data
+    /// directory, or PostgreSQL shared by several replicas).
     Serve {
         /// Service config (TOML); every field has a default.
         #[arg(long)]
@@ -71,9 +72,14 @@ enum Command {
         /// Listen address (overrides the config), e.g. 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// Data directory (overrides the config).
+        /// Data directory (overrides the config): the SQLite database and
+        /// the compiled-artifact cache.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// `sqlite` or a `postgres://` URL (overrides the config); replicas
+        /// given the same PostgreSQL URL share tenants, tickets and timers.
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Show the four example plugins handling a realistic multi-tenant stream.
     Demo {
@@ -111,7 +117,8 @@ fn main() -> ExitCode {
             config,
             listen,
             data_dir,
-        } => cli::serve(config, listen, data_dir),
+            database,
+        } => cli::serve(config, listen, data_dir, database),
     };
     match result {
         Ok(code) => code,

@@ -301,13 +301,37 @@ struct TicketPath {
     id: String,
 }
 
-/// Whether the service is up.
+/// Whether the service is up and its database answers.
 #[utoipa::path(get, path = "/healthz", tag = "service",
-    responses((status = 200, description = "Up", body = Health)))]
-async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-    })
+    responses(
+        (status = 200, description = "Up", body = Health),
+        (status = 503, description = "The database does not answer", body = Health)))]
+async fn healthz(State(s): Shared) -> Response {
+    let database = s.store().backend().to_string();
+    let answered = tokio::task::spawn_blocking(move || s.store().ping()).await;
+    match answered {
+        Ok(Ok(())) => Json(Health {
+            status: "ok".into(),
+            database,
+        })
+        .into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: the database does not answer");
+            unavailable(database)
+        }
+        Err(_) => unavailable(database),
+    }
+}
+
+fn unavailable(database: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(Health {
+            status: "unavailable".into(),
+            database,
+        }),
+    )
+        .into_response()
 }
 
 /// Counters in the Prometheus text format.
@@ -343,7 +367,7 @@ async fn create_tenant(State(s): Shared, headers: HeaderMap, b: Body) -> ApiResu
 async fn list_tenants(State(s): Shared, headers: HeaderMap) -> ApiResult {
     let tenants = blocking(move || {
         require_admin(&s, &headers)?;
-        Ok(s.docket().tenant_ids())
+        Ok(s.tenant_ids()?)
     })
     .await?;
     ok(StatusCode::OK, TenantList { tenants })
@@ -507,7 +531,7 @@ async fn list_plugins(
 ) -> ApiResult {
     let plugins = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        let state = s.docket().tenant(&p.tenant)?;
+        let state = s.tenant(&p.tenant)?;
         let mut out = std::collections::BTreeMap::new();
         for name in state.plugins() {
             out.insert(name.to_string(), s.docket().versions(&p.tenant, name)?);

@@ -59,7 +59,7 @@ pub fn require_tenant(
 ) -> Result<(), ApiError> {
     match principal(service, headers)? {
         Principal::Admin => {
-            service.docket().tenant(tenant)?;
+            service.tenant(tenant)?;
             Ok(())
         }
         Principal::Tenant(t) if t == tenant => Ok(()),

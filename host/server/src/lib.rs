@@ -1,5 +1,6 @@
-//! `docket serve`: the engine as an HTTP service with a durable SQLite
-//! store, per-tenant API keys, an audit log, SLA clocks and durable timers.
+//! `docket serve`: the engine as an HTTP service with a durable store
+//! (SQLite in the data directory, or PostgreSQL shared by replicas),
+//! per-tenant API keys, an audit log, SLA clocks and durable timers.
 
 pub mod api;
 pub mod auth;
@@ -7,7 +8,7 @@ pub mod error;
 pub mod schema;
 pub mod timers;
 
-use docket_app::Service;
+use docket_app::{Database, Service, service};
 use docket_engine::EngineConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -20,8 +21,13 @@ use std::sync::Arc;
 pub struct ServiceConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Where the database and compiled artifacts live.
+    /// Where the SQLite database and the compiled artifacts live.
     pub data_dir: PathBuf,
+    /// `sqlite` (the default: `docket.db` in the data directory) or a
+    /// `postgres://` URL, which any number of replicas may share.
+    pub database: String,
+    /// The most PostgreSQL connections this process opens.
+    pub database_connections: u32,
     /// Largest request body (plugin uploads included), in bytes.
     pub max_body_bytes: usize,
     /// How often due timers are looked for, in milliseconds.
@@ -35,6 +41,8 @@ impl Default for ServiceConfig {
         ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("docket-data"),
+            database: "sqlite".into(),
+            database_connections: 16,
             max_body_bytes: 8 << 20,
             timer_poll_ms: 50,
             engine: EngineConfig::default(),
@@ -59,24 +67,31 @@ pub fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let database = Database::parse(&config.database, config.database_connections)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let shown = database.display(&config.data_dir);
         let data_dir = config.data_dir.clone();
         let engine = config.engine.clone();
-        let service =
-            tokio::task::spawn_blocking(move || Service::open(data_dir, engine)).await??;
-        let service = Arc::new(service);
         let admin = std::env::var("DOCKET_ADMIN_KEY")
             .ok()
             .filter(|k| !k.is_empty());
-        if let Some(generated) = service.ensure_admin_key(admin.as_deref())? {
+        // The store's clients block: everything that touches it runs on
+        // the blocking pool, never on the async workers.
+        let (service, generated) = tokio::task::spawn_blocking(move || {
+            let service =
+                Service::open_database(&database, data_dir, engine, Box::new(service::now_ms))?;
+            let generated = service.ensure_admin_key(admin.as_deref())?;
+            anyhow::Ok((service, generated))
+        })
+        .await??;
+        if let Some(generated) = generated {
             eprintln!("generated admin key (shown once, store it): {generated}");
         }
+        let service = Arc::new(service);
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
-        println!(
-            "docket serve listening on http://{addr} (data in {})",
-            config.data_dir.display()
-        );
+        println!("docket serve listening on http://{addr} ({shown})");
         use std::io::Write as _;
         std::io::stdout().flush()?;
         let poll = std::time::Duration::from_millis(config.timer_poll_ms.max(1));

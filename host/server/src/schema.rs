@@ -41,8 +41,10 @@ pub struct ErrorDetail {
 /// `GET /healthz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or `unavailable` when the database does not answer.
     pub status: String,
+    /// The database: `sqlite` or `postgresql`.
+    pub database: String,
 }
 
 /// A new tenant.

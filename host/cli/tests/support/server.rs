@@ -24,12 +24,41 @@ pub struct Server {
     pub base: String,
 }
 
+#[allow(dead_code)] // the replica tests name their database
+/// The PostgreSQL database of a data directory's server, when the tests
+/// run against PostgreSQL (`DOCKET_TEST_DATABASE_URL` is set): empty at
+/// the directory's first start, kept for its restarts.
+fn database_for(data: &Path) -> Option<String> {
+    std::env::var_os("DOCKET_TEST_DATABASE_URL")?;
+    let marker = data.join("postgres-database");
+    let fresh = !marker.exists();
+    let name = data.file_name()?.to_string_lossy().into_owned();
+    let url = docket_app::test_database(&name, fresh)?;
+    std::fs::create_dir_all(data).ok()?;
+    std::fs::write(&marker, &url).ok()?;
+    Some(url)
+}
+
 impl Server {
-    /// Starts `docket serve` on the data directory and waits for its address.
+    #[allow(dead_code)] // the replica tests name their database
+    /// Starts `docket serve` on the data directory (and, when the tests run
+    /// against PostgreSQL, on the directory's database) and waits for its
+    /// address.
     pub fn start(data: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        Server::start_on(data, database_for(data).as_deref())
+    }
+
+    /// Starts `docket serve` on the data directory and `database` (a
+    /// PostgreSQL URL; `None`: SQLite in the data directory).
+    pub fn start_on(data: &Path, database: Option<&str>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_docket"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
+            .arg(data);
+        if let Some(url) = database {
+            command.args(["--database", url]);
+        }
+        let mut child = command
             .env("DOCKET_ADMIN_KEY", ADMIN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
