@@ -156,6 +156,11 @@ impl<S: Store> Lifecycle<S> {
 
     /// One attempt at [`apply`](Self::apply).
     fn attempt(&self, e: &TicketEvent<'_>) -> Result<EventResult, AppError> {
+        // The ticket first, then the event id: an event commits with its
+        // ticket, so a ticket read that sees another writer's commit is
+        // followed by an id read that sees it too (a repeat of that very
+        // event is then answered as one, not refused as `ticket exists`).
+        let stored = self.store.versioned_ticket(e.tenant, e.ticket)?;
         if let Some(done) = self.store.stored_event(e.tenant, e.id)? {
             // Events stored before fingerprints were kept have none: those
             // ids repeat as they always did.
@@ -168,7 +173,6 @@ impl<S: Store> Lifecycle<S> {
             }
             return Ok(EventResult::Repeated(done));
         }
-        let stored = self.store.versioned_ticket(e.tenant, e.ticket)?;
         let (existing, version) = match stored {
             Some((t, v)) => (Some(t), Some(v)),
             None => (None, None),
@@ -421,17 +425,30 @@ struct Decided<'a> {
 /// Runs `attempt` until it does not fail for a concurrent change (a
 /// [`StoreError::Conflict`] or [`StoreError::DuplicateEvent`] at commit),
 /// at most [`MAX_ATTEMPTS`] times.
+///
+/// Between attempts it waits a random time under a cap that doubles
+/// (250 µs, 500 µs, ... 16 ms), so writers that keep overtaking each other
+/// on one ticket spread out instead of colliding again.
 fn retried<T>(mut attempt: impl FnMut() -> Result<T, AppError>) -> Result<T, AppError> {
-    let mut left = MAX_ATTEMPTS;
-    loop {
-        left -= 1;
+    for n in 1.. {
         match attempt() {
-            Err(e) if left > 0 && is_concurrent_change(&e) => {
+            Err(e) if n < MAX_ATTEMPTS && is_concurrent_change(&e) => {
                 tracing::debug!(error = %e, "decided on a state that changed; deciding again");
+                std::thread::sleep(backoff(n));
             }
             done => return done,
         }
     }
+    unreachable!("the last attempt returns")
+}
+
+/// A random wait below `250 µs << (n - 1)`, capped at 16 ms.
+fn backoff(n: usize) -> std::time::Duration {
+    let cap_us = 250u64 << (n - 1).min(6);
+    let mut bytes = [0u8; 8];
+    // Without randomness (never seen), wait the cap: still bounded.
+    let r = getrandom::fill(&mut bytes).map_or(cap_us, |()| u64::from_le_bytes(bytes) % cap_us);
+    std::time::Duration::from_micros(r)
 }
 
 fn is_concurrent_change(e: &AppError) -> bool {

@@ -121,3 +121,202 @@ fn registry_changes_on_one_replica_reach_the_others_at_their_next_request() {
     );
     assert_eq!(s, 404);
 }
+
+/// PATCHes a ticket through `base` with an idempotency key until it is
+/// acknowledged (a 409 under contention is retried with the same key, as a
+/// client would); returns how many tries it took.
+fn patch_until_applied(base: &str, key: &str, idem: &str, body: &serde_json::Value) -> u32 {
+    for attempt in 1..=50 {
+        let r = server::client()
+            .patch(&format!("{base}/v1/tenants/acme/tickets/T-1"))
+            .header("Authorization", &format!("Bearer {key}"))
+            .header("Idempotency-Key", idem)
+            .header("content-type", "application/json")
+            .send(body.to_string().as_bytes())
+            .expect("the replica answers");
+        match r.status().as_u16() {
+            200 => return attempt,
+            409 => std::thread::sleep(std::time::Duration::from_millis(5 * attempt as u64)),
+            s => panic!("{idem}: {s}"),
+        }
+    }
+    panic!("{idem}: never applied");
+}
+
+#[test]
+fn updates_of_one_ticket_through_every_replica_are_each_applied_once() {
+    const CLIENTS: usize = 8;
+    const UPDATES: usize = 50;
+    let name = format!("replicas_one_ticket_{}", std::process::id());
+    let Some(url) = docket_app::test_database(&name, true) else {
+        return;
+    };
+    let dirs = [
+        temp_dir("one-ticket-a"),
+        temp_dir("one-ticket-b"),
+        temp_dir("one-ticket-c"),
+    ];
+    let replicas: Vec<Server> = dirs
+        .iter()
+        .map(|d| Server::start_on(d, Some(&url)))
+        .collect();
+    let key = create_tenant(&replicas[0].base, "acme");
+    let (s, b) = json(
+        "POST",
+        &format!("{}/v1/tenants/acme/tickets/T-1", replicas[0].base),
+        Some(&key),
+        new_ticket(),
+    );
+    assert_eq!(s, 201, "{b}");
+
+    // Eight clients, each sending its updates round-robin over the replicas;
+    // each update adds a tag of its own, so a lost update shows as a
+    // missing tag.
+    let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+    let tries: u32 = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (bases, key) = (&bases, &key);
+                scope.spawn(move || {
+                    (0..UPDATES)
+                        .map(|i| {
+                            let body = serde_json::json!({ "add_tags": [format!("c{c}-{i}")] });
+                            let base = &bases[(c + i) % bases.len()];
+                            patch_until_applied(base, key, &format!("c{c}-{i}"), &body)
+                        })
+                        .sum::<u32>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+
+    let (s, view) = call(
+        "GET",
+        &format!("{}/v1/tenants/acme/tickets/T-1", bases[2]),
+        Some(&key),
+        None,
+        "",
+    );
+    assert_eq!(s, 200, "{view}");
+    let mut tags: Vec<&str> = view["ticket"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tags.sort_unstable();
+    let mut expected: Vec<String> = (0..CLIENTS)
+        .flat_map(|c| (0..UPDATES).map(move |i| format!("c{c}-{i}")))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(tags, expected, "every acknowledged update is in the ticket");
+    // One audit entry per acknowledged request (and the creation), none for
+    // the attempts that were decided again or refused while in flight.
+    let mut entries = 0;
+    let mut after = 0;
+    loop {
+        let (s, page) = call(
+            "GET",
+            &format!(
+                "{}/v1/tenants/acme/audit?ticket=T-1&after={after}&limit=1000",
+                bases[1]
+            ),
+            Some(&key),
+            None,
+            "",
+        );
+        assert_eq!(s, 200, "{page}");
+        let page = page["entries"].as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        after = last["seq"].as_i64().unwrap();
+        entries += page.len();
+    }
+    assert_eq!(entries, 1 + CLIENTS * UPDATES);
+    eprintln!(
+        "{} updates over {} replicas in {tries} requests",
+        CLIENTS * UPDATES,
+        bases.len()
+    );
+}
+
+#[test]
+fn one_idempotency_key_sent_to_every_replica_at_once_applies_once() {
+    const ROUNDS: usize = 20;
+    let mut in_progress = 0;
+    let name = format!("replicas_same_key_{}", std::process::id());
+    let Some(url) = docket_app::test_database(&name, true) else {
+        return;
+    };
+    let dirs = [
+        temp_dir("same-key-a"),
+        temp_dir("same-key-b"),
+        temp_dir("same-key-c"),
+    ];
+    let replicas: Vec<Server> = dirs
+        .iter()
+        .map(|d| Server::start_on(d, Some(&url)))
+        .collect();
+    let key = create_tenant(&replicas[0].base, "acme");
+    for round in 0..ROUNDS {
+        let ticket = format!("R-{round}");
+        let idem = format!("create-{round}");
+        let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = replicas
+                .iter()
+                .map(|r| {
+                    let (base, key, ticket, idem) = (&r.base, &key, &ticket, &idem);
+                    scope.spawn(move || {
+                        let r = server::client()
+                            .post(&format!("{base}/v1/tenants/acme/tickets/{ticket}"))
+                            .header("Authorization", &format!("Bearer {key}"))
+                            .header("Idempotency-Key", idem)
+                            .header("content-type", "application/json")
+                            .send(new_ticket().to_string().as_bytes())
+                            .expect("the replica answers");
+                        let status = r.status().as_u16();
+                        (status, r.into_body().read_to_string().unwrap())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // Each answer is the one outcome (applied once, answered again) or
+        // "still in progress" (409, retry for the outcome); never a
+        // second creation (409 `conflict`: the ticket exists).
+        let outcomes: Vec<&String> = answers
+            .iter()
+            .filter(|(s, _)| *s == 201)
+            .map(|(_, b)| b)
+            .collect();
+        assert!(!outcomes.is_empty(), "round {round}: {answers:?}");
+        assert!(
+            outcomes.windows(2).all(|w| w[0] == w[1]),
+            "round {round}: {answers:?}"
+        );
+        for (s, b) in &answers {
+            assert!(
+                *s == 201 || (*s == 409 && b.contains("request_in_progress")),
+                "round {round}: {s} {b}"
+            );
+            in_progress += usize::from(*s == 409);
+        }
+    }
+    eprintln!(
+        "{ROUNDS} keys sent to {} replicas at once: {in_progress} answers `in progress`, the rest the one outcome",
+        replicas.len()
+    );
+    let (s, page) = call(
+        "GET",
+        &format!("{}/v1/tenants/acme/audit?limit=1000", replicas[1].base),
+        Some(&key),
+        None,
+        "",
+    );
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(
+        page["entries"].as_array().unwrap().len(),
+        ROUNDS,
+        "one event per key"
+    );
+}

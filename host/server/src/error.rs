@@ -64,7 +64,14 @@ impl From<docket_engine::DocketError> for ApiError {
 
 impl From<docket_app::StoreError> for ApiError {
     fn from(e: docket_app::StoreError) -> ApiError {
-        ApiError::internal(e)
+        match e {
+            // Decided again several times and still overtaken by other
+            // writers: nothing was written, and a retry is safe.
+            docket_app::StoreError::Conflict(what) => ApiError::conflict(format!(
+                "{what}; the request was not applied, retry it (with its Idempotency-Key)"
+            )),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -116,6 +123,7 @@ impl From<AppError> for ApiError {
                 ),
             ),
             AppError::NotRecorded { error, .. } => (*error).into(),
+            AppError::Store(e) => e.into(),
             other => ApiError::internal(other),
         }
     }
