@@ -262,8 +262,8 @@ pub enum Database {
     Sqlite,
     /// PostgreSQL, shared by any number of service processes (replicas).
     Postgres {
-        /// `postgres://user[:password]@host[:port]/database`, or the
-        /// key-value form.
+        /// `postgres://user[:password]@host[:port]/database` (the driver's
+        /// URL form, query parameters such as `sslmode` included).
         url: String,
         /// The most connections this process opens.
         connections: u32,
