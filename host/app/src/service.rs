@@ -262,8 +262,9 @@ pub enum Database {
     Sqlite,
     /// PostgreSQL, shared by any number of service processes (replicas).
     Postgres {
-        /// `postgres://user[:password]@host[:port]/database` (the driver's
-        /// URL form, query parameters such as `sslmode` included).
+        /// `postgres://user[:password]@host[:port]/database`. Connections
+        /// are plain TCP (or a Unix socket): no TLS yet, so keep the
+        /// database on a private network.
         url: String,
         /// The most connections this process opens.
         connections: u32,
