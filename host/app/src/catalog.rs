@@ -203,7 +203,8 @@ pub trait Catalog: Send + Sync {
     /// free one), registering the plugin, with no version active, if new.
     ///
     /// # Errors
-    /// When the backend fails or the version exists.
+    /// When the backend fails; [`StoreError::Conflict`] when a version
+    /// with that number exists (another process took it).
     fn insert_version(&self, tenant: &str, v: &StoredVersion, now: i64) -> Result<(), StoreError>;
 
     /// Every stored version of a tenant, by name then number.

@@ -874,7 +874,13 @@ impl Catalog for PostgresStore {
                     p(&now),
                 ],
             )
-            .map_err(backend)?;
+            .map_err(|e| {
+                if is_unique_violation(&e, "plugin_versions_pkey") {
+                    StoreError::Conflict(format!("plugin `{}` version {version} exists", v.name))
+                } else {
+                    backend(e)
+                }
+            })?;
             tx.execute_typed(
                 "INSERT INTO plugins (tenant, name, active, history) VALUES ($1, $2, NULL, '[]')
                  ON CONFLICT (tenant, name) DO NOTHING",

@@ -12,7 +12,7 @@ use crate::lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent};
 use crate::metrics::Metrics;
 use crate::sla::SlaClock;
 use crate::sqlite::SqliteStore;
-use crate::store::TimerRow;
+use crate::store::{StoreError, TimerRow};
 use crate::ticket_input::Action;
 use docket_contract::EventKindName;
 use docket_engine::config::{AgentConfig, settings_of};
@@ -24,6 +24,10 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// How often an install takes the next version number when processes
+/// sharing the store take it first.
+const MAX_INSTALL_ATTEMPTS: usize = 4;
 
 /// The most tickets an agent may be declared to have open elsewhere.
 pub const MAX_OPEN_TICKETS: u32 = 1_000_000;
@@ -669,21 +673,36 @@ impl Service {
         self.tenant(tenant)?;
         let compiled = self.docket().compile_for(tenant, name, source)?;
         let hash = compiled.info().hash.clone();
-        // A plugin name not installed yet has no versions.
-        let versions = self.docket().versions(tenant, name).unwrap_or_default();
-        if let Some(v) = versions.iter().find(|v| v.info.hash == hash) {
-            return Ok((false, v.clone()));
+        // The next version number is the engine's view of the store; a
+        // process sharing the store may take it first (the insert then
+        // conflicts): reload the tenant and take the next one.
+        for _ in 0..MAX_INSTALL_ATTEMPTS {
+            // A plugin name not installed yet has no versions.
+            let versions = self.docket().versions(tenant, name).unwrap_or_default();
+            if let Some(v) = versions.iter().find(|v| v.info.hash == hash) {
+                return Ok((false, v.clone()));
+            }
+            let stored = StoredVersion {
+                name: name.into(),
+                version: versions.last().map_or(1, |l| l.version + 1),
+                hash: hash.clone(),
+                bytes: source.bytes().to_vec(),
+            };
+            match self.store().insert_version(tenant, &stored, now_ms()) {
+                Ok(()) => {
+                    let info = self.docket().install(tenant, name, source)?;
+                    return Ok((true, info));
+                }
+                Err(StoreError::Conflict(_)) => {
+                    self.refresh(tenant)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let number = versions.last().map_or(1, |l| l.version + 1);
-        let stored = StoredVersion {
-            name: name.into(),
-            version: number,
-            hash,
-            bytes: source.bytes().to_vec(),
-        };
-        self.store().insert_version(tenant, &stored, now_ms())?;
-        let info = self.docket().install(tenant, name, source)?;
-        Ok((true, info))
+        Err(AppError::conflict(
+            "conflict",
+            format!("plugin `{name}`: other processes kept installing versions; retry"),
+        ))
     }
 
     fn persist_activation(&self, tenant: &str, name: &str) -> Result<(), AppError> {

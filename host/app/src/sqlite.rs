@@ -1038,7 +1038,12 @@ impl Catalog for SqliteStore {
             insert_version(tx, tenant, v, now)?;
             bump_config(tx, tenant)
         })
-        .map_err(backend)
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::Conflict(format!("plugin `{}` version {} exists", v.name, v.version))
+            }
+            _ => backend(e),
+        })
     }
 
     fn versions(&self, tenant: &str) -> Result<Vec<StoredVersion>, StoreError> {

@@ -320,3 +320,35 @@ fn one_idempotency_key_sent_to_every_replica_at_once_applies_once() {
         "one event per key"
     );
 }
+
+#[test]
+fn versions_installed_through_two_replicas_at_once_get_distinct_numbers() {
+    const ROUNDS: usize = 10;
+    let name = format!("replicas_versions_{}", std::process::id());
+    let Some(url) = docket_app::test_database(&name, true) else {
+        return;
+    };
+    let (dir_a, dir_b) = (temp_dir("versions-a"), temp_dir("versions-b"));
+    let replicas = [
+        Server::start_on(&dir_a, Some(&url)),
+        Server::start_on(&dir_b, Some(&url)),
+    ];
+    let key = create_tenant(&replicas[0].base, "acme");
+    let mut numbers: Vec<u64> = Vec::new();
+    for round in 0..ROUNDS {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = replicas
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let (base, key) = (&r.base, &key);
+                    scope.spawn(move || upload(base, key, &routing_to(&format!("g{round}-{i}"))))
+                })
+                .collect();
+            numbers.extend(handles.into_iter().map(|h| h.join().unwrap()));
+        });
+    }
+    numbers.sort_unstable();
+    let expected: Vec<u64> = (1..=(2 * ROUNDS) as u64).collect();
+    assert_eq!(numbers, expected, "each upload its own number");
+}
