@@ -4,7 +4,9 @@
 //! its calls runs until its fuel or deadline stops it, burning a core), then
 //! alone again over tenants that already hold 10,000 and 100,000 tickets
 //! each (per-request cost must not grow with them).
-//! `cargo bench -p docket --bench service_load` prints one table.
+//! `cargo bench -p docket --bench service_load` prints one table; with
+//! `DOCKET_TEST_DATABASE_URL` set, the servers run on PostgreSQL (the first
+//! round only: the seeded rounds write the SQLite file directly).
 
 #[path = "../tests/support/server.rs"]
 mod server;
@@ -229,7 +231,16 @@ fn seed_tickets(data: &std::path::Path, n: usize) {
 
 fn main() {
     let mut rows: Vec<(String, Phase)> = Vec::new();
-    for (round, existing) in EXISTING.into_iter().enumerate() {
+    // With DOCKET_TEST_DATABASE_URL the servers run on PostgreSQL; the
+    // rounds over seeded tickets write the SQLite file directly, so only
+    // the first round runs there.
+    let postgres = std::env::var_os("DOCKET_TEST_DATABASE_URL").is_some();
+    let rounds = if postgres {
+        &EXISTING[..1]
+    } else {
+        &EXISTING[..]
+    };
+    for (round, &existing) in rounds.iter().enumerate() {
         let data =
             std::env::temp_dir().join(format!("docket-load-{}-{existing}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
@@ -266,8 +277,13 @@ fn main() {
         let _ = std::fs::remove_dir_all(&data);
     }
 
+    let store = if postgres {
+        "PostgreSQL on loopback, fsync on commit"
+    } else {
+        "SQLite WAL, fsync on commit"
+    };
     println!(
-        "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, SQLite WAL, fsync on commit), one run"
+        "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, {store}), one run"
     );
     println!(
         "{:<36} {:>9} {:>10} {:>9} {:>9} {:>9} {:>16}",
