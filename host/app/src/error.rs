@@ -94,12 +94,6 @@ pub enum AppError {
     },
 }
 
-impl From<rusqlite::Error> for AppError {
-    fn from(e: rusqlite::Error) -> AppError {
-        AppError::Store(StoreError::Backend(e.to_string()))
-    }
-}
-
 impl AppError {
     /// A refusal with a machine-readable code.
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {

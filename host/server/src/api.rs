@@ -308,7 +308,7 @@ struct TicketPath {
         (status = 503, description = "The database does not answer", body = Health)))]
 async fn healthz(State(s): Shared) -> Response {
     let database = s.store().backend().to_string();
-    let answered = tokio::task::spawn_blocking(move || s.store().ping()).await;
+    let answered = blocking(move || Ok(s.store().ping())).await;
     match answered {
         Ok(Ok(())) => Json(Health {
             status: "ok".into(),
