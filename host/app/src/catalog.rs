@@ -101,6 +101,16 @@ pub struct TenantVersion {
     pub limits: Limits,
 }
 
+/// How many writes a store made and how many commits (each one sync of
+/// the log) carried them; `writes / commits` is the mean group size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Writes (events, catalog changes) committed or rolled back.
+    pub writes: u64,
+    /// Transactions committed.
+    pub commits: u64,
+}
+
 /// Tenants, keys, plugins and tenant documents, durably.
 pub trait Catalog: Send + Sync {
     /// The backend's name, e.g. `sqlite`, `postgresql`.
@@ -111,6 +121,13 @@ pub trait Catalog: Send + Sync {
     /// # Errors
     /// When it does not.
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// Writes and commits since the store opened, for a store that groups
+    /// concurrent writes into shared commits (`None`: the backend does its
+    /// own grouping, as PostgreSQL does with its WAL flushes).
+    fn commit_stats(&self) -> Option<CommitStats> {
+        None
+    }
 
     /// Every tenant with its limits, by id.
     ///

@@ -54,7 +54,7 @@ pub mod sqlite;
 mod store;
 pub mod ticket_input;
 
-pub use catalog::ServiceStore;
+pub use catalog::{CommitStats, ServiceStore};
 pub use error::AppError;
 pub use lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent, status_of};
 pub use memory::MemoryStore;

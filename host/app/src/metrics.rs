@@ -1,5 +1,6 @@
 //! Counters exposed at `/metrics` in the Prometheus text format.
 
+use crate::catalog::CommitStats;
 use docket_engine::Outcome;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -49,8 +50,9 @@ impl Metrics {
         self.idempotent_replays.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition, with the store's commit counters
+    /// when it keeps them.
+    pub fn render(&self, commits: Option<CommitStats>) -> String {
         let mut out = String::new();
         out.push_str("# TYPE docket_events_total counter\n");
         for ((tenant, status), n) in self.events.lock().unwrap_or_else(|p| p.into_inner()).iter() {
@@ -88,6 +90,10 @@ impl Metrics {
             "counter",
             self.idempotent_replays.load(Ordering::Relaxed),
         ));
+        if let Some(c) = commits {
+            out.push_str(&gauge("docket_store_writes_total", "counter", c.writes));
+            out.push_str(&gauge("docket_store_commits_total", "counter", c.commits));
+        }
         out
     }
 }

@@ -1057,7 +1057,7 @@ mod tests {
         let moved = s.store().timer_due(&first).unwrap().unwrap();
         assert!(moved >= now_ms() + TIMER_RETRY_DELAY_MS - 5_000, "{moved}");
         assert_eq!(s.fire_due_timers(200).unwrap(), 0, "not due again at once");
-        let metrics = s.metrics.render();
+        let metrics = s.metrics.render(s.store().commit_stats());
         assert!(
             metrics.contains("docket_events_total{tenant=\"acme\",status=\"applied\"} 1\n"),
             "{metrics}"

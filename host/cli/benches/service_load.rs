@@ -4,9 +4,11 @@
 //! its calls runs until its fuel or deadline stops it, burning a core), then
 //! alone again over tenants that already hold 10,000 and 100,000 tickets
 //! each (per-request cost must not grow with them).
-//! `cargo bench -p docket --bench service_load` prints one table; with
-//! `DOCKET_TEST_DATABASE_URL` set, the servers run on PostgreSQL (the first
-//! round only: the seeded rounds write the SQLite file directly).
+//! A second table scales out: 4 and 16 client connections on SQLite (one
+//! server) and, with `DOCKET_TEST_DATABASE_URL` set, on PostgreSQL with 1, 2
+//! and 3 replicas sharing one database, with how many writes each commit
+//! (log sync) carried.
+//! `cargo bench -p docket --bench service_load` prints both tables.
 
 #[path = "../tests/support/server.rs"]
 mod server;
@@ -19,6 +21,10 @@ use std::time::{Duration, Instant};
 
 const GOOD_TENANTS: usize = 3;
 const CLIENTS: usize = 4;
+/// Client connections in the scale-out table.
+const SCALE_CLIENTS: [usize; 2] = [4, 16];
+/// PostgreSQL replicas in the scale-out table.
+const REPLICAS: [usize; 3] = [1, 2, 3];
 const REQUESTS_PER_CLIENT: usize = 400;
 const PHASE_TIME_LIMIT: Duration = Duration::from_secs(60);
 
@@ -86,10 +92,27 @@ struct Phase {
     requests: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// Latencies of creations and of updates, each sorted.
+    creations: Vec<Duration>,
+    updates: Vec<Duration>,
     hostile_requests: usize,
 }
 
-fn run_phase(base: &str, keys: &[String], hostile: Option<&str>, round: usize) -> Phase {
+/// The `q` quantile of sorted latencies, in ms.
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3
+}
+
+/// `clients` threads alternate creating a ticket and updating it, client
+/// `c` on server `bases[c % bases.len()]`.
+fn run_phase(
+    bases: &[String],
+    keys: &[String],
+    hostile: Option<&str>,
+    round: usize,
+    clients: usize,
+) -> Phase {
+    let base = &bases[0];
     let stop = Arc::new(AtomicBool::new(false));
     let hostile_count = Arc::new(AtomicUsize::new(0));
     let hostile_threads: Vec<_> = hostile
@@ -112,9 +135,9 @@ fn run_phase(base: &str, keys: &[String], hostile: Option<&str>, round: usize) -
         })
         .unwrap_or_default();
     let started = Instant::now();
-    let clients: Vec<_> = (0..CLIENTS)
+    let threads: Vec<_> = (0..clients)
         .map(|c| {
-            let (base, keys) = (base.to_string(), keys.to_vec());
+            let (base, keys) = (bases[c % bases.len()].clone(), keys.to_vec());
             std::thread::spawn(move || {
                 let a = agent();
                 let mut lat = Vec::new();
@@ -135,27 +158,38 @@ fn run_phase(base: &str, keys: &[String], hostile: Option<&str>, round: usize) -
                         let url = format!("{base}/v1/tenants/good{prev}/tickets/{ticket}");
                         a.patch(&url).header("Authorization", &format!("Bearer {}", keys[prev])).send_json(serde_json::json!({ "priority": "high" })).map(|r| r.status().as_u16()).unwrap_or(0)
                     };
-                    lat.push(begin.elapsed());
+                    lat.push((i % 2 == 0, begin.elapsed()));
                     assert!(status == 200 || status == 201, "status {status}");
                 }
                 lat
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = clients
+    let timed: Vec<(bool, Duration)> = threads
         .into_iter()
         .flat_map(|c| c.join().unwrap())
         .collect();
     let elapsed = started.elapsed();
+    let sorted = |keep: &dyn Fn(bool) -> bool| {
+        let mut v: Vec<Duration> = timed
+            .iter()
+            .filter(|(c, _)| keep(*c))
+            .map(|(_, d)| *d)
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let (latencies, creations, updates) = (sorted(&|_| true), sorted(&|c| c), sorted(&|c| !c));
     stop.store(true, Ordering::Relaxed);
     for h in hostile_threads {
         h.join().unwrap();
     }
-    latencies.sort_unstable();
     Phase {
         requests: latencies.len(),
         elapsed,
         latencies,
+        creations,
+        updates,
         hostile_requests: hostile_count.load(Ordering::Relaxed),
     }
 }
@@ -230,21 +264,19 @@ fn seed_tickets(data: &std::path::Path, n: usize) {
 }
 
 fn main() {
+    isolation_table();
+    scale_out_table();
+}
+
+/// Well-behaved tenants alone, beside a hostile one, and over seeded
+/// tickets: SQLite, one server, 4 clients.
+fn isolation_table() {
     let mut rows: Vec<(String, Phase)> = Vec::new();
-    // With DOCKET_TEST_DATABASE_URL the servers run on PostgreSQL; the
-    // rounds over seeded tickets write the SQLite file directly, so only
-    // the first round runs there.
-    let postgres = std::env::var_os("DOCKET_TEST_DATABASE_URL").is_some();
-    let rounds = if postgres {
-        &EXISTING[..1]
-    } else {
-        &EXISTING[..]
-    };
-    for (round, &existing) in rounds.iter().enumerate() {
+    for (round, &existing) in EXISTING.iter().enumerate() {
         let data =
             std::env::temp_dir().join(format!("docket-load-{}-{existing}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
-        let mut server = Server::start(&data);
+        let mut server = Server::start_on(&data, None);
         let good = setup_good_tenants(&server.base);
         if existing > 0 {
             drop(server);
@@ -254,7 +286,7 @@ fn main() {
                 "seeded {existing} tickets per tenant in {:.1} s",
                 seeding.elapsed().as_secs_f64()
             );
-            server = Server::start(&data);
+            server = Server::start_on(&data, None);
         }
         let base = server.base.clone();
         let label = if existing == 0 {
@@ -262,7 +294,10 @@ fn main() {
         } else {
             format!("same, {existing} tickets per tenant")
         };
-        rows.push((label, run_phase(&base, &good, None, round * 2)));
+        rows.push((
+            label,
+            run_phase(std::slice::from_ref(&base), &good, None, round * 2, CLIENTS),
+        ));
         if existing == 0 {
             let hostile = setup_tenant(
                 &base,
@@ -270,28 +305,28 @@ fn main() {
                 &[("loop", builtin::hostile_plugin())],
                 serde_json::json!([{ "plugin": "loop", "settings": { "mode": "loop" } }]),
             );
-            let noisy = run_phase(&base, &good, Some(&hostile), round * 2 + 1);
+            let noisy = run_phase(
+                std::slice::from_ref(&base),
+                &good,
+                Some(&hostile),
+                round * 2 + 1,
+                CLIENTS,
+            );
             rows.push(("same, one tenant looping forever".to_string(), noisy));
         }
         drop(server);
         let _ = std::fs::remove_dir_all(&data);
     }
 
-    let store = if postgres {
-        "PostgreSQL on loopback, fsync on commit"
-    } else {
-        "SQLite WAL, fsync on commit"
-    };
     println!(
-        "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, {store}), one run"
+        "docket serve load test — loopback, {CLIENTS} client threads over {GOOD_TENANTS} tenants (create + update, routing + escalation plugins, SQLite WAL, fsync on commit), one run"
     );
     println!(
         "{:<36} {:>9} {:>10} {:>9} {:>9} {:>9} {:>16}",
         "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "hostile requests"
     );
     for (name, p) in &rows {
-        let pct =
-            |q: f64| p.latencies[((p.latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+        let pct = |q: f64| quantile(&p.latencies, q);
         println!(
             "{:<36} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>16}",
             name,
@@ -314,5 +349,108 @@ fn main() {
             p50(p) / p50(empty),
             p99(p) / p99(empty),
         );
+    }
+}
+
+/// Writes and the commits (log syncs) that carried them: SQLite's group
+/// commit counts both in `/metrics`; PostgreSQL counts its WAL syncs in
+/// `pg_stat_wal` (cluster-wide: run the bench on an otherwise idle server),
+/// and every request there is one write transaction.
+fn commit_counters(bases: &[String], postgres: Option<&str>) -> (u64, u64) {
+    if let Some(url) = postgres {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+        let syncs: i64 = c
+            .query_one("SELECT wal_sync FROM pg_stat_wal", &[])
+            .expect("pg_stat_wal")
+            .get(0);
+        return (0, syncs as u64);
+    }
+    let mut total = (0, 0);
+    for base in bases {
+        let text = agent()
+            .get(&format!("{base}/metrics"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let counter = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        total.0 += counter("docket_store_writes_total ");
+        total.1 += counter("docket_store_commits_total ");
+    }
+    total
+}
+
+/// 4 and 16 clients on SQLite (one server) and on PostgreSQL with 1, 2 and
+/// 3 replicas sharing a database.
+fn scale_out_table() {
+    let postgres = std::env::var("DOCKET_TEST_DATABASE_URL").ok();
+    let mut setups: Vec<(&str, usize)> = vec![("SQLite", 1)];
+    if postgres.is_some() {
+        setups.extend(REPLICAS.iter().map(|&n| ("PostgreSQL", n)));
+    } else {
+        eprintln!("DOCKET_TEST_DATABASE_URL is unset: the PostgreSQL rows are left out");
+    }
+    println!();
+    println!(
+        "scale-out — loopback, create + update alternating, {GOOD_TENANTS} tenants, one run; the clients, servers and database share the machine's cores"
+    );
+    println!(
+        "{:<11} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>14}",
+        "database",
+        "replicas",
+        "clients",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "create p99",
+        "update p99",
+        "writes/commit"
+    );
+    for (round, &(database, replicas)) in setups.iter().enumerate() {
+        let data =
+            std::env::temp_dir().join(format!("docket-scale-{}-{round}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let url = match database {
+            "PostgreSQL" => {
+                docket_app::test_database(&format!("scale_{}_{round}", std::process::id()), true)
+            }
+            _ => None,
+        };
+        let servers: Vec<Server> = (0..replicas)
+            .map(|r| Server::start_on(&data.join(format!("replica-{r}")), url.as_deref()))
+            .collect();
+        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+        let keys = setup_good_tenants(&bases[0]);
+        for (i, &clients) in SCALE_CLIENTS.iter().enumerate() {
+            let stats_url = postgres.as_deref().filter(|_| url.is_some());
+            let before = commit_counters(&bases, stats_url);
+            let p = run_phase(&bases, &keys, None, 100 + round * 10 + i, clients);
+            let after = commit_counters(&bases, stats_url);
+            let (mut writes, commits) = (after.0 - before.0, after.1 - before.1);
+            if stats_url.is_some() {
+                writes = p.requests as u64;
+            }
+            println!(
+                "{:<11} {:>8} {:>7} {:>8} {:>8.0} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>14.2}",
+                database,
+                replicas,
+                clients,
+                p.requests,
+                p.requests as f64 / p.elapsed.as_secs_f64(),
+                quantile(&p.latencies, 0.5),
+                quantile(&p.latencies, 0.99),
+                quantile(&p.creations, 0.99),
+                quantile(&p.updates, 0.99),
+                writes as f64 / commits.max(1) as f64,
+            );
+        }
+        drop(servers);
+        let _ = std::fs::remove_dir_all(&data);
     }
 }

@@ -340,7 +340,7 @@ fn unavailable(database: String) -> Response {
 async fn metrics(State(s): Shared) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
+        s.metrics.render(s.store().commit_stats()),
     )
         .into_response()
 }

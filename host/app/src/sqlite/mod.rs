@@ -1,10 +1,17 @@
-//! The durable store: SQLite in WAL mode in the data directory. One
-//! connection behind a mutex; every write that belongs to one event (ticket,
-//! event record, audit entry, timers, SLA clocks) commits in one transaction,
-//! so an acknowledged event is never lost or half-applied.
+//! The durable store: SQLite in WAL mode in the data directory. Every
+//! write that belongs to one event (ticket, event record, audit entry,
+//! timers, SLA clocks) commits atomically, so an acknowledged event is never
+//! lost or half-applied. Writes go through one connection and concurrent
+//! ones share a commit ([`group_commit`]); reads run on a pool of their own
+//! connections ([`read_pool`]).
+
+mod group_commit;
+mod read_pool;
+
+pub use read_pool::Reader;
 
 use crate::catalog::{
-    AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion,
+    AuditEntry, CalendarUse, Catalog, CommitStats, ConfigDoc, KeyInfo, PluginState, StoredVersion,
     TenantVersion, key_id,
 };
 use crate::sla::SlaClock;
@@ -12,10 +19,11 @@ use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, Tim
 use docket_contract::types::Ticket;
 use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use group_commit::GroupCommit;
+use read_pool::{MMAP_BYTES, ReadPool, STATEMENT_CACHE};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Serialize, de::DeserializeOwned};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 
 /// The schema, one step per version: step `i` takes a database from
 /// version `i` to `i + 1` (SQLite's `user_version`). Data directories made
@@ -146,8 +154,13 @@ ALTER TABLE tenants ADD COLUMN config_version INTEGER NOT NULL DEFAULT 1;
 
 /// The SQLite store.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    writer: GroupCommit,
+    readers: ReadPool,
 }
+
+/// Read connections at most: enough for the service's blocking threads to
+/// read in parallel on a small machine without opening one per request.
+const MAX_READERS: usize = 8;
 
 fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data serializes")
@@ -158,39 +171,61 @@ pub fn from_json<T: DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
     serde_json::from_str(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
+/// Runs one statement, prepared once per connection.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Reads one row, with the statement prepared once per connection.
+fn query_row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `docket.db` in the data directory.
     pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
         std::fs::create_dir_all(dir)?;
-        let mut conn = Connection::open(dir.join("docket.db"))?;
+        let path = dir.join("docket.db");
+        let mut conn = Connection::open(&path)?;
         // WAL for concurrent readers; FULL so an acknowledged commit
         // survives power loss, not only a crash of the process.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         check_integrity(&conn, dir)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            writer: GroupCommit::new(conn),
+            readers: ReadPool::new(path, MAX_READERS),
         })
     }
 
-    /// The connection, for reads and single statements.
-    pub fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// A read connection: it sees what was committed when a statement
+    /// starts, never a write in progress.
+    pub fn conn(&self) -> rusqlite::Result<Reader<'_>> {
+        self.readers.get()
     }
 
-    /// Runs `f` in one immediate transaction; commits if it returns Ok.
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+        self.conn().and_then(|c| f(&c)).map_err(backend)
+    }
+
+    /// Runs `f` atomically (in a savepoint of a shared transaction, see
+    /// [`group_commit`]) and returns once that is committed; when `f` fails
+    /// nothing it wrote is kept.
     pub fn write<R>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
     ) -> rusqlite::Result<R> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let r = f(&tx)?;
-        tx.commit()?;
-        Ok(r)
+        self.writer.run(f)?
     }
 }
 
@@ -199,7 +234,7 @@ impl SqliteStore {
 fn check_integrity(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
     let db = dir.join("docket.db");
     let problems: Vec<String> = (|| {
-        let mut st = conn.prepare("PRAGMA quick_check")?;
+        let mut st = conn.prepare_cached("PRAGMA quick_check")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<Vec<String>>>()
     })()
@@ -219,7 +254,7 @@ fn check_integrity(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
 /// Applies the migrations the database has not had yet, each in its own
 /// transaction with the version bump, so a crash leaves a consistent version.
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current: usize = query_row(conn, "PRAGMA user_version", [], |r| r.get(0))?;
     if current > MIGRATIONS.len() {
         anyhow::bail!(
             "the database has schema version {current}, newer than this build knows ({}); \
@@ -241,17 +276,19 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 
 /// Inserts a tenant and its first key.
 pub fn insert_tenant(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     limits: &Limits,
     key_hash: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO tenants (id, limits, created_at) VALUES (?1, ?2, ?3)",
         params![id, to_json(limits), now],
     )?;
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, ?2, ?3, ?4)",
         params![key_hash, id, now, key_id(key_hash)],
     )?;
@@ -260,7 +297,7 @@ pub fn insert_tenant(
 
 /// Every tenant with its limits.
 pub fn tenants(conn: &Connection) -> rusqlite::Result<Vec<(String, Limits)>> {
-    let mut st = conn.prepare("SELECT id, limits FROM tenants ORDER BY id")?;
+    let mut st = conn.prepare_cached("SELECT id, limits FROM tenants ORDER BY id")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     rows.map(|r| r.and_then(|(id, l)| Ok((id, from_json(&l)?))))
         .collect()
@@ -268,23 +305,32 @@ pub fn tenants(conn: &Connection) -> rusqlite::Result<Vec<(String, Limits)>> {
 
 /// Whether a tenant exists.
 pub fn tenant_exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT 1 FROM tenants WHERE id = ?1", [id], |_| Ok(()))
-        .optional()
-        .map(|o| o.is_some())
+    query_row(
+        conn,
+        "SELECT 1 FROM tenants WHERE id = ?1",
+        [id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|o| o.is_some())
 }
 
 /// Whose key this is: `Some(None)` for the admin, `Some(Some(tenant))`, or `None`.
 pub fn key_owner(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Option<String>>> {
-    conn.query_row("SELECT tenant FROM api_keys WHERE hash = ?1", [hash], |r| {
-        r.get::<_, Option<String>>(0)
-    })
+    query_row(
+        conn,
+        "SELECT tenant FROM api_keys WHERE hash = ?1",
+        [hash],
+        |r| r.get::<_, Option<String>>(0),
+    )
     .optional()
 }
 
 /// Stores the admin key hash (replacing any other admin key).
-pub fn set_admin_key(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM api_keys WHERE tenant IS NULL", [])?;
-    tx.execute(
+pub fn set_admin_key(tx: &Connection, hash: &str, now: i64) -> rusqlite::Result<()> {
+    exec(tx, "DELETE FROM api_keys WHERE tenant IS NULL", [])?;
+    exec(
+        tx,
         "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, NULL, ?2, ?3)",
         params![hash, now, key_id(hash)],
     )?;
@@ -293,7 +339,8 @@ pub fn set_admin_key(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite::Re
 
 /// Whether an admin key exists.
 pub fn has_admin_key(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.query_row(
+    query_row(
+        conn,
         "SELECT 1 FROM api_keys WHERE tenant IS NULL",
         [],
         |_| Ok(()),
@@ -303,13 +350,9 @@ pub fn has_admin_key(conn: &Connection) -> rusqlite::Result<bool> {
 }
 
 /// Adds a key for a tenant.
-pub fn add_tenant_key(
-    tx: &Transaction<'_>,
-    tenant: &str,
-    hash: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn add_tenant_key(tx: &Connection, tenant: &str, hash: &str, now: i64) -> rusqlite::Result<()> {
+    exec(
+        tx,
         "INSERT INTO api_keys (hash, tenant, created_at, id) VALUES (?1, ?2, ?3, ?4)",
         params![hash, tenant, now, key_id(hash)],
     )
@@ -318,8 +361,9 @@ pub fn add_tenant_key(
 
 /// A tenant's keys, oldest first.
 pub fn tenant_keys(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<KeyInfo>> {
-    let mut st = conn
-        .prepare("SELECT id, created_at FROM api_keys WHERE tenant = ?1 ORDER BY created_at, id")?;
+    let mut st = conn.prepare_cached(
+        "SELECT id, created_at FROM api_keys WHERE tenant = ?1 ORDER BY created_at, id",
+    )?;
     let rows = st.query_map([tenant], |r| {
         Ok(KeyInfo {
             id: r.get(0)?,
@@ -330,8 +374,9 @@ pub fn tenant_keys(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<KeyI
 }
 
 /// Deletes the tenant key with this public id; returns whether it existed.
-pub fn revoke_tenant_key(tx: &Transaction<'_>, tenant: &str, id: &str) -> rusqlite::Result<bool> {
-    tx.execute(
+pub fn revoke_tenant_key(tx: &Connection, tenant: &str, id: &str) -> rusqlite::Result<bool> {
+    exec(
+        tx,
         "DELETE FROM api_keys WHERE tenant = ?1 AND id = ?2",
         [tenant, id],
     )
@@ -341,12 +386,13 @@ pub fn revoke_tenant_key(tx: &Transaction<'_>, tenant: &str, id: &str) -> rusqli
 /// Gives the tenant key with this public id a new secret (by its hash);
 /// returns whether it existed. The old secret is refused from the commit on.
 pub fn rotate_tenant_key(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     id: &str,
     new_hash: &str,
 ) -> rusqlite::Result<bool> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE api_keys SET hash = ?3 WHERE tenant = ?1 AND id = ?2",
         [tenant, id, new_hash],
     )
@@ -355,7 +401,7 @@ pub fn rotate_tenant_key(
 
 /// Deletes a tenant and everything it owns: keys, plugins, pipeline,
 /// calendars, agents, tickets, events, audit, timers and SLA clocks.
-pub fn delete_tenant(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<bool> {
+pub fn delete_tenant(tx: &Connection, tenant: &str) -> rusqlite::Result<bool> {
     for table in [
         "api_keys",
         "plugin_versions",
@@ -370,26 +416,31 @@ pub fn delete_tenant(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<boo
         "timers",
         "sla_clocks",
     ] {
-        tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [tenant])?;
+        exec(
+            tx,
+            &format!("DELETE FROM {table} WHERE tenant = ?1"),
+            [tenant],
+        )?;
     }
-    tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant])
-        .map(|n| n > 0)
+    exec(tx, "DELETE FROM tenants WHERE id = ?1", [tenant]).map(|n| n > 0)
 }
 
 // ---- plugins, pipeline, calendars, agents ------------------------------------------
 
 /// Stores a new version (number chosen by the caller, the next free one).
 pub fn insert_version(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     v: &StoredVersion,
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO plugin_versions (tenant, name, version, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![tenant, v.name, v.version, v.hash, v.bytes, now],
     )?;
-    tx.execute(
+    exec(
+        tx,
         "INSERT OR IGNORE INTO plugins (tenant, name, active, history) VALUES (?1, ?2, NULL, '[]')",
         params![tenant, v.name],
     )?;
@@ -398,7 +449,7 @@ pub fn insert_version(
 
 /// Every stored version of a tenant, by name then number.
 pub fn versions(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<StoredVersion>> {
-    let mut st = conn.prepare("SELECT name, version, hash, bytes FROM plugin_versions WHERE tenant = ?1 ORDER BY name, version")?;
+    let mut st = conn.prepare_cached("SELECT name, version, hash, bytes FROM plugin_versions WHERE tenant = ?1 ORDER BY name, version")?;
     let rows = st.query_map([tenant], |r| {
         Ok(StoredVersion {
             name: r.get(0)?,
@@ -412,8 +463,9 @@ pub fn versions(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<StoredV
 
 /// The activation state of each plugin of a tenant.
 pub fn plugin_states(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<PluginState>> {
-    let mut st =
-        conn.prepare("SELECT name, active, history FROM plugins WHERE tenant = ?1 ORDER BY name")?;
+    let mut st = conn.prepare_cached(
+        "SELECT name, active, history FROM plugins WHERE tenant = ?1 ORDER BY name",
+    )?;
     let rows = st.query_map([tenant], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -427,13 +479,14 @@ pub fn plugin_states(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<Pl
 
 /// Records which version is active and the history behind it.
 pub fn set_plugin_state(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     name: &str,
     active: Option<u32>,
     history: &[u32],
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE plugins SET active = ?3, history = ?4 WHERE tenant = ?1 AND name = ?2",
         params![tenant, name, active, to_json(&history)],
     )
@@ -441,12 +494,14 @@ pub fn set_plugin_state(
 }
 
 /// Deletes a plugin and all its versions.
-pub fn delete_plugin(tx: &Transaction<'_>, tenant: &str, name: &str) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn delete_plugin(tx: &Connection, tenant: &str, name: &str) -> rusqlite::Result<()> {
+    exec(
+        tx,
         "DELETE FROM plugin_versions WHERE tenant = ?1 AND name = ?2",
         params![tenant, name],
     )?;
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM plugins WHERE tenant = ?1 AND name = ?2",
         params![tenant, name],
     )?;
@@ -454,7 +509,7 @@ pub fn delete_plugin(tx: &Transaction<'_>, tenant: &str, name: &str) -> rusqlite
 }
 
 /// Counts a change of a tenant's configuration (see `TenantVersion`).
-fn bump_config(tx: &Transaction<'_>, tenant: &str) -> rusqlite::Result<()> {
+fn bump_config(tx: &Connection, tenant: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE tenants SET config_version = config_version + 1 WHERE id = ?1")?
         .execute([tenant])
         .map(|_| ())
@@ -483,7 +538,7 @@ fn config_doc_json(
 
 /// Replaces a tenant document.
 fn set_config_doc_json(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     doc: ConfigDoc,
     json: &str,
@@ -492,7 +547,7 @@ fn set_config_doc_json(
     let sql = format!(
         "INSERT INTO {table} (tenant, {column}) VALUES (?1, ?2) ON CONFLICT(tenant) DO UPDATE SET {column} = ?2"
     );
-    tx.execute(&sql, params![tenant, json]).map(|_| ())
+    exec(tx, &sql, params![tenant, json]).map(|_| ())
 }
 
 // ---- tickets, events, audit ----------------------------------------------------
@@ -514,7 +569,7 @@ pub fn ticket(
 /// `expected` (`None`: there is none), keeping the per-agent open-ticket
 /// counts in step with it; returns the version found when it is another.
 pub fn put_ticket(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     t: &Ticket,
     expected: Option<u64>,
 ) -> rusqlite::Result<Result<(), Option<u64>>> {
@@ -538,13 +593,15 @@ pub fn put_ticket(
     let counted_now = t.assignee.clone().filter(|_| !resolved);
     if counted_before != counted_now {
         if let Some(agent) = &counted_before {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE agent_load SET open = open - 1 WHERE tenant = ?1 AND agent = ?2",
                 [&t.tenant, agent],
             )?;
         }
         if let Some(agent) = &counted_now {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO agent_load (tenant, agent, open) VALUES (?1, ?2, 1)
                  ON CONFLICT(tenant, agent) DO UPDATE SET open = open + 1",
                 [&t.tenant, agent],
@@ -567,7 +624,7 @@ pub fn requester_tickets(
     except: &str,
     limit: usize,
 ) -> rusqlite::Result<Vec<docket_contract::types::Ticket>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT body FROM tickets WHERE tenant = ?1 AND requester = ?2 AND id != ?3 ORDER BY created_at DESC, id LIMIT ?4",
     )?;
     let rows = st.query_map(params![tenant, requester, except, limit as i64], |r| {
@@ -625,7 +682,7 @@ pub struct EventRecord<'a> {
 
 /// Records a processed event and its audit entry.
 pub fn record_event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     ticket: &str,
     event: &EventRecord<'_>,
@@ -639,13 +696,30 @@ pub fn record_event(
         status,
         fingerprint,
     } = *event;
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO events (tenant, id, ticket, status, outcome, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![tenant, event_id, ticket, status, outcome.to_string(), fingerprint],
+        params![
+            tenant,
+            event_id,
+            ticket,
+            status,
+            outcome.to_string(),
+            fingerprint
+        ],
     )?;
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![tenant, ticket, event_id, kind, at, status, audit_entry.to_string()],
+        params![
+            tenant,
+            ticket,
+            event_id,
+            kind,
+            at,
+            status,
+            audit_entry.to_string()
+        ],
     )?;
     Ok(())
 }
@@ -690,8 +764,9 @@ pub fn audit(
 // ---- timers and SLA clocks -------------------------------------------------------
 
 /// Sets or replaces a timer.
-pub fn set_timer(tx: &Transaction<'_>, t: &TimerRow) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn set_timer(tx: &Connection, t: &TimerRow) -> rusqlite::Result<()> {
+    exec(
+        tx,
         "INSERT INTO timers (tenant, ticket, plugin, key, due_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(tenant, ticket, plugin, key) DO UPDATE SET due_at = ?5",
         params![t.tenant, t.ticket, t.plugin, t.key, t.due_at],
@@ -701,13 +776,14 @@ pub fn set_timer(tx: &Transaction<'_>, t: &TimerRow) -> rusqlite::Result<()> {
 
 /// Cancels a timer; returns whether it existed.
 pub fn cancel_timer(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     ticket: &str,
     plugin: &str,
     key: &str,
 ) -> rusqlite::Result<bool> {
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM timers WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4",
         params![tenant, ticket, plugin, key],
     )
@@ -727,7 +803,7 @@ fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
 
 /// Timers due at or before `now`, earliest first.
 pub fn due_timers(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<TimerRow>> {
-    let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at, tenant, ticket, plugin, key LIMIT ?2")?;
+    let mut st = conn.prepare_cached("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at, tenant, ticket, plugin, key LIMIT ?2")?;
     let rows = st.query_map(params![now, limit as i64], timer_row)?;
     rows.collect()
 }
@@ -738,14 +814,15 @@ pub fn ticket_timers(
     tenant: &str,
     ticket: &str,
 ) -> rusqlite::Result<Vec<TimerRow>> {
-    let mut st = conn.prepare("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE tenant = ?1 AND ticket = ?2 ORDER BY due_at")?;
+    let mut st = conn.prepare_cached("SELECT tenant, ticket, plugin, key, due_at FROM timers WHERE tenant = ?1 AND ticket = ?2 ORDER BY due_at")?;
     let rows = st.query_map([tenant, ticket], timer_row)?;
     rows.collect()
 }
 
 /// A timer's current due instant, if it still exists.
 pub fn timer_due(conn: &Connection, t: &TimerRow) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
+    query_row(
+        conn,
         "SELECT due_at FROM timers WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4",
         [&t.tenant, &t.ticket, &t.plugin, &t.key],
         |r| r.get(0),
@@ -756,8 +833,9 @@ pub fn timer_due(conn: &Connection, t: &TimerRow) -> rusqlite::Result<Option<i64
 /// Moves a timer that could not fire to `due_at`, unless it was replaced
 /// or cancelled meanwhile (its due instant is no longer `t.due_at`);
 /// returns whether it moved.
-pub fn postpone_timer(tx: &Transaction<'_>, t: &TimerRow, due_at: i64) -> rusqlite::Result<bool> {
-    tx.execute(
+pub fn postpone_timer(tx: &Connection, t: &TimerRow, due_at: i64) -> rusqlite::Result<bool> {
+    exec(
+        tx,
         "UPDATE timers SET due_at = ?6 WHERE tenant = ?1 AND ticket = ?2 AND plugin = ?3 AND key = ?4 AND due_at = ?5",
         params![t.tenant, t.ticket, t.plugin, t.key, t.due_at, due_at],
     )
@@ -770,7 +848,7 @@ pub fn sla_clocks(
     tenant: &str,
     ticket: &str,
 ) -> rusqlite::Result<Vec<SlaClock>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT clock FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2 ORDER BY metric",
     )?;
     let rows = st.query_map([tenant, ticket], |r| r.get::<_, String>(0))?;
@@ -779,17 +857,19 @@ pub fn sla_clocks(
 
 /// Replaces the SLA clocks of a ticket.
 pub fn put_sla_clocks(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     tenant: &str,
     ticket: &str,
     clocks: &[SlaClock],
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2",
         [tenant, ticket],
     )?;
     for clock in clocks {
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO sla_clocks (tenant, ticket, metric, clock, calendar) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![tenant, ticket, clock.metric, to_json(clock), clock.calendar],
         )?;
@@ -803,17 +883,19 @@ pub fn calendar_use(
     tenant: &str,
     calendar: &str,
 ) -> rusqlite::Result<Option<CalendarUse>> {
-    conn.query_row(
+    query_row(
+        conn,
         "SELECT COUNT(*), COUNT(DISTINCT ticket), MIN(ticket) FROM sla_clocks WHERE tenant = ?1 AND calendar = ?2",
         [tenant, calendar],
         |r| {
             let clocks: u64 = r.get(0)?;
             let tickets: u64 = r.get(1)?;
-            Ok(r.get::<_, Option<String>>(2)?.map(|example_ticket| CalendarUse {
-                clocks,
-                tickets,
-                example_ticket,
-            }))
+            Ok(r.get::<_, Option<String>>(2)?
+                .map(|example_ticket| CalendarUse {
+                    clocks,
+                    tickets,
+                    example_ticket,
+                }))
         },
     )
 }
@@ -830,7 +912,7 @@ impl Store for SqliteStore {
         tenant: &str,
         id: &str,
     ) -> Result<Option<(Ticket, u64)>, StoreError> {
-        ticket(&self.conn(), tenant, id).map_err(backend)
+        self.read(|c| ticket(c, tenant, id))
     }
 
     fn requester_tickets(
@@ -840,7 +922,7 @@ impl Store for SqliteStore {
         except: &str,
         limit: usize,
     ) -> Result<Vec<Ticket>, StoreError> {
-        requester_tickets(&self.conn(), tenant, requester, except, limit).map_err(backend)
+        self.read(|c| requester_tickets(c, tenant, requester, except, limit))
     }
 
     fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError> {
@@ -848,23 +930,23 @@ impl Store for SqliteStore {
     }
 
     fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
-        open_load(&self.conn(), tenant).map_err(backend)
+        self.read(|c| open_load(c, tenant))
     }
 
     fn sla_clocks(&self, tenant: &str, ticket: &str) -> Result<Vec<SlaClock>, StoreError> {
-        sla_clocks(&self.conn(), tenant, ticket).map_err(backend)
+        self.read(|c| sla_clocks(c, tenant, ticket))
     }
 
     fn stored_event(&self, tenant: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        stored_event(&self.conn(), tenant, id).map_err(backend)
+        self.read(|c| stored_event(c, tenant, id))
     }
 
     fn timer_due(&self, timer: &TimerRow) -> Result<Option<i64>, StoreError> {
-        timer_due(&self.conn(), timer).map_err(backend)
+        self.read(|c| timer_due(c, timer))
     }
 
     fn due_timers(&self, until: i64, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
-        due_timers(&self.conn(), until, limit).map_err(backend)
+        self.read(|c| due_timers(c, until, limit))
     }
 
     fn cancel_timer(&self, t: &TimerRow) -> Result<(), StoreError> {
@@ -879,18 +961,13 @@ impl Store for SqliteStore {
     }
 
     fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        write_event(&tx, c)?;
-        tx.commit().map_err(backend)
+        self.writer.run(|tx| write_event(tx, c)).map_err(backend)?
     }
 }
 
 /// Writes everything one event produced (see [`Store::commit_event`]) in
 /// the caller's transaction; on an error the caller rolls it back.
-fn write_event(tx: &Transaction<'_>, c: &EventCommit<'_>) -> Result<(), StoreError> {
+fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
     let record = EventRecord {
         id: c.event_id,
         kind: c.kind,
@@ -946,27 +1023,30 @@ impl Catalog for SqliteStore {
     }
 
     fn ping(&self) -> Result<(), StoreError> {
-        self.conn()
-            .query_row("SELECT 1", [], |_| Ok(()))
-            .map_err(backend)
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    fn commit_stats(&self) -> Option<CommitStats> {
+        Some(self.writer.stats())
     }
     fn tenants(&self) -> Result<Vec<(String, Limits)>, StoreError> {
-        tenants(&self.conn()).map_err(backend)
+        self.read(tenants)
     }
 
     fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
-        tenant_exists(&self.conn(), id).map_err(backend)
+        self.read(|c| tenant_exists(c, id))
     }
 
     fn tenant_version(&self, id: &str) -> Result<Option<TenantVersion>, StoreError> {
-        let row: Option<(u64, String)> = self
-            .conn()
-            .prepare_cached("SELECT config_version, limits FROM tenants WHERE id = ?1")
-            .and_then(|mut st| {
-                st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(backend)?;
+        let row: Option<(u64, String)> = self.read(|c| {
+            query_row(
+                c,
+                "SELECT config_version, limits FROM tenants WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
         row.map(|(version, limits)| {
             Ok(TenantVersion {
                 version,
@@ -997,7 +1077,7 @@ impl Catalog for SqliteStore {
     }
 
     fn key_owner(&self, hash: &str) -> Result<Option<Option<String>>, StoreError> {
-        key_owner(&self.conn(), hash).map_err(backend)
+        self.read(|c| key_owner(c, hash))
     }
 
     fn set_admin_key(&self, hash: &str, now: i64) -> Result<(), StoreError> {
@@ -1006,7 +1086,7 @@ impl Catalog for SqliteStore {
     }
 
     fn has_admin_key(&self) -> Result<bool, StoreError> {
-        has_admin_key(&self.conn()).map_err(backend)
+        self.read(has_admin_key)
     }
 
     fn add_tenant_key(&self, tenant: &str, hash: &str, now: i64) -> Result<(), StoreError> {
@@ -1015,7 +1095,7 @@ impl Catalog for SqliteStore {
     }
 
     fn tenant_keys(&self, tenant: &str) -> Result<Vec<KeyInfo>, StoreError> {
-        tenant_keys(&self.conn(), tenant).map_err(backend)
+        self.read(|c| tenant_keys(c, tenant))
     }
 
     fn revoke_tenant_key(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -1047,11 +1127,11 @@ impl Catalog for SqliteStore {
     }
 
     fn versions(&self, tenant: &str) -> Result<Vec<StoredVersion>, StoreError> {
-        versions(&self.conn(), tenant).map_err(backend)
+        self.read(|c| versions(c, tenant))
     }
 
     fn plugin_states(&self, tenant: &str) -> Result<Vec<PluginState>, StoreError> {
-        plugin_states(&self.conn(), tenant).map_err(backend)
+        self.read(|c| plugin_states(c, tenant))
     }
 
     fn set_plugin_state(
@@ -1077,7 +1157,7 @@ impl Catalog for SqliteStore {
     }
 
     fn config_doc_json(&self, tenant: &str, doc: ConfigDoc) -> Result<Option<String>, StoreError> {
-        config_doc_json(&self.conn(), tenant, doc).map_err(backend)
+        self.read(|c| config_doc_json(c, tenant, doc))
     }
 
     fn set_config_doc_json(
@@ -1098,7 +1178,7 @@ impl Catalog for SqliteStore {
         tenant: &str,
         calendar: &str,
     ) -> Result<Option<CalendarUse>, StoreError> {
-        calendar_use(&self.conn(), tenant, calendar).map_err(backend)
+        self.read(|c| calendar_use(c, tenant, calendar))
     }
 
     fn audit(
@@ -1108,11 +1188,11 @@ impl Catalog for SqliteStore {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        audit(&self.conn(), tenant, ticket, after_seq, limit).map_err(backend)
+        self.read(|c| audit(c, tenant, ticket, after_seq, limit))
     }
 
     fn ticket_timers(&self, tenant: &str, ticket: &str) -> Result<Vec<TimerRow>, StoreError> {
-        ticket_timers(&self.conn(), tenant, ticket).map_err(backend)
+        self.read(|c| ticket_timers(c, tenant, ticket))
     }
 }
 
@@ -1177,7 +1257,7 @@ mod tests {
             let t = &mut tickets[(x >> 33) as usize % 12];
             t.assignee = agents[(x >> 40) as usize % 4].map(str::to_string);
             t.status = statuses[(x >> 50) as usize % 4];
-            let version = super::ticket(&store.conn(), "t", &t.id)
+            let version = super::ticket(&store.conn().unwrap(), "t", &t.id)
                 .unwrap()
                 .map(|(_, v)| v);
             store
@@ -1185,7 +1265,7 @@ mod tests {
                 .unwrap()
                 .expect("the version just read");
             if step % 50 == 0 {
-                let conn = store.conn();
+                let conn = store.conn().unwrap();
                 assert_eq!(
                     kept_load(&conn, "t"),
                     scanned_load(&conn, "t"),
@@ -1193,7 +1273,7 @@ mod tests {
                 );
             }
         }
-        let conn = store.conn();
+        let conn = store.conn().unwrap();
         assert_eq!(kept_load(&conn, "t"), scanned_load(&conn, "t"));
     }
 
@@ -1224,7 +1304,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteStore::open(&dir).unwrap();
-        let conn = store.conn();
+        let conn = store.conn().unwrap();
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();

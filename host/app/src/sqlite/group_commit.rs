@@ -1,0 +1,362 @@
+//! Group commit: concurrent writers share one SQLite transaction, and so
+//! one WAL append and one fsync, instead of paying one each.
+//!
+//! The first writer to find no transaction open begins one and leads the
+//! batch. Every writer (the leader too) runs its own work inside a
+//! savepoint of that transaction: work that fails is rolled back to its
+//! savepoint alone, and the others' work stays. The leader commits once
+//! every writer that arrived meanwhile has run its part (or the batch is
+//! full, or a short wait is over); writers arriving during the commit wait
+//! for the next batch. Nobody returns before its batch's COMMIT has
+//! returned, so an acknowledged write is exactly as durable as with one
+//! transaction per write: `synchronous = FULL` still syncs every commit.
+//!
+//! A lone writer finds nobody arriving and commits at once, so without
+//! concurrency there is no added latency.
+
+use crate::catalog::CommitStats;
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Writes in one batch at most: bounds the leader's wait and the work one
+/// failed COMMIT takes back.
+const MAX_BATCH: usize = 64;
+
+/// How long a leader waits for writers that announced themselves but have
+/// not run their part yet (normally microseconds; this bounds a writer
+/// that was descheduled in between).
+const MAX_WAIT: Duration = Duration::from_millis(2);
+
+/// The one writing connection and its batches.
+pub(super) struct GroupCommit {
+    writer: Mutex<Writer>,
+    /// A member finished its part of the open batch.
+    joined: Condvar,
+    /// A batch committed or rolled back.
+    settled: Condvar,
+    /// Writers between announcing themselves and finishing their part.
+    arriving: AtomicUsize,
+    writes: AtomicU64,
+    commits: AtomicU64,
+}
+
+struct Writer {
+    conn: Connection,
+    /// The batch whose transaction is open, if any.
+    open: Option<u64>,
+    /// Members of the open batch so far.
+    members: usize,
+    /// The id the next batch gets; batches settle in this order.
+    next: u64,
+    /// The last batch that committed or rolled back.
+    last_settled: u64,
+    /// Batches whose COMMIT failed: the error, and how many members have
+    /// still to read it.
+    failed: HashMap<u64, (rusqlite::ffi::Error, String, usize)>,
+}
+
+impl GroupCommit {
+    /// Takes over the connection all writes go through.
+    pub(super) fn new(conn: Connection) -> GroupCommit {
+        GroupCommit {
+            writer: Mutex::new(Writer {
+                conn,
+                open: None,
+                members: 0,
+                next: 1,
+                last_settled: 0,
+                failed: HashMap::new(),
+            }),
+            joined: Condvar::new(),
+            settled: Condvar::new(),
+            arriving: AtomicUsize::new(0),
+            writes: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+        }
+    }
+
+    /// The counters since the store opened.
+    pub(super) fn stats(&self) -> CommitStats {
+        CommitStats {
+            writes: self.writes.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        // A member's panic is caught before it can poison the lock; this
+        // only guards against a panic in this module's own bookkeeping.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` as part of a batch and returns once the batch is durable.
+    ///
+    /// The outer error is the batch's (BEGIN or COMMIT failed: nothing of
+    /// `f` persists); the inner result is `f`'s own, and when that is an
+    /// error, `f`'s writes were rolled back and the others' were not.
+    pub(super) fn run<R, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, E>,
+    ) -> rusqlite::Result<Result<R, E>> {
+        self.arriving.fetch_add(1, Ordering::SeqCst);
+        let mut w = self.lock();
+        let (batch, leader) = loop {
+            match w.open {
+                Some(id) if w.members < MAX_BATCH => break (id, false),
+                Some(_) => w = self.settled.wait(w).unwrap_or_else(|p| p.into_inner()),
+                None => {
+                    if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
+                        self.arriving.fetch_sub(1, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                    let id = w.next;
+                    w.next += 1;
+                    w.open = Some(id);
+                    w.members = 0;
+                    break (id, true);
+                }
+            }
+        };
+        w.members += 1;
+        let own = in_savepoint(&w.conn, f);
+        self.arriving.fetch_sub(1, Ordering::SeqCst);
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.joined.notify_all();
+
+        let settled = if leader {
+            self.lead(w, batch)
+        } else {
+            while w.last_settled < batch {
+                w = self.settled.wait(w).unwrap_or_else(|p| p.into_inner());
+            }
+            follower_outcome(&mut w, batch)
+        };
+        let own = match own {
+            Ok(own) => own,
+            Err(Unwound::Panic(payload)) => resume_unwind(payload),
+            Err(Unwound::Savepoint(e)) => return Err(e),
+        };
+        settled.map(|()| own)
+    }
+
+    /// Waits for the writers on their way, then commits the batch.
+    fn lead(&self, mut w: MutexGuard<'_, Writer>, batch: u64) -> rusqlite::Result<()> {
+        let started = Instant::now();
+        while self.arriving.load(Ordering::SeqCst) > 0 && w.members < MAX_BATCH {
+            let Some(left) = MAX_WAIT.checked_sub(started.elapsed()) else {
+                break;
+            };
+            w = self
+                .joined
+                .wait_timeout(w, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        let committed = w.conn.execute_batch("COMMIT");
+        if committed.is_err() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        let followers = w.members - 1;
+        if let Err(e) = &committed
+            && followers > 0
+        {
+            let code = match e {
+                rusqlite::Error::SqliteFailure(code, _) => *code,
+                _ => rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            };
+            w.failed.insert(batch, (code, e.to_string(), followers));
+        }
+        w.open = None;
+        w.members = 0;
+        w.last_settled = batch;
+        self.commits
+            .fetch_add(u64::from(committed.is_ok()), Ordering::Relaxed);
+        self.settled.notify_all();
+        committed
+    }
+}
+
+/// A follower's view of its settled batch: Ok if it committed.
+fn follower_outcome(w: &mut Writer, batch: u64) -> rusqlite::Result<()> {
+    let Some((code, message, readers)) = w.failed.get_mut(&batch) else {
+        return Ok(());
+    };
+    let error = rusqlite::Error::SqliteFailure(*code, Some(message.clone()));
+    *readers -= 1;
+    if *readers == 0 {
+        w.failed.remove(&batch);
+    }
+    Err(error)
+}
+
+/// What stopped a member's part early.
+enum Unwound {
+    /// `f` panicked; resumed in the member's thread after the batch settles.
+    Panic(Box<dyn std::any::Any + Send>),
+    /// The savepoint itself could not be made or released.
+    Savepoint(rusqlite::Error),
+}
+
+/// Runs `f` in a savepoint of the open transaction: released when `f`
+/// succeeds, rolled back when it fails or panics.
+fn in_savepoint<R, E>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<R, E>,
+) -> Result<Result<R, E>, Unwound> {
+    conn.execute_batch("SAVEPOINT member")
+        .map_err(Unwound::Savepoint)?;
+    let result = catch_unwind(AssertUnwindSafe(|| f(conn)));
+    let keep = matches!(result, Ok(Ok(_)));
+    let closed = if keep {
+        conn.execute_batch("RELEASE member")
+    } else {
+        conn.execute_batch("ROLLBACK TO member; RELEASE member")
+    };
+    let result = result.map_err(Unwound::Panic)?;
+    closed.map_err(Unwound::Savepoint)?;
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn scratch(name: &str) -> (Arc<GroupCommit>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("docket-group-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            .unwrap();
+        (Arc::new(GroupCommit::new(conn)), path)
+    }
+
+    fn count(path: &std::path::Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrent_writers_share_commits_and_every_acknowledged_write_is_there() {
+        let (group, path) = scratch("share");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let group = group.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100 {
+                        group
+                            .run(|c| c.execute("INSERT INTO t VALUES (?1, 'x')", [t * 1000 + i]))
+                            .unwrap()
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Acknowledged means committed: a fresh connection sees all 800.
+        assert_eq!(count(&path), 800);
+        let stats = group.stats();
+        assert_eq!(stats.writes, 800);
+        assert!(stats.commits <= 800, "{stats:?}");
+    }
+
+    #[test]
+    fn a_failing_member_is_rolled_back_alone() {
+        let (group, path) = scratch("fail");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let group = group.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let r = group
+                            .run(|c| {
+                                c.execute("INSERT INTO t VALUES (?1, 'x')", [t * 1000 + i])?;
+                                if i % 2 == 1 {
+                                    // Violates NOT NULL after a good insert: the
+                                    // whole member must go, the insert included.
+                                    c.execute(
+                                        "INSERT INTO t VALUES (?1, NULL)",
+                                        [-(t * 1000 + i)],
+                                    )?;
+                                }
+                                Ok::<_, rusqlite::Error>(())
+                            })
+                            .unwrap();
+                        assert_eq!(r.is_ok(), i % 2 == 0);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(count(&path), 4 * 25);
+    }
+
+    #[test]
+    fn a_panicking_member_panics_in_its_own_thread_and_the_batch_goes_on() {
+        let (group, path) = scratch("panic");
+        let g = group.clone();
+        let panicked = std::thread::spawn(move || {
+            g.run(|c| {
+                c.execute("INSERT INTO t VALUES (1, 'x')", []).unwrap();
+                panic!("boom");
+                #[allow(unreachable_code)]
+                Ok::<_, rusqlite::Error>(())
+            })
+        })
+        .join();
+        assert!(panicked.is_err());
+        group
+            .run(|c| c.execute("INSERT INTO t VALUES (2, 'y')", []))
+            .unwrap()
+            .unwrap();
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_member_of_the_batch() {
+        let (group, path) = scratch("commit");
+        // A deferred foreign key fails at COMMIT, after every member's part
+        // succeeded: all of the batch must report it and none persist.
+        group
+            .run(|c| {
+                c.execute_batch(
+                    "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                     CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                     PRAGMA foreign_keys = ON;",
+                )
+            })
+            .unwrap()
+            .unwrap();
+        // `PRAGMA foreign_keys` is a no-op inside a transaction: set it now.
+        group
+            .lock()
+            .conn
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .unwrap();
+        let r = group.run(|c| {
+            c.execute("INSERT INTO t VALUES (7, 'x')", [])?;
+            c.execute("INSERT INTO child VALUES (42)", [])
+        });
+        assert!(r.is_err(), "the commit must fail: {r:?}");
+        assert_eq!(count(&path), 0);
+        // The store goes on after the failed batch.
+        group
+            .run(|c| c.execute("INSERT INTO t VALUES (8, 'y')", []))
+            .unwrap()
+            .unwrap();
+        assert_eq!(count(&path), 1);
+    }
+}
