@@ -264,8 +264,22 @@ fn seed_tickets(data: &std::path::Path, n: usize) {
 }
 
 fn main() {
-    isolation_table();
-    scale_out_table();
+    // `cargo bench -p docket --bench service_load -- store` runs one
+    // table (`isolation`, `scale` or `store`); no name runs all three.
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
+    if run("isolation") {
+        isolation_table();
+    }
+    if run("scale") {
+        scale_out_table();
+    }
+    if run("store") {
+        store_table();
+    }
 }
 
 /// Well-behaved tenants alone, beside a hostile one, and over seeded
@@ -453,4 +467,82 @@ fn scale_out_table() {
         drop(servers);
         let _ = std::fs::remove_dir_all(&data);
     }
+}
+
+/// The durable write path alone (no HTTP, no plugins): threads writing a
+/// new ticket each, every write acknowledged only once its commit is
+/// synced; through `SqliteStore::write` (group commit) and, for contrast,
+/// through one connection behind a mutex with a transaction per write (the
+/// store before group commit).
+fn store_table() {
+    use docket_app::sqlite as store;
+    println!();
+    println!("SQLite store alone — threads each writing new tickets, synchronous = FULL");
+    println!(
+        "{:>8} {:>8} {:>16} {:>14} {:>22}",
+        "threads", "writes", "grouped writes/s", "writes/commit", "one commit each, /s"
+    );
+    let ticket = |t: usize, i: usize| {
+        let new: docket_app::ticket_input::NewTicket = serde_json::from_value(
+            serde_json::json!({ "subject": "Laptop", "requester": { "id": format!("c-{t}") } }),
+        )
+        .unwrap();
+        docket_app::ticket_input::new_ticket("t", &format!("W-{t}-{i}"), 0, &new).unwrap()
+    };
+    for threads in [1, 4, 16, 64] {
+        let per_thread = 4000 / threads;
+        let writes = threads * per_thread;
+        let timed = |write: &(dyn Fn(usize, usize) + Sync)| {
+            let started = Instant::now();
+            std::thread::scope(|scope| {
+                for t in 0..threads {
+                    scope.spawn(move || (0..per_thread).for_each(|i| write(t, i)));
+                }
+            });
+            writes as f64 / started.elapsed().as_secs_f64()
+        };
+        let data =
+            std::env::temp_dir().join(format!("docket-store-{}-{threads}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let s = store::SqliteStore::open(&data).unwrap();
+        let grouped = timed(&|t, i| {
+            s.write(|tx| store::put_ticket(tx, &ticket(t, i), None))
+                .unwrap()
+                .expect("a new ticket");
+        });
+        let stats = docket_app::catalog::Catalog::commit_stats(&s).unwrap();
+        drop(s);
+        let _ = std::fs::remove_dir_all(&data);
+        // The same schema and statements, one transaction per write.
+        let s = store::SqliteStore::open(&data).unwrap();
+        drop(s);
+        let conn = std::sync::Mutex::new(rusqlite_connection(&data));
+        let single = timed(&|t, i| {
+            let mut c = conn.lock().unwrap();
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            store::put_ticket(&tx, &ticket(t, i), None)
+                .unwrap()
+                .expect("a new ticket");
+            tx.commit().unwrap();
+        });
+        let _ = std::fs::remove_dir_all(&data);
+        println!(
+            "{:>8} {:>8} {:>16.0} {:>14.2} {:>22.0}",
+            threads,
+            writes,
+            grouped,
+            stats.writes as f64 / stats.commits.max(1) as f64,
+            single
+        );
+    }
+}
+
+/// A connection to a store's database with the store's durability settings.
+fn rusqlite_connection(data: &std::path::Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(data.join("docket.db")).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "FULL").unwrap();
+    c
 }

@@ -109,7 +109,7 @@ impl GroupCommit {
                 Some(id) if w.members < MAX_BATCH => break (id, false),
                 Some(_) => w = self.settled.wait(w).unwrap_or_else(|p| p.into_inner()),
                 None => {
-                    if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
+                    if let Err(e) = run_sql(&w.conn, "BEGIN IMMEDIATE") {
                         self.arriving.fetch_sub(1, Ordering::SeqCst);
                         return Err(e);
                     }
@@ -156,9 +156,9 @@ impl GroupCommit {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        let committed = w.conn.execute_batch("COMMIT");
+        let committed = run_sql(&w.conn, "COMMIT");
         if committed.is_err() {
-            let _ = w.conn.execute_batch("ROLLBACK");
+            let _ = run_sql(&w.conn, "ROLLBACK");
         }
         let followers = w.members - 1;
         if let Err(e) = &committed
@@ -193,6 +193,12 @@ fn follower_outcome(w: &mut Writer, batch: u64) -> rusqlite::Result<()> {
     Err(error)
 }
 
+/// Runs a transaction-control statement, prepared once per connection
+/// (these run several times per write).
+fn run_sql(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 /// What stopped a member's part early.
 enum Unwound {
     /// `f` panicked; resumed in the member's thread after the batch settles.
@@ -207,14 +213,13 @@ fn in_savepoint<R, E>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<R, E>,
 ) -> Result<Result<R, E>, Unwound> {
-    conn.execute_batch("SAVEPOINT member")
-        .map_err(Unwound::Savepoint)?;
+    run_sql(conn, "SAVEPOINT member").map_err(Unwound::Savepoint)?;
     let result = catch_unwind(AssertUnwindSafe(|| f(conn)));
     let keep = matches!(result, Ok(Ok(_)));
     let closed = if keep {
-        conn.execute_batch("RELEASE member")
+        run_sql(conn, "RELEASE member")
     } else {
-        conn.execute_batch("ROLLBACK TO member; RELEASE member")
+        run_sql(conn, "ROLLBACK TO member").and_then(|()| run_sql(conn, "RELEASE member"))
     };
     let result = result.map_err(Unwound::Panic)?;
     closed.map_err(Unwound::Savepoint)?;
