@@ -156,19 +156,9 @@ fn send_until_acknowledged(
 
 #[test]
 fn a_replica_killed_mid_stream_loses_nothing_and_fires_everything_once() {
-    let name = format!("replica_crash_{}", std::process::id());
-    let Some(url) = docket_app::test_database(&name, true) else {
+    let Some((dirs, mut replicas, url)) = replicas("replica_crash", 3) else {
         return;
     };
-    let dirs = [
-        temp_dir("crash-a"),
-        temp_dir("crash-b"),
-        temp_dir("crash-c"),
-    ];
-    let mut replicas: Vec<Server> = dirs
-        .iter()
-        .map(|d| Server::start_on(d, Some(&url)))
-        .collect();
     let first = replicas[0].base.clone();
     let key = create_tenant(&first, "acme");
     let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];

@@ -9,7 +9,6 @@ mod http;
 mod server;
 
 use http::*;
-use server::Server;
 
 /// A routing document sending every ticket to `group`.
 fn routing_to(group: &str) -> Vec<u8> {
@@ -54,13 +53,10 @@ fn routed(base: &str, key: &str, ticket: &str) -> serde_json::Value {
 
 #[test]
 fn registry_changes_on_one_replica_reach_the_others_at_their_next_request() {
-    let name = format!("replicas_registry_{}", std::process::id());
-    let Some(url) = docket_app::test_database(&name, true) else {
+    let Some((_dirs, servers, _)) = replicas("replicas_registry", 2) else {
         return;
     };
-    let (dir_a, dir_b) = (temp_dir("replica-a"), temp_dir("replica-b"));
-    let a = Server::start_on(&dir_a, Some(&url));
-    let b = Server::start_on(&dir_b, Some(&url));
+    let (a, b) = (&servers[0], &servers[1]);
 
     // A tenant created on A is known to B at once, key and all.
     let key = create_tenant(&a.base, "acme");
@@ -147,19 +143,9 @@ fn patch_until_applied(base: &str, key: &str, idem: &str, body: &serde_json::Val
 fn updates_of_one_ticket_through_every_replica_are_each_applied_once() {
     const CLIENTS: usize = 8;
     const UPDATES: usize = 50;
-    let name = format!("replicas_one_ticket_{}", std::process::id());
-    let Some(url) = docket_app::test_database(&name, true) else {
+    let Some((_dirs, replicas, _)) = replicas("replicas_one_ticket", 3) else {
         return;
     };
-    let dirs = [
-        temp_dir("one-ticket-a"),
-        temp_dir("one-ticket-b"),
-        temp_dir("one-ticket-c"),
-    ];
-    let replicas: Vec<Server> = dirs
-        .iter()
-        .map(|d| Server::start_on(d, Some(&url)))
-        .collect();
     let key = create_tenant(&replicas[0].base, "acme");
     let (s, b) = json(
         "POST",
@@ -244,19 +230,9 @@ fn updates_of_one_ticket_through_every_replica_are_each_applied_once() {
 fn one_idempotency_key_sent_to_every_replica_at_once_applies_once() {
     const ROUNDS: usize = 20;
     let mut in_progress = 0;
-    let name = format!("replicas_same_key_{}", std::process::id());
-    let Some(url) = docket_app::test_database(&name, true) else {
+    let Some((_dirs, replicas, _)) = replicas("replicas_same_key", 3) else {
         return;
     };
-    let dirs = [
-        temp_dir("same-key-a"),
-        temp_dir("same-key-b"),
-        temp_dir("same-key-c"),
-    ];
-    let replicas: Vec<Server> = dirs
-        .iter()
-        .map(|d| Server::start_on(d, Some(&url)))
-        .collect();
     let key = create_tenant(&replicas[0].base, "acme");
     for round in 0..ROUNDS {
         let ticket = format!("R-{round}");
@@ -324,15 +300,9 @@ fn one_idempotency_key_sent_to_every_replica_at_once_applies_once() {
 #[test]
 fn versions_installed_through_two_replicas_at_once_get_distinct_numbers() {
     const ROUNDS: usize = 10;
-    let name = format!("replicas_versions_{}", std::process::id());
-    let Some(url) = docket_app::test_database(&name, true) else {
+    let Some((_dirs, replicas, _)) = replicas("replicas_versions", 2) else {
         return;
     };
-    let (dir_a, dir_b) = (temp_dir("versions-a"), temp_dir("versions-b"));
-    let replicas = [
-        Server::start_on(&dir_a, Some(&url)),
-        Server::start_on(&dir_b, Some(&url)),
-    ];
     let key = create_tenant(&replicas[0].base, "acme");
     let mut numbers: Vec<u64> = Vec::new();
     for round in 0..ROUNDS {

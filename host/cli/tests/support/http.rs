@@ -2,7 +2,7 @@
 //! JSON body), and the few set-up steps every scenario takes.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use super::server::{ADMIN, client as agent};
+use super::server::{ADMIN, Server, client as agent};
 use std::path::{Path, PathBuf};
 
 /// A test's scratch directory, removed when the test ends (pass or fail).
@@ -181,4 +181,17 @@ pub fn get_authorized(url: &str, authorization: &str) -> (u16, String) {
             )
         })
         .unwrap()
+}
+
+/// `n` replicas of `docket serve` on one fresh PostgreSQL database named
+/// after `name`, each on its own scratch directory: (directories, servers,
+/// the database URL). `None` when the tests run without PostgreSQL.
+pub fn replicas(name: &str, n: usize) -> Option<(Vec<ScratchDir>, Vec<Server>, String)> {
+    let url = docket_app::test_database(&format!("{name}_{}", std::process::id()), true)?;
+    let dirs: Vec<ScratchDir> = (0..n).map(|i| temp_dir(&format!("{name}-{i}"))).collect();
+    let servers = dirs
+        .iter()
+        .map(|d| Server::start_on(d, Some(&url)))
+        .collect();
+    Some((dirs, servers, url))
 }
