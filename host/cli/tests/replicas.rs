@@ -60,14 +60,7 @@ fn registry_changes_on_one_replica_reach_the_others_at_their_next_request() {
 
     // A tenant created on A is known to B at once, key and all.
     let key = create_tenant(&a.base, "acme");
-    let (s, body) = call(
-        "GET",
-        &format!("{}/v1/tenants/acme", b.base),
-        Some(&key),
-        None,
-        "",
-    );
-    assert_eq!(s, 200, "{body}");
+    get_ok(&format!("{}/v1/tenants/acme", b.base), &key);
 
     // Plugin, activation and pipeline set on A route B's next ticket.
     let v1 = upload(&a.base, &key, &routing_to("first"));
@@ -177,14 +170,7 @@ fn updates_of_one_ticket_through_every_replica_are_each_applied_once() {
         handles.into_iter().map(|h| h.join().unwrap()).sum()
     });
 
-    let (s, view) = call(
-        "GET",
-        &format!("{}/v1/tenants/acme/tickets/T-1", bases[2]),
-        Some(&key),
-        None,
-        "",
-    );
-    assert_eq!(s, 200, "{view}");
+    let view = get_ok(&format!("{}/v1/tenants/acme/tickets/T-1", bases[2]), &key);
     let mut tags: Vec<&str> = view["ticket"]["tags"]
         .as_array()
         .unwrap()
@@ -282,14 +268,10 @@ fn one_idempotency_key_sent_to_every_replica_at_once_applies_once() {
         "{ROUNDS} keys sent to {} replicas at once: {in_progress} answers `in progress`, the rest the one outcome",
         replicas.len()
     );
-    let (s, page) = call(
-        "GET",
+    let page = get_ok(
         &format!("{}/v1/tenants/acme/audit?limit=1000", replicas[1].base),
-        Some(&key),
-        None,
-        "",
+        &key,
     );
-    assert_eq!(s, 200, "{page}");
     assert_eq!(
         page["entries"].as_array().unwrap().len(),
         ROUNDS,

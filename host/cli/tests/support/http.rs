@@ -183,6 +183,13 @@ pub fn get_authorized(url: &str, authorization: &str) -> (u16, String) {
         .unwrap()
 }
 
+/// GETs `url` with `key`, asserting 200; the JSON body.
+pub fn get_ok(url: &str, key: &str) -> serde_json::Value {
+    let (s, body) = call("GET", url, Some(key), None, "");
+    assert_eq!(s, 200, "GET {url}: {body}");
+    body
+}
+
 /// `n` replicas of `docket serve` on one fresh PostgreSQL database named
 /// after `name`, each on its own scratch directory: (directories, servers,
 /// the database URL). `None` when the tests run without PostgreSQL.
