@@ -63,4 +63,6 @@ pub use pg::test_database;
 pub use pg::{PostgresStore, TIMER_LEASE_MS};
 pub use service::{Database, Service};
 pub use sqlite::SqliteStore;
-pub use store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
+pub use store::{
+    Applied, EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+};

@@ -15,7 +15,7 @@ use docket_contract::types::{Agent, Event, EventKind, Ticket};
 use docket_contract::wire::Wire;
 use docket_engine::Docket;
 use docket_engine::Effect;
-use docket_engine::{DispatchRequest, Outcome, outcome::OutcomeStatus};
+use docket_engine::{DispatchRequest, Outcome, outcome::Message, outcome::OutcomeStatus};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -68,6 +68,9 @@ pub struct Recorded {
     pub timers: Vec<TimerChange>,
     /// The ticket's SLA clocks after the event (unchanged unless applied).
     pub clocks: Vec<SlaClock>,
+    /// The messages it delivers (empty unless applied), as committed to
+    /// the outbox.
+    pub messages: Vec<Message>,
 }
 
 impl Recorded {
@@ -309,13 +312,19 @@ impl<S: Store> Lifecycle<S> {
         };
         let outcome = self.docket.dispatch(tenant, request)?;
         match self.commit(tenant, &decided, &outcome) {
-            Ok((body, timers, clocks)) => Ok(Recorded {
+            Ok(Committed {
+                body,
+                timers,
+                clocks,
+                messages,
+            }) => Ok(Recorded {
                 event: decided.event,
                 kind: decided.kind,
                 outcome,
                 body,
                 timers,
                 clocks,
+                messages,
             }),
             Err(error) => Err(AppError::NotRecorded {
                 outcome: Box::new(outcome),
@@ -329,7 +338,7 @@ impl<S: Store> Lifecycle<S> {
         tenant: &str,
         d: &Decided<'_>,
         outcome: &Outcome,
-    ) -> Result<(serde_json::Value, Vec<TimerChange>, Vec<SlaClock>), AppError> {
+    ) -> Result<Committed, AppError> {
         let Decided {
             before,
             version,
@@ -361,6 +370,7 @@ impl<S: Store> Lifecycle<S> {
         let body = serde_json::to_value(outcome)
             .map_err(|e| StoreError::Backend(format!("outcome to JSON: {e}")))?;
         let audit = audit_entry(event, outcome);
+        let messages = event_messages(tenant, event, kind, fired, outcome, &clocks);
         self.store.commit_event(&EventCommit {
             tenant,
             ticket: ticket_id,
@@ -378,8 +388,14 @@ impl<S: Store> Lifecycle<S> {
                 timers: &timers,
                 clocks: &clocks,
             }),
+            messages: &messages,
         })?;
-        Ok((body, timers, clocks))
+        Ok(Committed {
+            body,
+            timers,
+            clocks,
+            messages,
+        })
     }
 
     /// Marks an event id as in flight, or refuses it while another request
@@ -407,6 +423,56 @@ impl<S: Store> Lifecycle<S> {
             .or_default()
             .clone()
     }
+}
+
+/// What a commit wrote, for the [`Recorded`] event.
+struct Committed {
+    body: serde_json::Value,
+    timers: Vec<TimerChange>,
+    clocks: Vec<SlaClock>,
+    messages: Vec<Message>,
+}
+
+/// The messages an event delivers: the outcome's (see
+/// [`Outcome::messages`]) and, when the event is an SLA milestone's timer,
+/// `sla.milestone` (and `sla.breached` at 100%) with the clock as it now
+/// stands. None unless the outcome applied.
+fn event_messages(
+    tenant: &str,
+    event: &Event,
+    kind: &str,
+    fired: Option<&TimerRow>,
+    outcome: &Outcome,
+    clocks: &[SlaClock],
+) -> Vec<Message> {
+    let mut messages = outcome.messages(kind, event.at);
+    if messages.is_empty() {
+        return messages;
+    }
+    let milestone = fired
+        .filter(|t| t.plugin == SLA_TIMER_OWNER)
+        .and_then(|t| sla::parse_milestone_key(&t.key));
+    if let Some((metric, percent)) = milestone {
+        let clock = clocks.iter().find(|c| c.metric == metric);
+        let data = serde_json::json!({ "metric": metric, "percent": percent, "clock": clock });
+        let mut push = |kind: &str| {
+            let position = messages.len();
+            messages.push(Message::new(
+                tenant,
+                &outcome.ticket_id,
+                &event.id,
+                event.at,
+                position,
+                kind,
+                data.clone(),
+            ));
+        };
+        push("sla.milestone");
+        if percent >= 100 {
+            push("sla.breached");
+        }
+    }
+    messages
 }
 
 /// An event with what it is decided on: for its dispatch and commit.
@@ -609,6 +675,14 @@ mod tests {
             }
             self.shared.commit_event(commit)
         }
+        fn messages_after(
+            &self,
+            t: &str,
+            after: u64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::StoredMessage>, StoreError> {
+            self.shared.messages_after(t, after, limit)
+        }
     }
 
     #[test]
@@ -686,6 +760,7 @@ mod tests {
                     timers: &[TimerChange::Set(timer.clone())],
                     clocks: &[],
                 }),
+                messages: &[],
             })
             .unwrap();
 
@@ -711,17 +786,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("docket-stale-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         a_stale_commit_writes_nothing(&MemoryStore::new());
-        a_stale_commit_writes_nothing(&crate::SqliteStore::open(&dir).unwrap());
+        // The durable stores number messages on the tenant's row.
+        let with_tenant = |store: &dyn crate::ServiceStore| {
+            store
+                .insert_tenant("acme", &Limits::default(), "key-hash", 0)
+                .unwrap();
+            a_stale_commit_writes_nothing(store);
+        };
+        with_tenant(&crate::SqliteStore::open(&dir).unwrap());
         let _ = std::fs::remove_dir_all(&dir);
         if let Some(url) = crate::pg::test_database(&format!("stale_{}", std::process::id()), true)
         {
-            a_stale_commit_writes_nothing(&crate::PostgresStore::connect(&url, 2).unwrap());
+            with_tenant(&crate::PostgresStore::connect(&url, 2).unwrap());
         }
     }
 
     /// Commits on a version that is not the stored one (or as a creation
     /// of a ticket that exists), or firing a timer that is gone, are
-    /// refused whole.
+    /// refused whole: their messages too.
     fn a_stale_commit_writes_nothing(store: &dyn Store) {
         let new: crate::ticket_input::NewTicket = serde_json::from_value(
             serde_json::json!({ "subject": "s", "requester": { "id": "r" } }),
@@ -736,6 +818,24 @@ mod tests {
             key: "k".into(),
             due_at: 5,
         };
+        let messages: HashMap<&str, [Message; 1]> =
+            ["created", "stale", "as-new", "timer-gone", "current"]
+                .into_iter()
+                .map(|id| {
+                    (
+                        id,
+                        [Message::new(
+                            "acme",
+                            "T-1",
+                            id,
+                            2_000,
+                            0,
+                            "ticket.changed",
+                            serde_json::json!({ "by": id }),
+                        )],
+                    )
+                })
+                .collect();
         let commit = |id: &'static str, version: Option<u64>, fired| EventCommit {
             tenant: "acme",
             ticket: "T-1",
@@ -753,6 +853,7 @@ mod tests {
                 timers: &[],
                 clocks: &[],
             }),
+            messages: &messages[id],
         };
         store.commit_event(&commit("created", None, None)).unwrap();
         for (id, version, fired) in [
@@ -773,5 +874,15 @@ mod tests {
             .commit_event(&commit("current", Some(2), None))
             .unwrap_err();
         assert!(matches!(err, StoreError::DuplicateEvent(_)), "{err}");
+        // The outbox has the two applied events' messages, numbered 1, 2.
+        let outbox = store.messages_after("acme", 0, 10).unwrap();
+        let kept: Vec<(u64, &str)> = outbox
+            .iter()
+            .map(|m| (m.seq, m.message.event_id.as_str()))
+            .collect();
+        assert_eq!(kept, [(1, "created"), (2, "current")]);
+        assert_eq!(outbox[1].message, messages["current"][0]);
+        assert_eq!(store.messages_after("acme", 1, 10).unwrap().len(), 1);
+        assert!(store.messages_after("acme", 2, 10).unwrap().is_empty());
     }
 }

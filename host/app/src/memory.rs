@@ -4,7 +4,9 @@
 //! due instant), so no read scans a tenant's tickets.
 
 use crate::sla::SlaClock;
-use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
+use crate::store::{
+    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+};
 use docket_contract::types::{Status, Ticket};
 use docket_engine::config::AgentConfig;
 use std::cmp::Reverse;
@@ -39,6 +41,8 @@ struct Inner {
     timer_due: HashMap<TimerId, i64>,
     /// (tenant, ticket) → SLA clocks.
     clocks: HashMap<(String, String), Vec<SlaClock>>,
+    /// tenant → its outbox, in order (`seq` is the index plus one).
+    outbox: HashMap<String, Vec<StoredMessage>>,
 }
 
 impl MemoryStore {
@@ -303,6 +307,27 @@ impl Store for MemoryStore {
             (c.tenant.to_string(), c.ticket.to_string()),
             applied.clocks.to_vec(),
         );
+        let outbox = inner.outbox.entry(c.tenant.to_string()).or_default();
+        for m in c.messages {
+            outbox.push(StoredMessage {
+                seq: outbox.len() as u64 + 1,
+                message: m.clone(),
+            });
+        }
         Ok(())
+    }
+
+    fn messages_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let inner = self.lock();
+        let outbox = inner.outbox.get(tenant).map_or(&[][..], Vec::as_slice);
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(outbox.len());
+        Ok(outbox[start..].iter().take(limit).cloned().collect())
     }
 }

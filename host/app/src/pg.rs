@@ -17,10 +17,13 @@ use crate::catalog::{
     TenantVersion, key_id,
 };
 use crate::sla::SlaClock;
-use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
+use crate::store::{
+    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+};
 use docket_contract::types::{Status, Ticket};
 use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
+use docket_engine::outcome::Message;
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
@@ -32,7 +35,7 @@ pub const TIMER_LEASE_MS: i64 = 30_000;
 
 /// The schema, one step per version, recorded in `docket_schema`. Steps
 /// never change once released; a new one is added instead.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE tenants (
@@ -128,6 +131,25 @@ CREATE TABLE sla_clocks (
     PRIMARY KEY (tenant, ticket, metric)
 );
 CREATE INDEX sla_clocks_by_calendar ON sla_clocks (tenant, calendar);
+"#;
+
+/// Version 2: the outbox, numbered per tenant by a counter each event's
+/// commit advances under the tenant row's lock, so numbers follow the
+/// commit order across replicas and a feed reader never skips one.
+const SCHEMA_V2: &str = r#"
+CREATE TABLE outbox (
+    tenant TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    type TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+);
+CREATE UNIQUE INDEX outbox_by_id ON outbox (tenant, id);
+ALTER TABLE tenants ADD COLUMN outbox_seq BIGINT NOT NULL DEFAULT 0;
 "#;
 
 /// The advisory lock replicas take to migrate one at a time.
@@ -512,6 +534,44 @@ fn write_event(tx: &mut impl GenericClient, c: &EventCommit<'_>) -> Result<(), S
         )
         .map_err(backend)?;
     }
+    // Last: the tenant row stays locked from here to the commit.
+    append_messages(tx, c.tenant, c.messages)
+}
+
+/// Appends messages to the tenant's outbox, numbered after the last.
+fn append_messages(
+    tx: &mut impl GenericClient,
+    tenant: &str,
+    messages: &[Message],
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let count = messages.len() as i64;
+    let last: i64 = tx
+        .query_typed_one(
+            "UPDATE tenants SET outbox_seq = outbox_seq + $2 WHERE id = $1 RETURNING outbox_seq",
+            &[p(&tenant), p(&count)],
+        )
+        .map_err(backend)?
+        .get(0);
+    for (m, seq) in messages.iter().zip(last - count + 1..) {
+        let data = to_json(&m.data);
+        tx.execute_typed(
+            "INSERT INTO outbox (tenant, seq, id, ticket, type, event_id, at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                p(&tenant),
+                p(&seq),
+                p(&m.id.as_str()),
+                p(&m.ticket.as_str()),
+                p(&m.kind.as_str()),
+                p(&m.event_id.as_str()),
+                p(&m.at),
+                p(&data.as_str()),
+            ],
+        )
+        .map_err(backend)?;
+    }
     Ok(())
 }
 
@@ -680,6 +740,37 @@ impl Store for PostgresStore {
     fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
         self.write(|tx| write_event(tx, c))
     }
+
+    fn messages_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let (after, limit) = (after as i64, limit as i64);
+        self.client()?
+            .query_typed(
+                "SELECT seq, id, ticket, type, event_id, at, data FROM outbox
+                 WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[p(&tenant), p(&after), p(&limit)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok(StoredMessage {
+                    seq: r.get::<_, i64>(0) as u64,
+                    message: Message {
+                        id: r.get(1),
+                        ticket: r.get(2),
+                        kind: r.get(3),
+                        event_id: r.get(4),
+                        at: r.get(5),
+                        data: from_json(r.get(6))?,
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 impl Catalog for PostgresStore {
@@ -767,6 +858,7 @@ impl Catalog for PostgresStore {
                 "audit",
                 "timers",
                 "sla_clocks",
+                "outbox",
             ] {
                 tx.execute_typed(&format!("DELETE FROM {table} WHERE tenant = $1"), &[p(&id)])
                     .map_err(backend)?;

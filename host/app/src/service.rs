@@ -12,7 +12,7 @@ use crate::lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent};
 use crate::metrics::Metrics;
 use crate::sla::SlaClock;
 use crate::sqlite::SqliteStore;
-use crate::store::{StoreError, TimerRow};
+use crate::store::{StoreError, StoredMessage, TimerRow};
 use crate::ticket_input::Action;
 use docket_contract::EventKindName;
 use docket_engine::config::{AgentConfig, settings_of};
@@ -205,6 +205,9 @@ pub struct Service {
     loaded: Mutex<HashMap<String, u64>>,
     /// Serializes reloads (rare): one builds while the others wait.
     reloading: Mutex<()>,
+    /// Events this process recorded with messages: a feed reader waiting
+    /// on this process wakes when it moves (others' commits it polls for).
+    outbox_writes: std::sync::atomic::AtomicU64,
 }
 
 /// Where a service's `now` comes from: the system clock, or (for tests
@@ -385,6 +388,7 @@ impl Service {
             admin_lock: Mutex::new(()),
             loaded: Mutex::new(HashMap::new()),
             reloading: Mutex::new(()),
+            outbox_writes: std::sync::atomic::AtomicU64::new(0),
         };
         service.load_all()?;
         Ok(service)
@@ -605,6 +609,30 @@ impl Service {
             check_id("ticket", &t.to_ascii_lowercase())?;
         }
         Ok(self.store().audit(tenant, ticket, after, limit as usize)?)
+    }
+
+    /// The tenant's outbox after position `after`, at most `limit` (1 to
+    /// 1,000) messages, oldest first.
+    pub fn messages_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, AppError> {
+        self.tenant(tenant)?;
+        if !(1..=1000).contains(&limit) {
+            return Err(AppError::BadRequest(format!(
+                "limit: {limit} is out of range (1 to 1000)"
+            )));
+        }
+        Ok(self.store().messages_after(tenant, after, limit as usize)?)
+    }
+
+    /// How many events with messages this process has recorded: a change
+    /// means the outbox grew (another process's growth is not counted).
+    pub fn outbox_writes(&self) -> u64 {
+        self.outbox_writes
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A tenant's keys, without their secrets.
@@ -922,6 +950,10 @@ impl Service {
                 if let Some(rec) = done.recorded() {
                     self.metrics
                         .count_outcome(tenant, rec.status(), &rec.outcome);
+                    if !rec.messages.is_empty() {
+                        self.outbox_writes
+                            .fetch_add(1, std::sync::atomic::Ordering::Release);
+                    }
                 }
             }
             Err(AppError::NotRecorded { outcome, .. }) => {

@@ -50,6 +50,17 @@ pub struct SlaClock {
     pub breached: bool,
 }
 
+/// The timer key of a clock's milestone, e.g. `sla-clock:resolution:75`.
+pub fn milestone_key(metric: &str, percent: i64) -> String {
+    format!("sla-clock:{metric}:{percent}")
+}
+
+/// The metric and percent a milestone timer key names.
+pub fn parse_milestone_key(key: &str) -> Option<(&str, i64)> {
+    let (metric, percent) = key.strip_prefix("sla-clock:")?.rsplit_once(':')?;
+    Some((metric, percent.parse().ok()?))
+}
+
 /// A timer change the clocks ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MilestoneTimer {
@@ -233,7 +244,7 @@ pub fn update(
             c.breached |= consumed > target_ms;
         }
         for pct in MILESTONES {
-            let key = format!("sla-clock:{}:{pct}", c.metric);
+            let key = milestone_key(&c.metric, pct);
             let threshold = target_ms * pct / 100;
             match c.running_since {
                 Some(since) if consumed < threshold => timers.push(MilestoneTimer::Set(

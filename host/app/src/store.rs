@@ -9,6 +9,7 @@
 use crate::sla::SlaClock;
 use docket_contract::types::Ticket;
 use docket_engine::config::AgentConfig;
+use docket_engine::outcome::Message;
 use serde::Serialize;
 
 /// A durable timer: a plugin's (or the SLA clocks', owner `@sla`) reminder
@@ -101,6 +102,21 @@ pub struct EventCommit<'a> {
     pub fired: Option<&'a TimerRow>,
     /// The changes, when the outcome was applied.
     pub applied: Option<Applied<'a>>,
+    /// The messages to deliver (empty unless applied): written to the
+    /// tenant's outbox in this commit, numbered after the ones before.
+    pub messages: &'a [Message],
+}
+
+/// A message in a tenant's outbox, with its position: the feed's cursor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredMessage {
+    /// Position in the tenant's outbox: 1, 2, 3, ... in commit order, so
+    /// a reader that has seen `n` has seen everything before it.
+    pub seq: u64,
+    /// The message.
+    #[serde(flatten)]
+    pub message: Message,
 }
 
 /// A store could not read or write.
@@ -211,6 +227,18 @@ pub trait Store: Send + Sync {
     /// [`StoreError::DuplicateEvent`] when the event id is taken (nothing
     /// is written); otherwise when the backend fails (nothing is written).
     fn commit_event(&self, commit: &EventCommit<'_>) -> Result<(), StoreError>;
+
+    /// The tenant's outbox after position `after`, in order, at most
+    /// `limit` messages.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn messages_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
 }
 
 /// A shared store is a store: the service holds its backend as one, and
@@ -258,5 +286,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn commit_event(&self, commit: &EventCommit<'_>) -> Result<(), StoreError> {
         (**self).commit_event(commit)
+    }
+
+    fn messages_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        (**self).messages_after(tenant, after, limit)
     }
 }

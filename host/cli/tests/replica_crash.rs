@@ -173,21 +173,7 @@ fn a_replica_killed_mid_stream_loses_nothing_and_fires_everything_once() {
         serde_json::json!([{ "name": "always", "timezone": "UTC", "hours": hours }]),
     );
     assert_eq!(s, 204, "{b}");
-    let (s, b) = call(
-        "POST",
-        &format!("{first}/v1/tenants/acme/plugins/rules"),
-        Some(&key),
-        Some(RULES.as_bytes()),
-        "application/toml",
-    );
-    assert!(s == 201 || s == 200, "{s} {b}");
-    let (s, b) = json(
-        "POST",
-        &format!("{first}/v1/tenants/acme/plugins/rules/activate"),
-        Some(&key),
-        serde_json::json!({ "version": 1 }),
-    );
-    assert_eq!(s, 200, "{b}");
+    install_rules(&first, "acme", &key, "rules", RULES);
     pipeline(
         &first,
         "acme",

@@ -59,6 +59,7 @@ mod effects;
 mod error;
 mod host_state;
 mod limits;
+mod message;
 mod registry;
 mod resident;
 mod runtime;
@@ -76,10 +77,11 @@ pub mod plugin {
 }
 
 /// The parts of an [`Outcome`]: its status, the effects as applied, the
-/// trace of plugin runs.
+/// trace of plugin runs, and the messages it delivers.
 pub mod outcome {
     pub use crate::dispatch::{AppliedEffect, OutcomeStatus, PluginRun, Rejection};
     pub use crate::effects::SlaDue;
+    pub use crate::message::Message;
 }
 
 pub use dispatch::{DispatchRequest, Outcome};

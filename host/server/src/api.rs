@@ -30,8 +30,8 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-type Shared = State<Arc<Service>>;
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type Shared = State<Arc<Service>>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 type Body = Result<Bytes, BytesRejection>;
 
 /// The document's frame: title, version, the bearer scheme.
@@ -89,6 +89,7 @@ fn routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(log_time))
         .routes(routes!(use_part))
         .routes(routes!(audit))
+        .routes(routes!(crate::feed::feed))
 }
 
 /// The OpenAPI document of the API, as served at `/openapi.json`.
@@ -188,7 +189,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Runs blocking work off the async runtime.
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -252,17 +253,17 @@ fn integral_numbers_as_integers(v: &mut serde_json::Value) {
     }
 }
 
-fn ok(status: StatusCode, v: impl serde::Serialize) -> ApiResult {
+pub(crate) fn ok(status: StatusCode, v: impl serde::Serialize) -> ApiResult {
     Ok((status, Json(v)).into_response())
 }
 
 /// Path parameters naming a tenant.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-struct TenantPath {
+pub(crate) struct TenantPath {
     /// Tenant id.
     #[param(pattern = "^[a-z0-9_-]{1,64}$")]
-    tenant: String,
+    pub(crate) tenant: String,
 }
 
 /// Path parameters naming a tenant's plugin.

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+mod feed;
 pub mod schema;
 pub mod timers;
 

@@ -15,10 +15,13 @@ use crate::catalog::{
     TenantVersion, key_id,
 };
 use crate::sla::SlaClock;
-use crate::store::{EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
+use crate::store::{
+    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+};
 use docket_contract::types::Ticket;
 use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
+use docket_engine::outcome::Message;
 use group_commit::GroupCommit;
 use read_pool::{MMAP_BYTES, ReadPool, STATEMENT_CACHE};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -28,7 +31,7 @@ use std::path::Path;
 /// The schema, one step per version: step `i` takes a database from
 /// version `i` to `i + 1` (SQLite's `user_version`). Data directories made
 /// by an earlier release are brought forward at start; steps never change.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS tenants (
@@ -150,6 +153,25 @@ CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
 const SCHEMA_V3: &str = r#"
 ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE tenants ADD COLUMN config_version INTEGER NOT NULL DEFAULT 1;
+"#;
+
+/// Version 4: the outbox. Each applied event's messages, numbered per
+/// tenant by a counter the event's commit advances, so numbers follow the
+/// commit order (see `StoredMessage`).
+const SCHEMA_V4: &str = r#"
+CREATE TABLE outbox (
+    tenant TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    type TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+);
+CREATE UNIQUE INDEX outbox_by_id ON outbox (tenant, id);
+ALTER TABLE tenants ADD COLUMN outbox_seq INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// The SQLite store.
@@ -415,6 +437,7 @@ pub fn delete_tenant(tx: &Connection, tenant: &str) -> rusqlite::Result<bool> {
         "audit",
         "timers",
         "sla_clocks",
+        "outbox",
     ] {
         exec(
             tx,
@@ -963,6 +986,15 @@ impl Store for SqliteStore {
     fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
         self.writer.run(|tx| write_event(tx, c)).map_err(backend)?
     }
+
+    fn messages_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|c| messages_after(c, tenant, after, limit))
+    }
 }
 
 /// Writes everything one event produced (see [`Store::commit_event`]) in
@@ -1014,7 +1046,68 @@ fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
         }
         .map_err(backend)?;
     }
-    put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks).map_err(backend)
+    put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks).map_err(backend)?;
+    append_messages(tx, c.tenant, c.messages).map_err(backend)
+}
+
+/// Appends messages to the tenant's outbox, numbered after the last.
+pub fn append_messages(
+    tx: &Connection,
+    tenant: &str,
+    messages: &[Message],
+) -> rusqlite::Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = query_row(
+        tx,
+        "UPDATE tenants SET outbox_seq = outbox_seq + ?2 WHERE id = ?1 RETURNING outbox_seq",
+        params![tenant, messages.len() as i64],
+        |r| r.get(0),
+    )?;
+    let first = last - messages.len() as i64 + 1;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO outbox (tenant, seq, id, ticket, type, event_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (m, seq) in messages.iter().zip(first..) {
+        st.execute(params![
+            tenant,
+            seq,
+            m.id,
+            m.ticket,
+            m.kind,
+            m.event_id,
+            m.at,
+            to_json(&m.data)
+        ])?;
+    }
+    Ok(())
+}
+
+/// The tenant's outbox after `after`, in order.
+pub fn messages_after(
+    conn: &Connection,
+    tenant: &str,
+    after: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<StoredMessage>> {
+    let mut st = conn.prepare_cached(
+        "SELECT seq, id, ticket, type, event_id, at, data FROM outbox WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![tenant, after as i64, limit as i64], |r| {
+        Ok(StoredMessage {
+            seq: r.get::<_, i64>(0)? as u64,
+            message: Message {
+                id: r.get(1)?,
+                ticket: r.get(2)?,
+                kind: r.get(3)?,
+                event_id: r.get(4)?,
+                at: r.get(5)?,
+                data: from_json(&r.get::<_, String>(6)?)?,
+            },
+        })
+    })?;
+    rows.collect()
 }
 
 impl Catalog for SqliteStore {

@@ -108,12 +108,28 @@ pub fn create_tenant(base: &str, id: &str) -> String {
 
 /// Installs and activates a plugin (version 1).
 pub fn install(base: &str, tenant: &str, key: &str, name: &str, bytes: &[u8]) {
+    install_as(base, tenant, key, name, bytes, "application/wasm");
+}
+
+/// Installs and activates a no-code document (version 1).
+pub fn install_rules(base: &str, tenant: &str, key: &str, name: &str, rules: &str) {
+    install_as(
+        base,
+        tenant,
+        key,
+        name,
+        rules.as_bytes(),
+        "application/toml",
+    );
+}
+
+fn install_as(base: &str, tenant: &str, key: &str, name: &str, bytes: &[u8], content_type: &str) {
     let (s, b) = call(
         "POST",
         &format!("{base}/v1/tenants/{tenant}/plugins/{name}"),
         Some(key),
         Some(bytes),
-        "application/wasm",
+        content_type,
     );
     assert!(s == 201 || s == 200, "{s} {b}");
     let (s, b) = json(
