@@ -53,6 +53,7 @@ pub mod sla;
 pub mod sqlite;
 mod store;
 pub mod ticket_input;
+pub mod webhook;
 
 pub use catalog::{CommitStats, ServiceStore};
 pub use error::AppError;
