@@ -10,7 +10,7 @@
 use crate::error::AppError;
 use crate::sla::{self, MilestoneTimer, SLA_TIMER_OWNER, SlaClock};
 use crate::store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
-use crate::ticket_input::{Action, HISTORY_LIMIT, apply_action, brief, new_ticket};
+use crate::ticket_input::{Action, HISTORY_LIMIT, apply_action, new_ticket};
 use docket_contract::types::{Agent, Event, EventKind, Ticket};
 use docket_contract::wire::Wire;
 use docket_engine::Docket;
@@ -297,12 +297,12 @@ impl<S: Store> Lifecycle<S> {
         ticket: Ticket,
         decided: Decided<'_>,
     ) -> Result<Recorded, AppError> {
-        let history = self
-            .store
-            .requester_tickets(tenant, &ticket.requester.id, &ticket.id, HISTORY_LIMIT)?
-            .iter()
-            .map(brief)
-            .collect();
+        let history = self.store.requester_tickets(
+            tenant,
+            &ticket.requester.id,
+            &ticket.id,
+            HISTORY_LIMIT,
+        )?;
         let request = DispatchRequest {
             agents: self.agents(tenant)?,
             history,
@@ -641,7 +641,7 @@ mod tests {
             r: &str,
             except: &str,
             limit: usize,
-        ) -> Result<Vec<Ticket>, StoreError> {
+        ) -> Result<Vec<docket_contract::types::TicketBrief>, StoreError> {
             self.shared.requester_tickets(t, r, except, limit)
         }
         fn agents(&self, t: &str) -> Result<Vec<docket_engine::config::AgentConfig>, StoreError> {

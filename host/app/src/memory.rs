@@ -7,7 +7,7 @@ use crate::sla::SlaClock;
 use crate::store::{
     EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
 };
-use docket_contract::types::{Status, Ticket};
+use docket_contract::types::{Status, Ticket, TicketBrief};
 use docket_engine::config::AgentConfig;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
@@ -169,7 +169,7 @@ impl Store for MemoryStore {
         requester: &str,
         except: &str,
         limit: usize,
-    ) -> Result<Vec<Ticket>, StoreError> {
+    ) -> Result<Vec<TicketBrief>, StoreError> {
         let inner = self.lock();
         let Some(ids) = inner
             .by_requester
@@ -182,7 +182,7 @@ impl Store for MemoryStore {
             .filter(|(_, id)| id != except)
             .take(limit)
             .filter_map(|(_, id)| inner.tickets.get(&(tenant.to_string(), id.clone())))
-            .map(|(t, _)| t.clone())
+            .map(|(t, _)| crate::ticket_input::brief(t))
             .collect())
     }
 

@@ -20,7 +20,7 @@ use crate::sla::SlaClock;
 use crate::store::{
     EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
 };
-use docket_contract::types::{Status, Ticket};
+use docket_contract::types::{Status, Ticket, TicketBrief};
 use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
 use docket_engine::outcome::Message;
@@ -598,7 +598,7 @@ impl Store for PostgresStore {
         requester: &str,
         except: &str,
         limit: usize,
-    ) -> Result<Vec<Ticket>, StoreError> {
+    ) -> Result<Vec<TicketBrief>, StoreError> {
         let limit = limit as i64;
         self.client()?
             .query_typed(

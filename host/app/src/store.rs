@@ -7,7 +7,7 @@
 //! [`SqliteStore`](crate::SqliteStore) (durable, for `docket serve`).
 
 use crate::sla::SlaClock;
-use docket_contract::types::Ticket;
+use docket_contract::types::{Ticket, TicketBrief};
 use docket_engine::config::AgentConfig;
 use docket_engine::outcome::Message;
 use serde::Serialize;
@@ -155,9 +155,10 @@ pub trait Store: Send + Sync {
         Ok(self.versioned_ticket(tenant, id)?.map(|(t, _)| t))
     }
 
-    /// The requester's other tickets (not `except`), newest first (by
-    /// creation, then id), at most `limit`: read through an index, never
-    /// a scan of the tenant's tickets.
+    /// Briefs of the requester's other tickets (not `except`), newest
+    /// first (by creation, then id), at most `limit`: read through an
+    /// index, never a scan of the tenant's tickets. Plugins see these as
+    /// the history; only a brief's fields are decoded.
     ///
     /// # Errors
     /// When the backend fails.
@@ -167,7 +168,7 @@ pub trait Store: Send + Sync {
         requester: &str,
         except: &str,
         limit: usize,
-    ) -> Result<Vec<Ticket>, StoreError>;
+    ) -> Result<Vec<TicketBrief>, StoreError>;
 
     /// The tenant's configured agents.
     ///
@@ -257,7 +258,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         requester: &str,
         except: &str,
         limit: usize,
-    ) -> Result<Vec<Ticket>, StoreError> {
+    ) -> Result<Vec<TicketBrief>, StoreError> {
         (**self).requester_tickets(tenant, requester, except, limit)
     }
     fn agents(&self, tenant: &str) -> Result<Vec<AgentConfig>, StoreError> {

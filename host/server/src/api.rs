@@ -6,6 +6,7 @@
 
 use super::auth::{require_admin, require_tenant};
 use super::error::ApiError;
+use super::handler::{ApiResult, Shared, TenantPath, blocking, ok};
 use super::schema::*;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -30,8 +31,6 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) type Shared = State<Arc<Service>>;
-pub(crate) type ApiResult = Result<Response, ApiError>;
 type Body = Result<Bytes, BytesRejection>;
 
 /// The document's frame: title, version, the bearer scheme.
@@ -188,15 +187,6 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Runs blocking work off the async runtime.
-pub(crate) async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
-) -> Result<R, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
-}
-
 /// The body, or a JSON error for an oversized or unreadable one.
 fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     b.map_err(|e| {
@@ -251,19 +241,6 @@ fn integral_numbers_as_integers(v: &mut serde_json::Value) {
         }
         _ => {}
     }
-}
-
-pub(crate) fn ok(status: StatusCode, v: impl serde::Serialize) -> ApiResult {
-    Ok((status, Json(v)).into_response())
-}
-
-/// Path parameters naming a tenant.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub(crate) struct TenantPath {
-    /// Tenant id.
-    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
-    pub(crate) tenant: String,
 }
 
 /// Path parameters naming a tenant's plugin.

@@ -2,9 +2,9 @@
 //! for backends that cannot receive webhooks. The same messages as the
 //! webhooks, in the same order.
 
-use crate::api::{ApiResult, Shared, TenantPath, blocking, ok};
 use crate::auth::require_tenant;
 use crate::error::ApiError;
+use crate::handler::{ApiResult, Shared, TenantPath, blocking, ok};
 use crate::schema::ReadErrors;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};

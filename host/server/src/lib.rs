@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod feed;
+mod handler;
 pub mod schema;
 pub mod timers;
 

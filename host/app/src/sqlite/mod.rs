@@ -18,7 +18,7 @@ use crate::sla::SlaClock;
 use crate::store::{
     EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
 };
-use docket_contract::types::Ticket;
+use docket_contract::types::{Ticket, TicketBrief};
 use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
 use docket_engine::outcome::Message;
@@ -260,7 +260,16 @@ fn check_integrity(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<Vec<String>>>()
     })()
-    .map_err(|e| anyhow::anyhow!("{} is not a usable database: {e}", db.display()))?;
+    .map_err(|e| match e.sqlite_error_code() {
+        // Too damaged for the check itself to run (e.g. the schema's page).
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+            anyhow::anyhow!(
+                "{} is damaged ({e}); restore it from a backup",
+                db.display()
+            )
+        }
+        _ => anyhow::anyhow!("{} is not a usable database: {e}", db.display()),
+    })?;
     if problems.len() == 1 && problems[0] == "ok" {
         return Ok(());
     }
@@ -639,21 +648,22 @@ pub fn put_ticket(
     Ok(Ok(()))
 }
 
-/// The requester's other tickets, newest first.
+/// Briefs of the requester's other tickets, newest first: decoded from
+/// the stored bodies in place, skipping every field a brief has not.
 pub fn requester_tickets(
     conn: &Connection,
     tenant: &str,
     requester: &str,
     except: &str,
     limit: usize,
-) -> rusqlite::Result<Vec<docket_contract::types::Ticket>> {
+) -> rusqlite::Result<Vec<TicketBrief>> {
     let mut st = conn.prepare_cached(
         "SELECT body FROM tickets WHERE tenant = ?1 AND requester = ?2 AND id != ?3 ORDER BY created_at DESC, id LIMIT ?4",
     )?;
     let rows = st.query_map(params![tenant, requester, except, limit as i64], |r| {
-        r.get::<_, String>(0)
+        from_json(r.get_ref(0)?.as_str()?)
     })?;
-    rows.map(|r| r.and_then(|b| from_json(&b))).collect()
+    rows.collect()
 }
 
 /// Unresolved tickets per assignee, from the counts [`put_ticket`] keeps:
@@ -944,7 +954,7 @@ impl Store for SqliteStore {
         requester: &str,
         except: &str,
         limit: usize,
-    ) -> Result<Vec<Ticket>, StoreError> {
+    ) -> Result<Vec<TicketBrief>, StoreError> {
         self.read(|c| requester_tickets(c, tenant, requester, except, limit))
     }
 
