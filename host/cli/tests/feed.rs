@@ -38,6 +38,19 @@ fn page(base: &str, key: &str, query: &str) -> (u16, serde_json::Value) {
     )
 }
 
+/// Creates T-1 with its idempotency key; the status.
+fn create_t1(base: &str, key: &str) -> u16 {
+    server::client()
+        .post(&format!("{base}/v1/tenants/acme/tickets/T-1"))
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("Idempotency-Key", "create-T-1")
+        .header("content-type", "application/json")
+        .send(new_ticket().to_string().as_bytes())
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn kinds(page: &serde_json::Value) -> Vec<(u64, String, String)> {
     page["messages"]
         .as_array()
@@ -82,14 +95,7 @@ fn applied_events_reach_the_feed_once_in_order_and_a_waiting_reader_wakes() {
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    let created = server::client()
-        .post(&format!("{base}/v1/tenants/acme/tickets/T-1"))
-        .header("Authorization", &format!("Bearer {key}"))
-        .header("Idempotency-Key", "create-T-1")
-        .header("content-type", "application/json")
-        .send(new_ticket().to_string().as_bytes())
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
+    assert_eq!(create_t1(&base, &key), 201);
     let (s, woken, waited) = waiting.join().unwrap();
     assert_eq!(s, 200, "{woken}");
     assert!(
@@ -114,14 +120,7 @@ fn applied_events_reach_the_feed_once_in_order_and_a_waiting_reader_wakes() {
 
     // The retried creation is answered from the store and adds nothing;
     // the timer's event adds its own change, after the cursor.
-    let retried = server::client()
-        .post(&format!("{base}/v1/tenants/acme/tickets/T-1"))
-        .header("Authorization", &format!("Bearer {key}"))
-        .header("Idempotency-Key", "create-T-1")
-        .header("content-type", "application/json")
-        .send(new_ticket().to_string().as_bytes())
-        .unwrap();
-    assert_eq!(retried.status().as_u16(), 201);
+    assert_eq!(create_t1(&base, &key), 201);
     let (s, later) = page(&base, &key, "after=2&wait=20");
     assert_eq!(s, 200, "{later}");
     let later = kinds(&later);
