@@ -6,12 +6,16 @@ use std::path::PathBuf;
 /// The largest value of each bounded limit, by field name: what
 /// [`Limits::validate`] enforces and the OpenAPI schema states (a test
 /// holds the two together).
-const LIMIT_CEILINGS: [(&str, u64); 5] = [
+const LIMIT_CEILINGS: [(&str, u64); 6] = [
     ("timeout_ms", 60_000),
     ("output_bytes", 64 << 20),
     ("module_bytes", 256 << 20),
     ("log_lines", 10_000),
     ("log_line_bytes", 64 << 10),
+    // Fuel is bounded in practice by the deadline; this ceiling keeps it
+    // within what every JSON reader (and the OpenAPI document) represents
+    // exactly.
+    ("fuel", i64::MAX as u64),
 ];
 
 /// Limits of one plugin call. Every field has a safe default; a tenant's
@@ -23,7 +27,7 @@ pub struct Limits {
     /// Fuel (roughly, wasm instructions) per call.
     #[cfg_attr(
         feature = "openapi",
-        schema(minimum = 1, maximum = 18_446_744_073_709_551_615u64)
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807u64)
     )]
     pub fuel: u64,
     /// Wall-clock deadline per call, in milliseconds.
@@ -64,7 +68,7 @@ impl Default for Limits {
 impl Limits {
     /// The largest value of each bounded limit, by field name: what
     /// [`Limits::validate`] enforces and the OpenAPI schema states.
-    pub const CEILINGS: [(&'static str, u64); 5] = LIMIT_CEILINGS;
+    pub const CEILINGS: [(&'static str, u64); 6] = LIMIT_CEILINGS;
 
     /// Checks the limits against the engine's ceilings.
     ///
@@ -89,7 +93,7 @@ impl Limits {
         if self.memory_bytes < 64 << 10 {
             return Err("limits.memory_bytes must be at least one wasm page (65536)".into());
         }
-        // Fuel is bounded by the deadline, memory by the engine's ceiling.
+        // Memory is bounded by the engine's ceiling, above.
         for (name, value, max) in [
             ("timeout_ms", self.timeout_ms, LIMIT_CEILINGS[0].1),
             ("output_bytes", self.output_bytes, LIMIT_CEILINGS[1].1),
@@ -100,6 +104,7 @@ impl Limits {
                 self.log_line_bytes.into(),
                 LIMIT_CEILINGS[4].1,
             ),
+            ("fuel", self.fuel, LIMIT_CEILINGS[5].1),
         ] {
             if value > max {
                 return Err(format!(
