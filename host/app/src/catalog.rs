@@ -328,8 +328,9 @@ pub fn set_config_doc<T: Serialize>(
     catalog.set_config_doc_json(tenant, doc, &json)
 }
 
-/// Everything the service needs of a backend: the lifecycle's [`Store`]
-/// and the [`Catalog`].
-pub trait ServiceStore: Store + Catalog {}
+/// Everything the service needs of a backend: the lifecycle's [`Store`],
+/// the [`Catalog`], and SQL for the records written once for every
+/// durable backend (webhook deliveries).
+pub trait ServiceStore: Store + Catalog + crate::sql::SqlStore {}
 
-impl<S: Store + Catalog> ServiceStore for S {}
+impl<S: Store + Catalog + crate::sql::SqlStore> ServiceStore for S {}

@@ -50,6 +50,7 @@ mod pg;
 pub mod replay;
 pub mod service;
 pub mod sla;
+pub mod sql;
 pub mod sqlite;
 mod store;
 pub mod ticket_input;

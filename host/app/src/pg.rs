@@ -35,7 +35,7 @@ pub const TIMER_LEASE_MS: i64 = 30_000;
 
 /// The schema, one step per version, recorded in `docket_schema`. Steps
 /// never change once released; a new one is added instead.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, crate::webhook::store::SCHEMA];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE tenants (
@@ -773,6 +773,23 @@ impl Store for PostgresStore {
     }
 }
 
+impl crate::sql::SqlStore for PostgresStore {
+    fn sql_write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| f(&mut crate::sql::PgSql(tx)))
+    }
+
+    fn sql_read(
+        &self,
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client()?;
+        f(&mut crate::sql::PgSql(&mut *client))
+    }
+}
+
 impl Catalog for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgresql"
@@ -859,6 +876,9 @@ impl Catalog for PostgresStore {
                 "timers",
                 "sla_clocks",
                 "outbox",
+                "webhooks",
+                "deliveries",
+                "delivery_attempts",
             ] {
                 tx.execute_typed(&format!("DELETE FROM {table} WHERE tenant = $1"), &[p(&id)])
                     .map_err(backend)?;

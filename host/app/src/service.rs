@@ -105,7 +105,7 @@ impl Idempotency {
 }
 
 /// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -208,6 +208,8 @@ pub struct Service {
     /// Events this process recorded with messages: a feed reader waiting
     /// on this process wakes when it moves (others' commits it polls for).
     outbox_writes: std::sync::atomic::AtomicU64,
+    /// How webhooks are checked and delivered.
+    pub(crate) webhook_settings: crate::webhook::WebhookSettings,
 }
 
 /// Where a service's `now` comes from: the system clock, or (for tests
@@ -389,6 +391,7 @@ impl Service {
             loaded: Mutex::new(HashMap::new()),
             reloading: Mutex::new(()),
             outbox_writes: std::sync::atomic::AtomicU64::new(0),
+            webhook_settings: crate::webhook::WebhookSettings::default(),
         };
         service.load_all()?;
         Ok(service)

@@ -31,7 +31,13 @@ use std::path::Path;
 /// The schema, one step per version: step `i` takes a database from
 /// version `i` to `i + 1` (SQLite's `user_version`). Data directories made
 /// by an earlier release are brought forward at start; steps never change.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1,
+    SCHEMA_V2,
+    SCHEMA_V3,
+    SCHEMA_V4,
+    crate::webhook::store::SCHEMA,
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS tenants (
@@ -447,6 +453,9 @@ pub fn delete_tenant(tx: &Connection, tenant: &str) -> rusqlite::Result<bool> {
         "timers",
         "sla_clocks",
         "outbox",
+        "webhooks",
+        "deliveries",
+        "delivery_attempts",
     ] {
         exec(
             tx,
@@ -1118,6 +1127,25 @@ pub fn messages_after(
         })
     })?;
     rows.collect()
+}
+
+impl crate::sql::SqlStore for SqliteStore {
+    fn sql_write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .run(|tx| f(&mut crate::sql::SqliteSql(tx)))
+            .map_err(backend)?
+    }
+
+    fn sql_read(
+        &self,
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().map_err(backend)?;
+        f(&mut crate::sql::SqliteSql(&conn))
+    }
 }
 
 impl Catalog for SqliteStore {

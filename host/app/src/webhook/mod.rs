@@ -1,7 +1,295 @@
-//! Webhooks: how messages leave for a tenant's endpoints. Payloads follow
-//! the Standard Webhooks specification, so receivers verify them with any
-//! of its libraries ([`signature`]); endpoint addresses are checked against
-//! server-side request forgery ([`address`]).
+//! Webhooks: how messages leave for a tenant's endpoints.
+//!
+//! A tenant subscribes an endpoint (a URL and the message types it wants)
+//! and gets a signing secret, shown once. From then on every message its
+//! outbox gains is *staged* as a delivery for each matching endpoint and
+//! delivered at least once, in order per ticket: a ticket's next message
+//! waits until the one before it was delivered or finally failed. A failed
+//! attempt is retried on a schedule ([`schedule`]); after the last one the
+//! delivery is `failed` and can be replayed. An endpoint that has failed
+//! for days is disabled, visibly, until the tenant enables it again.
+//!
+//! Payloads follow the Standard Webhooks specification, so receivers
+//! verify them with any of its libraries ([`signature`]); endpoint
+//! addresses are checked against server-side request forgery
+//! ([`address`]). The records live in the store ([`store`], one SQL text
+//! for SQLite and PostgreSQL); `docket serve` runs the sender.
 
 pub mod address;
+pub mod schedule;
+mod service;
 pub mod signature;
+pub mod store;
+
+pub use service::{DeliveryDetail, MAX_WEBHOOKS, OLD_SECRET_GRACE_MS};
+
+use docket_contract::wire::instant;
+use serde::{Deserialize, Serialize};
+
+/// The message types an endpoint may subscribe to.
+pub const MESSAGE_TYPES: &[&str] = &[
+    "ticket.changed",
+    "notification",
+    "invoice",
+    "approval.required",
+    "sla.milestone",
+    "sla.breached",
+];
+
+/// An endpoint subscription, as listed (never with its secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Webhook {
+    /// Id, `wh_` + 16 hex digits.
+    pub id: String,
+    /// Where messages are POSTed.
+    pub url: String,
+    /// The message types it receives; empty: all of them.
+    pub types: Vec<String>,
+    /// What it is for, as the tenant wrote it.
+    pub description: String,
+    /// When it was made.
+    #[serde(with = "instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: i64,
+    /// `enabled`, or `disabled` (by the tenant, or after failing for days).
+    pub state: String,
+    /// Since when every attempt has failed (null: the last one succeeded).
+    #[serde(with = "instant::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub failing_since: Option<i64>,
+    /// When it was disabled, if it is.
+    #[serde(with = "instant::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub disabled_at: Option<i64>,
+    /// Why it was disabled, if it is.
+    pub disabled_reason: Option<String>,
+    /// The outbox position up to which messages were staged for it.
+    pub staged_through: u64,
+}
+
+/// A subscription as the tenant asks for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewWebhook {
+    /// Where messages are POSTed: an `http` or `https` URL whose host
+    /// resolves to public addresses only (unless the operator allows
+    /// private ones).
+    pub url: String,
+    /// The message types to receive (see `MESSAGE_TYPES`); omitted or
+    /// empty: all of them.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// What it is for (at most 200 characters).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A change to a subscription; omitted fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookChange {
+    /// A new URL (checked as on creation).
+    pub url: Option<String>,
+    /// New message types.
+    pub types: Option<Vec<String>>,
+    /// A new description.
+    pub description: Option<String>,
+    /// `false` disables it; `true` enables it again, clearing its failure
+    /// record (deliveries resume where they stopped).
+    pub enabled: Option<bool>,
+}
+
+/// A subscription just made or rotated, with its secret (shown once).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookWithSecret {
+    /// The subscription.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// The signing secret, `whsec_` + base64: verify `webhook-signature`
+    /// with it. It is not shown again.
+    pub secret: String,
+}
+
+/// One message's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    /// The message id (`webhook-id`).
+    pub message_id: String,
+    /// The message's outbox position.
+    pub seq: u64,
+    /// The message type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The ticket.
+    pub ticket: String,
+    /// `waiting` (behind an earlier message of its ticket), `pending`,
+    /// `delivered` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (pending deliveries).
+    #[serde(with = "instant::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub next_attempt_at: Option<i64>,
+    /// When it was delivered or finally failed.
+    #[serde(with = "instant::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_at: Option<i64>,
+}
+
+/// One attempt to deliver a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attempt {
+    /// 1 for the first attempt, and so on (replays continue the count).
+    pub attempt: u32,
+    /// When it started.
+    #[serde(with = "instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: i64,
+    /// `succeeded` (a 2xx answer within the timeout) or `failed`.
+    pub outcome: String,
+    /// The HTTP status answered, if any.
+    pub status_code: Option<u16>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// Why it failed without an answer (timeout, refused connection, ...).
+    pub error: Option<String>,
+}
+
+/// A delivery claimed for sending: where, signed with what, and the
+/// message.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// Tenant.
+    pub tenant: String,
+    /// Endpoint id.
+    pub webhook: String,
+    /// Its URL.
+    pub url: String,
+    /// The secrets to sign with: the current one, and the previous one
+    /// for a while after a rotation.
+    pub secrets: Vec<String>,
+    /// The attempt this is (1-based, over the delivery's whole life).
+    pub attempt: u32,
+    /// The message.
+    pub message: crate::StoredMessage,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// Tenant.
+    pub tenant: String,
+    /// Endpoint id.
+    pub webhook: String,
+    /// The message's outbox position.
+    pub seq: u64,
+    /// The message id (for the retry schedule's jitter).
+    pub message_id: String,
+    /// The attempt claimed.
+    pub attempt: u32,
+    /// When it started.
+    pub at: i64,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The HTTP status, if one came back.
+    pub status_code: Option<u16>,
+    /// Why there was no (timely) answer.
+    pub error: Option<String>,
+}
+
+impl AttemptResult {
+    /// A 2xx answer within the timeout.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// How `docket serve` delivers webhooks (the `[webhooks]` table of its
+/// configuration); every field has a default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Allow endpoints on loopback, private and other special addresses
+    /// (an operator's own network; tests). Off by default: such URLs are
+    /// refused when subscribed and when delivered to.
+    pub allow_private_addresses: bool,
+    /// How long an attempt may take, connection included, in ms.
+    pub timeout_ms: u64,
+    /// Delay before each attempt, in ms: the first is usually 0. Its length
+    /// is the number of attempts; each retry's delay varies by up to ±20%
+    /// so retries of many messages spread out.
+    pub retry_schedule_ms: Vec<u64>,
+    /// An endpoint whose every attempt has failed for this long is
+    /// disabled, in hours.
+    pub disable_after_hours: u64,
+    /// How often the store is looked at for work other replicas staged,
+    /// in ms (this process's own commits wake the sender at once).
+    pub poll_ms: u64,
+    /// Attempts in flight to one endpoint at most (per process), so a slow
+    /// endpoint holds only its own share of the sender.
+    pub in_flight_per_endpoint: usize,
+}
+
+/// Svix's schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+pub const DEFAULT_RETRY_SCHEDULE_MS: [u64; 8] = [
+    0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private_addresses: false,
+            timeout_ms: 10_000,
+            retry_schedule_ms: DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
+            disable_after_hours: 5 * 24,
+            poll_ms: 200,
+            in_flight_per_endpoint: 8,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Checks the settings, naming the one out of range.
+    ///
+    /// # Errors
+    /// A message naming the setting and its range.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.retry_schedule_ms.len();
+        if !(1..=20).contains(&n) {
+            return Err(format!(
+                "webhooks.retry_schedule_ms: {n} attempts; give 1 to 20 delays"
+            ));
+        }
+        if let Some(d) = self.retry_schedule_ms.iter().find(|d| **d > 7 * 86_400_000) {
+            return Err(format!(
+                "webhooks.retry_schedule_ms: {d} ms is more than a week"
+            ));
+        }
+        if !(100..=120_000).contains(&self.timeout_ms) {
+            return Err(format!(
+                "webhooks.timeout_ms: {} is out of range (100 to 120000)",
+                self.timeout_ms
+            ));
+        }
+        if !(1..=1_000).contains(&self.in_flight_per_endpoint) {
+            return Err(format!(
+                "webhooks.in_flight_per_endpoint: {} is out of range (1 to 1000)",
+                self.in_flight_per_endpoint
+            ));
+        }
+        if !(1..=60_000).contains(&self.poll_ms) {
+            return Err(format!(
+                "webhooks.poll_ms: {} is out of range (1 to 60000)",
+                self.poll_ms
+            ));
+        }
+        Ok(())
+    }
+}
