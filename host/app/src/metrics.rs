@@ -15,6 +15,8 @@ pub struct Metrics {
     dispatch_count: AtomicU64,
     timers_fired: AtomicU64,
     idempotent_replays: AtomicU64,
+    webhook_succeeded: AtomicU64,
+    webhook_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -48,6 +50,16 @@ impl Metrics {
     /// Counts a retried request answered from the store.
     pub fn count_replay(&self) {
         self.idempotent_replays.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a webhook attempt by its outcome.
+    pub fn count_webhook_attempt(&self, succeeded: bool) {
+        let counter = if succeeded {
+            &self.webhook_succeeded
+        } else {
+            &self.webhook_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition, with the store's commit counters
@@ -90,6 +102,16 @@ impl Metrics {
             "counter",
             self.idempotent_replays.load(Ordering::Relaxed),
         ));
+        out.push_str("# TYPE docket_webhook_attempts_total counter\n");
+        for (outcome, n) in [
+            ("succeeded", &self.webhook_succeeded),
+            ("failed", &self.webhook_failed),
+        ] {
+            let n = n.load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "docket_webhook_attempts_total{{outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
         if let Some(c) = commits {
             out.push_str(&gauge("docket_store_writes_total", "counter", c.writes));
             out.push_str(&gauge("docket_store_commits_total", "counter", c.commits));

@@ -26,6 +26,16 @@ impl Dialect {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
+
+    /// The clause that locks the selected rows until the transaction
+    /// ends, waiting for another transaction that holds them (nothing on
+    /// SQLite, whose writers take turns).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
 }
 
 /// A statement's argument.

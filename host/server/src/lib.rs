@@ -4,12 +4,16 @@
 
 pub mod api;
 pub mod auth;
+pub mod delivery;
 pub mod error;
 mod feed;
 mod handler;
+mod request;
 pub mod schema;
 pub mod timers;
+mod webhooks;
 
+use docket_app::webhook::WebhookSettings;
 use docket_app::{Database, Service, service};
 use docket_engine::EngineConfig;
 use serde::Deserialize;
@@ -36,6 +40,8 @@ pub struct ServiceConfig {
     pub timer_poll_ms: u64,
     /// Engine settings.
     pub engine: EngineConfig,
+    /// Webhook delivery: address policy, timeout, retry schedule.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for ServiceConfig {
@@ -48,6 +54,7 @@ impl Default for ServiceConfig {
             max_body_bytes: 8 << 20,
             timer_poll_ms: 50,
             engine: EngineConfig::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -57,7 +64,13 @@ impl ServiceConfig {
     pub fn from_file(path: &Path) -> anyhow::Result<ServiceConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let config: ServiceConfig =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config
+            .webhooks
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(config)
     }
 }
 
@@ -79,9 +92,13 @@ pub fn serve(config: ServiceConfig) -> anyhow::Result<()> {
             .filter(|k| !k.is_empty());
         // The store's clients block: everything that touches it runs on
         // the blocking pool, never on the async workers.
+        let webhooks = config.webhooks.clone();
         let (service, generated) = tokio::task::spawn_blocking(move || {
-            let service =
+            let mut service =
                 Service::open_database(&database, data_dir, engine, Box::new(service::now_ms))?;
+            service
+                .set_webhook_settings(webhooks)
+                .map_err(|e| anyhow::anyhow!(e))?;
             let generated = service.ensure_admin_key(admin.as_deref())?;
             anyhow::Ok((service, generated))
         })
@@ -98,11 +115,14 @@ pub fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         std::io::stdout().flush()?;
         let poll = std::time::Duration::from_millis(config.timer_poll_ms.max(1));
         let timer_task = tokio::spawn(timers::run(service.clone(), poll));
+        let sender = delivery::Sender::new(service.webhook_settings())?;
+        let sender_task = tokio::spawn(delivery::run(service.clone(), sender));
         let app = api::router(service, config.max_body_bytes);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         timer_task.abort();
+        sender_task.abort();
         Ok(())
     })
 }

@@ -9,6 +9,11 @@
 //!   each ticket's messages in order while other tickets' go in parallel.
 //! - `delivery_attempts`: every attempt, with its answer and duration.
 //!
+//! Whatever changes which delivery of a ticket is pending (staging,
+//! finishing, replaying) first locks the endpoint's row, so on PostgreSQL
+//! a message staged as waiting behind one that a concurrent transaction
+//! is finishing is always seen and promoted by one of the two.
+//!
 //! A sender claims due deliveries for a lease (on PostgreSQL with `SKIP
 //! LOCKED`, so replicas share the work), sends, and records the results;
 //! a sender that dies holding a claim only delays the delivery by the
@@ -260,6 +265,17 @@ pub fn delete(sql: &mut dyn Sql, tenant: &str, id: &str) -> Result<bool, StoreEr
     )? > 0)
 }
 
+/// Locks an endpoint's row until the transaction ends (see the module
+/// documentation).
+fn lock_endpoint(sql: &mut dyn Sql, tenant: &str, webhook: &str) -> Result<(), StoreError> {
+    let lock = sql.dialect().for_update();
+    sql.rows(
+        &format!("SELECT 1 FROM webhooks WHERE tenant = ?1 AND id = ?2{lock}"),
+        args![tenant, webhook],
+    )?;
+    Ok(())
+}
+
 /// Whether the endpoint has an undelivered (waiting or pending) message
 /// of this ticket.
 fn ticket_busy(
@@ -472,8 +488,17 @@ pub fn finish(
     policy: RetryPolicy<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    for r in results {
+    // Endpoints are locked in one order, so two replicas recording at once
+    // wait for each other instead of deadlocking.
+    let mut ordered: Vec<&AttemptResult> = results.iter().collect();
+    ordered.sort_by(|a, b| (&a.tenant, &a.webhook, a.seq).cmp(&(&b.tenant, &b.webhook, b.seq)));
+    let mut locked: Option<(&str, &str)> = None;
+    for r in ordered {
         let (tenant, webhook, seq) = (r.tenant.as_str(), r.webhook.as_str(), r.seq as i64);
+        if locked != Some((tenant, webhook)) {
+            lock_endpoint(sql, tenant, webhook)?;
+            locked = Some((tenant, webhook));
+        }
         sql.exec(
             "INSERT INTO delivery_attempts (tenant, webhook, seq, attempt, at, duration_ms, status_code, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
@@ -667,6 +692,7 @@ pub fn replay(
     message_id: Option<&str>,
     now: i64,
 ) -> Result<usize, StoreError> {
+    lock_endpoint(sql, tenant, webhook)?;
     let failed = sql.rows(
         "SELECT seq, ticket FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND state = 'failed'
          AND (?3 IS NULL OR message_id = ?3) ORDER BY seq",

@@ -51,9 +51,27 @@ impl Server {
     /// Starts `docket serve` on the data directory and `database` (a
     /// PostgreSQL URL; `None`: SQLite in the data directory).
     pub fn start_on(data: &Path, database: Option<&str>) -> Server {
+        Server::launch(data, database, None)
+    }
+
+    #[allow(dead_code)] // only some tests configure the service
+    /// [`start`](Server::start) with a service configuration (TOML), kept
+    /// in the data directory.
+    pub fn start_configured(data: &Path, config: &str) -> Server {
+        std::fs::create_dir_all(data).unwrap();
+        let path = data.join("serve.toml");
+        std::fs::write(&path, config).unwrap();
+        Server::launch(data, database_for(data).as_deref(), Some(&path))
+    }
+
+    fn launch(data: &Path, database: Option<&str>, config: Option<&Path>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_docket"));
+        command.arg("serve");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data);
         if let Some(url) = database {
             command.args(["--database", url]);
