@@ -23,7 +23,8 @@ done
 base="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$out")"
 [ -n "$base" ] || { cat "$data/serve.err"; exit 1; }
 
-export DOCKET_FUZZ_TENANT="$(python3 "$here/seed.py" "$base" "$admin" "$wasm")"
+read -r DOCKET_FUZZ_TENANT DOCKET_FUZZ_WEBHOOK < <(python3 "$here/seed.py" "$base" "$admin" "$wasm")
+export DOCKET_FUZZ_TENANT DOCKET_FUZZ_WEBHOOK
 
 cd "$here"
 SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$here" python3 -m schemathesis.cli \

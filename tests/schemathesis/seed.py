@@ -1,6 +1,8 @@
-"""Seeds a tenant for the fuzz run: plugins, a pipeline, a calendar, a ticket.
+"""Seeds a tenant for the fuzz run: plugins, a pipeline, a calendar, a
+ticket, a webhook (to a public documentation-free address the closed test
+network never reaches: its deliveries fail and are retried, as they would).
 
-Prints the tenant's id for run.sh. Standard library only.
+Prints the tenant's id and the webhook's for run.sh. Standard library only.
 """
 
 import json
@@ -36,4 +38,6 @@ call("PUT", f"/v1/tenants/{TENANT}/agents", key,
 call("PUT", f"/v1/tenants/{TENANT}/pipeline", key, [{"plugin": "routing"}])
 call("POST", f"/v1/tenants/{TENANT}/tickets/T-1", key,
      {"subject": "Printer", "category": "hardware", "requester": {"id": "c-1"}})
-print(TENANT)
+hook = call("POST", f"/v1/tenants/{TENANT}/webhooks", key,
+            {"url": "https://93.184.215.14/hooks", "description": "fuzz"})
+print(TENANT, hook["id"])

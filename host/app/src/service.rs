@@ -248,6 +248,23 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Checks a page request over outbox positions: `after` within the
+/// stores' integer range, `limit` 1 to 1,000.
+pub(crate) fn check_page(after: u64, limit: u32) -> Result<(), AppError> {
+    if after > i64::MAX as u64 {
+        return Err(AppError::BadRequest(format!(
+            "after: {after} is out of range (0 to {})",
+            i64::MAX
+        )));
+    }
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "limit: {limit} is out of range (1 to 1000)"
+        )));
+    }
+    Ok(())
+}
+
 /// A valid tenant or plugin identifier: 1-64 of `[a-z0-9_-]`.
 pub fn check_id(what: &str, id: &str) -> Result<(), AppError> {
     let ok = !id.is_empty()
@@ -623,11 +640,7 @@ impl Service {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, AppError> {
         self.tenant(tenant)?;
-        if !(1..=1000).contains(&limit) {
-            return Err(AppError::BadRequest(format!(
-                "limit: {limit} is out of range (1 to 1000)"
-            )));
-        }
+        check_page(after, limit)?;
         Ok(self.store().messages_after(tenant, after, limit as usize)?)
     }
 

@@ -150,6 +150,7 @@ fn applied_events_reach_the_feed_once_in_order_and_a_waiting_reader_wakes() {
         ("limit=1001", "limit"),
         ("after=-1", "after"),
         ("after=abc", "after"),
+        ("after=9223372036854775808", "after"),
         ("cursor=1", "cursor"),
     ] {
         let (s, b) = page(&base, &key, query);

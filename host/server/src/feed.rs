@@ -29,7 +29,7 @@ pub(crate) struct FeedQuery {
     /// Messages after this position (the `next` of the previous page; 0,
     /// the default, is the start).
     #[serde(default)]
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     after: u64,
     /// At most this many messages (default 100).
     #[param(minimum = 1, maximum = 1000)]

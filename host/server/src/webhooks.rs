@@ -72,7 +72,7 @@ pub(crate) struct DeliveryQuery {
     state: Option<String>,
     /// Deliveries after this outbox position (default 0).
     #[serde(default)]
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     after: u64,
     /// At most this many (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -248,11 +248,7 @@ impl Service {
         limit: u32,
     ) -> Result<Vec<Delivery>, AppError> {
         self.webhook(tenant, id)?;
-        if !(1..=1000).contains(&limit) {
-            return Err(AppError::BadRequest(format!(
-                "limit: {limit} is out of range (1 to 1000)"
-            )));
-        }
+        crate::service::check_page(after, limit)?;
         if let Some(s) = state
             && !["waiting", "pending", "delivered", "failed"].contains(&s)
         {
