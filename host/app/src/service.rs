@@ -208,9 +208,14 @@ pub struct Service {
     /// Events this process recorded with messages: a feed reader waiting
     /// on this process wakes when it moves (others' commits it polls for).
     outbox_writes: std::sync::atomic::AtomicU64,
+    /// Called after each such event (see [`Service::on_outbox_write`]).
+    outbox_listeners: Mutex<Vec<OutboxListener>>,
     /// How webhooks are checked and delivered.
     pub(crate) webhook_settings: crate::webhook::WebhookSettings,
 }
+
+/// Told that this process committed messages to an outbox.
+pub type OutboxListener = Box<dyn Fn() + Send + Sync>;
 
 /// Where a service's `now` comes from: the system clock, or (for tests
 /// that replay recorded time) a function the caller controls.
@@ -408,6 +413,7 @@ impl Service {
             loaded: Mutex::new(HashMap::new()),
             reloading: Mutex::new(()),
             outbox_writes: std::sync::atomic::AtomicU64::new(0),
+            outbox_listeners: Mutex::new(Vec::new()),
             webhook_settings: crate::webhook::WebhookSettings::default(),
         };
         service.load_all()?;
@@ -649,6 +655,16 @@ impl Service {
     pub fn outbox_writes(&self) -> u64 {
         self.outbox_writes
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Calls `listener` after every event this process records with
+    /// messages (from the committing thread: it must be quick, e.g. wake a
+    /// task).
+    pub fn on_outbox_write(&self, listener: impl Fn() + Send + Sync + 'static) {
+        self.outbox_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(listener));
     }
 
     /// A tenant's keys, without their secrets.
@@ -969,6 +985,13 @@ impl Service {
                     if !rec.messages.is_empty() {
                         self.outbox_writes
                             .fetch_add(1, std::sync::atomic::Ordering::Release);
+                        let listeners = self
+                            .outbox_listeners
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        for listener in listeners.iter() {
+                            listener();
+                        }
                     }
                 }
             }

@@ -9,8 +9,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// Statements kept prepared per connection: the lifecycle's reads and
-/// writes together use a few dozen.
-pub(super) const STATEMENT_CACHE: usize = 64;
+/// writes and the webhook records' use about a hundred; a cache smaller
+/// than that parses statements again on every pass.
+pub(super) const STATEMENT_CACHE: usize = 256;
 
 /// Pages read through a memory map instead of `pread` copies: a reader's
 /// page cache starts empty after every commit by another connection, so

@@ -24,6 +24,7 @@ pub mod store;
 pub use service::{DeliveryDetail, MAX_WEBHOOKS, OLD_SECRET_GRACE_MS};
 
 use docket_contract::wire::instant;
+use docket_engine::outcome::Message;
 use serde::{Deserialize, Serialize};
 
 /// The message types an endpoint may subscribe to.
@@ -163,7 +164,7 @@ pub struct Attempt {
 }
 
 /// A delivery claimed for sending: where, signed with what, and the
-/// message.
+/// message's body.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     /// Tenant.
@@ -177,8 +178,27 @@ pub struct Claimed {
     pub secrets: Vec<String>,
     /// The attempt this is (1-based, over the delivery's whole life).
     pub attempt: u32,
-    /// The message.
-    pub message: crate::StoredMessage,
+    /// The message's outbox position.
+    pub seq: u64,
+    /// The message id (`webhook-id`).
+    pub message_id: String,
+    /// The body: the message as the feed shows it (see [`payload`]).
+    pub body: String,
+}
+
+/// A message's JSON as the feed serializes a `StoredMessage` (`seq`, `id`,
+/// `type`, `ticket`, `event_id`, `at`, `data`), written from its stored
+/// columns: `data` is spliced in as stored, not parsed and written again.
+pub fn payload(seq: u64, message: &Message, data_json: &str) -> String {
+    let text = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    format!(
+        r#"{{"seq":{seq},"id":{},"type":{},"ticket":{},"event_id":{},"at":{},"data":{data_json}}}"#,
+        text(&message.id),
+        text(&message.kind),
+        text(&message.ticket),
+        text(&message.event_id),
+        text(&instant::text(message.at)),
+    )
 }
 
 /// What an attempt came to.
@@ -250,7 +270,7 @@ impl Default for WebhookSettings {
             retry_schedule_ms: DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
             disable_after_hours: 5 * 24,
             poll_ms: 200,
-            in_flight_per_endpoint: 8,
+            in_flight_per_endpoint: 16,
         }
     }
 }
@@ -291,5 +311,31 @@ impl WebhookSettings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payload_is_the_feeds_serialization() {
+        let message = Message {
+            id: "msg_1".into(),
+            kind: "ticket.changed".into(),
+            ticket: "T-\"1\"".into(),
+            event_id: "ev/1".into(),
+            at: 1_764_000_000_123,
+            data: serde_json::json!({ "ticket": { "id": "T-1", "tags": ["a", "é"], "n": 1.5 }, "a": null }),
+        };
+        let data = serde_json::to_string(&message.data).unwrap();
+        let stored = crate::StoredMessage {
+            seq: 42,
+            message: message.clone(),
+        };
+        assert_eq!(
+            payload(42, &message, &data),
+            serde_json::to_string(&stored).unwrap()
+        );
     }
 }

@@ -318,45 +318,40 @@ impl Service {
         })?)
     }
 
-    /// The sender's pass: stages the messages committed since the last
-    /// pass (at most `total` per endpoint), then claims due deliveries for
-    /// the attempt timeout plus a margin, within each endpoint's in-flight
-    /// allowance (`in_flight`: what this sender has out there now) and at
-    /// most `total`.
+    /// The sender's pass, one transaction: records the attempts made
+    /// since the last pass (see [`records::finish`]), stages the messages
+    /// committed since (at most `total` per endpoint), then claims due
+    /// deliveries for the attempt timeout plus a margin, within each
+    /// endpoint's in-flight allowance (`in_flight`: what this sender has
+    /// out there now) and at most `total`.
     ///
     /// # Errors
-    /// When the store fails.
-    pub fn claim_deliveries(
+    /// When the store fails; then nothing of the pass is kept, and the
+    /// caller keeps `results` for the next one.
+    pub fn delivery_pass(
         &self,
+        results: &[AttemptResult],
         in_flight: &HashMap<EndpointKey, usize>,
         total: usize,
     ) -> Result<Vec<Claimed>, AppError> {
         let now = self.now();
+        let settings = &self.webhook_settings;
+        let policy = RetryPolicy {
+            schedule_ms: &settings.retry_schedule_ms,
+            disable_after_ms: settings.disable_after_hours as i64 * 3_600_000,
+        };
         // A claim outlives the attempt's timeout, so only a sender that
         // died (or stalled that long) loses it.
-        let lease_until = now + self.webhook_settings.timeout_ms as i64 * 2 + 5_000;
-        let per_endpoint = self.webhook_settings.in_flight_per_endpoint;
-        Ok(sql::write(self.store(), |sql| {
+        let lease_until = now + settings.timeout_ms as i64 * 2 + 5_000;
+        let per_endpoint = settings.in_flight_per_endpoint;
+        let claimed = sql::write(self.store(), |sql| {
+            records::finish(sql, results, policy, now)?;
             records::stage(sql, now, total)?;
             records::claim(sql, now, lease_until, per_endpoint, in_flight, total)
-        })?)
-    }
-
-    /// Records attempts (see [`records::finish`]).
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub fn finish_deliveries(&self, results: &[AttemptResult]) -> Result<(), AppError> {
-        if results.is_empty() {
-            return Ok(());
+        })?;
+        for r in results {
+            self.metrics.count_webhook_attempt(r.succeeded());
         }
-        let policy = RetryPolicy {
-            schedule_ms: &self.webhook_settings.retry_schedule_ms,
-            disable_after_ms: self.webhook_settings.disable_after_hours as i64 * 3_600_000,
-        };
-        let now = self.now();
-        Ok(sql::write(self.store(), |sql| {
-            records::finish(sql, results, policy, now)
-        })?)
+        Ok(claimed)
     }
 }

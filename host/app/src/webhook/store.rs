@@ -22,7 +22,7 @@
 
 use super::{Attempt, AttemptResult, Claimed, Delivery, Webhook, schedule};
 use crate::sql::{Sql, SqlRow, args};
-use crate::store::{StoreError, StoredMessage};
+use crate::store::StoreError;
 use docket_engine::outcome::Message;
 use std::collections::HashMap;
 
@@ -64,6 +64,7 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (tenant, webhook, next_at) WHERE state = 'pending';
 CREATE INDEX deliveries_open ON deliveries (tenant, webhook, ticket, seq) WHERE state IN ('waiting', 'pending');
 CREATE INDEX deliveries_by_message ON deliveries (tenant, webhook, message_id);
+CREATE INDEX deliveries_by_state ON deliveries (tenant, webhook, state, seq);
 CREATE TABLE delivery_attempts (
     tenant TEXT NOT NULL,
     webhook TEXT NOT NULL,
@@ -331,16 +332,16 @@ pub fn stage(sql: &mut dyn Sql, now: i64, limit: usize) -> Result<usize, StoreEr
             if !types.is_empty() && !types.contains(&kind) {
                 continue;
             }
-            let busy = ticket_busy(sql, &tenant, &id, &ticket)?;
-            let (state, next_at) = if busy {
-                ("waiting", None)
-            } else {
-                ("pending", Some(now))
-            };
+            // Waiting when the ticket has an undelivered message already
+            // (one statement: the check and the insert).
             staged += sql.exec(
                 "INSERT INTO deliveries (tenant, webhook, seq, message_id, type, ticket, state,
                     attempts, round_start, next_at, lease_until, staged_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, 0, ?9)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN b.busy THEN 'waiting' ELSE 'pending' END,
+                    0, 0, CASE WHEN b.busy THEN NULL ELSE ?7 END, 0, ?7
+                 FROM (SELECT EXISTS (SELECT 1 FROM deliveries WHERE tenant = ?1 AND webhook = ?2
+                    AND ticket = ?6 AND state IN ('waiting', 'pending')) AS busy) b
+                 WHERE true
                  ON CONFLICT DO NOTHING",
                 args![
                     tenant.as_str(),
@@ -349,8 +350,6 @@ pub fn stage(sql: &mut dyn Sql, now: i64, limit: usize) -> Result<usize, StoreEr
                     message_id.as_str(),
                     kind.as_str(),
                     ticket.as_str(),
-                    state,
-                    next_at,
                     now
                 ],
             )? as usize;
@@ -422,25 +421,23 @@ pub fn claim(
                 "UPDATE deliveries SET lease_until = ?4 WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
                 args![tenant.as_str(), webhook.as_str(), seq, lease_until],
             )?;
-            let data = serde_json::from_str(&r.text(7)?)
-                .map_err(|e| StoreError::Backend(format!("a stored message: {e}")))?;
+            let message = Message {
+                id: r.text(2)?,
+                kind: r.text(3)?,
+                ticket: r.text(4)?,
+                event_id: r.text(5)?,
+                at: r.int(6)?,
+                data: serde_json::Value::Null,
+            };
             claimed.push(Claimed {
                 tenant: tenant.clone(),
                 webhook: webhook.clone(),
                 url: e.text(2)?,
                 secrets: secrets.clone(),
                 attempt: r.int(1)? as u32 + 1,
-                message: StoredMessage {
-                    seq: seq as u64,
-                    message: Message {
-                        id: r.text(2)?,
-                        kind: r.text(3)?,
-                        ticket: r.text(4)?,
-                        event_id: r.text(5)?,
-                        at: r.int(6)?,
-                        data,
-                    },
-                },
+                seq: seq as u64,
+                body: super::payload(seq as u64, &message, &r.text(7)?),
+                message_id: message.id,
             });
         }
     }
@@ -456,10 +453,13 @@ fn promote_next(
     now: i64,
 ) -> Result<(), StoreError> {
     sql.exec(
+        // The finished delivery was the ticket's one pending, so the
+        // oldest open one is the oldest waiting; asked so, the query reads
+        // the open deliveries' index.
         "UPDATE deliveries SET state = 'pending', next_at = ?4
-         WHERE tenant = ?1 AND webhook = ?2 AND seq = (
+         WHERE tenant = ?1 AND webhook = ?2 AND state = 'waiting' AND seq = (
             SELECT MIN(seq) FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND ticket = ?3
-            AND state = 'waiting')",
+            AND state IN ('waiting', 'pending'))",
         args![tenant, webhook, ticket, now],
     )?;
     Ok(())
@@ -472,6 +472,16 @@ pub struct RetryPolicy<'a> {
     pub schedule_ms: &'a [u64],
     /// Disable an endpoint failing for this long, ms.
     pub disable_after_ms: i64,
+}
+
+/// What a batch of results says of an endpoint's health.
+struct EndpointHealth<'a> {
+    /// (tenant, id).
+    endpoint: (&'a str, &'a str),
+    /// The last success in the batch.
+    last_success: Option<i64>,
+    /// The first failure in the batch.
+    first_failure: Option<i64>,
 }
 
 /// Records attempts: each is listed; a success delivers the message and
@@ -493,96 +503,143 @@ pub fn finish(
     let mut ordered: Vec<&AttemptResult> = results.iter().collect();
     ordered.sort_by(|a, b| (&a.tenant, &a.webhook, a.seq).cmp(&(&b.tenant, &b.webhook, b.seq)));
     let mut locked: Option<(&str, &str)> = None;
+    let mut health: Vec<EndpointHealth<'_>> = Vec::new();
     for r in ordered {
-        let (tenant, webhook, seq) = (r.tenant.as_str(), r.webhook.as_str(), r.seq as i64);
+        let (tenant, webhook) = (r.tenant.as_str(), r.webhook.as_str());
         if locked != Some((tenant, webhook)) {
             lock_endpoint(sql, tenant, webhook)?;
             locked = Some((tenant, webhook));
+            health.push(EndpointHealth {
+                endpoint: (tenant, webhook),
+                last_success: None,
+                first_failure: None,
+            });
         }
-        sql.exec(
-            "INSERT INTO delivery_attempts (tenant, webhook, seq, attempt, at, duration_ms, status_code, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
-            args![
-                tenant,
-                webhook,
-                seq,
-                i64::from(r.attempt),
-                r.at,
-                r.duration_ms as i64,
-                r.status_code.map(i64::from),
-                r.error.as_deref()
-            ],
-        )?;
-        let Some(current) = sql.row(
-            "SELECT ticket, attempts, round_start FROM deliveries
-             WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3 AND state = 'pending'",
-            args![tenant, webhook, seq],
-        )?
-        else {
-            continue; // deleted, or finished by another sender
-        };
-        let (ticket, attempts, round_start) = (current.text(0)?, current.int(1)?, current.int(2)?);
-        if attempts + 1 != i64::from(r.attempt) {
-            continue; // someone else attempted it since this claim
+        let h = health.last_mut().expect("pushed above");
+        if r.succeeded() {
+            if h.last_success.is_none_or(|t| r.at >= t) {
+                h.last_success = Some(r.at);
+            }
+        } else if h.first_failure.is_none_or(|t| r.at < t) {
+            h.first_failure = Some(r.at);
         }
-        let next = if r.succeeded() {
-            None
-        } else {
-            let tries = (i64::from(r.attempt) - round_start).max(0) as u32;
-            schedule::delay_after(policy.schedule_ms, tries, &r.message_id)
-        };
-        match next {
-            Some(delay) => {
+        record_attempt(sql, r, policy, now)?;
+    }
+    for EndpointHealth {
+        endpoint: (tenant, webhook),
+        last_success,
+        first_failure,
+    } in health
+    {
+        // Failures only count from after the endpoint's last success.
+        let failing_since = first_failure.filter(|f| last_success.is_none_or(|s| *f > s));
+        match (failing_since, last_success) {
+            (None, _) => {
                 sql.exec(
-                    "UPDATE deliveries SET attempts = ?4, next_at = ?5, lease_until = 0
-                     WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
+                    "UPDATE webhooks SET failing_since = NULL
+                     WHERE tenant = ?1 AND id = ?2 AND failing_since IS NOT NULL",
+                    args![tenant, webhook],
+                )?;
+            }
+            (Some(since), succeeded) => {
+                let keep_earlier = succeeded.is_none();
+                sql.exec(
+                    "UPDATE webhooks SET failing_since =
+                        CASE WHEN ?4 = 1 THEN COALESCE(failing_since, ?3) ELSE ?3 END
+                     WHERE tenant = ?1 AND id = ?2",
+                    args![tenant, webhook, since, i64::from(keep_earlier)],
+                )?;
+                let reason = format!(
+                    "every attempt failed for {} hours",
+                    policy.disable_after_ms / 3_600_000
+                );
+                sql.exec(
+                    "UPDATE webhooks SET disabled_at = ?3, disabled_reason = ?4
+                     WHERE tenant = ?1 AND id = ?2 AND disabled_at IS NULL AND failing_since <= ?5",
                     args![
                         tenant,
                         webhook,
-                        seq,
-                        i64::from(r.attempt),
-                        now + delay as i64
+                        now,
+                        reason.as_str(),
+                        now - policy.disable_after_ms
                     ],
                 )?;
             }
-            None => {
-                let state = if r.succeeded() { "delivered" } else { "failed" };
-                sql.exec(
-                    "UPDATE deliveries SET state = ?4, attempts = ?5, next_at = NULL, lease_until = 0,
-                        finished_at = ?6
-                     WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
-                    args![tenant, webhook, seq, state, i64::from(r.attempt), now],
-                )?;
-                promote_next(sql, tenant, webhook, &ticket, now)?;
-            }
         }
-        if r.succeeded() {
+    }
+    Ok(())
+}
+
+/// Records one attempt and what it changes for its delivery (see
+/// [`finish`]); a result for an attempt that is not the delivery's current
+/// one (a sender whose claim expired) is listed and changes nothing.
+fn record_attempt(
+    sql: &mut dyn Sql,
+    r: &AttemptResult,
+    policy: RetryPolicy<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (tenant, webhook, seq) = (r.tenant.as_str(), r.webhook.as_str(), r.seq as i64);
+    let attempt = i64::from(r.attempt);
+    sql.exec(
+        "INSERT INTO delivery_attempts (tenant, webhook, seq, attempt, at, duration_ms, status_code, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+        args![
+            tenant,
+            webhook,
+            seq,
+            attempt,
+            r.at,
+            r.duration_ms as i64,
+            r.status_code.map(i64::from),
+            r.error.as_deref()
+        ],
+    )?;
+    if r.succeeded() {
+        // The common case in one statement: delivered, if still the
+        // current attempt of a pending delivery.
+        let delivered = sql.row(
+            "UPDATE deliveries SET state = 'delivered', attempts = ?4, next_at = NULL,
+                lease_until = 0, finished_at = ?5
+             WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3 AND state = 'pending'
+             AND attempts = ?4 - 1
+             RETURNING ticket",
+            args![tenant, webhook, seq, attempt, now],
+        )?;
+        if let Some(row) = delivered {
+            promote_next(sql, tenant, webhook, &row.text(0)?, now)?;
+        }
+        return Ok(());
+    }
+    let Some(current) = sql.row(
+        "SELECT ticket, attempts, round_start FROM deliveries
+         WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3 AND state = 'pending'",
+        args![tenant, webhook, seq],
+    )?
+    else {
+        return Ok(()); // deleted, or finished by another sender
+    };
+    let (ticket, attempts, round_start) = (current.text(0)?, current.int(1)?, current.int(2)?);
+    if attempts + 1 != attempt {
+        return Ok(()); // someone else attempted it since this claim
+    }
+    let tries = (attempt - round_start).max(0) as u32;
+    match schedule::delay_after(policy.schedule_ms, tries, &r.message_id) {
+        Some(delay) => {
             sql.exec(
-                "UPDATE webhooks SET failing_since = NULL
-                 WHERE tenant = ?1 AND id = ?2 AND failing_since IS NOT NULL",
-                args![tenant, webhook],
+                "UPDATE deliveries SET attempts = ?4, next_at = ?5, lease_until = 0
+                 WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
+                args![tenant, webhook, seq, attempt, now + delay as i64],
             )?;
-        } else {
+        }
+        None => {
             sql.exec(
-                "UPDATE webhooks SET failing_since = COALESCE(failing_since, ?3)
-                 WHERE tenant = ?1 AND id = ?2",
-                args![tenant, webhook, r.at],
+                "UPDATE deliveries SET state = 'failed', attempts = ?4, next_at = NULL,
+                    lease_until = 0, finished_at = ?5
+                 WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
+                args![tenant, webhook, seq, attempt, now],
             )?;
-            let reason = format!(
-                "every attempt failed for {} hours",
-                policy.disable_after_ms / 3_600_000
-            );
-            sql.exec(
-                "UPDATE webhooks SET disabled_at = ?3, disabled_reason = ?4
-                 WHERE tenant = ?1 AND id = ?2 AND disabled_at IS NULL AND failing_since <= ?5",
-                args![
-                    tenant,
-                    webhook,
-                    now,
-                    reason.as_str(),
-                    now - policy.disable_after_ms
-                ],
-            )?;
+            promote_next(sql, tenant, webhook, &ticket, now)?;
         }
     }
     Ok(())
@@ -622,16 +679,25 @@ pub fn deliveries(
     after: u64,
     limit: usize,
 ) -> Result<Vec<Delivery>, StoreError> {
-    sql.rows(
-        &format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND webhook = ?2
-             AND (?3 IS NULL OR state = ?3) AND seq > ?4 ORDER BY seq LIMIT ?5"
-        ),
-        args![tenant, webhook, state, after as i64, limit as i64],
-    )?
-    .iter()
-    .map(delivery)
-    .collect()
+    // One statement per case, so each reads its index (a state's, or the
+    // endpoint's in order).
+    let rows = match state {
+        Some(state) => sql.rows(
+            &format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND webhook = ?2
+                 AND state = ?3 AND seq > ?4 ORDER BY seq LIMIT ?5"
+            ),
+            args![tenant, webhook, state, after as i64, limit as i64],
+        )?,
+        None => sql.rows(
+            &format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND webhook = ?2
+                 AND seq > ?3 ORDER BY seq LIMIT ?4"
+            ),
+            args![tenant, webhook, after as i64, limit as i64],
+        )?,
+    };
+    rows.iter().map(delivery).collect()
 }
 
 /// One message's delivery to an endpoint with its attempts, oldest first.
@@ -693,11 +759,18 @@ pub fn replay(
     now: i64,
 ) -> Result<usize, StoreError> {
     lock_endpoint(sql, tenant, webhook)?;
-    let failed = sql.rows(
-        "SELECT seq, ticket FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND state = 'failed'
-         AND (?3 IS NULL OR message_id = ?3) ORDER BY seq",
-        args![tenant, webhook, message_id],
-    )?;
+    let failed = match message_id {
+        Some(id) => sql.rows(
+            "SELECT seq, ticket FROM deliveries WHERE tenant = ?1 AND webhook = ?2
+             AND message_id = ?3 AND state = 'failed'",
+            args![tenant, webhook, id],
+        )?,
+        None => sql.rows(
+            "SELECT seq, ticket FROM deliveries WHERE tenant = ?1 AND webhook = ?2
+             AND state = 'failed' ORDER BY seq",
+            args![tenant, webhook],
+        )?,
+    };
     for f in &failed {
         let (seq, ticket) = (f.int(0)?, f.text(1)?);
         let busy = ticket_busy(sql, tenant, webhook, &ticket)?;
@@ -775,7 +848,7 @@ mod tests {
         .unwrap();
         let mut out: Vec<_> = claimed
             .into_iter()
-            .map(|c| (c.webhook, c.message.seq, c.attempt))
+            .map(|c| (c.webhook, c.seq, c.attempt))
             .collect();
         out.sort();
         out

@@ -97,6 +97,12 @@ impl Server {
         }
     }
 
+    /// Its process id.
+    #[allow(dead_code)] // only the benches read the server's CPU time
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills it with SIGKILL, as a crash would.
     #[allow(dead_code)] // the load bench does not crash its server
     pub fn kill(mut self) {

@@ -94,8 +94,8 @@ impl Sender {
         AttemptResult {
             tenant: c.tenant.clone(),
             webhook: c.webhook.clone(),
-            seq: c.message.seq,
-            message_id: c.message.message.id.clone(),
+            seq: c.seq,
+            message_id: c.message_id.clone(),
             attempt: c.attempt,
             at: now,
             duration_ms,
@@ -120,14 +120,14 @@ impl Sender {
                 return Err(refused);
             }
         }
-        let body = serde_json::to_vec(&c.message).expect("a message serializes");
+        let body = c.body.clone().into_bytes();
         let seconds = now.div_euclid(1000);
         let signatures: Vec<String> = c
             .secrets
             .iter()
             .map(|s| {
                 Secret::parse(s)
-                    .map(|s| s.sign(&c.message.message.id, seconds, &body))
+                    .map(|s| s.sign(&c.message_id, seconds, &body))
                     .map_err(|e| format!("the stored secret: {e}"))
             })
             .collect::<Result<_, _>>()?;
@@ -135,7 +135,7 @@ impl Sender {
             .client
             .post(url)
             .header("content-type", "application/json")
-            .header("webhook-id", &c.message.message.id)
+            .header("webhook-id", &c.message_id)
             .header("webhook-timestamp", seconds.to_string())
             .header("webhook-signature", signatures.join(" "))
             .body(body)

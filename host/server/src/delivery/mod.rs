@@ -5,10 +5,11 @@
 //!   endpoint at most its allowance minus what is already out there: a
 //!   slow or dead endpoint fills only its own allowance, and every other
 //!   endpoint's deliveries keep going.
-//! - Passes run when this process commits a message (at once), when an
-//!   attempt finishes (a slot freed), and every `poll_ms` (other replicas'
-//!   messages, retries coming due).
-//! - Results are recorded in batches, one transaction each.
+//! - A pass is one transaction: it records the attempts finished since
+//!   the last pass, stages new messages and claims what is due. Passes run
+//!   when an attempt finishes, when this process commits a message (at
+//!   once), and every `poll_ms` (other replicas' messages, retries coming
+//!   due); attempts that finish during a pass are recorded by the next.
 //!
 //! Delivery is at least once: a process that dies between an attempt and
 //! its record leaves the claim to expire, and the message goes again with
@@ -28,10 +29,9 @@ use tokio::sync::{Notify, mpsc};
 
 /// Attempts in flight from this process at most.
 pub const MAX_IN_FLIGHT: usize = 256;
-/// Results recorded in one transaction at most.
-const RESULT_BATCH: usize = 256;
-/// How often the sender checks for this process's own commits.
-const LOCAL_CHECK: Duration = Duration::from_millis(2);
+/// Passes start at least this far apart (the delay a message may wait to
+/// join a batch).
+const MIN_PASS_INTERVAL: Duration = Duration::from_millis(5);
 /// How long a failed pass (the store unavailable) waits before the next.
 const BACKOFF: Duration = Duration::from_secs(1);
 
@@ -63,87 +63,76 @@ impl InFlight {
 pub async fn run(service: Arc<Service>, sender: Sender) {
     let poll = Duration::from_millis(service.webhook_settings().poll_ms);
     let in_flight = Arc::new(Mutex::new(InFlight::default()));
-    let freed = Arc::new(Notify::new());
-    let (results, received) = mpsc::unbounded_channel();
-    tokio::spawn(record(service.clone(), received, freed.clone()));
+    // Woken by finished attempts and by this process's commits.
+    let wake = Arc::new(Notify::new());
+    let on_commit = wake.clone();
+    service.on_outbox_write(move || on_commit.notify_one());
+    let (results_tx, mut results_rx) = mpsc::unbounded_channel();
+    // Results not yet recorded: kept across a failed pass.
+    let mut unrecorded: Vec<AttemptResult> = Vec::new();
     loop {
-        let seen = service.outbox_writes();
+        while let Ok(r) = results_rx.try_recv() {
+            unrecorded.push(r);
+        }
         let (snapshot, room) = {
             let f = in_flight.lock().expect("in-flight lock");
             (f.per_endpoint.clone(), MAX_IN_FLIGHT - f.total)
         };
-        let claimed = if room == 0 {
-            Ok(Vec::new())
-        } else {
-            let s = service.clone();
-            tokio::task::spawn_blocking(move || s.claim_deliveries(&snapshot, room))
-                .await
-                .unwrap_or_else(|e| Err(docket_app::AppError::BadRequest(e.to_string())))
-        };
-        let claimed = match claimed {
-            Ok(c) => c,
-            Err(e) => {
+        let results = std::mem::take(&mut unrecorded);
+        let pass_started = Instant::now();
+        let s = service.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            let claimed = s.delivery_pass(&results, &snapshot, room);
+            (results, claimed)
+        })
+        .await;
+        let claimed = match pass {
+            Ok((_, Ok(claimed))) => claimed,
+            Ok((results, Err(e))) => {
                 tracing::error!(error = %e, "webhook pass failed");
+                unrecorded = results;
+                tokio::time::sleep(BACKOFF).await;
+                continue;
+            }
+            Err(e) => {
+                // The results are lost with the panicked pass: their
+                // claims expire and the messages go again (same ids).
+                tracing::error!(error = %e, "webhook pass panicked");
                 tokio::time::sleep(BACKOFF).await;
                 continue;
             }
         };
-        let full = claimed.len() == room && room > 0;
+        let busy = !claimed.is_empty();
         for c in claimed {
             let key = (c.tenant.clone(), c.webhook.clone());
             in_flight.lock().expect("in-flight lock").add(key.clone());
-            let (sender, results, in_flight, service) = (
+            let (sender, results_tx, in_flight, wake, service) = (
                 sender.clone(),
-                results.clone(),
+                results_tx.clone(),
                 in_flight.clone(),
+                wake.clone(),
                 service.clone(),
             );
             tokio::spawn(async move {
                 let result = sender.attempt(&c, service.now()).await;
                 in_flight.lock().expect("in-flight lock").remove(&key);
-                let _ = results.send(result);
+                let _ = results_tx.send(result);
+                wake.notify_one();
             });
         }
-        if full {
-            continue;
+        // Unless results are waiting already, wait for a reason to look
+        // again: a finished attempt (a slot freed, a result to record,
+        // maybe a ticket's next message to promote), a local commit, or
+        // the poll interval.
+        if !busy || results_rx.is_empty() {
+            let _ = tokio::time::timeout(poll, wake.notified()).await;
         }
-        // Wait for a reason to look again: a local commit, recorded
-        // results (slots freed, a ticket's next message promoted), or the
-        // poll interval.
-        let until = Instant::now() + poll;
-        loop {
-            tokio::select! {
-                _ = freed.notified() => break,
-                _ = tokio::time::sleep(LOCAL_CHECK) => {}
-            }
-            if service.outbox_writes() != seen || Instant::now() >= until {
-                break;
-            }
+        // Passes are spaced so each carries a batch: under load, one
+        // transaction records and claims many deliveries instead of one
+        // each (the event path shares the writer).
+        let next_pass = pass_started + MIN_PASS_INTERVAL;
+        if let Some(wait) = next_pass.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
         }
-    }
-}
-
-/// Records results as they come, in batches, and wakes the claiming loop
-/// after each.
-async fn record(
-    service: Arc<Service>,
-    mut received: mpsc::UnboundedReceiver<AttemptResult>,
-    recorded_results: Arc<Notify>,
-) {
-    let mut batch = Vec::with_capacity(RESULT_BATCH);
-    while received.recv_many(&mut batch, RESULT_BATCH).await > 0 {
-        for r in &batch {
-            service.metrics.count_webhook_attempt(r.succeeded());
-        }
-        let s = service.clone();
-        let done = std::mem::take(&mut batch);
-        let recorded = tokio::task::spawn_blocking(move || s.finish_deliveries(&done)).await;
-        match recorded {
-            Ok(Ok(())) => {}
-            // The claims expire and the messages go again (same ids).
-            Ok(Err(e)) => tracing::error!(error = %e, "recording webhook attempts failed"),
-            Err(e) => tracing::error!(error = %e, "recording webhook attempts panicked"),
-        }
-        recorded_results.notify_one();
     }
 }
