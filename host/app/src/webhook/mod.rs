@@ -255,6 +255,11 @@ pub struct WebhookSettings {
     /// Attempts in flight to one endpoint at most (per process), so a slow
     /// endpoint holds only its own share of the sender.
     pub in_flight_per_endpoint: usize,
+    /// Days messages are kept: older outbox messages (unless a delivery
+    /// still needs them), finished deliveries and their attempts are
+    /// deleted. The feed reaches back this far, and an endpoint disabled
+    /// for longer misses the older messages when enabled again.
+    pub retention_days: u64,
 }
 
 /// Svix's schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -271,6 +276,7 @@ impl Default for WebhookSettings {
             disable_after_hours: 5 * 24,
             poll_ms: 200,
             in_flight_per_endpoint: 16,
+            retention_days: 30,
         }
     }
 }
@@ -302,6 +308,12 @@ impl WebhookSettings {
             return Err(format!(
                 "webhooks.in_flight_per_endpoint: {} is out of range (1 to 1000)",
                 self.in_flight_per_endpoint
+            ));
+        }
+        if !(1..=3650).contains(&self.retention_days) {
+            return Err(format!(
+                "webhooks.retention_days: {} is out of range (1 to 3650)",
+                self.retention_days
             ));
         }
         if !(1..=60_000).contains(&self.poll_ms) {

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 pub const MAX_WEBHOOKS: usize = 50;
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const OLD_SECRET_GRACE_MS: i64 = 24 * 3_600_000;
+/// Rows of each kind one retention pass deletes at most (a short
+/// transaction; the next pass takes the rest).
+const PURGE_BATCH: usize = 1_000;
 /// The longest description.
 const MAX_DESCRIPTION: usize = 200;
 
@@ -315,6 +318,18 @@ impl Service {
         let now = self.now();
         Ok(sql::write(self.store(), |sql| {
             records::replay(sql, tenant, id, message_id, now)
+        })?)
+    }
+
+    /// Deletes what the retention has passed (see [`records::purge`]), a
+    /// batch at a time; returns how many rows went.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn purge_expired(&self) -> Result<usize, AppError> {
+        let before = self.now() - self.webhook_settings.retention_days as i64 * 86_400_000;
+        Ok(sql::write(self.store(), |sql| {
+            records::purge(sql, before, PURGE_BATCH)
         })?)
     }
 

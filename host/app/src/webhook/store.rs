@@ -65,6 +65,8 @@ CREATE INDEX deliveries_due ON deliveries (tenant, webhook, next_at) WHERE state
 CREATE INDEX deliveries_open ON deliveries (tenant, webhook, ticket, seq) WHERE state IN ('waiting', 'pending');
 CREATE INDEX deliveries_by_message ON deliveries (tenant, webhook, message_id);
 CREATE INDEX deliveries_by_state ON deliveries (tenant, webhook, state, seq);
+CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state IN ('delivered', 'failed');
+CREATE INDEX outbox_by_time ON outbox (tenant, at);
 CREATE TABLE delivery_attempts (
     tenant TEXT NOT NULL,
     webhook TEXT NOT NULL,
@@ -645,6 +647,53 @@ fn record_attempt(
     Ok(())
 }
 
+/// Deletes what is older than `before` (ms), at most `limit` rows per
+/// table and call: finished deliveries and their attempts, and outbox
+/// messages no delivery still needs.
+/// Returns how many rows went.
+///
+/// # Errors
+/// When the backend fails.
+pub fn purge(sql: &mut dyn Sql, before: i64, limit: usize) -> Result<usize, StoreError> {
+    let limit = limit as i64;
+    let mut purged = 0;
+    let finished = sql.rows(
+        "SELECT tenant, webhook, seq FROM deliveries
+         WHERE state IN ('delivered', 'failed') AND finished_at < ?1 LIMIT ?2",
+        args![before, limit],
+    )?;
+    for f in &finished {
+        let (tenant, webhook, seq) = (f.text(0)?, f.text(1)?, f.int(2)?);
+        for table in ["delivery_attempts", "deliveries"] {
+            purged += sql.exec(
+                &format!("DELETE FROM {table} WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3"),
+                args![tenant.as_str(), webhook.as_str(), seq],
+            )? as usize;
+        }
+    }
+    // Per tenant, the outbox is kept from the first message a delivery
+    // still needs. An endpoint disabled for longer than the retention
+    // misses what is older when it is enabled again.
+    let tenants = sql.rows(
+        "SELECT t.id,
+            (SELECT MIN(seq) FROM deliveries d WHERE d.tenant = t.id AND d.state IN ('waiting', 'pending'))
+         FROM tenants t
+         WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.tenant = t.id AND o.at < ?1)",
+        args![before],
+    )?;
+    for t in &tenants {
+        let tenant = t.text(0)?;
+        let keep_from = t.opt_int(1)?.map_or(i64::MAX, |s| s - 1);
+        purged += sql.exec(
+            "DELETE FROM outbox WHERE tenant = ?1 AND seq IN (
+                SELECT seq FROM outbox WHERE tenant = ?1 AND seq <= ?2 AND at < ?3
+                ORDER BY seq LIMIT ?4)",
+            args![tenant.as_str(), keep_from, before, limit],
+        )? as usize;
+    }
+    Ok(purged)
+}
+
 const DELIVERY_COLUMNS: &str =
     "message_id, seq, type, ticket, state, attempts, next_at, finished_at";
 
@@ -1014,6 +1063,53 @@ mod tests {
         write(store, |sql| set_enabled(sql, "acme", "wh_a", None)).unwrap();
         let resumed = take(store, now + 1_000_000);
         assert!(resumed.contains(&("wh_a".into(), m6, 1)), "{resumed:?}");
+
+        // Retention: finished deliveries and the messages every endpoint
+        // staged go; what is still owed stays.
+        let count = |table: &str| {
+            read(store, |sql| {
+                sql.row(&format!("SELECT COUNT(*) FROM {table}"), &[])?
+                    .unwrap()
+                    .int(0)
+            })
+            .unwrap()
+        };
+        let (outbox, deliveries_before) = (count("outbox"), count("deliveries"));
+        let purged = write(store, |sql| purge(sql, i64::MAX, 1_000)).unwrap();
+        assert!(purged > 0);
+        assert!(count("deliveries") < deliveries_before);
+        assert_eq!(
+            count("deliveries"),
+            read(store, |sql| {
+                sql.row(
+                    "SELECT COUNT(*) FROM deliveries WHERE state IN ('waiting', 'pending')",
+                    &[],
+                )?
+                .unwrap()
+                .int(0)
+            })
+            .unwrap(),
+            "only open deliveries are left"
+        );
+        assert!(count("outbox") < outbox);
+        let oldest_open = read(store, |sql| {
+            sql.row(
+                "SELECT MIN(seq) FROM deliveries WHERE state IN ('waiting', 'pending')",
+                &[],
+            )?
+            .unwrap()
+            .opt_int(0)
+        })
+        .unwrap();
+        if let Some(seq) = oldest_open {
+            let kept = read(store, |sql| {
+                sql.row("SELECT COUNT(*) FROM outbox WHERE seq >= ?1", args![seq])?
+                    .unwrap()
+                    .int(0)
+            })
+            .unwrap();
+            assert!(kept > 0, "the messages open deliveries need are kept");
+        }
 
         // Deleting the tenant takes its webhook records along.
         assert!(store.delete_tenant("acme").unwrap());

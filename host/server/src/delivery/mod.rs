@@ -11,6 +11,9 @@
 //!   once), and every `poll_ms` (other replicas' messages, retries coming
 //!   due); attempts that finish during a pass are recorded by the next.
 //!
+//! - Once a minute (more often while there is a backlog), what the
+//!   retention has passed is deleted.
+//!
 //! Delivery is at least once: a process that dies between an attempt and
 //! its record leaves the claim to expire, and the message goes again with
 //! the same id.
@@ -32,6 +35,8 @@ pub const MAX_IN_FLIGHT: usize = 256;
 /// Passes start at least this far apart (the delay a message may wait to
 /// join a batch).
 const MIN_PASS_INTERVAL: Duration = Duration::from_millis(5);
+/// How often expired messages and deliveries are looked for.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a failed pass (the store unavailable) waits before the next.
 const BACKOFF: Duration = Duration::from_secs(1);
 
@@ -70,7 +75,29 @@ pub async fn run(service: Arc<Service>, sender: Sender) {
     let (results_tx, mut results_rx) = mpsc::unbounded_channel();
     // Results not yet recorded: kept across a failed pass.
     let mut unrecorded: Vec<AttemptResult> = Vec::new();
+    let mut next_purge = Instant::now();
     loop {
+        if Instant::now() >= next_purge {
+            let s = service.clone();
+            let purged = tokio::task::spawn_blocking(move || s.purge_expired()).await;
+            // Rows removed: more may be due, so look again soon.
+            let again = match purged {
+                Ok(Ok(0)) => PURGE_INTERVAL,
+                Ok(Ok(n)) => {
+                    tracing::info!(rows = n, "retention removed expired messages");
+                    Duration::from_millis(100)
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "retention pass failed");
+                    PURGE_INTERVAL
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "retention pass panicked");
+                    PURGE_INTERVAL
+                }
+            };
+            next_purge = Instant::now() + again;
+        }
         while let Ok(r) = results_rx.try_recv() {
             unrecorded.push(r);
         }
