@@ -301,6 +301,22 @@ fn deliveries_survive_failures_and_an_outage_in_order_and_verified() {
         "never listed: {listed}"
     );
 
+    // Allowing private networks never opens link-local (metadata).
+    let (s, b) = json(
+        "POST",
+        &format!("{base}/v1/tenants/acme/webhooks"),
+        Some(&key),
+        serde_json::json!({ "url": "http://169.254.169.254/latest/meta-data/" }),
+    );
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("link-local"),
+        "{b}"
+    );
+
     // The first 6 requests fail with 500.
     let receiver = Receiver::start(&secret, &log, port, &["--fail-first", "6"]);
     assert_eq!(receiver.url(), url);

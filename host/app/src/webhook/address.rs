@@ -1,9 +1,10 @@
 //! Where webhooks may go. An endpoint is an `http` or `https` URL whose
 //! host resolves only to public addresses: loopback, private, link-local
 //! (cloud metadata services live there), shared, documentation,
-//! multicast and other special ranges are refused unless the operator
-//! allows private addresses (for an endpoint inside its own network, and
-//! the tests' receivers on loopback).
+//! multicast and other special ranges are refused. An operator may allow
+//! private networks (loopback, private, unique local and shared
+//! addresses: an endpoint inside its own network, the tests' receivers);
+//! link-local and the other special ranges stay refused even then.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
@@ -37,7 +38,7 @@ pub enum AddressError {
     },
     /// The host resolves to an address webhooks may not reach.
     #[error(
-        "`{host}` resolves to {address}, a {range} address; webhooks go to public addresses only (the operator may allow private ones)"
+        "`{host}` resolves to {address}, a {range} address; webhooks go to public addresses only (an operator may allow private networks)"
     )]
     NotPublic {
         /// The host.
@@ -91,6 +92,20 @@ fn v6_range(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+/// Whether a special range is a private network an operator may allow.
+fn private_network(range: &str) -> bool {
+    matches!(
+        range,
+        "loopback" | "private" | "private (unique local)" | "shared (carrier-grade NAT)"
+    )
+}
+
+/// The range that makes an address unreachable for webhooks, if any:
+/// every special range, but for private networks when `allow_private`.
+pub fn refused_range(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
+    special_range(ip).filter(|range| !(allow_private && private_network(range)))
+}
+
 /// A checked endpoint: its URL and the addresses it resolved to.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -101,7 +116,8 @@ pub struct Endpoint {
 }
 
 /// Parses and resolves an endpoint URL; refuses it unless every address
-/// its host resolves to is public (or `allow_private`).
+/// its host resolves to is public (or, with `allow_private`, in a private
+/// network).
 ///
 /// # Errors
 /// [`AddressError`], naming the URL or host and why.
@@ -141,10 +157,9 @@ pub fn check(text: &str, allow_private: bool) -> Result<Endpoint, AddressError> 
             reason: "no address".into(),
         });
     }
-    if !allow_private
-        && let Some((address, range)) = addresses
-            .iter()
-            .find_map(|a| special_range(a.ip()).map(|r| (a.ip(), r)))
+    if let Some((address, range)) = addresses
+        .iter()
+        .find_map(|a| refused_range(a.ip(), allow_private).map(|r| (a.ip(), r)))
     {
         return Err(AddressError::NotPublic {
             host: host.to_string(),
@@ -186,9 +201,10 @@ mod tests {
                 Err(AddressError::NotPublic { range: r, .. }) => assert_eq!(r, range, "{url}"),
                 other => panic!("{url}: {other:?}"),
             }
-            assert!(
+            assert_eq!(
                 check(url, true).is_ok(),
-                "{url} with private addresses allowed"
+                private_network(range),
+                "{url} with private networks allowed"
             );
         }
     }

@@ -8,7 +8,7 @@
 //! Redirects are not followed (a 3xx is a failed attempt), so a public
 //! endpoint cannot bounce a delivery inward.
 
-use docket_app::webhook::address::special_range;
+use docket_app::webhook::address::refused_range;
 use docket_app::webhook::signature::Secret;
 use docket_app::webhook::{AttemptResult, Claimed, WebhookSettings};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 /// connection reusable, never a large answer held in memory.
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
-/// Resolves host names, refusing any that resolves to a special address
-/// unless private addresses are allowed.
+/// Resolves host names, refusing any that resolves to an address the
+/// policy refuses.
 struct PublicOnly {
     allow_private: bool,
 }
@@ -33,7 +33,7 @@ impl Resolve for PublicOnly {
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allow_private && let Some(refused) = refusal(&host, addrs.iter().map(|a| a.ip())) {
+            if let Some(refused) = refusal(&host, addrs.iter().map(|a| a.ip()), allow_private) {
                 return Err(refused.into());
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
@@ -41,10 +41,14 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// Why a host's addresses are refused, if one of them is special.
-fn refusal(host: &str, mut addrs: impl Iterator<Item = IpAddr>) -> Option<String> {
+/// Why a host's addresses are refused, if one of them is.
+fn refusal(
+    host: &str,
+    mut addrs: impl Iterator<Item = IpAddr>,
+    allow_private: bool,
+) -> Option<String> {
     addrs.find_map(|ip| {
-        special_range(ip).map(|range| {
+        refused_range(ip, allow_private).map(|range| {
             format!(
                 "`{host}` resolves to {ip}, a {range} address; webhooks go to public addresses only"
             )
@@ -107,16 +111,14 @@ impl Sender {
     /// POSTs the message; the status answered, or why there was none.
     async fn post(&self, c: &Claimed, now: i64) -> Result<u16, String> {
         let url = reqwest::Url::parse(&c.url).map_err(|e| format!("`{}`: {e}", c.url))?;
-        if !self.allow_private
-            && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = url.host()
-        {
+        if let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = url.host() {
             let host = url.host_str().unwrap_or_default();
             let ip: IpAddr = host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .parse()
                 .map_err(|e| format!("`{host}`: {e}"))?;
-            if let Some(refused) = refusal(host, std::iter::once(ip)) {
+            if let Some(refused) = refusal(host, std::iter::once(ip), self.allow_private) {
                 return Err(refused);
             }
         }
@@ -190,8 +192,18 @@ mod tests {
             "93.184.215.14".parse().unwrap(),
             "10.0.0.7".parse().unwrap(),
         ];
-        let refused = refusal("hooks.example", ips.into_iter()).unwrap();
+        let refused = refusal("hooks.example", ips.into_iter(), false).unwrap();
         assert!(refused.contains("10.0.0.7, a private address"), "{refused}");
-        assert!(refusal("ok", std::iter::once("93.184.215.14".parse().unwrap())).is_none());
+        assert!(refusal("hooks.example", ips.into_iter(), true).is_none());
+        let metadata = ["169.254.169.254".parse().unwrap()];
+        assert!(refusal("m", metadata.into_iter(), true).is_some(), "never");
+        assert!(
+            refusal(
+                "ok",
+                std::iter::once("93.184.215.14".parse().unwrap()),
+                false
+            )
+            .is_none()
+        );
     }
 }
