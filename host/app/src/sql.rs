@@ -211,14 +211,7 @@ pub fn write<R>(
     store: &(impl SqlStore + ?Sized),
     f: impl FnOnce(&mut dyn Sql) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    let mut f = Some(f);
-    let mut out = None;
-    store.sql_write(&mut |sql| {
-        let f = f.take().expect("a write runs its closure once");
-        out = Some(f(sql)?);
-        Ok(())
-    })?;
-    Ok(out.expect("the closure ran"))
+    returning(f, |run| store.sql_write(run))
 }
 
 /// Runs `f` on a read connection of `store` and returns its result.
@@ -229,10 +222,21 @@ pub fn read<R>(
     store: &(impl SqlStore + ?Sized),
     f: impl FnOnce(&mut dyn Sql) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
+    returning(f, |run| store.sql_read(run))
+}
+
+/// Runs a one-shot `f` through a backend's `FnMut` callback and returns
+/// what it returned.
+fn returning<R>(
+    f: impl FnOnce(&mut dyn Sql) -> Result<R, StoreError>,
+    backend: impl FnOnce(
+        &mut dyn FnMut(&mut dyn Sql) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>,
+) -> Result<R, StoreError> {
     let mut f = Some(f);
     let mut out = None;
-    store.sql_read(&mut |sql| {
-        let f = f.take().expect("a read runs its closure once");
+    backend(&mut |sql| {
+        let f = f.take().expect("a transaction runs its closure once");
         out = Some(f(sql)?);
         Ok(())
     })?;

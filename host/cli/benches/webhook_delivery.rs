@@ -6,7 +6,8 @@
 //!   webhook and with one delivering every message meanwhile, and the
 //!   delay from each creation's acknowledgement to its delivery;
 //! - the drain rate: a backlog of messages staged at once (an endpoint
-//!   enabled again) delivered as fast as the sender goes.
+//!   enabled again) delivered as fast as the sender goes, with the default
+//!   16 attempts in flight per endpoint and with 64.
 //!
 //! `cargo bench -p docket --bench webhook_delivery` prints the table.
 
@@ -188,6 +189,31 @@ fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3
 }
 
+/// Deliveries per second of a backlog: messages committed while the
+/// endpoint was disabled, staged at once when it is enabled again, with
+/// `allowance` attempts in flight to it.
+fn drain(allowance: usize) -> f64 {
+    let data = std::env::temp_dir().join(format!(
+        "docket-bench-drain-{allowance}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&data);
+    let config = format!("{CONFIG}in_flight_per_endpoint = {allowance}\n");
+    let srv = Server::start_configured(&data, &config);
+    let base = srv.base.clone();
+    let (url, arrivals) = receiver();
+    let key = create_tenant(&base, "hooked");
+    let webhook = subscribe(&base, "hooked", &key, &url);
+    set_enabled(&base, "hooked", &key, &webhook, false);
+    let (_, backlog) = create_tickets(&base, "hooked", &key, "b", BACKLOG / CLIENTS);
+    let enabled = Instant::now();
+    set_enabled(&base, "hooked", &key, &webhook, true);
+    let drained = await_arrivals(&arrivals, &backlog).duration_since(enabled);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&data);
+    backlog.len() as f64 / drained.as_secs_f64()
+}
+
 fn main() {
     let data = std::env::temp_dir().join(format!("docket-bench-webhooks-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
@@ -196,7 +222,7 @@ fn main() {
     let (url, arrivals) = receiver();
     let plain_key = create_tenant(&base, "plain");
     let hooked_key = create_tenant(&base, "hooked");
-    let webhook = subscribe(&base, "hooked", &hooked_key, &url);
+    subscribe(&base, "hooked", &hooked_key, &url);
     let requests = (CLIENTS * CREATIONS_PER_CLIENT) as f64;
 
     // Warm up both tenants (plugins compiled, connections open).
@@ -228,13 +254,12 @@ fn main() {
     let first_ack = acks.values().min().copied().unwrap();
     let alone = (alone_1 + alone_2) / 2;
 
-    // A backlog: messages committed while the endpoint was disabled,
-    // staged at once when it is enabled again.
-    set_enabled(&base, "hooked", &hooked_key, &webhook, false);
-    let (_, backlog) = create_tickets(&base, "hooked", &hooked_key, "b", BACKLOG / CLIENTS);
-    let enabled = Instant::now();
-    set_enabled(&base, "hooked", &hooked_key, &webhook, true);
-    let drained = await_arrivals(&arrivals, &backlog).duration_since(enabled);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&data);
+    let drains: Vec<(usize, f64)> = [16, 64]
+        .into_iter()
+        .map(|allowance| (allowance, drain(allowance)))
+        .collect();
 
     println!(
         "webhook delivery, SQLite, one server, {CLIENTS} clients creating tickets, receiver on loopback"
@@ -255,10 +280,12 @@ fn main() {
         quantile_ms(&delays, 0.5),
         quantile_ms(&delays, 0.99)
     );
-    println!(
-        "| backlog of {BACKLOG} drained | — | {:.0} | — | — |",
-        backlog.len() as f64 / drained.as_secs_f64()
-    );
+    for (allowance, rate) in drains {
+        let default = if allowance == 16 { ", the default" } else { "" };
+        println!(
+            "| backlog of {BACKLOG} drained, {allowance} in flight{default} | — | {rate:.0} | — | — |"
+        );
+    }
     println!();
     println!(
         "event path with a webhook / without: x{:.2}",
@@ -268,6 +295,4 @@ fn main() {
         "CPU ms per event, server + this process (clients, receiver): without {:.2} + {:.2} and {:.2} + {:.2}; with every event delivered {:.2} + {:.2}",
         plain_1.0, plain_1.1, plain_2.0, plain_2.1, hooked.0, hooked.1
     );
-    drop(srv);
-    let _ = std::fs::remove_dir_all(&data);
 }

@@ -111,6 +111,23 @@ fn received(log: &Path) -> Vec<Received> {
         .collect()
 }
 
+/// A loopback port free now, for a receiver started after its URL is
+/// subscribed (it needs the secret the subscription answers).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A scenario's start: a configured server with tenant `acme`, its key,
+/// and where the receiver logs.
+fn acme(name: &str) -> (ScratchDir, Server, String, std::path::PathBuf) {
+    let data = temp_dir(name);
+    let srv = Server::start_configured(&data, CONFIG);
+    let key = create_tenant(&srv.base, "acme");
+    let log = data.join("received.jsonl");
+    (data, srv, key, log)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -272,18 +289,12 @@ fn check_received(log: &Path, expected: &[(u64, String, String)]) -> usize {
 
 #[test]
 fn deliveries_survive_failures_and_an_outage_in_order_and_verified() {
-    let data = temp_dir("webhooks");
-    let srv = Server::start_configured(&data, CONFIG);
+    let (_data, srv, key, log) = acme("webhooks");
     let base = srv.base.clone();
-    let key = create_tenant(&base, "acme");
-    let log = data.join("received.jsonl");
-    std::fs::create_dir_all(&*data).unwrap();
 
     // The receiver is told the secret after the subscription, so it
     // starts on a port taken first and the URL is subscribed then.
-    let placeholder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = placeholder.local_addr().unwrap().port();
-    drop(placeholder);
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}/hooks");
     let (webhook, secret) = subscribe(&base, "acme", &key, &url);
     let (s, listed) = call(
@@ -394,14 +405,9 @@ fn deliveries_survive_failures_and_an_outage_in_order_and_verified() {
 
 #[test]
 fn a_killed_service_loses_no_delivery() {
-    let data = temp_dir("webhooks-kill");
-    let srv = Server::start_configured(&data, CONFIG);
+    let (data, srv, key, log) = acme("webhooks-kill");
     let base = srv.base.clone();
-    let key = create_tenant(&base, "acme");
-    let log = data.join("received.jsonl");
-    let placeholder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = placeholder.local_addr().unwrap().port();
-    drop(placeholder);
+    let port = free_port();
     let (webhook, secret) = subscribe(
         &base,
         "acme",
@@ -448,10 +454,6 @@ fn a_hanging_endpoint_delays_only_its_own_tenant() {
     let slow_key = create_tenant(&base, "slow");
     let fast_key = create_tenant(&base, "fast");
     let (slow_log, fast_log) = (data.join("slow.jsonl"), data.join("fast.jsonl"));
-    let free_port = || {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let (slow_port, fast_port) = (free_port(), free_port());
     let (_, slow_secret) = subscribe(
         &base,
