@@ -780,6 +780,8 @@ mod tests {
                         "tenant" | "name" => ID_PATTERN,
                         "id" => TICKET_ID_PATTERN,
                         "key_id" => KEY_ID_PATTERN,
+                        "webhook" => WEBHOOK_ID_PATTERN,
+                        "message" => MESSAGE_ID_PATTERN,
                         other => panic!("{method} {path}: unexpected path parameter {other}"),
                     };
                     assert_eq!(p["schema"]["pattern"], expected, "{method} {path} {p}");

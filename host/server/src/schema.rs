@@ -18,6 +18,10 @@ pub const ID_PATTERN: &str = "^[a-z0-9_-]{1,64}$";
 pub const TICKET_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 /// A key's public id.
 pub const KEY_ID_PATTERN: &str = "^key_[0-9a-f]{16}$";
+/// A webhook's id.
+pub const WEBHOOK_ID_PATTERN: &str = "^wh_[0-9a-f]{16}$";
+/// A message's id (`webhook-id`).
+pub const MESSAGE_ID_PATTERN: &str = "^msg_[0-9a-f]{26}$";
 
 /// An error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -23,6 +23,7 @@ pub(crate) struct WebhookPath {
     #[param(pattern = "^[a-z0-9_-]{1,64}$")]
     tenant: String,
     /// Webhook id.
+    #[param(pattern = "^wh_[0-9a-f]{16}$")]
     webhook: String,
 }
 
@@ -34,8 +35,10 @@ pub(crate) struct DeliveryPath {
     #[param(pattern = "^[a-z0-9_-]{1,64}$")]
     tenant: String,
     /// Webhook id.
+    #[param(pattern = "^wh_[0-9a-f]{16}$")]
     webhook: String,
     /// Message id (`webhook-id`).
+    #[param(pattern = "^msg_[0-9a-f]{26}$")]
     message: String,
 }
 
