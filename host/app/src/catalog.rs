@@ -109,6 +109,9 @@ pub struct CommitStats {
     pub writes: u64,
     /// Transactions committed.
     pub commits: u64,
+    /// Of those, the ones synced to disk before returning (the others
+    /// were deferred, see [`crate::sql::Durability`]).
+    pub synced_commits: u64,
 }
 
 /// Tenants, keys, plugins and tenant documents, durably.

@@ -115,6 +115,11 @@ impl Metrics {
         if let Some(c) = commits {
             out.push_str(&gauge("docket_store_writes_total", "counter", c.writes));
             out.push_str(&gauge("docket_store_commits_total", "counter", c.commits));
+            out.push_str(&gauge(
+                "docket_store_synced_commits_total",
+                "counter",
+                c.synced_commits,
+            ));
         }
         out
     }

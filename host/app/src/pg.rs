@@ -776,9 +776,18 @@ impl Store for PostgresStore {
 impl crate::sql::SqlStore for PostgresStore {
     fn sql_write(
         &self,
+        durability: crate::sql::Durability,
         f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.write(|tx| f(&mut crate::sql::PgSql(tx)))
+        self.write(|tx| {
+            if durability == crate::sql::Durability::Deferred {
+                // This transaction's commit returns before its WAL record
+                // is flushed; the next synchronous commit flushes it.
+                tx.batch_execute("SET LOCAL synchronous_commit = off")
+                    .map_err(backend)?;
+            }
+            f(&mut crate::sql::PgSql(tx))
+        })
     }
 
     fn sql_read(

@@ -181,15 +181,33 @@ pub trait Sql {
     }
 }
 
-/// A store whose transactions run [`Sql`]. A write is atomic and durable
-/// when it returns Ok; when the closure fails, nothing it wrote is kept.
+/// When a write transaction's commit must be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Before the write returns: it survives power loss once acknowledged.
+    Synced,
+    /// With the next synced commit (or the database's own background
+    /// flush), not before returning. A power loss may take back such a
+    /// commit, never half of it, and never one that a later synced commit
+    /// followed, because both databases write their log in order.
+    ///
+    /// For bookkeeping that can be done again: the webhook sender's passes
+    /// (a lost record means a message goes again, with the same id) save a
+    /// disk flush each.
+    Deferred,
+}
+
+/// A store whose transactions run [`Sql`]. A write is atomic when it
+/// returns Ok, and durable as asked; when the closure fails, nothing it
+/// wrote is kept.
 pub trait SqlStore: Send + Sync {
-    /// Runs `f` in a write transaction.
+    /// Runs `f` in a write transaction committed with `durability`.
     ///
     /// # Errors
     /// `f`'s error, or the backend's.
     fn sql_write(
         &self,
+        durability: Durability,
         f: &mut dyn FnMut(&mut dyn Sql) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
 
@@ -203,7 +221,8 @@ pub trait SqlStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Runs `f` in a write transaction of `store` and returns its result.
+/// Runs `f` in a write transaction of `store`, synced before it returns,
+/// and returns its result.
 ///
 /// # Errors
 /// `f`'s error, or the backend's; then nothing `f` wrote is kept.
@@ -211,7 +230,18 @@ pub fn write<R>(
     store: &(impl SqlStore + ?Sized),
     f: impl FnOnce(&mut dyn Sql) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    returning(f, |run| store.sql_write(run))
+    returning(f, |run| store.sql_write(Durability::Synced, run))
+}
+
+/// As [`write`], with the commit's flush to disk [`Durability::Deferred`].
+///
+/// # Errors
+/// `f`'s error, or the backend's; then nothing `f` wrote is kept.
+pub fn write_deferred<R>(
+    store: &(impl SqlStore + ?Sized),
+    f: impl FnOnce(&mut dyn Sql) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    returning(f, |run| store.sql_write(Durability::Deferred, run))
 }
 
 /// Runs `f` on a read connection of `store` and returns its result.

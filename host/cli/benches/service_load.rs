@@ -381,20 +381,8 @@ fn commit_counters(bases: &[String], postgres: Option<&str>) -> (u64, u64) {
     }
     let mut total = (0, 0);
     for base in bases {
-        let text = agent()
-            .get(&format!("{base}/metrics"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let counter = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        total.0 += counter("docket_store_writes_total ");
-        total.1 += counter("docket_store_commits_total ");
+        total.0 += server::counter(base, "docket_store_writes_total");
+        total.1 += server::counter(base, "docket_store_synced_commits_total");
     }
     total
 }

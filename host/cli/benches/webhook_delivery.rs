@@ -3,7 +3,8 @@
 //! per connection, answers 204):
 //!
 //! - the event path's throughput (4 clients creating tickets) without a
-//!   webhook and with one delivering every message meanwhile, and the
+//!   webhook and with one delivering every message meanwhile, in
+//!   alternating rounds; the CPU time and synced commits per event; the
 //!   delay from each creation's acknowledgement to its delivery;
 //! - the drain rate: a backlog of messages staged at once (an endpoint
 //!   enabled again) delivered as fast as the sender goes, with the default
@@ -22,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 4;
-const CREATIONS_PER_CLIENT: usize = 500;
+const ROUNDS: usize = 3;
+const CREATIONS_PER_CLIENT: usize = 250;
 const BACKLOG: usize = 5_000;
 
 const CONFIG: &str = r#"
@@ -214,6 +216,34 @@ fn drain(allowance: usize) -> f64 {
     backlog.len() as f64 / drained.as_secs_f64()
 }
 
+/// One run of ticket creations: how long it took, the server's and this
+/// process's CPU time and the server's synced commits, per event.
+struct Run {
+    elapsed: Duration,
+    server_cpu_ms: f64,
+    bench_cpu_ms: f64,
+    syncs: f64,
+}
+
+fn measured(srv: &Server, run: impl FnOnce() -> Duration) -> Run {
+    let pid = srv.pid().to_string();
+    let syncs = || srv.counter("docket_store_synced_commits_total") as f64;
+    let (s0, b0, c0) = (cpu_ms(&pid), cpu_ms("self"), syncs());
+    let elapsed = run();
+    let per_event = (CLIENTS * CREATIONS_PER_CLIENT) as f64;
+    Run {
+        elapsed,
+        server_cpu_ms: (cpu_ms(&pid) - s0) / per_event,
+        bench_cpu_ms: (cpu_ms("self") - b0) / per_event,
+        syncs: (syncs() - c0) / per_event,
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
 fn main() {
     let data = std::env::temp_dir().join(format!("docket-bench-webhooks-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
@@ -230,29 +260,48 @@ fn main() {
     let (_, warm) = create_tickets(&base, "hooked", &hooked_key, "warm", 10);
     await_arrivals(&arrivals, &warm);
 
-    // The event path alone, then with every event's message delivered
-    // meanwhile, then alone again (the two runs without bracket the one
-    // with, so drift on a shared machine shows).
-    let server_pid = srv.pid().to_string();
-    let cpu = || (cpu_ms(&server_pid), cpu_ms("self"));
-    let c0 = cpu();
-    let (alone_1, _) = create_tickets(&base, "plain", &plain_key, "a1", CREATIONS_PER_CLIENT);
-    let c1 = cpu();
-    let (with_hook, acks) = create_tickets(&base, "hooked", &hooked_key, "h", CREATIONS_PER_CLIENT);
-    let last = await_arrivals(&arrivals, &acks);
-    let c2 = cpu();
-    let (alone_2, _) = create_tickets(&base, "plain", &plain_key, "a2", CREATIONS_PER_CLIENT);
-    let c3 = cpu();
-    let per_event = |a: (f64, f64), b: (f64, f64)| ((b.0 - a.0) / requests, (b.1 - a.1) / requests);
-    let (plain_1, hooked, plain_2) = (per_event(c0, c1), per_event(c1, c2), per_event(c2, c3));
-    let seen = arrivals.lock().unwrap().clone();
-    let mut delays: Vec<Duration> = acks
-        .iter()
-        .map(|(t, ack)| seen[t].saturating_duration_since(*ack))
-        .collect();
+    // Rounds of the event path alone, then with every event's message
+    // delivered meanwhile (each round's deliveries finish before the next
+    // round): on a shared machine whose disk flushes vary, the ratio of
+    // neighbouring runs is steadier than one long pair.
+    let mut rounds: Vec<(Run, Run)> = Vec::new();
+    let mut delays: Vec<Duration> = Vec::new();
+    let mut delivery_rates = Vec::new();
+    for round in 0..ROUNDS {
+        let alone = measured(&srv, || {
+            create_tickets(
+                &base,
+                "plain",
+                &plain_key,
+                &format!("a{round}"),
+                CREATIONS_PER_CLIENT,
+            )
+            .0
+        });
+        let mut acks = HashMap::new();
+        let mut last = Instant::now();
+        let hooked = measured(&srv, || {
+            let (elapsed, a) = create_tickets(
+                &base,
+                "hooked",
+                &hooked_key,
+                &format!("h{round}"),
+                CREATIONS_PER_CLIENT,
+            );
+            acks = a;
+            last = await_arrivals(&arrivals, &acks);
+            elapsed
+        });
+        let seen = arrivals.lock().unwrap().clone();
+        delays.extend(
+            acks.iter()
+                .map(|(t, ack)| seen[t].saturating_duration_since(*ack)),
+        );
+        let first_ack = acks.values().min().copied().unwrap();
+        delivery_rates.push(requests / last.duration_since(first_ack).as_secs_f64());
+        rounds.push((alone, hooked));
+    }
     delays.sort_unstable();
-    let first_ack = acks.values().min().copied().unwrap();
-    let alone = (alone_1 + alone_2) / 2;
 
     drop(srv);
     let _ = std::fs::remove_dir_all(&data);
@@ -261,22 +310,34 @@ fn main() {
         .map(|allowance| (allowance, drain(allowance)))
         .collect();
 
+    let rate = |r: &Run| requests / r.elapsed.as_secs_f64();
+    let alone_rates: Vec<f64> = rounds.iter().map(|(a, _)| rate(a)).collect();
+    let hooked_rates: Vec<f64> = rounds.iter().map(|(_, h)| rate(h)).collect();
+    let ratios: Vec<f64> = rounds.iter().map(|(a, h)| rate(h) / rate(a)).collect();
+    let fmt = |xs: &[f64], digits: usize| {
+        xs.iter()
+            .map(|x| format!("{x:.digits$}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "webhook delivery, SQLite, one server, {CLIENTS} clients creating tickets, receiver on loopback"
+        "webhook delivery, SQLite, one server, {CLIENTS} clients creating tickets, receiver on loopback; \
+         {ROUNDS} rounds of {} creations without a webhook then with one",
+        CLIENTS * CREATIONS_PER_CLIENT
     );
     println!();
-    println!("| run | events/s | deliveries/s | delay p50 ms | delay p99 ms |");
+    println!("| run | events/s (median; rounds) | deliveries/s | delay p50 ms | delay p99 ms |");
     println!("|---|---:|---:|---:|---:|");
     println!(
-        "| no webhook (mean of two runs: {:.0} and {:.0}) | {:.0} | — | — | — |",
-        requests / alone_1.as_secs_f64(),
-        requests / alone_2.as_secs_f64(),
-        requests / alone.as_secs_f64()
+        "| no webhook | {:.0} ({}) | — | — | — |",
+        median(alone_rates.clone()),
+        fmt(&alone_rates, 0)
     );
     println!(
-        "| every event delivered meanwhile | {:.0} | {:.0} | {:.2} | {:.2} |",
-        requests / with_hook.as_secs_f64(),
-        requests / last.duration_since(first_ack).as_secs_f64(),
+        "| every event delivered meanwhile | {:.0} ({}) | {:.0} | {:.2} | {:.2} |",
+        median(hooked_rates.clone()),
+        fmt(&hooked_rates, 0),
+        median(delivery_rates),
         quantile_ms(&delays, 0.5),
         quantile_ms(&delays, 0.99)
     );
@@ -288,11 +349,21 @@ fn main() {
     }
     println!();
     println!(
-        "event path with a webhook / without: x{:.2}",
-        alone.as_secs_f64() / with_hook.as_secs_f64()
+        "event path with a webhook / without, per round: x{} (median x{:.2})",
+        fmt(&ratios, 2),
+        median(ratios.clone())
     );
+    let per_event = |pick: fn(&(Run, Run)) -> &Run, field: fn(&Run) -> f64| {
+        median(rounds.iter().map(|r| field(pick(r))).collect())
+    };
     println!(
-        "CPU ms per event, server + this process (clients, receiver): without {:.2} + {:.2} and {:.2} + {:.2}; with every event delivered {:.2} + {:.2}",
-        plain_1.0, plain_1.1, plain_2.0, plain_2.1, hooked.0, hooked.1
+        "per event (medians), without / with a webhook: server CPU ms {:.2} / {:.2}; \
+         this process's CPU ms (clients, receiver) {:.2} / {:.2}; synced commits {:.2} / {:.2}",
+        per_event(|r| &r.0, |r| r.server_cpu_ms),
+        per_event(|r| &r.1, |r| r.server_cpu_ms),
+        per_event(|r| &r.0, |r| r.bench_cpu_ms),
+        per_event(|r| &r.1, |r| r.bench_cpu_ms),
+        per_event(|r| &r.0, |r| r.syncs),
+        per_event(|r| &r.1, |r| r.syncs),
     );
 }

@@ -13,8 +13,19 @@
 //!
 //! A lone writer finds nobody arriving and commits at once, so without
 //! concurrency there is no added latency.
+//!
+//! A [`Durability::Deferred`] writer joins any batch. When none is open
+//! but synced writes came lately, it waits a little for the next (under
+//! load one opens within milliseconds, and the deferred work rides on its
+//! fsync). Otherwise, or when none comes, it leads a batch of its own,
+//! committed with `synchronous = NORMAL` (the WAL is appended, not
+//! synced). A synced writer never joins
+//! such a batch: it waits for it to settle and leads a synced one, whose
+//! fsync covers the deferred commits before it too (the WAL is one file,
+//! written in order).
 
 use crate::catalog::CommitStats;
+use crate::sql::Durability;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -31,9 +42,17 @@ const MAX_BATCH: usize = 64;
 /// that was descheduled in between).
 const MAX_WAIT: Duration = Duration::from_millis(2);
 
+/// How long a deferred writer waits for a batch to join before it leads
+/// one of its own...
+const DEFERRED_WAIT: Duration = Duration::from_millis(5);
+/// ...when a synced batch began this recently (else none is expected).
+const SYNCED_LATELY: Duration = Duration::from_millis(20);
+
 /// The one writing connection and its batches.
 pub(super) struct GroupCommit {
     writer: Mutex<Writer>,
+    /// A batch began.
+    opened: Condvar,
     /// A member finished its part of the open batch.
     joined: Condvar,
     /// A batch committed or rolled back.
@@ -42,12 +61,17 @@ pub(super) struct GroupCommit {
     arriving: AtomicUsize,
     writes: AtomicU64,
     commits: AtomicU64,
+    synced_commits: AtomicU64,
 }
 
 struct Writer {
     conn: Connection,
-    /// The batch whose transaction is open, if any.
-    open: Option<u64>,
+    /// The batch whose transaction is open, if any, and how it commits.
+    open: Option<(u64, Durability)>,
+    /// How the connection is set to commit (`synchronous` FULL or NORMAL).
+    synchronous: Durability,
+    /// When the last synced batch began.
+    synced_began: Option<Instant>,
     /// Members of the open batch so far.
     members: usize,
     /// The id the next batch gets; batches settle in this order.
@@ -60,22 +84,27 @@ struct Writer {
 }
 
 impl GroupCommit {
-    /// Takes over the connection all writes go through.
+    /// Takes over the connection all writes go through (set to
+    /// `synchronous = FULL`).
     pub(super) fn new(conn: Connection) -> GroupCommit {
         GroupCommit {
             writer: Mutex::new(Writer {
                 conn,
                 open: None,
+                synchronous: Durability::Synced,
+                synced_began: None,
                 members: 0,
                 next: 1,
                 last_settled: 0,
                 failed: HashMap::new(),
             }),
+            opened: Condvar::new(),
             joined: Condvar::new(),
             settled: Condvar::new(),
             arriving: AtomicUsize::new(0),
             writes: AtomicU64::new(0),
             commits: AtomicU64::new(0),
+            synced_commits: AtomicU64::new(0),
         }
     }
 
@@ -84,6 +113,7 @@ impl GroupCommit {
         CommitStats {
             writes: self.writes.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
+            synced_commits: self.synced_commits.load(Ordering::Relaxed),
         }
     }
 
@@ -93,7 +123,8 @@ impl GroupCommit {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` as part of a batch and returns once the batch is durable.
+    /// Runs `f` as part of a synced batch and returns once the batch is
+    /// durable.
     ///
     /// The outer error is the batch's (BEGIN or COMMIT failed: nothing of
     /// `f` persists); the inner result is `f`'s own, and when that is an
@@ -102,21 +133,54 @@ impl GroupCommit {
         &self,
         f: impl FnOnce(&Connection) -> Result<R, E>,
     ) -> rusqlite::Result<Result<R, E>> {
+        self.run_with(Durability::Synced, f)
+    }
+
+    /// As [`run`](Self::run), committed as durably as `durability` asks
+    /// (or more: a deferred write may share a synced batch).
+    pub(super) fn run_with<R, E>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&Connection) -> Result<R, E>,
+    ) -> rusqlite::Result<Result<R, E>> {
         self.arriving.fetch_add(1, Ordering::SeqCst);
         let mut w = self.lock();
+        let synced_lately = w.synced_began.is_some_and(|t| t.elapsed() < SYNCED_LATELY);
+        let patience = (durability == Durability::Deferred && synced_lately)
+            .then(|| Instant::now() + DEFERRED_WAIT);
         let (batch, leader) = loop {
             match w.open {
-                Some(id) if w.members < MAX_BATCH => break (id, false),
+                Some((id, open_as))
+                    if w.members < MAX_BATCH
+                        && (open_as == Durability::Synced
+                            || durability == Durability::Deferred) =>
+                {
+                    break (id, false);
+                }
                 Some(_) => w = self.settled.wait(w).unwrap_or_else(|p| p.into_inner()),
                 None => {
-                    if let Err(e) = run_sql(&w.conn, "BEGIN IMMEDIATE") {
+                    if let Some(left) =
+                        patience.and_then(|until| until.checked_duration_since(Instant::now()))
+                    {
+                        w = self
+                            .opened
+                            .wait_timeout(w, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0;
+                        continue;
+                    }
+                    if let Err(e) = begin(&mut w, durability) {
                         self.arriving.fetch_sub(1, Ordering::SeqCst);
                         return Err(e);
                     }
                     let id = w.next;
                     w.next += 1;
-                    w.open = Some(id);
+                    w.open = Some((id, durability));
                     w.members = 0;
+                    if durability == Durability::Synced {
+                        w.synced_began = Some(Instant::now());
+                    }
+                    self.opened.notify_all();
                     break (id, true);
                 }
             }
@@ -143,10 +207,16 @@ impl GroupCommit {
         settled.map(|()| own)
     }
 
-    /// Waits for the writers on their way, then commits the batch.
+    /// Waits for the writers on their way, then commits the batch. A
+    /// deferred batch commits at once: it has no flush to share, and the
+    /// synced writers on their way would not join it.
     fn lead(&self, mut w: MutexGuard<'_, Writer>, batch: u64) -> rusqlite::Result<()> {
         let started = Instant::now();
-        while self.arriving.load(Ordering::SeqCst) > 0 && w.members < MAX_BATCH {
+        let durability = w.open.map_or(Durability::Synced, |(_, d)| d);
+        while durability == Durability::Synced
+            && self.arriving.load(Ordering::SeqCst) > 0
+            && w.members < MAX_BATCH
+        {
             let Some(left) = MAX_WAIT.checked_sub(started.elapsed()) else {
                 break;
             };
@@ -160,6 +230,7 @@ impl GroupCommit {
         if committed.is_err() {
             let _ = run_sql(&w.conn, "ROLLBACK");
         }
+
         let followers = w.members - 1;
         if let Err(e) = &committed
             && followers > 0
@@ -175,6 +246,10 @@ impl GroupCommit {
         w.last_settled = batch;
         self.commits
             .fetch_add(u64::from(committed.is_ok()), Ordering::Relaxed);
+        if durability == Durability::Synced {
+            self.synced_commits
+                .fetch_add(u64::from(committed.is_ok()), Ordering::Relaxed);
+        }
         self.settled.notify_all();
         committed
     }
@@ -191,6 +266,22 @@ fn follower_outcome(w: &mut Writer, batch: u64) -> rusqlite::Result<()> {
         w.failed.remove(&batch);
     }
     Err(error)
+}
+
+/// Begins a batch's transaction, the connection first set to sync its
+/// commit or not (the setting cannot change inside a transaction).
+fn begin(w: &mut Writer, durability: Durability) -> rusqlite::Result<()> {
+    if w.synchronous != durability {
+        run_sql(
+            &w.conn,
+            match durability {
+                Durability::Synced => "PRAGMA synchronous = FULL",
+                Durability::Deferred => "PRAGMA synchronous = NORMAL",
+            },
+        )?;
+        w.synchronous = durability;
+    }
+    run_sql(&w.conn, "BEGIN IMMEDIATE")
 }
 
 /// Runs a transaction-control statement, prepared once per connection
@@ -248,6 +339,63 @@ mod tests {
             .unwrap()
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap()
+    }
+
+    #[test]
+    fn a_synced_write_never_commits_in_a_deferred_batch() {
+        let (group, path) = scratch("durability");
+        group
+            .lock()
+            .conn
+            .execute_batch("PRAGMA synchronous = FULL")
+            .unwrap();
+        // Half the writers defer; each notes the setting its batch commits
+        // with (2: FULL, 1: NORMAL).
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let group = group.clone();
+                std::thread::spawn(move || {
+                    let durability = if t % 2 == 0 {
+                        Durability::Synced
+                    } else {
+                        Durability::Deferred
+                    };
+                    (0..100)
+                        .map(|i| {
+                            let level: i64 = group
+                                .run_with(durability, |c| {
+                                    c.execute("INSERT INTO t VALUES (?1, 'x')", [t * 1000 + i])?;
+                                    c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                                })
+                                .unwrap()
+                                .unwrap();
+                            (durability, level)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let seen: Vec<(Durability, i64)> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert!(
+            seen.iter()
+                .filter(|(d, _)| *d == Durability::Synced)
+                .all(|(_, level)| *level == 2),
+            "a synced write committed unsynced"
+        );
+        assert!(
+            seen.iter().any(|(_, level)| *level == 1),
+            "deferred writers led no batch of their own"
+        );
+        assert_eq!(count(&path), 600);
+        // After deferred batches the next synced one syncs again.
+        let level: i64 = group
+            .run(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(level, 2);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
 use docket_engine::outcome::Message;
 use group_commit::GroupCommit;
-use read_pool::{MMAP_BYTES, ReadPool, STATEMENT_CACHE};
+use read_pool::ReadPool;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Serialize, de::DeserializeOwned};
 use std::path::Path;
@@ -225,9 +225,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+        read_pool::tune(&conn)?;
         check_integrity(&conn, dir)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -1132,10 +1130,11 @@ pub fn messages_after(
 impl crate::sql::SqlStore for SqliteStore {
     fn sql_write(
         &self,
+        durability: crate::sql::Durability,
         f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.writer
-            .run(|tx| f(&mut crate::sql::SqliteSql(tx)))
+            .run_with(durability, |tx| f(&mut crate::sql::SqliteSql(tx)))
             .map_err(backend)?
     }
 

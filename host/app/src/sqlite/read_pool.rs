@@ -2,6 +2,7 @@
 //! each other, so reads get their own connections instead of queueing
 //! behind the writing one. Each read sees the last committed state.
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -11,12 +12,12 @@ use std::time::Duration;
 /// Statements kept prepared per connection: the lifecycle's reads and
 /// writes and the webhook records' use about a hundred; a cache smaller
 /// than that parses statements again on every pass.
-pub(super) const STATEMENT_CACHE: usize = 256;
+const STATEMENT_CACHE: usize = 256;
 
 /// Pages read through a memory map instead of `pread` copies: a reader's
 /// page cache starts empty after every commit by another connection, so
 /// most reads would otherwise be system calls.
-pub(super) const MMAP_BYTES: i64 = 256 << 20;
+const MMAP_BYTES: i64 = 256 << 20;
 
 /// Opens read connections on demand, up to a bound, and reuses them.
 pub(super) struct ReadPool {
@@ -107,9 +108,20 @@ impl ReadPool {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+        tune(&conn)?;
         Ok(conn)
     }
+}
+
+/// What every connection (the writer's and the readers') is set up with.
+pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // The planner's stability guarantee: without it, a statement whose
+    // plan could depend on a bound value (a `LIMIT ?`, a compared
+    // parameter) is parsed and planned again whenever that value is bound,
+    // so the statement cache would not save the work for those.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
 }

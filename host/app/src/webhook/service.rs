@@ -328,7 +328,8 @@ impl Service {
     /// When the store fails.
     pub fn purge_expired(&self) -> Result<usize, AppError> {
         let before = self.now() - self.webhook_settings.retention_days as i64 * 86_400_000;
-        Ok(sql::write(self.store(), |sql| {
+        // Deferred: a purge a power loss takes back is done again.
+        Ok(sql::write_deferred(self.store(), |sql| {
             records::purge(sql, before, PURGE_BATCH)
         })?)
     }
@@ -359,7 +360,11 @@ impl Service {
         // died (or stalled that long) loses it.
         let lease_until = now + settings.timeout_ms as i64 * 2 + 5_000;
         let per_endpoint = settings.in_flight_per_endpoint;
-        let claimed = sql::write(self.store(), |sql| {
+        // Deferred: a pass a power loss takes back leaves claims and
+        // records that the next passes make again, and its messages go
+        // again with the same ids (at least once). Not syncing the pass
+        // keeps the disk's flushes for the events' commits.
+        let claimed = sql::write_deferred(self.store(), |sql| {
             records::finish(sql, results, policy, now)?;
             records::stage(sql, now, total)?;
             records::claim(sql, now, lease_until, per_endpoint, in_flight, total)

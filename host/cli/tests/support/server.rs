@@ -103,6 +103,13 @@ impl Server {
         self.child.id()
     }
 
+    /// A counter's value in its `/metrics` (0 when absent); `name` with
+    /// its labels, if any.
+    #[allow(dead_code)] // only the benches read counters
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.base, name)
+    }
+
     /// Kills it with SIGKILL, as a crash would.
     #[allow(dead_code)] // the load bench does not crash its server
     pub fn kill(mut self) {
@@ -116,4 +123,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A counter's value in the `/metrics` of the server at `base` (0 when
+/// absent); `name` with its labels, if any.
+#[allow(dead_code)] // only the benches read counters
+pub fn counter(base: &str, name: &str) -> u64 {
+    let text = client()
+        .get(&format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
 }
