@@ -287,48 +287,70 @@ impl WebhookSettings {
     /// # Errors
     /// A message naming the setting and its range.
     pub fn validate(&self) -> Result<(), String> {
-        let n = self.retry_schedule_ms.len();
-        if !(1..=20).contains(&n) {
-            return Err(format!(
-                "webhooks.retry_schedule_ms: {n} attempts; give 1 to 20 delays"
-            ));
+        in_range(
+            "retry_schedule_ms (attempts)",
+            self.retry_schedule_ms.len(),
+            1..=20,
+        )?;
+        for delay in &self.retry_schedule_ms {
+            in_range("retry_schedule_ms (a delay)", *delay, 0..=7 * 86_400_000)?;
         }
-        if let Some(d) = self.retry_schedule_ms.iter().find(|d| **d > 7 * 86_400_000) {
-            return Err(format!(
-                "webhooks.retry_schedule_ms: {d} ms is more than a week"
-            ));
-        }
-        if !(100..=120_000).contains(&self.timeout_ms) {
-            return Err(format!(
-                "webhooks.timeout_ms: {} is out of range (100 to 120000)",
-                self.timeout_ms
-            ));
-        }
-        if !(1..=1_000).contains(&self.in_flight_per_endpoint) {
-            return Err(format!(
-                "webhooks.in_flight_per_endpoint: {} is out of range (1 to 1000)",
-                self.in_flight_per_endpoint
-            ));
-        }
-        if !(1..=3650).contains(&self.retention_days) {
-            return Err(format!(
-                "webhooks.retention_days: {} is out of range (1 to 3650)",
-                self.retention_days
-            ));
-        }
-        if !(1..=60_000).contains(&self.poll_ms) {
-            return Err(format!(
-                "webhooks.poll_ms: {} is out of range (1 to 60000)",
-                self.poll_ms
-            ));
-        }
-        Ok(())
+        in_range("timeout_ms", self.timeout_ms, 100..=120_000)?;
+        in_range(
+            "in_flight_per_endpoint",
+            self.in_flight_per_endpoint,
+            1..=1_000,
+        )?;
+        in_range("retention_days", self.retention_days, 1..=3_650)?;
+        in_range("poll_ms", self.poll_ms, 1..=60_000)
     }
+}
+
+/// `webhooks.<name>: <value> is out of range (<low> to <high>)`, unless it
+/// is in range.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), String> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(format!(
+        "webhooks.{name}: {value} is out of range ({} to {})",
+        range.start(),
+        range.end()
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_out_of_range_are_named() {
+        assert_eq!(WebhookSettings::default().validate(), Ok(()));
+        let refused = |change: fn(&mut WebhookSettings)| {
+            let mut s = WebhookSettings::default();
+            change(&mut s);
+            s.validate().unwrap_err()
+        };
+        assert_eq!(
+            refused(|s| s.timeout_ms = 99),
+            "webhooks.timeout_ms: 99 is out of range (100 to 120000)"
+        );
+        assert_eq!(
+            refused(|s| s.retry_schedule_ms.clear()),
+            "webhooks.retry_schedule_ms (attempts): 0 is out of range (1 to 20)"
+        );
+        assert!(refused(|s| s.retry_schedule_ms[1] = 8 * 86_400_000).contains("(a delay)"));
+        assert!(
+            refused(|s| s.in_flight_per_endpoint = 0)
+                .starts_with("webhooks.in_flight_per_endpoint")
+        );
+        assert!(refused(|s| s.retention_days = 4_000).starts_with("webhooks.retention_days"));
+        assert!(refused(|s| s.poll_ms = 0).starts_with("webhooks.poll_ms"));
+    }
 
     #[test]
     fn the_payload_is_the_feeds_serialization() {

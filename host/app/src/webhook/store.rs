@@ -279,21 +279,15 @@ fn lock_endpoint(sql: &mut dyn Sql, tenant: &str, webhook: &str) -> Result<(), S
     Ok(())
 }
 
-/// Whether the endpoint has an undelivered (waiting or pending) message
-/// of this ticket.
-fn ticket_busy(
-    sql: &mut dyn Sql,
-    tenant: &str,
-    webhook: &str,
-    ticket: &str,
-) -> Result<bool, StoreError> {
-    Ok(sql
-        .row(
-            "SELECT 1 FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND ticket = ?3
-             AND state IN ('waiting', 'pending') LIMIT 1",
-            args![tenant, webhook, ticket],
-        )?
-        .is_some())
+/// SQL, true when endpoint `?1`/`?2` has an undelivered (waiting or
+/// pending) message of `ticket` (a parameter): such a ticket's next
+/// message waits behind it. One text for every statement that asks, so
+/// staging and replaying agree.
+fn ticket_busy(ticket: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM deliveries WHERE tenant = ?1 AND webhook = ?2
+            AND ticket = {ticket} AND state IN ('waiting', 'pending'))"
+    )
 }
 
 /// Stages the messages committed since each enabled endpoint's position,
@@ -337,14 +331,16 @@ pub fn stage(sql: &mut dyn Sql, now: i64, limit: usize) -> Result<usize, StoreEr
             // Waiting when the ticket has an undelivered message already
             // (one statement: the check and the insert).
             staged += sql.exec(
-                "INSERT INTO deliveries (tenant, webhook, seq, message_id, type, ticket, state,
-                    attempts, round_start, next_at, lease_until, staged_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN b.busy THEN 'waiting' ELSE 'pending' END,
-                    0, 0, CASE WHEN b.busy THEN NULL ELSE ?7 END, 0, ?7
-                 FROM (SELECT EXISTS (SELECT 1 FROM deliveries WHERE tenant = ?1 AND webhook = ?2
-                    AND ticket = ?6 AND state IN ('waiting', 'pending')) AS busy) b
-                 WHERE true
-                 ON CONFLICT DO NOTHING",
+                &format!(
+                    "INSERT INTO deliveries (tenant, webhook, seq, message_id, type, ticket, state,
+                        attempts, round_start, next_at, lease_until, staged_at)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN b.busy THEN 'waiting' ELSE 'pending' END,
+                        0, 0, CASE WHEN b.busy THEN NULL ELSE ?7 END, 0, ?7
+                     FROM (SELECT {} AS busy) b
+                     WHERE true
+                     ON CONFLICT DO NOTHING",
+                    ticket_busy("?6")
+                ),
                 args![
                     tenant.as_str(),
                     id.as_str(),
@@ -824,20 +820,20 @@ pub fn replay(
             args![tenant, webhook],
         )?,
     };
+    // One at a time, oldest first: a ticket's first replayed message goes
+    // (unless an open one is ahead of it) and its later ones wait.
+    let replayed = format!(
+        "UPDATE deliveries SET
+            state = CASE WHEN b.busy THEN 'waiting' ELSE 'pending' END,
+            next_at = CASE WHEN b.busy THEN NULL ELSE ?5 END,
+            round_start = attempts, lease_until = 0, finished_at = NULL
+         FROM (SELECT {} AS busy) b
+         WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
+        ticket_busy("?4")
+    );
     for f in &failed {
         let (seq, ticket) = (f.int(0)?, f.text(1)?);
-        let busy = ticket_busy(sql, tenant, webhook, &ticket)?;
-        let (state, next_at) = if busy {
-            ("waiting", None)
-        } else {
-            ("pending", Some(now))
-        };
-        sql.exec(
-            "UPDATE deliveries SET state = ?4, next_at = ?5, round_start = attempts, lease_until = 0,
-                finished_at = NULL
-             WHERE tenant = ?1 AND webhook = ?2 AND seq = ?3",
-            args![tenant, webhook, seq, state, next_at],
-        )?;
+        sql.exec(&replayed, args![tenant, webhook, seq, ticket.as_str(), now])?;
     }
     Ok(failed.len())
 }
