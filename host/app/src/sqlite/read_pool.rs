@@ -118,6 +118,11 @@ pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // Each write of a group commit runs in a savepoint, whose journal
+    // (a copy of every page it changes) went to a temporary file past
+    // 64 KiB: a system call per page, on the writer's critical path. In
+    // memory it is a copy; it lives only until the batch commits.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // The planner's stability guarantee: without it, a statement whose
     // plan could depend on a bound value (a `LIMIT ?`, a compared
     // parameter) is parsed and planned again whenever that value is bound,
