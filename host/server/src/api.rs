@@ -110,6 +110,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The router.
 pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
+    let outbox = crate::feed::OutboxSignal::listening_to(&service);
     let (router, api) = routes().split_for_parts();
     let document = api.to_json().expect("the OpenAPI document serializes");
     router
@@ -122,6 +123,7 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::Extension(outbox))
         .with_state(service)
 }
 

@@ -8,9 +8,12 @@ use crate::handler::{ApiResult, Shared, TenantPath, blocking, ok};
 use crate::schema::ReadErrors;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
+use docket_app::Service;
 use docket_app::StoredMessage;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use utoipa::{IntoParams, ToSchema};
 
 /// The longest a request may wait for a message.
@@ -18,8 +21,20 @@ const MAX_WAIT_SECONDS: u64 = 30;
 /// How often a waiting request looks for messages other replicas wrote
 /// (those this process writes wake it at once).
 const REPLICA_POLL: Duration = Duration::from_millis(250);
-/// How often a waiting request checks for a local write.
-const LOCAL_CHECK: Duration = Duration::from_millis(5);
+
+/// Wakes the waiting feed requests when this process commits messages.
+#[derive(Clone)]
+pub(crate) struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    /// A signal raised by every outbox write of `service`.
+    pub(crate) fn listening_to(service: &Service) -> OutboxSignal {
+        let notify = Arc::new(Notify::new());
+        let raise = notify.clone();
+        service.on_outbox_write(move || raise.notify_waiters());
+        OutboxSignal(notify)
+    }
+}
 
 /// Feed query: a cursor, a page size, how long to wait.
 #[derive(Deserialize, IntoParams)]
@@ -61,6 +76,7 @@ pub(crate) struct FeedPage {
 pub(crate) async fn feed(
     axum::extract::State(s): Shared,
     headers: HeaderMap,
+    axum::Extension(signal): axum::Extension<OutboxSignal>,
     Path(p): Path<TenantPath>,
     q: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
@@ -88,8 +104,14 @@ pub(crate) async fn feed(
             return ok(StatusCode::OK, FeedPage { messages, next });
         }
         let look_again = deadline.min(now + REPLICA_POLL);
-        while Instant::now() < look_again && s.outbox_writes() == seen {
-            tokio::time::sleep(LOCAL_CHECK).await;
+        // Listening before comparing: a write in between is seen either
+        // way, by the counter or by the signal.
+        let raised = signal.0.notified();
+        tokio::pin!(raised);
+        raised.as_mut().enable();
+        if s.outbox_writes() == seen {
+            let until = tokio::time::Instant::from_std(look_again);
+            let _ = tokio::time::timeout_at(until, raised).await;
         }
     }
 }
