@@ -19,10 +19,9 @@
 //! load one opens within milliseconds, and the deferred work rides on its
 //! fsync). Otherwise, or when none comes, it leads a batch of its own,
 //! committed with `synchronous = NORMAL` (the WAL is appended, not
-//! synced). A synced writer never joins
-//! such a batch: it waits for it to settle and leads a synced one, whose
-//! fsync covers the deferred commits before it too (the WAL is one file,
-//! written in order).
+//! synced). A synced writer never joins such a batch: it waits for it to
+//! settle and leads a synced one, whose fsync covers the deferred commits
+//! before it too (the WAL is one file, written in order).
 
 use crate::catalog::CommitStats;
 use crate::sql::Durability;
