@@ -312,6 +312,18 @@ pub fn stage(sql: &mut dyn Sql, now: i64, limit: usize) -> Result<usize, StoreEr
         ),
         &[],
     )?;
+    // Waiting when the ticket has an undelivered message already (one
+    // statement: the check and the insert).
+    let insert = format!(
+        "INSERT INTO deliveries (tenant, webhook, seq, message_id, type, ticket, state,
+            attempts, round_start, next_at, lease_until, staged_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN b.busy THEN 'waiting' ELSE 'pending' END,
+            0, 0, CASE WHEN b.busy THEN NULL ELSE ?7 END, 0, ?7
+         FROM (SELECT {} AS busy) b
+         WHERE true
+         ON CONFLICT DO NOTHING",
+        ticket_busy("?6")
+    );
     let mut staged = 0;
     for e in &endpoints {
         let (tenant, id, from) = (e.text(0)?, e.text(1)?, e.int(2)?);
@@ -328,19 +340,8 @@ pub fn stage(sql: &mut dyn Sql, now: i64, limit: usize) -> Result<usize, StoreEr
             if !types.is_empty() && !types.contains(&kind) {
                 continue;
             }
-            // Waiting when the ticket has an undelivered message already
-            // (one statement: the check and the insert).
             staged += sql.exec(
-                &format!(
-                    "INSERT INTO deliveries (tenant, webhook, seq, message_id, type, ticket, state,
-                        attempts, round_start, next_at, lease_until, staged_at)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN b.busy THEN 'waiting' ELSE 'pending' END,
-                        0, 0, CASE WHEN b.busy THEN NULL ELSE ?7 END, 0, ?7
-                     FROM (SELECT {} AS busy) b
-                     WHERE true
-                     ON CONFLICT DO NOTHING",
-                    ticket_busy("?6")
-                ),
+                &insert,
                 args![
                     tenant.as_str(),
                     id.as_str(),
