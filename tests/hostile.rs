@@ -285,7 +285,7 @@ fn malformed_bytes_are_invalid_wasm() {
     // Text is read as a no-code rule document, and this one is not.
     let text = install_error("i-text", b"definitely not wasm", Limits::default());
     assert!(
-        matches!(&text, PluginError::InvalidRules { report } if report.contains("invalid TOML")),
+        matches!(&text, PluginError::InvalidRules { report, .. } if report.contains("invalid TOML")),
         "{text}"
     );
     let truncated = &builtin::plugin("routing").unwrap()[..5000];

@@ -6,12 +6,11 @@ use docket_contract::bindings::docket::plugin::types::{
     Priority, Requester, Status, StatusChange, Ticket, TicketBrief, TimeEntry,
 };
 use docket_engine::Effect;
+use docket_engine::config::CalendarConfig;
 use docket_engine::config::settings_of;
-use docket_engine::config::{BusinessCalendar, CalendarConfig};
 use docket_engine::{DispatchRequest, Outcome};
 use docket_engine::{Docket, EngineConfig, FailurePolicy, Limits, PipelineStep, PluginSource};
 use docket_guests as builtin;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// `2026-11-23T00:00:00Z`, a Monday.
@@ -35,17 +34,13 @@ pub fn docket() -> &'static Docket {
 }
 
 /// The Berlin business-hours calendar the examples use.
-pub fn business_hours() -> HashMap<String, BusinessCalendar> {
-    let config = CalendarConfig::weekdays(
+pub fn business_hours() -> Vec<CalendarConfig> {
+    vec![CalendarConfig::weekdays(
         "business-hours",
         "Europe/Berlin",
         "09:00-17:00",
         &["2026-12-25"],
-    );
-    HashMap::from([(
-        "business-hours".to_string(),
-        BusinessCalendar::new(&config).expect("calendar"),
-    )])
+    )]
 }
 
 /// The source of a plugin's bytes: wasm (by its header) or rule text.
@@ -58,7 +53,7 @@ pub fn source(bytes: &[u8]) -> PluginSource<'_> {
 pub fn tenant_with(id: &str, limits: Limits, plugins: &[(&str, &[u8], &str, FailurePolicy)]) {
     let d = docket();
     d.put_tenant(id, limits).expect("tenant");
-    d.set_calendars(id, business_hours()).expect("calendars");
+    d.set_calendars(id, &business_hours()).expect("calendars");
     let mut steps = Vec::new();
     for (name, bytes, settings, on_failure) in plugins {
         let v = d

@@ -41,14 +41,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backtest;
 pub mod catalog;
 mod error;
 mod lifecycle;
 mod memory;
 pub mod metrics;
 mod pg;
+pub mod recording;
 pub mod replay;
 pub mod service;
+pub mod simulate;
 pub mod sla;
 pub mod sql;
 pub mod sqlite;
@@ -66,5 +69,6 @@ pub use pg::{PostgresStore, TIMER_LEASE_MS};
 pub use service::{Database, Service};
 pub use sqlite::SqliteStore;
 pub use store::{
-    Applied, EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+    Applied, EventCommit, RecordedRow, RecordingQuery, Store, StoreError, StoredEvent,
+    StoredMessage, TimerChange, TimerRow,
 };

@@ -8,6 +8,7 @@
 //! request differs (another fingerprint) is refused.
 
 use crate::error::AppError;
+use crate::recording::Recording;
 use crate::sla::{self, MilestoneTimer, SLA_TIMER_OWNER, SlaClock};
 use crate::store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
 use crate::ticket_input::{Action, HISTORY_LIMIT, apply_action, new_ticket};
@@ -180,38 +181,7 @@ impl<S: Store> Lifecycle<S> {
             Some((t, v)) => (Some(t), Some(v)),
             None => (None, None),
         };
-        let invalid = |reason: String| AppError::InvalidEvent {
-            ticket: e.ticket.into(),
-            reason,
-        };
-        let (ticket, kind) = match (e.action, &existing) {
-            (Action::Created(_), Some(_)) => {
-                return Err(AppError::TicketExists {
-                    ticket: e.ticket.into(),
-                });
-            }
-            (Action::Created(n), None) => (
-                new_ticket(e.tenant, e.ticket, e.at, n).map_err(invalid)?,
-                EventKind::Created,
-            ),
-            (_, None) => {
-                return Err(AppError::NoSuchTicket {
-                    ticket: e.ticket.into(),
-                });
-            }
-            (action, Some(t)) => {
-                let mut t = t.clone();
-                let kind = apply_action(&mut t, action).map_err(invalid)?;
-                t.updated_at = e.at;
-                (t, kind)
-            }
-        };
-        let event = Event {
-            id: e.id.to_string(),
-            at: e.at,
-            actor: e.actor.map(str::to_string),
-            kind,
-        };
+        let (ticket, event) = ticket_and_event(e, existing.as_ref())?;
         let decided = Decided {
             before: existing.as_ref(),
             version,
@@ -250,9 +220,13 @@ impl<S: Store> Lifecycle<S> {
             self.store.cancel_timer(timer)?;
             return Ok(None);
         };
+        // The same timer may be set again for the same instant after it
+        // fired (an SLA clock paused and resumed, a plugin's reminder set
+        // again): the ticket's version tells the firings apart, and every
+        // process firing this one computes the same id.
         let event = Event {
             id: format!(
-                "timer:{}:{}:{}:{}",
+                "timer:{}:{}:{}:{}:{version}",
                 timer.ticket, timer.plugin, timer.key, timer.due_at
             ),
             at: now.max(timer.due_at),
@@ -290,6 +264,45 @@ impl<S: Store> Lifecycle<S> {
             .collect())
     }
 
+    /// What the pipeline is given for `event` on `ticket` (as the event
+    /// makes it): the roster with its loads and the requester's history
+    /// as they stand, and the event's instant as `now`.
+    fn request(
+        &self,
+        tenant: &str,
+        ticket: Ticket,
+        event: Event,
+    ) -> Result<DispatchRequest, AppError> {
+        let history = self.store.requester_tickets(
+            tenant,
+            &ticket.requester.id,
+            &ticket.id,
+            HISTORY_LIMIT,
+        )?;
+        Ok(DispatchRequest {
+            agents: self.agents(tenant)?,
+            history,
+            now: event.at,
+            event,
+            ticket,
+        })
+    }
+
+    /// What an event would be given if it happened now, without
+    /// processing it: the request [`apply`](Self::apply) would dispatch
+    /// (its id is not checked or claimed, nothing is stored). For
+    /// simulations.
+    ///
+    /// # Errors
+    /// An unknown tenant, a ticket that exists (on `created`) or does not
+    /// (otherwise), an action the ticket refuses, a store failure.
+    pub fn prepare(&self, e: &TicketEvent<'_>) -> Result<DispatchRequest, AppError> {
+        self.docket.tenant(e.tenant)?;
+        let existing = self.store.ticket(e.tenant, e.ticket)?;
+        let (ticket, event) = ticket_and_event(e, existing.as_ref())?;
+        self.request(e.tenant, ticket, event)
+    }
+
     /// Runs the pipeline on `ticket` as the event makes it, and commits.
     fn dispatch_and_commit(
         &self,
@@ -297,21 +310,11 @@ impl<S: Store> Lifecycle<S> {
         ticket: Ticket,
         decided: Decided<'_>,
     ) -> Result<Recorded, AppError> {
-        let history = self.store.requester_tickets(
-            tenant,
-            &ticket.requester.id,
-            &ticket.id,
-            HISTORY_LIMIT,
-        )?;
-        let request = DispatchRequest {
-            agents: self.agents(tenant)?,
-            history,
-            now: decided.event.at,
-            event: decided.event.clone(),
-            ticket,
-        };
-        let outcome = self.docket.dispatch(tenant, request)?;
-        match self.commit(tenant, &decided, &outcome) {
+        let request = self.request(tenant, ticket, decided.event.clone())?;
+        let pipeline = self.docket.pipeline(tenant)?;
+        let recording = Recording::of(&pipeline, &request);
+        let outcome = self.docket.run(&pipeline, request);
+        match self.commit(tenant, &decided, &outcome, &recording) {
             Ok(Committed {
                 body,
                 timers,
@@ -338,6 +341,7 @@ impl<S: Store> Lifecycle<S> {
         tenant: &str,
         d: &Decided<'_>,
         outcome: &Outcome,
+        recording: &Recording,
     ) -> Result<Committed, AppError> {
         let Decided {
             before,
@@ -389,6 +393,7 @@ impl<S: Store> Lifecycle<S> {
                 clocks: &clocks,
             }),
             messages: &messages,
+            recording: Some(recording),
         })?;
         Ok(Committed {
             body,
@@ -423,6 +428,43 @@ impl<S: Store> Lifecycle<S> {
             .or_default()
             .clone()
     }
+}
+
+/// The ticket as an event makes it (from the stored ticket, or a new one
+/// for `created`), and the event as the plugins see it.
+fn ticket_and_event(
+    e: &TicketEvent<'_>,
+    existing: Option<&Ticket>,
+) -> Result<(Ticket, Event), AppError> {
+    let invalid = |reason: String| AppError::InvalidEvent {
+        ticket: e.ticket.into(),
+        reason,
+    };
+    let (ticket, kind) = match (e.action, existing) {
+        (Action::Created(_), Some(_)) => Err(AppError::TicketExists {
+            ticket: e.ticket.into(),
+        }),
+        (Action::Created(n), None) => Ok((
+            new_ticket(e.tenant, e.ticket, e.at, n).map_err(invalid)?,
+            EventKind::Created,
+        )),
+        (_, None) => Err(AppError::NoSuchTicket {
+            ticket: e.ticket.into(),
+        }),
+        (action, Some(t)) => {
+            let mut t = t.clone();
+            let kind = apply_action(&mut t, action).map_err(invalid)?;
+            t.updated_at = e.at;
+            Ok((t, kind))
+        }
+    }?;
+    let event = Event {
+        id: e.id.to_string(),
+        at: e.at,
+        actor: e.actor.map(str::to_string),
+        kind,
+    };
+    Ok((ticket, event))
 }
 
 /// What a commit wrote, for the [`Recorded`] event.
@@ -683,6 +725,19 @@ mod tests {
         ) -> Result<Vec<crate::store::StoredMessage>, StoreError> {
             self.shared.messages_after(t, after, limit)
         }
+        fn recordings(
+            &self,
+            t: &str,
+            q: &crate::store::RecordingQuery,
+        ) -> Result<Vec<crate::store::RecordedRow>, StoreError> {
+            self.shared.recordings(t, q)
+        }
+        fn recording_blob(&self, t: &str, hash: &str) -> Result<Option<String>, StoreError> {
+            self.shared.recording_blob(t, hash)
+        }
+        fn count_recordings(&self, t: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+            self.shared.count_recordings(t, from, until)
+        }
     }
 
     #[test]
@@ -761,6 +816,7 @@ mod tests {
                     clocks: &[],
                 }),
                 messages: &[],
+                recording: None,
             })
             .unwrap();
 
@@ -836,6 +892,17 @@ mod tests {
                     )
                 })
                 .collect();
+        let recordings: HashMap<&str, Recording> = messages
+            .keys()
+            .map(|id| {
+                let blob = |text: &str| crate::recording::Blob::of_json(format!("[\"{text}\"]"));
+                let recording = Recording {
+                    input: format!("{{\"by\":\"{id}\"}}"),
+                    blobs: [blob("shared"), blob(id), blob("shared")],
+                };
+                (*id, recording)
+            })
+            .collect();
         let commit = |id: &'static str, version: Option<u64>, fired| EventCommit {
             tenant: "acme",
             ticket: "T-1",
@@ -854,6 +921,7 @@ mod tests {
                 clocks: &[],
             }),
             messages: &messages[id],
+            recording: Some(&recordings[id]),
         };
         store.commit_event(&commit("created", None, None)).unwrap();
         for (id, version, fired) in [
@@ -884,5 +952,48 @@ mod tests {
         assert_eq!(outbox[1].message, messages["current"][0]);
         assert_eq!(store.messages_after("acme", 1, 10).unwrap().len(), 1);
         assert!(store.messages_after("acme", 2, 10).unwrap().is_empty());
+        // So are the recordings and their blobs: the refused ones' are not
+        // kept, and a blob two events name is stored once.
+        let window = crate::store::RecordingQuery {
+            from: 0,
+            until: i64::MAX,
+            after: None,
+            limit: 10,
+        };
+        let recorded = store.recordings("acme", &window).unwrap();
+        let inputs: Vec<(&str, &str)> = recorded
+            .iter()
+            .map(|r| (r.event_id.as_str(), r.input.as_str()))
+            .collect();
+        assert_eq!(
+            inputs,
+            [
+                ("created", r#"{"by":"created"}"#),
+                ("current", r#"{"by":"current"}"#)
+            ]
+        );
+        let [shared, own, _] = &recordings["current"].blobs;
+        assert_eq!(
+            store
+                .recording_blob("acme", &shared.hash)
+                .unwrap()
+                .as_deref(),
+            Some(r#"["shared"]"#)
+        );
+        assert!(store.recording_blob("acme", &own.hash).unwrap().is_some());
+        let stale = &recordings["stale"].blobs[1].hash;
+        assert_eq!(store.recording_blob("acme", stale).unwrap(), None);
+        // A cursor past the first row pages on; the window's end is exclusive.
+        let after = Some((recorded[0].at, recorded[0].seq));
+        let next = store
+            .recordings("acme", &crate::store::RecordingQuery { after, ..window })
+            .unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].event_id, "current");
+        let before = crate::store::RecordingQuery {
+            until: 2_000,
+            ..window
+        };
+        assert!(store.recordings("acme", &before).unwrap().is_empty());
     }
 }

@@ -5,13 +5,14 @@
 
 use crate::sla::SlaClock;
 use crate::store::{
-    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+    EventCommit, RecordedRow, RecordingQuery, Store, StoreError, StoredEvent, StoredMessage,
+    TimerChange, TimerRow,
 };
 use docket_contract::types::{Status, Ticket, TicketBrief};
 use docket_engine::config::AgentConfig;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// (tenant, ticket, owner, key): one timer's identity.
 type TimerId = (String, String, String, String);
@@ -43,6 +44,12 @@ struct Inner {
     clocks: HashMap<(String, String), Vec<SlaClock>>,
     /// tenant → its outbox, in order (`seq` is the index plus one).
     outbox: HashMap<String, Vec<StoredMessage>>,
+    /// The last audit position given.
+    audit_seq: u64,
+    /// tenant → recorded events by (at, seq).
+    recordings: HashMap<String, BTreeMap<(i64, u64), RecordedRow>>,
+    /// (tenant, hash) → recording blob.
+    blobs: HashMap<(String, String), Arc<str>>,
 }
 
 impl MemoryStore {
@@ -285,6 +292,31 @@ impl Store for MemoryStore {
                 fingerprint: c.fingerprint.map(str::to_string),
             },
         );
+        inner.audit_seq += 1;
+        if let Some(r) = c.recording {
+            let seq = inner.audit_seq;
+            inner
+                .recordings
+                .entry(c.tenant.to_string())
+                .or_default()
+                .insert(
+                    (c.at, seq),
+                    RecordedRow {
+                        seq,
+                        ticket: c.ticket.to_string(),
+                        event_id: c.event_id.to_string(),
+                        at: c.at,
+                        entry: c.audit.to_string(),
+                        input: r.input.clone(),
+                    },
+                );
+            for blob in &r.blobs {
+                inner
+                    .blobs
+                    .entry((c.tenant.to_string(), blob.hash.clone()))
+                    .or_insert_with(|| blob.body.clone());
+            }
+        }
         let Some(applied) = c.applied else {
             return Ok(());
         };
@@ -329,5 +361,43 @@ impl Store for MemoryStore {
             .unwrap_or(usize::MAX)
             .min(outbox.len());
         Ok(outbox[start..].iter().take(limit).cloned().collect())
+    }
+
+    fn recordings(
+        &self,
+        tenant: &str,
+        query: &RecordingQuery,
+    ) -> Result<Vec<RecordedRow>, StoreError> {
+        let inner = self.lock();
+        let Some(rows) = inner.recordings.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let start = query.lower_bound();
+        Ok(rows
+            .range(start..)
+            .filter(|(key, _)| query.after != Some(**key))
+            .take_while(|((at, _), _)| *at < query.until)
+            .take(query.limit)
+            .map(|(_, row)| row.clone())
+            .collect())
+    }
+
+    fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+        if from >= until {
+            return Ok(0);
+        }
+        Ok(self
+            .lock()
+            .recordings
+            .get(tenant)
+            .map_or(0, |rows| rows.range((from, 0)..(until, 0)).count() as u64))
+    }
+
+    fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .blobs
+            .get(&(tenant.to_string(), hash.to_string()))
+            .map(|b| b.to_string()))
     }
 }

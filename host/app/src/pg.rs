@@ -18,7 +18,8 @@ use crate::catalog::{
 };
 use crate::sla::SlaClock;
 use crate::store::{
-    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+    EventCommit, RecordedRow, RecordingQuery, Store, StoreError, StoredEvent, StoredMessage,
+    TimerChange, TimerRow,
 };
 use docket_contract::types::{Status, Ticket, TicketBrief};
 use docket_engine::Limits;
@@ -35,7 +36,12 @@ pub const TIMER_LEASE_MS: i64 = 30_000;
 
 /// The schema, one step per version, recorded in `docket_schema`. Steps
 /// never change once released; a new one is added instead.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, crate::webhook::store::SCHEMA];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1,
+    SCHEMA_V2,
+    crate::webhook::store::SCHEMA,
+    crate::recording::sql::POSTGRES_SCHEMA,
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE tenants (
@@ -490,8 +496,9 @@ fn write_event(tx: &mut impl GenericClient, c: &EventCommit<'_>) -> Result<(), S
         }
     })?;
     let entry = c.audit.to_string();
+    let input = c.recording.map(|r| r.input.as_str());
     tx.execute_typed(
-        "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry, input) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             p(&c.tenant),
             p(&c.ticket),
@@ -500,9 +507,13 @@ fn write_event(tx: &mut impl GenericClient, c: &EventCommit<'_>) -> Result<(), S
             p(&c.at),
             p(&c.status),
             p(&entry.as_str()),
+            p(&input),
         ],
     )
     .map_err(backend)?;
+    if let Some(r) = c.recording {
+        crate::recording::sql::put_blobs(&mut crate::sql::PgSql(tx), c.tenant, &r.blobs)?;
+    }
     let Some(applied) = c.applied else {
         return Ok(());
     };
@@ -771,6 +782,26 @@ impl Store for PostgresStore {
             })
             .collect()
     }
+
+    fn recordings(
+        &self,
+        tenant: &str,
+        query: &RecordingQuery,
+    ) -> Result<Vec<RecordedRow>, StoreError> {
+        crate::sql::read(self, |sql| {
+            crate::recording::sql::recordings(sql, tenant, query)
+        })
+    }
+
+    fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        crate::sql::read(self, |sql| crate::recording::sql::blob(sql, tenant, hash))
+    }
+
+    fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+        crate::sql::read(self, |sql| {
+            crate::recording::sql::count(sql, tenant, from, until)
+        })
+    }
 }
 
 impl crate::sql::SqlStore for PostgresStore {
@@ -882,6 +913,7 @@ impl Catalog for PostgresStore {
                 "agent_load",
                 "events",
                 "audit",
+                "recording_blobs",
                 "timers",
                 "sla_clocks",
                 "outbox",

@@ -4,15 +4,17 @@
 //! lifecycle. No HTTP here: errors are [`AppError`]s with machine-readable
 //! codes, which the server maps to statuses.
 
+use crate::backtest::{BacktestReport, Budget, Progress};
 use crate::catalog::{
     AuditEntry, ConfigDoc, KeyInfo, ServiceStore, StoredVersion, config_doc, key_id, set_config_doc,
 };
 use crate::error::AppError;
 use crate::lifecycle::{EventResult, Lifecycle, Recorded, TicketEvent};
 use crate::metrics::Metrics;
+use crate::simulate::{Candidate, CandidateSource, Simulation};
 use crate::sla::SlaClock;
 use crate::sqlite::SqliteStore;
-use crate::store::{StoreError, StoredMessage, TimerRow};
+use crate::store::{Store, StoreError, StoredMessage, TimerRow};
 use crate::ticket_input::Action;
 use docket_contract::EventKindName;
 use docket_engine::config::{AgentConfig, settings_of};
@@ -515,7 +517,7 @@ impl Service {
         let steps: Vec<PipelineStepDoc> = config_doc(store, id, ConfigDoc::Pipeline)?;
         let docket = self.docket();
         docket.put_tenant(staging, limits)?;
-        docket.set_calendars(staging, compile_calendars(&calendars)?)?;
+        docket.set_calendars(staging, &calendars)?;
         for v in &versions {
             // Stored bytes are wasm or rule text; the wasm header tells
             // them apart exactly.
@@ -872,7 +874,7 @@ impl Service {
             }
         }
         set_config_doc(self.store(), tenant, ConfigDoc::Calendars, &calendars)?;
-        self.docket().set_calendars(tenant, compiled)?;
+        self.docket().set_calendars(tenant, &calendars)?;
         Ok(())
     }
 
@@ -938,6 +940,84 @@ impl Service {
                 })
             }
         }
+    }
+
+    /// Simulates an event on a ticket, now (or at `at`), with `source` in
+    /// place of plugin `plugin`: the active pipeline's and the
+    /// candidate's outcomes and what differs. Nothing is stored.
+    ///
+    /// # Errors
+    /// An unknown tenant, ticket or version; a draft that does not
+    /// compile (`invalid_plugin`, located for no-code documents); an
+    /// action the ticket refuses.
+    pub fn simulate(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        source: CandidateSource<'_>,
+        ticket_id: &str,
+        action: &Action,
+        at: Option<i64>,
+    ) -> Result<Simulation, AppError> {
+        check_id("plugin name", plugin)?;
+        self.tenant(tenant)?;
+        let candidate = Candidate::new(self.docket(), tenant, plugin, source)?;
+        let event = TicketEvent {
+            tenant,
+            ticket: ticket_id,
+            action,
+            id: "simulation",
+            at: at.unwrap_or_else(|| self.now()),
+            actor: None,
+            fingerprint: None,
+        };
+        crate::simulate::simulate(&self.events, &event, &candidate)
+    }
+
+    /// Compiles a candidate for plugin `plugin` without running it: what
+    /// starting a backtest checks before answering.
+    ///
+    /// # Errors
+    /// As [`Candidate::new`].
+    pub fn check_candidate(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        source: CandidateSource<'_>,
+    ) -> Result<(), AppError> {
+        check_id("plugin name", plugin)?;
+        self.tenant(tenant)?;
+        Candidate::new(self.docket(), tenant, plugin, source).map(drop)
+    }
+
+    /// Backtests `source` in place of plugin `plugin` over the tenant's
+    /// recorded events in `window` (see [`crate::backtest`]).
+    ///
+    /// # Errors
+    /// An unknown tenant or version, a draft that does not compile, the
+    /// store failing.
+    pub fn backtest(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        source: CandidateSource<'_>,
+        window: (i64, i64),
+        budget: Budget,
+        progress: &Progress,
+    ) -> Result<BacktestReport, AppError> {
+        check_id("plugin name", plugin)?;
+        self.tenant(tenant)?;
+        let candidate = Candidate::new(self.docket(), tenant, plugin, source)?;
+        let store: &dyn Store = self.events.store();
+        crate::backtest::backtest(
+            self.docket(),
+            store,
+            tenant,
+            &candidate,
+            window,
+            budget,
+            progress,
+        )
     }
 
     /// Fires one due timer, exactly once: the event, its effects and the
@@ -1109,7 +1189,7 @@ mod tests {
         // The engine loses the calendar the ticket's SLA clocks run on (the
         // API refuses that; an embedder's engine call does not): the next
         // event dispatches but cannot be stored.
-        s.docket().set_calendars("acme", HashMap::new()).unwrap();
+        s.docket().set_calendars("acme", &[]).unwrap();
         let update = Action::Updated(
             serde_json::from_value(serde_json::json!({ "priority": "high" })).unwrap(),
         );

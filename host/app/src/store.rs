@@ -105,6 +105,72 @@ pub struct EventCommit<'a> {
     /// The messages to deliver (empty unless applied): written to the
     /// tenant's outbox in this commit, numbered after the ones before.
     pub messages: &'a [Message],
+    /// What the event was decided on, kept with its audit entry (and its
+    /// blobs, each stored once per tenant).
+    pub recording: Option<&'a Recording>,
+}
+
+/// A content-addressed blob of a recording: its SHA-256 (hex) and JSON
+/// text (see the `recording` module).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blob {
+    /// SHA-256 of `body`, lowercase hex.
+    pub hash: String,
+    /// The JSON text.
+    pub body: std::sync::Arc<str>,
+}
+
+/// What one event is recorded with, committed with it (made by
+/// [`Recording::of`]).
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The input record as JSON (`recording::RecordedInput`).
+    pub input: String,
+    /// The blobs it names: pipeline, roster, history.
+    pub blobs: [Blob; 3],
+}
+
+/// A recorded event: its audit entry and input record (see
+/// the `recording` module).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRow {
+    /// Position in the tenant's audit log.
+    pub seq: u64,
+    /// Ticket.
+    pub ticket: String,
+    /// Event id.
+    pub event_id: String,
+    /// When it happened (ms since the epoch).
+    pub at: i64,
+    /// The audit entry (JSON): event, plugin versions, effects, trace, status.
+    pub entry: String,
+    /// The input record (JSON, `recording::RecordedInput`).
+    pub input: String,
+}
+
+/// A page of a tenant's recorded events: those at or after `from` and
+/// before `until`, ordered by instant then audit position, after the
+/// cursor `after` (the last page's last `(at, seq)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingQuery {
+    /// Start of the window (inclusive), ms since the epoch.
+    pub from: i64,
+    /// End of the window (exclusive), ms since the epoch.
+    pub until: i64,
+    /// The cursor: `(at, seq)` of the last row read; `None` to start.
+    pub after: Option<(i64, u64)>,
+    /// Rows at most.
+    pub limit: usize,
+}
+
+impl RecordingQuery {
+    /// The first `(at, seq)` a row may have: past the cursor, in the window.
+    pub fn lower_bound(&self) -> (i64, u64) {
+        match self.after {
+            Some((at, seq)) if at >= self.from => (at, seq),
+            _ => (self.from, 0),
+        }
+    }
 }
 
 /// A message in a tenant's outbox, with its position: the feed's cursor.
@@ -240,6 +306,31 @@ pub trait Store: Send + Sync {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// A page of the tenant's recorded events (see [`RecordingQuery`]),
+    /// read through an index on (tenant, at, seq). Events recorded before
+    /// recordings existed are not listed.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn recordings(
+        &self,
+        tenant: &str,
+        query: &RecordingQuery,
+    ) -> Result<Vec<RecordedRow>, StoreError>;
+
+    /// A recording blob of the tenant by hash.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// How many recorded events the tenant has at or after `from` and
+    /// before `until` (counted on the index, for progress reports).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError>;
 }
 
 /// A shared store is a store: the service holds its backend as one, and
@@ -296,5 +387,21 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         (**self).messages_after(tenant, after, limit)
+    }
+
+    fn recordings(
+        &self,
+        tenant: &str,
+        query: &RecordingQuery,
+    ) -> Result<Vec<RecordedRow>, StoreError> {
+        (**self).recordings(tenant, query)
+    }
+
+    fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        (**self).recording_blob(tenant, hash)
+    }
+
+    fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+        (**self).count_recordings(tenant, from, until)
     }
 }

@@ -81,12 +81,116 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Run one event through a tenant's pipeline as it is and with a
+    /// candidate in place of one plugin; print what differs. Nothing is stored.
+    Simulate {
+        #[command(flatten)]
+        history: HistoryArgs,
+        #[command(flatten)]
+        candidate: CandidateFlags,
+        /// The event: one stream record as JSON (tenant, ticket, at, event, data).
+        #[arg(long)]
+        event: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Compare a candidate with the active pipeline over a tenant's recorded
+    /// events: what would have been decided differently, per decision kind.
+    Backtest {
+        #[command(flatten)]
+        history: HistoryArgs,
+        #[command(flatten)]
+        candidate: CandidateFlags,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Start of the window (RFC 3339; default: the first recorded event).
+        #[arg(long)]
+        from: Option<jiff::Timestamp>,
+        /// End of the window, exclusive (RFC 3339; default: no end).
+        #[arg(long)]
+        to: Option<jiff::Timestamp>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Show the four example plugins handling a realistic multi-tenant stream.
     Demo {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+}
+
+/// Where recorded history comes from: a service's data directory, or a
+/// stream replayed (and recorded) first.
+#[derive(clap::Args)]
+struct HistoryArgs {
+    /// A `docket serve` data directory.
+    #[arg(long, conflicts_with_all = ["tenant_configs", "events"])]
+    data_dir: Option<PathBuf>,
+    /// The service's database (`sqlite`, the default, or a `postgres://` URL).
+    #[arg(long, requires = "data_dir")]
+    database: Option<String>,
+    /// A tenant config (TOML) to replay a stream through; repeat for several.
+    #[arg(long = "tenant-config", requires = "events")]
+    tenant_configs: Vec<PathBuf>,
+    /// The event stream to replay first (JSON lines).
+    #[arg(long)]
+    events: Option<PathBuf>,
+    /// After the stream, fire timers due up to this instant (RFC 3339).
+    #[arg(long, requires = "events")]
+    until: Option<jiff::Timestamp>,
+}
+
+impl HistoryArgs {
+    fn history(self) -> anyhow::Result<cli::trial::History> {
+        match (self.data_dir, self.events) {
+            (Some(data_dir), None) => Ok(cli::trial::History::Service {
+                data_dir,
+                database: self.database,
+            }),
+            (None, Some(events)) if !self.tenant_configs.is_empty() => {
+                Ok(cli::trial::History::Stream {
+                    configs: self.tenant_configs,
+                    events,
+                    until: self.until,
+                })
+            }
+            _ => anyhow::bail!(
+                "give the history as --data-dir DIR, or as --tenant-config FILE and --events FILE"
+            ),
+        }
+    }
+}
+
+/// The candidate: exactly one of a rule document, a module, an installed version.
+#[derive(clap::Args)]
+struct CandidateFlags {
+    /// The plugin the candidate stands in for.
+    #[arg(long)]
+    plugin: String,
+    /// A no-code rule document (TOML).
+    #[arg(long, group = "candidate")]
+    rules: Option<PathBuf>,
+    /// A WebAssembly component or core module.
+    #[arg(long, group = "candidate")]
+    module: Option<PathBuf>,
+    /// An installed version (number or hash prefix).
+    #[arg(long, group = "candidate")]
+    version: Option<String>,
+}
+
+impl From<CandidateFlags> for cli::trial::CandidateArgs {
+    fn from(f: CandidateFlags) -> Self {
+        cli::trial::CandidateArgs {
+            plugin: f.plugin,
+            rules: f.rules,
+            module: f.module,
+            version: f.version,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -113,6 +217,24 @@ fn main() -> ExitCode {
             cache_dir,
         } => cli::run::run(&tenant_configs, &events, format, until, cache_dir),
         Command::Demo { format } => cli::demo::run(format),
+        Command::Simulate {
+            history,
+            candidate,
+            event,
+            format,
+        } => history
+            .history()
+            .and_then(|h| cli::trial::simulate(&h, &candidate.into(), &event, format)),
+        Command::Backtest {
+            history,
+            candidate,
+            tenant,
+            from,
+            to,
+            format,
+        } => history
+            .history()
+            .and_then(|h| cli::trial::backtest(&h, &tenant, &candidate.into(), (from, to), format)),
         Command::Serve {
             config,
             listen,

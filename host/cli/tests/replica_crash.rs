@@ -300,9 +300,8 @@ fn a_replica_killed_mid_stream_loses_nothing_and_fires_everything_once() {
             .map(|h| {
                 let id = h["event_id"].as_str().unwrap();
                 let rest = id.strip_prefix(&format!("timer:{ticket}:")).unwrap_or(id);
-                rest.rsplit_once(':')
-                    .map_or(rest, |(owner_key, _due)| owner_key)
-                    .to_string()
+                // `owner:key:due:version`; keys may hold colons.
+                rest.rsplitn(3, ':').last().unwrap_or(rest).to_string()
             })
             .collect();
         let distinct: BTreeSet<&str> = fired.iter().map(String::as_str).collect();

@@ -2,10 +2,30 @@
 //! one error type of plugins, shared by the componentizer here and the
 //! engine's sandbox, and spoken on the wire (`kind` names the variant).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// One error of a no-code rule document, located: lines and columns are
+/// 1-based, columns count characters; the end is exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RuleDiagnostic {
+    /// Line of the error's start.
+    pub line: u32,
+    /// Column of the error's start.
+    pub column: u32,
+    /// Line of the error's end.
+    pub end_line: u32,
+    /// Column just past the error's end.
+    pub end_column: u32,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when the compiler can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
 
 /// Why a plugin could not be installed or did not produce a decision.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -22,6 +42,9 @@ pub enum PluginError {
     InvalidRules {
         /// The compiler's report.
         report: String,
+        /// Each error located in the document, for editors.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        diagnostics: Vec<RuleDiagnostic>,
     },
     /// Valid wasm, but not a component (or core module) of the Docket world.
     #[error("not a Docket plugin: {reason}")]

@@ -19,7 +19,7 @@ mod error;
 pub mod wire;
 
 pub use bindings::docket::plugin::types;
-pub use error::PluginError;
+pub use error::{PluginError, RuleDiagnostic};
 
 use serde::{Deserialize, Serialize};
 

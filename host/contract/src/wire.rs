@@ -640,6 +640,7 @@ macro_rules! wire_value {
 
 wire_value!(Ticket, TicketDef);
 wire_value!(Event, EventDef);
+wire_value!(FieldValue, FieldValueDef);
 
 /// Reads a ticket in the wire shape.
 pub fn ticket_from_value(v: &serde_json::Value) -> Result<Ticket, serde_json::Error> {

@@ -5,7 +5,8 @@
 pub use crate::calendar::{BusinessCalendar, CalendarConfig, compile_all as compile_calendars};
 use crate::error::DocketError;
 use crate::limits::Limits;
-use crate::registry::{Docket, FailurePolicy, PipelineStep, TenantState, install_error};
+use crate::pipeline::{FailurePolicy, PipelineStep};
+use crate::registry::{Docket, TenantState, install_error};
 use crate::source::PluginSource;
 use docket_contract::EventKindName;
 use docket_contract::bindings::docket::plugin::types::{
@@ -13,7 +14,6 @@ use docket_contract::bindings::docket::plugin::types::{
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A tenant configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -265,8 +265,7 @@ pub fn load_tenant(
         .limits
         .validate(docket.config())
         .map_err(DocketError::Config)?;
-    state.calendars =
-        Arc::new(crate::calendar::compile_all(&config.calendars).map_err(DocketError::Config)?);
+    state.set_calendars(&config.calendars)?;
     let mut steps = Vec::new();
     for p in &config.plugins {
         let bytes = read_source(&p.source, base, builtin)

@@ -4,17 +4,20 @@
 //! nothing is half-applied: a rejected or failed event leaves the ticket as
 //! it was.
 
+use crate::compiled::Plugin;
 use crate::effects::{self, Effect, Resolver};
 use crate::error::{DocketError, PluginError};
 use crate::host_state::LogLine;
-use crate::registry::{Docket, FailurePolicy, TenantState};
+use crate::pipeline::{FailurePolicy, PipelineStep};
+use crate::pipeline::{Pipeline, Stage};
+use crate::registry::Docket;
 use crate::sandbox::{CallInput, CallStats, Decision};
 use docket_contract::bindings::docket::plugin::types::{
     Agent, Context, Event, Ticket, TicketBrief,
 };
 use docket_contract::bindings::exports::docket::plugin::template::FieldError;
 use docket_contract::{Capability, EventKindName};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Everything the host knows about an event, besides the tenant's pipeline.
@@ -33,7 +36,7 @@ pub struct DispatchRequest {
 }
 
 /// An effect with the plugin that decided it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppliedEffect {
     /// Plugin name.
@@ -46,7 +49,7 @@ pub struct AppliedEffect {
 }
 
 /// A field error with the plugin that reported it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     /// Plugin name.
@@ -58,7 +61,7 @@ pub struct Rejection {
 }
 
 /// How the event ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OutcomeStatus {
@@ -167,19 +170,26 @@ fn encoded_size(d: &Decision) -> u64 {
 }
 
 impl Docket {
-    /// Runs the event through the tenant's pipeline.
+    /// Runs the event through the tenant's active pipeline.
     ///
     /// # Errors
     /// [`DocketError::UnknownTenant`]. A plugin that fails is not an error here: it is in
     /// the outcome (its status and trace).
     pub fn dispatch(&self, tenant: &str, request: DispatchRequest) -> Result<Outcome, DocketError> {
-        let state = self.state(tenant)?;
-        let span = tracing::info_span!("dispatch", tenant, ticket = %request.ticket.id, event = %request.event.id);
-        let _enter = span.enter();
-        Ok(self.run_pipeline(&state, request))
+        Ok(self.run(&*self.pipeline(tenant)?, request))
     }
 
-    fn run_pipeline(&self, state: &TenantState, request: DispatchRequest) -> Outcome {
+    /// Runs the event through a given pipeline: the tenant's active one
+    /// ([`Docket::pipeline`]), one rebuilt from a recording
+    /// ([`Docket::pipeline_of`]) or one with a candidate in place
+    /// ([`Pipeline::with_candidate`]). Nothing is stored or changed.
+    pub fn run(&self, pipeline: &Pipeline, request: DispatchRequest) -> Outcome {
+        let span = tracing::info_span!("dispatch", tenant = %pipeline.tenant, ticket = %request.ticket.id, event = %request.event.id);
+        let _enter = span.enter();
+        self.run_pipeline(pipeline, request)
+    }
+
+    fn run_pipeline(&self, pipeline: &Pipeline, request: DispatchRequest) -> Outcome {
         let started = Instant::now();
         let DispatchRequest {
             event,
@@ -189,18 +199,17 @@ impl Docket {
             now,
         } = request;
         let mut ticket = original.clone();
-        let calendars: Vec<String> = state.calendars.keys().cloned().collect();
         let mut context = Context {
-            tenant: state.id.clone(),
+            tenant: pipeline.tenant.clone(),
             now,
             settings: Vec::new(),
             agents: Vec::new(),
             history,
-            calendars,
+            calendars: pipeline.calendar_names.clone(),
         };
         let resolver = Resolver {
             now,
-            calendars: &state.calendars,
+            calendars: &pipeline.calendars,
         };
         let mut applied = Vec::new();
         let mut rejections = Vec::new();
@@ -217,37 +226,27 @@ impl Docket {
                 Capability::Routing => agents.take().unwrap_or_default(),
                 _ => Vec::new(),
             };
-            for step in &state.pipeline {
-                if !step.runs_for(event_kind) {
+            for Stage {
+                step,
+                version,
+                plugin,
+            } in &pipeline.stages
+            {
+                if !step.runs_for(event_kind) || !plugin.has(phase) {
                     continue;
                 }
-                let Some(version) = state.plugins.get(&step.plugin).and_then(|h| h.active()) else {
-                    continue;
-                };
-                if !version.plugin.has(phase) {
-                    continue;
-                }
-                let span = tracing::debug_span!("plugin", plugin = %step.plugin, %phase, version = version.number);
-                let _enter = span.enter();
                 context.settings.clone_from(&step.settings);
-                let input = CallInput {
-                    event: &event,
-                    ticket: &ticket,
-                    context: &context,
-                };
-                let (result, stats) =
-                    self.runtime
-                        .call(&version.plugin, phase, &input, &state.limits);
-                let result = result.and_then(|decision| {
-                    let size = encoded_size(&decision);
-                    if size > state.limits.output_bytes {
-                        return Err(PluginError::OutputTooLarge {
-                            size,
-                            limit: state.limits.output_bytes,
-                        });
-                    }
-                    effects::effects_of(decision, &ticket, &resolver)
-                });
+                let (result, stats) = self.call_stage(
+                    pipeline,
+                    (step, *version, plugin),
+                    phase,
+                    &CallInput {
+                        event: &event,
+                        ticket: &ticket,
+                        context: &context,
+                    },
+                    &resolver,
+                );
                 let CallStats {
                     fuel_used,
                     elapsed_us,
@@ -256,8 +255,8 @@ impl Docket {
                 } = stats;
                 let mut run = PluginRun {
                     plugin: step.plugin.clone(),
-                    version: version.number,
-                    hash: version.plugin.info().hash.clone(),
+                    version: *version,
+                    hash: plugin.info().hash.clone(),
                     phase,
                     effects: 0,
                     error: None,
@@ -311,7 +310,7 @@ impl Docket {
             ticket = original;
         }
         Outcome {
-            tenant: state.id.clone(),
+            tenant: pipeline.tenant.clone(),
             ticket_id: ticket.id.clone(),
             event_id: event.id.clone(),
             status,
@@ -320,5 +319,33 @@ impl Docket {
             trace,
             elapsed_us: started.elapsed().as_micros() as u64,
         }
+    }
+
+    /// One stage's call in one phase: the decision as effects and field
+    /// errors (or why there is none), and what the call cost. The caller
+    /// has set the step's settings in the context.
+    pub(crate) fn call_stage(
+        &self,
+        pipeline: &Pipeline,
+        (step, version, plugin): (&PipelineStep, u32, &Plugin),
+        phase: Capability,
+        input: &CallInput<'_>,
+        resolver: &Resolver<'_>,
+    ) -> (Result<effects::Decided, PluginError>, CallStats) {
+        let span = tracing::debug_span!("plugin", plugin = %step.plugin, %phase, version);
+        let _enter = span.enter();
+        let limits = &pipeline.limits;
+        let (result, stats) = self.runtime.call(plugin, phase, input, limits);
+        let result = result.and_then(|decision| {
+            let size = encoded_size(&decision);
+            if size > limits.output_bytes {
+                return Err(PluginError::OutputTooLarge {
+                    size,
+                    limit: limits.output_bytes,
+                });
+            }
+            effects::effects_of(decision, input.ticket, resolver)
+        });
+        (result, stats)
     }
 }

@@ -13,11 +13,11 @@ use docket_contract::bindings::exports::docket::plugin::escalation::{
 };
 use docket_contract::bindings::exports::docket::plugin::routing::RouteDecision;
 use docket_contract::bindings::exports::docket::plugin::template::FieldError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The resolved due instant of one SLA target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaDue {
     /// What is measured.
@@ -33,7 +33,7 @@ pub struct SlaDue {
 }
 
 /// One thing a plugin decided, ready for the host to perform.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
@@ -111,6 +111,10 @@ pub enum Effect {
     },
 }
 
+/// One call's decision as the host performs it: the effects, and the
+/// templates' field errors.
+pub type Decided = (Vec<Effect>, Vec<FieldError>);
+
 /// What the host needs to turn decisions into effects.
 pub struct Resolver<'a> {
     /// The run's `now`.
@@ -125,7 +129,7 @@ pub fn effects_of(
     decision: Decision,
     ticket: &Ticket,
     r: &Resolver<'_>,
-) -> Result<(Vec<Effect>, Vec<FieldError>), PluginError> {
+) -> Result<Decided, PluginError> {
     Ok(match decision {
         Decision::Template(v) => {
             let effects = v

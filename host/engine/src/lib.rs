@@ -54,13 +54,16 @@ mod cache;
 mod calendar;
 mod compiled;
 pub mod config;
+mod decision;
 mod dispatch;
 mod effects;
 mod error;
 mod host_state;
 mod limits;
 mod message;
+pub mod pipeline;
 mod registry;
+mod rerun;
 mod resident;
 mod runtime;
 mod sandbox;
@@ -79,9 +82,11 @@ pub mod plugin {
 /// The parts of an [`Outcome`]: its status, the effects as applied, the
 /// trace of plugin runs, and the messages it delivers.
 pub mod outcome {
+    pub use crate::decision::{Change, DecisionKind, Decisions, recipient_text};
     pub use crate::dispatch::{AppliedEffect, OutcomeStatus, PluginRun, Rejection};
     pub use crate::effects::SlaDue;
     pub use crate::message::Message;
+    pub use crate::rerun::Rerun;
 }
 
 pub use dispatch::{DispatchRequest, Outcome};
@@ -90,6 +95,7 @@ pub use docket_contract::types;
 pub use effects::Effect;
 pub use error::{DocketError, PluginError};
 pub use limits::{EngineConfig, Limits};
-pub use registry::{Docket, FailurePolicy, PipelineStep, Tenant, VersionInfo};
+pub use pipeline::{FailurePolicy, PipelineStep};
+pub use registry::{Docket, Tenant, VersionInfo};
 pub use source::PluginSource;
 pub use ticket::TicketBuilder;

@@ -3,53 +3,21 @@
 //! a new immutable tenant snapshot and swaps it in, so a dispatch in flight
 //! always sees one consistent pipeline.
 
-use crate::calendar::BusinessCalendar;
+use crate::calendar::{BusinessCalendar, CalendarConfig, compile_all};
 use crate::compiled::{Plugin, PluginInfo};
 use crate::error::{DocketError, PluginError};
 use crate::limits::{EngineConfig, Limits};
+use crate::pipeline::{Pipeline, PipelineSnapshot, PipelineStep, Stage};
 use crate::resident::ResidentStats;
 use crate::runtime::{CompileSource, Runtime};
 use crate::sandbox::{CallInput, CallStats, Decision};
 use crate::source::PluginSource;
-use docket_contract::bindings::docket::plugin::types::{Context, Setting};
+use docket_contract::Capability;
+use docket_contract::bindings::docket::plugin::types::Context;
 use docket_contract::bindings::exports::docket::plugin::template::TicketTemplate;
-use docket_contract::{Capability, EventKindName};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
-
-/// What the pipeline does when a plugin fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "kebab-case")]
-pub enum FailurePolicy {
-    /// Record the error in the trace and go on without the plugin's effects.
-    #[default]
-    Skip,
-    /// Fail the whole event: no effect of any plugin is applied.
-    FailEvent,
-}
-
-/// One step of a tenant's pipeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PipelineStep {
-    /// The plugin name.
-    pub plugin: String,
-    /// Settings passed in the context.
-    pub settings: Vec<Setting>,
-    /// What a failure does.
-    pub on_failure: FailurePolicy,
-    /// The event kinds the step runs for; empty: every event. A plugin
-    /// that cannot act on an event is then not instantiated for it.
-    pub events: Vec<EventKindName>,
-}
-
-impl PipelineStep {
-    /// Whether the step runs for an event of this kind.
-    pub fn runs_for(&self, kind: EventKindName) -> bool {
-        self.events.is_empty() || self.events.contains(&kind)
-    }
-}
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// One installed version of a plugin.
 #[derive(Debug, Clone)]
@@ -86,8 +54,13 @@ pub(crate) struct TenantState {
     pub id: String,
     pub limits: Limits,
     pub calendars: Arc<HashMap<String, BusinessCalendar>>,
+    /// The calendars as configured (what recordings keep).
+    pub calendar_configs: Arc<Vec<CalendarConfig>>,
     pub plugins: BTreeMap<String, PluginHistory>,
     pub pipeline: Vec<PipelineStep>,
+    /// The active pipeline resolved, built on first use: a change makes a
+    /// new snapshot whose cell starts empty (see `Docket::update`).
+    resolved: OnceLock<Arc<Pipeline>>,
 }
 
 impl TenantState {
@@ -97,9 +70,59 @@ impl TenantState {
             id: id.to_string(),
             limits,
             calendars: Arc::new(HashMap::new()),
+            calendar_configs: Arc::new(Vec::new()),
             plugins: BTreeMap::new(),
             pipeline: Vec::new(),
+            resolved: OnceLock::new(),
         }
+    }
+
+    /// The active pipeline, resolved once per snapshot.
+    pub fn active_pipeline(&self) -> Arc<Pipeline> {
+        self.resolved
+            .get_or_init(|| Arc::new(TenantState::resolve(self)))
+            .clone()
+    }
+
+    /// The active pipeline of a tenant snapshot: steps whose plugin has no
+    /// active version are left out (they would not run).
+    fn resolve(state: &TenantState) -> Pipeline {
+        let stages = state
+            .pipeline
+            .iter()
+            .filter_map(|step| {
+                let version = state.plugins.get(&step.plugin)?.active()?;
+                Some(Stage {
+                    step: step.clone(),
+                    version: version.number,
+                    plugin: version.plugin.clone(),
+                })
+            })
+            .collect();
+        Pipeline::new(
+            &state.id,
+            state.limits.clone(),
+            state.calendars.clone(),
+            state.calendar_configs.clone(),
+            stages,
+        )
+    }
+
+    /// Replaces the calendars.
+    ///
+    /// # Errors
+    /// [`DocketError::Config`] naming a calendar that does not compile.
+    pub fn set_calendars(&mut self, configs: &[CalendarConfig]) -> Result<(), DocketError> {
+        self.calendars = Arc::new(compile_all(configs).map_err(DocketError::Config)?);
+        self.calendar_configs = Arc::new(configs.to_vec());
+        Ok(())
+    }
+
+    /// A copy to change: its resolved pipeline is built again on use.
+    fn to_change(&self) -> TenantState {
+        let mut next = self.clone();
+        next.resolved = OnceLock::new();
+        next
     }
 
     /// Adds a compiled plugin as a new version (or finds the version with
@@ -311,7 +334,7 @@ impl Docket {
     /// # Errors
     /// [`DocketError::UnknownTenant`] for `from`.
     pub fn copy_tenant(&self, from: &str, to: &str) -> Result<(), DocketError> {
-        let mut state = TenantState::clone(self.state(from)?.as_ref());
+        let mut state = self.state(from)?.to_change();
         state.id = to.to_string();
         self.put_state(state)
     }
@@ -355,7 +378,7 @@ impl Docket {
         let current = map
             .get(id)
             .ok_or_else(|| DocketError::UnknownTenant(id.to_string()))?;
-        let mut next = TenantState::clone(current);
+        let mut next = current.to_change();
         let r = change(&mut next)?;
         map.insert(id.to_string(), Arc::new(next));
         Ok(r)
@@ -542,6 +565,31 @@ impl Docket {
         })
     }
 
+    /// An installed version of a plugin (by number, or a hash prefix of at
+    /// least 8 characters), active or not: its number and compiled form.
+    ///
+    /// # Errors
+    /// An unknown tenant, plugin or version.
+    pub fn installed_version(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        version: &str,
+    ) -> Result<(u32, Plugin), DocketError> {
+        let t = self.state(tenant)?;
+        let history = t
+            .plugins
+            .get(plugin)
+            .ok_or_else(|| unknown_plugin(tenant, plugin))?;
+        let index = find_version(history, version).ok_or_else(|| DocketError::UnknownVersion {
+            tenant: tenant.to_string(),
+            plugin: plugin.to_string(),
+            version: version.to_string(),
+        })?;
+        let v = &history.versions[index];
+        Ok((v.number, v.plugin.clone()))
+    }
+
     /// Every version of a plugin.
     ///
     /// # Errors
@@ -569,16 +617,14 @@ impl Docket {
     /// Replaces the tenant's calendars.
     ///
     /// # Errors
-    /// [`DocketError::UnknownTenant`].
+    /// [`DocketError::UnknownTenant`], or [`DocketError::Config`] naming a
+    /// calendar that does not compile (nothing changes then).
     pub fn set_calendars(
         &self,
         tenant: &str,
-        calendars: HashMap<String, BusinessCalendar>,
+        calendars: &[CalendarConfig],
     ) -> Result<(), DocketError> {
-        self.update(tenant, |t| {
-            t.calendars = Arc::new(calendars);
-            Ok(())
-        })
+        self.update(tenant, |t| t.set_calendars(calendars))
     }
 }
 
@@ -618,5 +664,66 @@ fn version_info(plugin: &str, history: &PluginHistory, index: usize) -> VersionI
         version: v.number,
         active: history.active == Some(index),
         info: v.plugin.info().clone(),
+    }
+}
+
+/// Pipelines as values: the active one, and one rebuilt from a snapshot.
+impl Docket {
+    /// The tenant's active pipeline as it is now (later changes make a new
+    /// one; this one stays as it was).
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownTenant`].
+    pub fn pipeline(&self, tenant: &str) -> Result<Arc<Pipeline>, DocketError> {
+        Ok(self.state(tenant)?.active_pipeline())
+    }
+
+    /// Rebuilds the pipeline an event ran through from its snapshot: each
+    /// step runs the tenant's installed version with the recorded content
+    /// hash, whether or not it is active now.
+    ///
+    /// # Errors
+    /// [`DocketError::UnknownVersion`] (naming the hash) for a version the
+    /// tenant no longer has, [`DocketError::Config`] for calendars that do
+    /// not compile, [`DocketError::UnknownTenant`].
+    pub fn pipeline_of(
+        &self,
+        tenant: &str,
+        snapshot: &PipelineSnapshot,
+    ) -> Result<Pipeline, DocketError> {
+        let state = self.state(tenant)?;
+        let stages = snapshot
+            .steps
+            .iter()
+            .map(|s| {
+                let plugin = state
+                    .plugins
+                    .get(&s.plugin)
+                    .and_then(|h| h.versions.iter().find(|v| v.plugin.info().hash == s.hash))
+                    .ok_or_else(|| DocketError::UnknownVersion {
+                        tenant: tenant.to_string(),
+                        plugin: s.plugin.clone(),
+                        version: s.hash.clone(),
+                    })?;
+                Ok(Stage {
+                    step: PipelineStep {
+                        plugin: s.plugin.clone(),
+                        settings: s.settings.clone(),
+                        on_failure: s.on_failure,
+                        events: s.events.clone(),
+                    },
+                    version: s.version,
+                    plugin: plugin.plugin.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, DocketError>>()?;
+        let calendars = compile_all(&snapshot.calendars).map_err(DocketError::Config)?;
+        Ok(Pipeline::new(
+            tenant,
+            snapshot.limits.clone(),
+            Arc::new(calendars),
+            Arc::new(snapshot.calendars.clone()),
+            stages,
+        ))
     }
 }

@@ -127,6 +127,23 @@ fn compile_rules(text: &str) -> Result<Vec<u8>, PluginError> {
         .map(|c| c.component)
         .map_err(|d| PluginError::InvalidRules {
             report: d.to_string(),
+            diagnostics: d
+                .errors
+                .iter()
+                .map(|e| {
+                    let (line, column) = d.line_col(e.span.start);
+                    let (end_line, end_column) = d.line_col(e.span.end);
+                    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+                    docket_contract::RuleDiagnostic {
+                        line: n(line),
+                        column: n(column),
+                        end_line: n(end_line),
+                        end_column: n(end_column),
+                        message: e.message.clone(),
+                        hint: e.hint.clone(),
+                    }
+                })
+                .collect(),
         })
 }
 
@@ -134,5 +151,6 @@ fn compile_rules(text: &str) -> Result<Vec<u8>, PluginError> {
 fn compile_rules(_text: &str) -> Result<Vec<u8>, PluginError> {
     Err(PluginError::InvalidRules {
         report: "this engine was built without no-code support (the `nocode` feature)".into(),
+        diagnostics: Vec::new(),
     })
 }

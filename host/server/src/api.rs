@@ -86,6 +86,12 @@ fn routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(log_time))
         .routes(routes!(use_part))
         .routes(routes!(audit))
+        .routes(routes!(crate::rule_changes::simulate))
+        .routes(routes!(crate::rule_changes::start_backtest))
+        .routes(routes!(
+            crate::rule_changes::get_backtest,
+            crate::rule_changes::cancel_backtest
+        ))
         .routes(routes!(crate::feed::feed))
         .routes(routes!(
             crate::webhooks::create_webhook,
@@ -124,6 +130,7 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::Extension(outbox))
+        .layer(axum::Extension(crate::rule_changes::Backtests::default()))
         .with_state(service)
 }
 
@@ -497,6 +504,7 @@ async fn upload_plugin(
                 .map_err(|e| {
                     refused(docket_engine::PluginError::InvalidRules {
                         report: format!("not UTF-8: {e}"),
+                        diagnostics: Vec::new(),
                     })
                 })?
         } else {
@@ -784,6 +792,7 @@ mod tests {
                         "key_id" => KEY_ID_PATTERN,
                         "webhook" => WEBHOOK_ID_PATTERN,
                         "message" => MESSAGE_ID_PATTERN,
+                        "backtest" => BACKTEST_ID_PATTERN,
                         other => panic!("{method} {path}: unexpected path parameter {other}"),
                     };
                     assert_eq!(p["schema"]["pattern"], expected, "{method} {path} {p}");

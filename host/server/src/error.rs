@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message for people.
     pub message: String,
+    /// For a no-code document that does not compile: each error located.
+    pub diagnostics: Vec<docket_contract::RuleDiagnostic>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -92,7 +95,15 @@ impl From<AppError> for ApiError {
                     D::Install { error, .. } => format!("{e} ({})", error.kind()),
                     _ => e.to_string(),
                 };
-                ApiError::new(status, code, message)
+                let mut answer = ApiError::new(status, code, message);
+                if let D::Install {
+                    error: docket_engine::PluginError::InvalidRules { diagnostics, .. },
+                    ..
+                } = e
+                {
+                    answer.diagnostics = diagnostics;
+                }
+                answer
             }
             AppError::TicketExists { ticket } => {
                 ApiError::conflict(format!("ticket `{ticket}` exists"))
@@ -131,7 +142,11 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if !self.diagnostics.is_empty() {
+            error["diagnostics"] = serde_json::json!(self.diagnostics);
+        }
+        let body = serde_json::json!({ "error": error });
         (self.status, axum::Json(body)).into_response()
     }
 }

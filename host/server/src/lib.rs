@@ -9,6 +9,7 @@ pub mod error;
 mod feed;
 mod handler;
 mod request;
+pub mod rule_changes;
 pub mod schema;
 pub mod timers;
 mod webhooks;

@@ -22,6 +22,8 @@ pub const KEY_ID_PATTERN: &str = "^key_[0-9a-f]{16}$";
 pub const WEBHOOK_ID_PATTERN: &str = "^wh_[0-9a-f]{16}$";
 /// A message's id (`webhook-id`).
 pub const MESSAGE_ID_PATTERN: &str = "^msg_[0-9a-f]{26}$";
+/// A backtest's id.
+pub const BACKTEST_ID_PATTERN: &str = "^bt_[0-9a-f]{16}$";
 
 /// An error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -40,6 +42,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// What was wrong and where, for people.
     pub message: String,
+    /// For a no-code document that does not compile (`invalid_plugin`):
+    /// each error with its line, column and hint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<docket_contract::RuleDiagnostic>,
 }
 
 /// `GET /healthz`.

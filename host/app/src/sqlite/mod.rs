@@ -16,7 +16,8 @@ use crate::catalog::{
 };
 use crate::sla::SlaClock;
 use crate::store::{
-    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
+    EventCommit, RecordedRow, RecordingQuery, Store, StoreError, StoredEvent, StoredMessage,
+    TimerChange, TimerRow,
 };
 use docket_contract::types::{Ticket, TicketBrief};
 use docket_engine::Limits;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     SCHEMA_V3,
     SCHEMA_V4,
     crate::webhook::store::SCHEMA,
+    crate::recording::sql::SQLITE_SCHEMA,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -448,6 +450,7 @@ pub fn delete_tenant(tx: &Connection, tenant: &str) -> rusqlite::Result<bool> {
         "agent_load",
         "events",
         "audit",
+        "recording_blobs",
         "timers",
         "sla_clocks",
         "outbox",
@@ -728,6 +731,7 @@ pub fn record_event(
     event: &EventRecord<'_>,
     outcome: &serde_json::Value,
     audit_entry: &serde_json::Value,
+    input: Option<&str>,
 ) -> rusqlite::Result<()> {
     let EventRecord {
         id: event_id,
@@ -750,7 +754,7 @@ pub fn record_event(
     )?;
     exec(
         tx,
-        "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO audit (tenant, ticket, event_id, kind, at, status, entry, input) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             tenant,
             ticket,
@@ -758,7 +762,8 @@ pub fn record_event(
             kind,
             at,
             status,
-            audit_entry.to_string()
+            audit_entry.to_string(),
+            input
         ],
     )?;
     Ok(())
@@ -1012,6 +1017,26 @@ impl Store for SqliteStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.read(|c| messages_after(c, tenant, after, limit))
     }
+
+    fn recordings(
+        &self,
+        tenant: &str,
+        query: &RecordingQuery,
+    ) -> Result<Vec<RecordedRow>, StoreError> {
+        crate::sql::read(self, |sql| {
+            crate::recording::sql::recordings(sql, tenant, query)
+        })
+    }
+
+    fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        crate::sql::read(self, |sql| crate::recording::sql::blob(sql, tenant, hash))
+    }
+
+    fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+        crate::sql::read(self, |sql| {
+            crate::recording::sql::count(sql, tenant, from, until)
+        })
+    }
 }
 
 /// Writes everything one event produced (see [`Store::commit_event`]) in
@@ -1035,7 +1060,8 @@ fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
             return Err(StoreError::Conflict(format!("timer `{}` is gone", t.key)));
         }
     }
-    record_event(tx, c.tenant, c.ticket, &record, c.outcome, c.audit).map_err(|e| {
+    let input = c.recording.map(|r| r.input.as_str());
+    record_event(tx, c.tenant, c.ticket, &record, c.outcome, c.audit, input).map_err(|e| {
         match e.sqlite_error_code() {
             // Another writer sharing the database recorded the same event
             // id first.
@@ -1045,6 +1071,9 @@ fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
             _ => backend(e),
         }
     })?;
+    if let Some(r) = c.recording {
+        crate::recording::sql::put_blobs(&mut crate::sql::SqliteSql(tx), c.tenant, &r.blobs)?;
+    }
     let Some(applied) = c.applied else {
         return Ok(());
     };

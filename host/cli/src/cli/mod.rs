@@ -5,6 +5,7 @@ pub mod compile;
 pub mod demo;
 pub mod render;
 pub mod run;
+pub mod trial;
 
 /// `docket serve`.
 pub fn serve(

@@ -2,9 +2,9 @@
 
 use docket_app::replay::Replayed;
 use docket_app::ticket_input::priority_name;
-use docket_contract::bindings::exports::docket::plugin::escalation::{Recipient, SlaMetric};
+use docket_contract::bindings::exports::docket::plugin::escalation::SlaMetric;
 use docket_engine::Effect;
-use docket_engine::outcome::OutcomeStatus;
+use docket_engine::outcome::{OutcomeStatus, recipient_text};
 use docket_engine::types::{FieldValue, Money};
 use std::collections::BTreeMap;
 
@@ -38,16 +38,6 @@ fn money_text(m: &Money) -> String {
     let sign = if m.amount_minor < 0 { "-" } else { "" };
     let abs = m.amount_minor.unsigned_abs();
     format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)
-}
-
-fn recipient_text(r: &Recipient) -> String {
-    match r {
-        Recipient::Role(x) => format!("role {x}"),
-        Recipient::GroupLead(x) => format!("lead of {x}"),
-        Recipient::Agent(x) => format!("agent {x}"),
-        Recipient::Channel(x) => format!("channel {x}"),
-        Recipient::Requester => "requester".into(),
-    }
 }
 
 fn metric_text(m: SlaMetric) -> &'static str {

@@ -3,7 +3,7 @@
 use super::render::{self, Summary};
 use crate::Format;
 use anyhow::Context as _;
-use docket_app::replay::{Replay, parse_stream};
+use docket_app::replay::{Replay, StreamRecord, parse_stream};
 use docket_app::{Lifecycle, MemoryStore};
 use docket_engine::config::{TenantConfig, load_tenant};
 use docket_engine::{Docket, EngineConfig};
@@ -23,12 +23,7 @@ pub fn run(
         cache_dir,
         ..EngineConfig::default()
     })?;
-    let mut tenants = Vec::new();
-    for path in configs {
-        let config = TenantConfig::from_file(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        tenants.push((config, base.to_path_buf()));
-    }
+    let tenants = read_configs(configs)?;
     let text =
         std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?;
     replay(
@@ -41,6 +36,52 @@ pub fn run(
     )
 }
 
+/// Tenant configs read from files, each with the directory its relative
+/// plugin paths start from.
+pub fn read_configs(paths: &[PathBuf]) -> anyhow::Result<Vec<(TenantConfig, PathBuf)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let config = TenantConfig::from_file(path)?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            Ok((config, base.to_path_buf()))
+        })
+        .collect()
+}
+
+/// The tenants loaded into `docket`, over a memory store with their agents.
+pub fn lifecycle(
+    docket: Docket,
+    tenants: &[(TenantConfig, PathBuf)],
+) -> anyhow::Result<Lifecycle<MemoryStore>> {
+    let store = MemoryStore::new();
+    for (config, base) in tenants {
+        load_tenant(&docket, config, base, &builtin::plugin)
+            .with_context(|| format!("tenant `{}`", config.tenant))?;
+        store.set_agents(&config.tenant, config.agents.clone());
+    }
+    Ok(Lifecycle::new(docket, store))
+}
+
+/// A parsed stream: its records with their line numbers.
+pub type Records = Vec<(usize, StreamRecord)>;
+
+/// The tenants of `configs` over a memory store, and the stream in
+/// `events` parsed (not yet replayed).
+pub fn load_stream(
+    configs: &[PathBuf],
+    events: &Path,
+) -> anyhow::Result<(Lifecycle<MemoryStore>, Records)> {
+    let lifecycle = lifecycle(
+        Docket::new(EngineConfig::default())?,
+        &read_configs(configs)?,
+    )?;
+    let text =
+        std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?;
+    let records = parse_stream(&text, &events.display().to_string()).map_err(anyhow::Error::msg)?;
+    Ok((lifecycle, records))
+}
+
 /// Shared by `run` and `demo`: loads tenants, replays, prints.
 pub fn replay(
     docket: Docket,
@@ -50,14 +91,8 @@ pub fn replay(
     format: Format,
     until: Option<jiff::Timestamp>,
 ) -> anyhow::Result<ExitCode> {
-    let store = MemoryStore::new();
-    for (config, base) in tenants {
-        load_tenant(&docket, config, base, &builtin::plugin)
-            .with_context(|| format!("tenant `{}`", config.tenant))?;
-        store.set_agents(&config.tenant, config.agents.clone());
-    }
     let records = parse_stream(stream, source).map_err(anyhow::Error::msg)?;
-    let lifecycle = Lifecycle::new(docket, store);
+    let lifecycle = lifecycle(docket, tenants)?;
     let mut replay = Replay::new(&lifecycle);
     let mut summary = Summary::default();
     let mut emit = |items: Vec<docket_app::replay::Replayed>| {

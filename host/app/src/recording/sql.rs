@@ -1,0 +1,111 @@
+//! Recordings in SQL, one text for SQLite and PostgreSQL: the input record
+//! is a column of the event's audit row; blobs live once per tenant and
+//! hash in `recording_blobs`.
+
+use crate::sql::{Arg, Sql};
+use crate::store::{Blob, RecordedRow, RecordingQuery, StoreError};
+
+/// SQLite's schema step for recordings.
+pub const SQLITE_SCHEMA: &str = r#"
+ALTER TABLE audit ADD COLUMN input TEXT;
+CREATE INDEX audit_recorded ON audit (tenant, at, seq) WHERE input IS NOT NULL;
+CREATE TABLE recording_blobs (
+    tenant TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, hash)
+) WITHOUT ROWID;
+"#;
+
+/// PostgreSQL's schema step for recordings.
+pub const POSTGRES_SCHEMA: &str = r#"
+ALTER TABLE audit ADD COLUMN input TEXT;
+CREATE INDEX audit_recorded ON audit (tenant, at, seq) WHERE input IS NOT NULL;
+CREATE TABLE recording_blobs (
+    tenant TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, hash)
+);
+"#;
+
+/// Stores the blobs an event's input names, each once per tenant.
+///
+/// # Errors
+/// When the backend fails.
+pub fn put_blobs(sql: &mut dyn Sql, tenant: &str, blobs: &[Blob]) -> Result<(), StoreError> {
+    for blob in blobs {
+        sql.exec(
+            "INSERT INTO recording_blobs (tenant, hash, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant, hash) DO NOTHING",
+            &[
+                Arg::Text(tenant),
+                Arg::Text(&blob.hash),
+                Arg::Text(&blob.body),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// A page of recorded events (see [`RecordingQuery`]).
+///
+/// # Errors
+/// When the backend fails.
+pub fn recordings(
+    sql: &mut dyn Sql,
+    tenant: &str,
+    q: &RecordingQuery,
+) -> Result<Vec<RecordedRow>, StoreError> {
+    let (at, seq) = q.lower_bound();
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    sql.rows(
+        "SELECT seq, ticket, event_id, at, entry, input FROM audit
+         WHERE tenant = ?1 AND input IS NOT NULL AND (at, seq) > (?2, ?3) AND at < ?4
+         ORDER BY at, seq LIMIT ?5",
+        &[
+            Arg::Text(tenant),
+            Arg::Int(at),
+            Arg::Int(i64::try_from(seq).unwrap_or(i64::MAX)),
+            Arg::Int(q.until),
+            Arg::Int(limit),
+        ],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(RecordedRow {
+            seq: r.int(0)? as u64,
+            ticket: r.text(1)?,
+            event_id: r.text(2)?,
+            at: r.int(3)?,
+            entry: r.text(4)?,
+            input: r.text(5)?,
+        })
+    })
+    .collect()
+}
+
+/// A blob by hash.
+///
+/// # Errors
+/// When the backend fails.
+pub fn blob(sql: &mut dyn Sql, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+    sql.row(
+        "SELECT body FROM recording_blobs WHERE tenant = ?1 AND hash = ?2",
+        &[Arg::Text(tenant), Arg::Text(hash)],
+    )?
+    .map(|r| r.text(0))
+    .transpose()
+}
+
+/// How many recorded events lie in the window.
+///
+/// # Errors
+/// When the backend fails.
+pub fn count(sql: &mut dyn Sql, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+    let row = sql.row(
+        "SELECT COUNT(*) FROM audit WHERE tenant = ?1 AND input IS NOT NULL AND at >= ?2 AND at < ?3",
+        &[Arg::Text(tenant), Arg::Int(from), Arg::Int(until)],
+    )?;
+    Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0) as u64)
+}
