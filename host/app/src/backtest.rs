@@ -22,10 +22,11 @@ use crate::error::AppError;
 use crate::recording::{ReplayError, Replayer, scan};
 use crate::simulate::{Candidate, CandidateInfo};
 use crate::store::{RecordedRow, Store, StoreError};
-use docket_engine::Docket;
+use docket_contract::EventKindName;
 use docket_engine::outcome::{AppliedEffect, OutcomeStatus, Rerun};
 use docket_engine::outcome::{Change, DecisionKind, Decisions};
 use docket_engine::pipeline::Pipeline;
+use docket_engine::{Docket, PipelineStep};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -155,14 +156,14 @@ pub struct FailureCount {
 pub struct BacktestReport {
     /// The candidate.
     pub candidate: CandidateInfo,
-    /// Start of the window.
-    #[serde(with = "docket_contract::wire::instant")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub from: i64,
-    /// End of the window (exclusive).
-    #[serde(with = "docket_contract::wire::instant")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub until: i64,
+    /// Start of the window (none: from the first recorded event).
+    #[serde(with = "docket_contract::wire::instant::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub from: Option<i64>,
+    /// End of the window, exclusive (none: no end).
+    #[serde(with = "docket_contract::wire::instant::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub until: Option<i64>,
     /// Recorded events compared.
     pub events: u64,
     /// Events whose decisions changed.
@@ -224,12 +225,14 @@ pub fn backtest(
         Ordering::Relaxed,
     );
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
-    let deadline = started + Duration::from_secs(budget.max_seconds);
+    // A budget too far off to add to the clock is no deadline.
+    let deadline = started.checked_add(Duration::from_secs(budget.max_seconds));
     let (pages, queue) = sync_channel::<Vec<RecordedRow>>(workers * 2);
     let queue = std::sync::Mutex::new(queue);
     let run = Run {
         docket,
         store,
+        candidate_steps: with_candidate.steps_of(&candidate.info.plugin),
         active: &active,
         candidate: &with_candidate,
         candidate_name: &candidate.info.plugin,
@@ -310,7 +313,7 @@ fn stop_reason(
     progress: &Progress,
     read: u64,
     budget: Budget,
-    deadline: Instant,
+    deadline: Option<Instant>,
 ) -> Option<String> {
     if progress.cancel.load(Ordering::Relaxed) {
         Some("cancelled".into())
@@ -319,7 +322,7 @@ fn stop_reason(
             "the budget of {} events was reached",
             budget.max_events
         ))
-    } else if Instant::now() >= deadline {
+    } else if deadline.is_some_and(|d| Instant::now() >= d) {
         Some(format!(
             "the budget of {} s was reached",
             budget.max_seconds
@@ -333,6 +336,8 @@ fn stop_reason(
 struct Run<'a> {
     docket: &'a Docket,
     store: &'a dyn Store,
+    /// The candidate's steps (with the events they subscribe to).
+    candidate_steps: Vec<PipelineStep>,
     active: &'a Pipeline,
     candidate: &'a Pipeline,
     candidate_name: &'a str,
@@ -341,6 +346,14 @@ struct Run<'a> {
 impl Run<'_> {
     /// Compares one recorded event's decisions under both pipelines.
     fn one(&self, replayer: &mut Replayer<'_>, row: RecordedRow, tally: &mut Tally) {
+        if self.candidate_skips(&row) {
+            // Recorded on the active pipeline, and the candidate's step
+            // does not run for this kind of event: both pipelines run the
+            // same plugins on it, so it decides as recorded.
+            tally.events += 1;
+            tally.from_recording += 1;
+            return;
+        }
         let (event_id, ticket, at, seq) =
             (row.event_id.clone(), row.ticket.clone(), row.at, row.seq);
         let rerun = match replayer.decode(self.store, row) {
@@ -417,6 +430,31 @@ impl Run<'_> {
             });
         }
     }
+}
+
+impl Run<'_> {
+    /// Whether the row was recorded on the active pipeline and the
+    /// candidate's step is subscribed to other kinds of event than its.
+    fn candidate_skips(&self, row: &RecordedRow) -> bool {
+        let Some(kind) = EventKindName::from_name(&row.kind) else {
+            return false;
+        };
+        let subscribed = self.candidate_steps.iter().any(|step| step.runs_for(kind));
+        !subscribed && recorded_pipeline(&row.input) == Some(self.active.hash())
+    }
+}
+
+/// The hash of the pipeline an input record names, read without decoding
+/// the rest.
+fn recorded_pipeline(input: &str) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct PipelineOnly<'a> {
+        #[serde(borrow)]
+        pipeline: &'a str,
+    }
+    serde_json::from_str::<PipelineOnly<'_>>(input)
+        .ok()
+        .map(|p| p.pipeline)
 }
 
 /// One worker's counts, merged at the end.
@@ -514,8 +552,8 @@ impl Tally {
         top.truncate(TOP_CHANGES);
         BacktestReport {
             candidate,
-            from,
-            until,
+            from: (from != i64::MIN).then_some(from),
+            until: (until != i64::MAX).then_some(until),
             events: self.events,
             changed: self.changed,
             by_kind: DecisionKind::ALL

@@ -305,6 +305,7 @@ impl Store for MemoryStore {
                         seq,
                         ticket: c.ticket.to_string(),
                         event_id: c.event_id.to_string(),
+                        kind: c.kind.to_string(),
                         at: c.at,
                         entry: c.audit.to_string(),
                         input: r.input.clone(),

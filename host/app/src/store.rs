@@ -140,6 +140,8 @@ pub struct RecordedRow {
     pub ticket: String,
     /// Event id.
     pub event_id: String,
+    /// The action's name (`created`, `timer_fired`, ...): the event's kind.
+    pub kind: String,
     /// When it happened (ms since the epoch).
     pub at: i64,
     /// The audit entry (JSON): event, plugin versions, effects, trace, status.

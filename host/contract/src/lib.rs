@@ -155,6 +155,23 @@ impl EventKindName {
     pub fn name(self) -> &'static str {
         EVENT_KIND_NAMES[self as usize]
     }
+
+    /// Every kind, in the contract's order.
+    pub const ALL: [EventKindName; 8] = [
+        EventKindName::Created,
+        EventKindName::Updated,
+        EventKindName::Commented,
+        EventKindName::StatusChanged,
+        EventKindName::Assigned,
+        EventKindName::TimerFired,
+        EventKindName::TimeLogged,
+        EventKindName::PartUsed,
+    ];
+
+    /// The kind of this name (`status_changed`), if it is one.
+    pub fn from_name(name: &str) -> Option<EventKindName> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// `docket:plugin/<interface>@<version>`.

@@ -171,6 +171,16 @@ impl Pipeline {
         self.stages.iter().map(|s| s.step.plugin.as_str())
     }
 
+    /// The steps that run plugin `name` (as configured: settings, failure
+    /// policy, the events they subscribe to).
+    pub fn steps_of(&self, name: &str) -> Vec<PipelineStep> {
+        self.stages
+            .iter()
+            .filter(|s| s.step.plugin == name)
+            .map(|s| s.step.clone())
+            .collect()
+    }
+
     /// What the pipeline is, as recordings keep it.
     pub fn snapshot(&self) -> PipelineSnapshot {
         PipelineSnapshot {

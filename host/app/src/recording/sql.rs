@@ -60,7 +60,7 @@ pub fn recordings(
     let (at, seq) = q.lower_bound();
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
     sql.rows(
-        "SELECT seq, ticket, event_id, at, entry, input FROM audit
+        "SELECT seq, ticket, event_id, at, entry, input, kind FROM audit
          WHERE tenant = ?1 AND input IS NOT NULL AND (at, seq) > (?2, ?3) AND at < ?4
          ORDER BY at, seq LIMIT ?5",
         &[
@@ -80,6 +80,7 @@ pub fn recordings(
             at: r.int(3)?,
             entry: r.text(4)?,
             input: r.text(5)?,
+            kind: r.text(6)?,
         })
     })
     .collect()

@@ -248,9 +248,10 @@ fn render_simulation(s: &Simulation) -> String {
 
 /// The report as a person reads it.
 pub fn render_report(tenant: &str, r: &BacktestReport) -> String {
-    let window = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms).map_or_else(|_| "…".to_string(), |t| t.to_string())
+    let instant = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
     };
+    let bound = |ms: Option<i64>, open: &str| ms.map_or_else(|| open.to_string(), instant);
     let share = if r.events == 0 {
         0.0
     } else {
@@ -260,8 +261,8 @@ pub fn render_report(tenant: &str, r: &BacktestReport) -> String {
         "backtest of {} over {} recorded events of {tenant} ({} .. {})\n",
         candidate_text(&r.candidate),
         r.events,
-        window(r.from),
-        window(r.until)
+        bound(r.from, "the first"),
+        bound(r.until, "the last")
     );
     out.push_str(&format!("changed: {} events ({share:.1}%)\n", r.changed));
     if !r.by_kind.is_empty() {
@@ -296,7 +297,7 @@ pub fn render_report(tenant: &str, r: &BacktestReport) -> String {
             out.push_str(&format!(
                 "  {:<10} {:<24} {}\n",
                 s.ticket,
-                window(s.at),
+                instant(s.at),
                 changes.join("; ")
             ));
         }
