@@ -18,8 +18,7 @@ use crate::catalog::{
 };
 use crate::sla::SlaClock;
 use crate::store::{
-    EventCommit, RecordedRow, RecordingQuery, Store, StoreError, StoredEvent, StoredMessage,
-    TimerChange, TimerRow,
+    EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
 };
 use docket_contract::types::{Status, Ticket, TicketBrief};
 use docket_engine::Limits;
@@ -40,7 +39,7 @@ const MIGRATIONS: &[&str] = &[
     SCHEMA_V1,
     SCHEMA_V2,
     crate::webhook::store::SCHEMA,
-    crate::recording::sql::POSTGRES_SCHEMA,
+    crate::recording::sql::SCHEMA,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -783,25 +782,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    fn recordings(
-        &self,
-        tenant: &str,
-        query: &RecordingQuery,
-    ) -> Result<Vec<RecordedRow>, StoreError> {
-        crate::sql::read(self, |sql| {
-            crate::recording::sql::recordings(sql, tenant, query)
-        })
-    }
-
-    fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
-        crate::sql::read(self, |sql| crate::recording::sql::blob(sql, tenant, hash))
-    }
-
-    fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
-        crate::sql::read(self, |sql| {
-            crate::recording::sql::count(sql, tenant, from, until)
-        })
-    }
+    crate::recording::sql::store_methods!();
 }
 
 impl crate::sql::SqlStore for PostgresStore {

@@ -44,8 +44,8 @@ pub enum DocketError {
         tenant: String,
         /// The plugin name.
         plugin: String,
-        /// Why.
-        #[source]
+        /// Why (part of the message already, so not also its source: a
+        /// chain printed whole would say it twice).
         error: PluginError,
     },
     /// A configuration is invalid.

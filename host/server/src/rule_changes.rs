@@ -222,9 +222,12 @@ impl Job {
 pub struct Backtests(Arc<Mutex<HashMap<String, VecDeque<Arc<Job>>>>>);
 
 impl Backtests {
-    fn find(&self, tenant: &str, id: &str) -> Option<Arc<Job>> {
+    /// The tenant's backtest `id`, or a 404 naming it.
+    fn find(&self, tenant: &str, id: &str) -> Result<Arc<Job>, ApiError> {
         let jobs = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.get(tenant)?.iter().find(|j| j.id == id).cloned()
+        jobs.get(tenant)
+            .and_then(|list| list.iter().find(|j| j.id == id).cloned())
+            .ok_or_else(|| ApiError::not_found(format!("backtest `{id}`")))
     }
 
     fn add(&self, tenant: &str, job: Arc<Job>) {
@@ -335,14 +338,7 @@ pub(crate) async fn get_backtest(
     headers: HeaderMap,
     Path(p): Path<BacktestPath>,
 ) -> ApiResult {
-    let view = blocking(move || {
-        require_tenant(&s, &headers, &p.tenant)?;
-        jobs.find(&p.tenant, &p.backtest)
-            .map(|j| j.view())
-            .ok_or_else(|| ApiError::not_found(format!("backtest `{}`", p.backtest)))
-    })
-    .await?;
-    ok(StatusCode::OK, view)
+    on_backtest(s, jobs, headers, p, StatusCode::OK, |_| {}).await
 }
 
 /// Stops a running backtest; it then reports what it compared so far.
@@ -355,14 +351,26 @@ pub(crate) async fn cancel_backtest(
     headers: HeaderMap,
     Path(p): Path<BacktestPath>,
 ) -> ApiResult {
+    let cancel = |job: &Job| job.progress.cancel.store(true, Ordering::Relaxed);
+    on_backtest(s, jobs, headers, p, StatusCode::ACCEPTED, cancel).await
+}
+
+/// Authenticates, finds the backtest, does `act` to it, and answers its
+/// view with `status`.
+async fn on_backtest(
+    s: Arc<docket_app::Service>,
+    jobs: Backtests,
+    headers: HeaderMap,
+    p: BacktestPath,
+    status: StatusCode,
+    act: fn(&Job),
+) -> ApiResult {
     let view = blocking(move || {
         require_tenant(&s, &headers, &p.tenant)?;
-        let job = jobs
-            .find(&p.tenant, &p.backtest)
-            .ok_or_else(|| ApiError::not_found(format!("backtest `{}`", p.backtest)))?;
-        job.progress.cancel.store(true, Ordering::Relaxed);
+        let job = jobs.find(&p.tenant, &p.backtest)?;
+        act(&job);
         Ok(job.view())
     })
     .await?;
-    ok(StatusCode::ACCEPTED, view)
+    ok(status, view)
 }

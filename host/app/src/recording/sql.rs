@@ -5,20 +5,10 @@
 use crate::sql::{Arg, Sql};
 use crate::store::{Blob, RecordedRow, RecordingQuery, StoreError};
 
-/// SQLite's schema step for recordings.
-pub const SQLITE_SCHEMA: &str = r#"
-ALTER TABLE audit ADD COLUMN input TEXT;
-CREATE INDEX audit_recorded ON audit (tenant, at, seq) WHERE input IS NOT NULL;
-CREATE TABLE recording_blobs (
-    tenant TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (tenant, hash)
-) WITHOUT ROWID;
-"#;
-
-/// PostgreSQL's schema step for recordings.
-pub const POSTGRES_SCHEMA: &str = r#"
+/// The schema step for recordings, the same on SQLite and PostgreSQL:
+/// the input record beside each audit entry, an index for windows of a
+/// tenant's recorded events, and the blobs.
+pub const SCHEMA: &str = r#"
 ALTER TABLE audit ADD COLUMN input TEXT;
 CREATE INDEX audit_recorded ON audit (tenant, at, seq) WHERE input IS NOT NULL;
 CREATE TABLE recording_blobs (
@@ -28,6 +18,33 @@ CREATE TABLE recording_blobs (
     PRIMARY KEY (tenant, hash)
 );
 "#;
+
+/// The recording methods of a [`Store`](crate::Store) whose backend is a
+/// [`SqlStore`](crate::sql::SqlStore): one text for both databases.
+macro_rules! store_methods {
+    () => {
+        fn recordings(
+            &self,
+            tenant: &str,
+            query: &crate::store::RecordingQuery,
+        ) -> Result<Vec<crate::store::RecordedRow>, StoreError> {
+            crate::sql::read(self, |sql| {
+                crate::recording::sql::recordings(sql, tenant, query)
+            })
+        }
+
+        fn recording_blob(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+            crate::sql::read(self, |sql| crate::recording::sql::blob(sql, tenant, hash))
+        }
+
+        fn count_recordings(&self, tenant: &str, from: i64, until: i64) -> Result<u64, StoreError> {
+            crate::sql::read(self, |sql| {
+                crate::recording::sql::count(sql, tenant, from, until)
+            })
+        }
+    };
+}
+pub(crate) use store_methods;
 
 /// Stores the blobs an event's input names, each once per tenant.
 ///

@@ -13,6 +13,7 @@ use docket_app::backtest::{self, BacktestReport, Budget, Progress};
 use docket_app::replay::StreamRecord;
 use docket_app::simulate::{self, Candidate, CandidateSource, Simulation};
 use docket_app::{Database, Lifecycle, MemoryStore, Service, TicketEvent};
+use docket_engine::outcome::Change;
 use docket_engine::{EngineConfig, PluginSource};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -224,6 +225,11 @@ fn candidate_text(c: &docket_app::simulate::CandidateInfo) -> String {
     )
 }
 
+/// `group support → billing`.
+fn change_text(c: &Change) -> String {
+    format!("{} {} → {}", c.kind.name(), c.before, c.after)
+}
+
 fn render_simulation(s: &Simulation) -> String {
     let mut out = format!(
         "simulated {} on ticket {}: active {}, candidate {}\n",
@@ -236,12 +242,7 @@ fn render_simulation(s: &Simulation) -> String {
         out.push_str("no decision changes\n");
     }
     for c in &s.changes {
-        out.push_str(&format!(
-            "  {:<14} {} → {}\n",
-            c.kind.name(),
-            c.before,
-            c.after
-        ));
+        out.push_str(&format!("  {}\n", change_text(c)));
     }
     out
 }
@@ -276,11 +277,14 @@ pub fn render_report(tenant: &str, r: &BacktestReport) -> String {
     if !r.top_changes.is_empty() {
         out.push_str("top changes:\n");
         for t in &r.top_changes {
+            let change = Change {
+                kind: t.kind,
+                before: t.before.clone(),
+                after: t.after.clone(),
+            };
             out.push_str(&format!(
-                "  {:<14} {} → {}: {} events, {} tickets\n",
-                t.kind.name(),
-                t.before,
-                t.after,
+                "  {}: {} events, {} tickets\n",
+                change_text(&change),
                 t.events,
                 t.tickets
             ));
@@ -289,11 +293,7 @@ pub fn render_report(tenant: &str, r: &BacktestReport) -> String {
     if !r.samples.is_empty() {
         out.push_str("samples:\n");
         for s in &r.samples {
-            let changes: Vec<String> = s
-                .changes
-                .iter()
-                .map(|c| format!("{} {} → {}", c.kind.name(), c.before, c.after))
-                .collect();
+            let changes: Vec<String> = s.changes.iter().map(change_text).collect();
             out.push_str(&format!(
                 "  {:<10} {:<24} {}\n",
                 s.ticket,
