@@ -180,3 +180,111 @@ fn a_changed_input_decides_differently() {
         "{same} same, {changed} changed"
     );
 }
+
+/// A candidate that never returns is reported per event, under the
+/// tenant's limits, and the backtest finishes with everything else
+/// counted: the failure policy (skip) leaves those events unrouted.
+#[test]
+fn a_candidate_that_runs_forever_is_reported_per_event() {
+    use docket_app::backtest::{Budget, Progress, backtest};
+    use docket_app::simulate::{Candidate, CandidateSource};
+    use docket_app::{EventResult, TicketEvent};
+    use docket_engine::{FailurePolicy, Limits, PipelineStep};
+    let docket = Docket::new(EngineConfig::default()).unwrap();
+    let limits = Limits {
+        fuel: 2_000_000,
+        ..Limits::default()
+    };
+    docket.put_tenant("acme", limits).unwrap();
+    let routing = PluginSource::from_bytes(docket_guests::plugin("routing").unwrap()).unwrap();
+    docket.install("acme", "routing", routing).unwrap();
+    docket.activate("acme", "routing", "1").unwrap();
+    // The routing plugin ignores `mode`; the hostile one loops on it.
+    let mode = docket_engine::types::Setting {
+        key: "mode".into(),
+        value: docket_engine::types::FieldValue::Text("loop".into()),
+    };
+    let step = PipelineStep {
+        plugin: "routing".into(),
+        settings: vec![mode],
+        on_failure: FailurePolicy::Skip,
+        events: vec![],
+    };
+    docket.set_pipeline("acme", vec![step]).unwrap();
+    let lifecycle = Lifecycle::new(docket, MemoryStore::new());
+    for i in 0..6 {
+        let created: docket_app::ticket_input::Action = serde_json::from_value(serde_json::json!({
+            "event": "created",
+            "data": { "subject": "s", "category": "software", "requester": { "id": format!("r-{i}") } }
+        }))
+        .unwrap();
+        let (ticket, id) = (format!("T-{i}"), format!("ev-{i}"));
+        let event = TicketEvent {
+            tenant: "acme",
+            ticket: &ticket,
+            action: &created,
+            id: &id,
+            at: 1_000 + i,
+            actor: None,
+            fingerprint: None,
+        };
+        let EventResult::Recorded(r) = lifecycle.apply(&event).unwrap() else {
+            panic!("recorded")
+        };
+        assert_eq!(r.outcome.ticket.group.as_deref(), Some("it-support"));
+    }
+    let docket = lifecycle.docket();
+    let hostile = PluginSource::from_bytes(docket_guests::hostile_plugin()).unwrap();
+    let candidate =
+        Candidate::new(docket, "acme", "routing", CandidateSource::Draft(hostile)).unwrap();
+    let progress = Progress::default();
+    let report = backtest(
+        docket,
+        lifecycle.store(),
+        "acme",
+        &candidate,
+        (i64::MIN, i64::MAX),
+        Budget::default(),
+        &progress,
+    )
+    .unwrap();
+    assert_eq!(report.events, 6);
+    assert_eq!(report.not_replayed, 0);
+    assert_eq!(report.candidate_failures.len(), 1, "{report:?}");
+    let failure = &report.candidate_failures[0];
+    assert_eq!(
+        (failure.kind.as_str(), failure.events),
+        ("fuel_exhausted", 6)
+    );
+    assert_eq!(report.changed, 6, "skipped: the tickets stay unrouted");
+    assert!(
+        report
+            .top_changes
+            .iter()
+            .any(|c| c.before == "it-support" && c.after == "-")
+    );
+
+    // A budget stops it early, and says so.
+    let small = Budget {
+        max_events: 2,
+        ..Budget::default()
+    };
+    let report = backtest(
+        docket,
+        lifecycle.store(),
+        "acme",
+        &candidate,
+        (i64::MIN, i64::MAX),
+        small,
+        &progress,
+    )
+    .unwrap();
+    assert_eq!(report.events, 2);
+    assert!(
+        report
+            .stopped
+            .as_deref()
+            .is_some_and(|s| s.contains("2 events")),
+        "{report:?}"
+    );
+}
