@@ -15,8 +15,11 @@
 //! core) decode and run events while the next page is read, so memory
 //! stays bounded however long the history. Where an event's recorded
 //! pipeline is the active one, its recorded decisions are the baseline
-//! (replay reproduces them exactly: see `recording`), and only the
-//! candidate's pipeline runs.
+//! (replay reproduces them exactly: see `recording`); an event of a kind
+//! the candidate's step does not subscribe to then decides as recorded
+//! without being decoded, and otherwise only the candidate is called
+//! while it agrees with its predecessor (see `Docket::rerun_changed`).
+//! Where the active pipeline is another, the baseline runs again.
 
 use crate::error::AppError;
 use crate::recording::{ReplayError, Replayer, scan};
@@ -29,7 +32,6 @@ use docket_engine::pipeline::Pipeline;
 use docket_engine::{Docket, PipelineStep};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
@@ -219,7 +221,7 @@ pub fn backtest(
 ) -> Result<BacktestReport, AppError> {
     let started = Instant::now();
     let active = docket.pipeline(tenant)?;
-    let with_candidate = Arc::new(candidate.in_place_of(&active));
+    let with_candidate = candidate.in_place_of(&active);
     progress.total.store(
         store.count_recordings(tenant, from, until)?,
         Ordering::Relaxed,
@@ -237,7 +239,7 @@ pub fn backtest(
         candidate: &with_candidate,
         candidate_name: &candidate.info.plugin,
     };
-    let tallies = std::thread::scope(|s| {
+    let (scanned, tallies, stopped) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
@@ -282,7 +284,6 @@ pub fn backtest(
             .collect();
         (scanned, tallies, stopped)
     });
-    let (scanned, tallies, stopped) = (tallies.0, tallies.1, tallies.2);
     if let Err(Stop::Store(e)) = scanned {
         return Err(e.into());
     }
