@@ -238,6 +238,11 @@ pub fn backtest(
         active: &active,
         candidate: &with_candidate,
         candidate_name: &candidate.info.plugin,
+        steps_distinct: {
+            let names: Vec<&str> = with_candidate.plugins().collect();
+            let distinct: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+            distinct.len() == names.len()
+        },
     };
     let (scanned, tallies, stopped) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -342,6 +347,9 @@ struct Run<'a> {
     active: &'a Pipeline,
     candidate: &'a Pipeline,
     candidate_name: &'a str,
+    /// Whether each plugin runs in one step only: recorded effects are
+    /// told apart by plugin, so only then can a rerun apply them per step.
+    steps_distinct: bool,
 }
 
 impl Run<'_> {
@@ -382,7 +390,8 @@ impl Run<'_> {
                 effects: o.effects,
             }
         };
-        let simulated = if recorded_on_active && baseline.status == OutcomeStatus::Applied {
+        let shortcut = self.steps_distinct && baseline.status == OutcomeStatus::Applied;
+        let simulated = if recorded_on_active && shortcut {
             // Only the candidate runs while it agrees with the recording.
             match self.docket.rerun_changed(
                 self.candidate,
