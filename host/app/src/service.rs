@@ -942,26 +942,38 @@ impl Service {
         }
     }
 
-    /// Simulates an event on a ticket, now (or at `at`), with `source` in
-    /// place of plugin `plugin`: the active pipeline's and the
-    /// candidate's outcomes and what differs. Nothing is stored.
+    /// Finds or compiles the candidate for plugin `plugin` of the tenant
+    /// (as it is now, on every replica): what simulations and backtests
+    /// run in its place.
     ///
     /// # Errors
-    /// An unknown tenant, ticket or version; a draft that does not
-    /// compile (`invalid_plugin`, located for no-code documents); an
-    /// action the ticket refuses.
-    pub fn simulate(
+    /// An unknown tenant or version; a draft that does not compile
+    /// (`invalid_plugin`, located for no-code documents).
+    pub fn candidate(
         &self,
         tenant: &str,
         plugin: &str,
         source: CandidateSource<'_>,
+    ) -> Result<Candidate, AppError> {
+        check_id("plugin name", plugin)?;
+        self.tenant(tenant)?;
+        Candidate::new(self.docket(), tenant, plugin, source)
+    }
+
+    /// Simulates an event on a ticket, now (or at `at`), with `candidate`
+    /// in place: the active pipeline's and the candidate's outcomes and
+    /// what differs. Nothing is stored.
+    ///
+    /// # Errors
+    /// An unknown tenant or ticket; an action the ticket refuses.
+    pub fn simulate(
+        &self,
+        tenant: &str,
+        candidate: &Candidate,
         ticket_id: &str,
         action: &Action,
         at: Option<i64>,
     ) -> Result<Simulation, AppError> {
-        check_id("plugin name", plugin)?;
-        self.tenant(tenant)?;
-        let candidate = Candidate::new(self.docket(), tenant, plugin, source)?;
         let event = TicketEvent {
             tenant,
             ticket: ticket_id,
@@ -971,49 +983,28 @@ impl Service {
             actor: None,
             fingerprint: None,
         };
-        crate::simulate::simulate(&self.events, &event, &candidate)
+        crate::simulate::simulate(&self.events, &event, candidate)
     }
 
-    /// Compiles a candidate for plugin `plugin` without running it: what
-    /// starting a backtest checks before answering.
+    /// Backtests `candidate` over the tenant's recorded events in `window`
+    /// (see [`crate::backtest`]).
     ///
     /// # Errors
-    /// As [`Candidate::new`].
-    pub fn check_candidate(
-        &self,
-        tenant: &str,
-        plugin: &str,
-        source: CandidateSource<'_>,
-    ) -> Result<(), AppError> {
-        check_id("plugin name", plugin)?;
-        self.tenant(tenant)?;
-        Candidate::new(self.docket(), tenant, plugin, source).map(drop)
-    }
-
-    /// Backtests `source` in place of plugin `plugin` over the tenant's
-    /// recorded events in `window` (see [`crate::backtest`]).
-    ///
-    /// # Errors
-    /// An unknown tenant or version, a draft that does not compile, the
-    /// store failing.
+    /// An unknown tenant, the store failing.
     pub fn backtest(
         &self,
         tenant: &str,
-        plugin: &str,
-        source: CandidateSource<'_>,
+        candidate: &Candidate,
         window: (i64, i64),
         budget: Budget,
         progress: &Progress,
     ) -> Result<BacktestReport, AppError> {
-        check_id("plugin name", plugin)?;
-        self.tenant(tenant)?;
-        let candidate = Candidate::new(self.docket(), tenant, plugin, source)?;
         let store: &dyn Store = self.events.store();
         crate::backtest::backtest(
             self.docket(),
             store,
             tenant,
-            &candidate,
+            candidate,
             window,
             budget,
             progress,

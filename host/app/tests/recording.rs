@@ -238,16 +238,20 @@ fn a_candidate_that_runs_forever_is_reported_per_event() {
     let candidate =
         Candidate::new(docket, "acme", "routing", CandidateSource::Draft(hostile)).unwrap();
     let progress = Progress::default();
-    let report = backtest(
-        docket,
-        lifecycle.store(),
-        "acme",
-        &candidate,
-        (i64::MIN, i64::MAX),
-        Budget::default(),
-        &progress,
-    )
-    .unwrap();
+    let run = |budget| {
+        let everything = (i64::MIN, i64::MAX);
+        backtest(
+            docket,
+            lifecycle.store(),
+            "acme",
+            &candidate,
+            everything,
+            budget,
+            &progress,
+        )
+        .unwrap()
+    };
+    let report = run(Budget::default());
     assert_eq!(report.events, 6);
     assert_eq!(report.not_replayed, 0);
     assert_eq!(report.candidate_failures.len(), 1, "{report:?}");
@@ -269,16 +273,7 @@ fn a_candidate_that_runs_forever_is_reported_per_event() {
         max_events: 2,
         ..Budget::default()
     };
-    let report = backtest(
-        docket,
-        lifecycle.store(),
-        "acme",
-        &candidate,
-        (i64::MIN, i64::MAX),
-        small,
-        &progress,
-    )
-    .unwrap();
+    let report = run(small);
     assert_eq!(report.events, 2);
     assert!(
         report

@@ -124,10 +124,10 @@ pub(crate) async fn simulate(
         require_json(&headers)?;
         let req = req?;
         let bytes = req.candidate.bytes()?;
+        let candidate = s.candidate(&p.tenant, &req.plugin, bytes.source()?)?;
         Ok(s.simulate(
             &p.tenant,
-            &req.plugin,
-            bytes.source()?,
+            &candidate,
             &req.ticket,
             &req.event,
             req.at.map(|t| t.as_millisecond()),
@@ -289,8 +289,8 @@ pub(crate) async fn start_backtest(
             ));
         }
         let bytes = req.candidate.bytes()?;
-        // Compile (and refuse a bad draft) before answering 202.
-        s.check_candidate(&p.tenant, &req.plugin, bytes.source()?)?;
+        // Compiled (and a bad draft refused) before answering 202.
+        let candidate = s.candidate(&p.tenant, &req.plugin, bytes.source()?)?;
         let job = Arc::new(Job {
             id: docket_app::service::new_key("bt")
                 .chars()
@@ -303,17 +303,19 @@ pub(crate) async fn start_backtest(
         let view = job.view();
         let tenant = p.tenant.clone();
         std::thread::spawn(move || {
-            let result = bytes.source().map_err(|e| e.message).and_then(|source| {
+            let run = || {
                 s.backtest(
                     &tenant,
-                    &req.plugin,
-                    source,
+                    &candidate,
                     (from, until),
                     req.budget,
                     &job.progress,
                 )
                 .map_err(|e| e.to_string())
-            });
+            };
+            // A panic is a defect, but the resource must still finish.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or_else(|_| Err("internal error: the backtest stopped".to_string()));
             *job.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
         });
         Ok(view)

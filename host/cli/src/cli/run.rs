@@ -3,7 +3,7 @@
 use super::render::{self, Summary};
 use crate::Format;
 use anyhow::Context as _;
-use docket_app::replay::{Replay, StreamRecord, parse_stream};
+use docket_app::replay::{Replay, Replayed, StreamRecord, parse_stream};
 use docket_app::{Lifecycle, MemoryStore};
 use docket_engine::config::{TenantConfig, load_tenant};
 use docket_engine::{Docket, EngineConfig};
@@ -82,6 +82,29 @@ pub fn load_stream(
     Ok((lifecycle, records))
 }
 
+/// Replays `records` (from `source`) through `lifecycle` on the stream's
+/// clock, then fires the timers due by `until`; `emit` gets what each
+/// step dispatched. A refused record stops the replay, named.
+pub fn feed_all(
+    lifecycle: &Lifecycle<MemoryStore>,
+    records: Records,
+    source: &str,
+    until: Option<jiff::Timestamp>,
+    mut emit: impl FnMut(Vec<Replayed>),
+) -> anyhow::Result<()> {
+    let mut replay = Replay::new(lifecycle);
+    for (line, record) in records {
+        let items = replay
+            .feed(line, record)
+            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+        emit(items);
+    }
+    if let Some(until) = until {
+        emit(replay.fire_due(until.as_millisecond())?);
+    }
+    Ok(())
+}
+
 /// Shared by `run` and `demo`: loads tenants, replays, prints.
 pub fn replay(
     docket: Docket,
@@ -93,9 +116,8 @@ pub fn replay(
 ) -> anyhow::Result<ExitCode> {
     let records = parse_stream(stream, source).map_err(anyhow::Error::msg)?;
     let lifecycle = lifecycle(docket, tenants)?;
-    let mut replay = Replay::new(&lifecycle);
     let mut summary = Summary::default();
-    let mut emit = |items: Vec<docket_app::replay::Replayed>| {
+    let mut emit = |items: Vec<Replayed>| {
         for item in items {
             summary.add(&item);
             match format {
@@ -110,15 +132,7 @@ pub fn replay(
     if format == Format::Table {
         println!("{}", render::header());
     }
-    for (line, record) in records {
-        let items = replay
-            .feed(line, record)
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
-        emit(items);
-    }
-    if let Some(until) = until {
-        emit(replay.fire_due(until.as_millisecond())?);
-    }
+    feed_all(&lifecycle, records, source, until, &mut emit)?;
     let pending = lifecycle.store().pending_timers().len();
     match format {
         Format::Json => println!(

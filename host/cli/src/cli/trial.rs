@@ -6,7 +6,7 @@
 //! `docket run` replays it (`--tenant-config` and `--events`), which
 //! records every event it dispatches.
 
-use super::run::load_stream;
+use super::run::{feed_all, load_stream};
 use crate::Format;
 use anyhow::{Context as _, bail};
 use docket_app::backtest::{self, BacktestReport, Budget, Progress};
@@ -108,15 +108,8 @@ impl History {
                 until,
             } => {
                 let (lifecycle, records) = load_stream(configs, events)?;
-                let mut replay = docket_app::replay::Replay::new(&lifecycle);
-                for (line, record) in records {
-                    replay
-                        .feed(line, record)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
-                }
-                if let Some(until) = until {
-                    replay.fire_due(until.as_millisecond())?;
-                }
+                let source = events.display().to_string();
+                feed_all(&lifecycle, records, &source, *until, |_| {})?;
                 Ok(Opened::Stream(Box::new(lifecycle)))
             }
         }
@@ -141,14 +134,10 @@ pub fn backtest(
     let progress = Progress::default();
     let budget = Budget::default();
     let report = match history.open()? {
-        Opened::Service(s) => s.backtest(
-            tenant,
-            &candidate.plugin,
-            source,
-            (from, until),
-            budget,
-            &progress,
-        )?,
+        Opened::Service(s) => {
+            let c = s.candidate(tenant, &candidate.plugin, source)?;
+            s.backtest(tenant, &c, (from, until), budget, &progress)?
+        }
         Opened::Stream(l) => {
             let c = Candidate::new(l.docket(), tenant, &candidate.plugin, source)?;
             backtest::backtest(
@@ -183,14 +172,10 @@ pub fn simulate(
     let source = bytes.source()?;
     let at = record.at.as_millisecond();
     let sim = match history.open()? {
-        Opened::Service(s) => s.simulate(
-            &record.tenant,
-            &candidate.plugin,
-            source,
-            &record.ticket,
-            &record.action,
-            Some(at),
-        )?,
+        Opened::Service(s) => {
+            let c = s.candidate(&record.tenant, &candidate.plugin, source)?;
+            s.simulate(&record.tenant, &c, &record.ticket, &record.action, Some(at))?
+        }
         Opened::Stream(l) => {
             let c = Candidate::new(l.docket(), &record.tenant, &candidate.plugin, source)?;
             let e = TicketEvent {
