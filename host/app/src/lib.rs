@@ -41,6 +41,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod authoring;
 pub mod backtest;
 pub mod catalog;
 mod error;

@@ -27,7 +27,10 @@ use crate::bindings::exports::docket::plugin::billing::{
 use crate::bindings::exports::docket::plugin::escalation::{
     Notification, Recipient, SlaMetric, SlaPolicy, SlaTarget,
 };
-use crate::bindings::exports::docket::plugin::template::{ErrorCode, FieldError};
+use crate::bindings::exports::docket::plugin::template::{
+    Choice, DependentOptions, ErrorCode, FieldDef, FieldError, FieldKind, IntegerBounds,
+    Requirement, TicketTemplate, Visibility,
+};
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -624,6 +627,178 @@ pub struct FieldErrorDef {
     pub message: String,
 }
 
+/// One choice of a dropdown or multi-select.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Choice))]
+#[serde(remote = "Choice")]
+#[allow(missing_docs)]
+pub struct ChoiceDef {
+    pub value: String,
+    pub label: String,
+}
+
+list_of!(choices, Choice, ChoiceDef);
+
+/// Inclusive bounds of an integer field.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = IntegerBounds))]
+#[serde(remote = "IntegerBounds")]
+#[allow(missing_docs)]
+pub struct IntegerBoundsDef {
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// A field's type with its constraints: `"textarea"`, `{"text": 80}`,
+/// `{"dropdown": [{"value", "label"}]}`, `{"regex": "[A-Z]{2}"}`, ...
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FieldKind))]
+#[serde(remote = "FieldKind", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum FieldKindDef {
+    Text(Option<u32>),
+    Textarea,
+    #[cfg_attr(feature = "openapi", schema(value_type = IntegerBoundsDef))]
+    Integer(#[serde(with = "IntegerBoundsDef")] IntegerBounds),
+    Decimal(u8),
+    Date,
+    Datetime,
+    Checkbox,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<ChoiceDef>))]
+    Dropdown(#[serde(with = "choices")] Vec<Choice>),
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<ChoiceDef>))]
+    MultiSelect(#[serde(with = "choices")] Vec<Choice>),
+    Regex(String),
+    Money(String),
+}
+
+/// When a field must have a value.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Requirement))]
+#[serde(remote = "Requirement")]
+#[allow(missing_docs)]
+pub struct RequirementDef {
+    pub on_create: bool,
+    pub on_solve: bool,
+}
+
+/// Dropdown options that depend on another field: `options` maps each
+/// parent value to the child values allowed.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = DependentOptions))]
+#[serde(remote = "DependentOptions")]
+#[allow(missing_docs)]
+pub struct DependentOptionsDef {
+    pub parent: String,
+    pub options: Vec<(String, Vec<String>)>,
+}
+
+/// Show (and require) a field only when another has one of these values.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Visibility))]
+#[serde(remote = "Visibility")]
+#[allow(missing_docs)]
+pub struct VisibilityDef {
+    pub field: String,
+    pub any_of: Vec<String>,
+}
+
+/// Optional values of remote types in the wire shape.
+mod optional {
+    use super::*;
+
+    macro_rules! option_of {
+        ($module:ident, $ty:ty, $def:ident) => {
+            pub mod $module {
+                use super::*;
+
+                struct Out<'a>(&'a $ty);
+                impl Serialize for Out<'_> {
+                    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        $def::serialize(self.0, s)
+                    }
+                }
+
+                struct In($ty);
+                impl<'de> Deserialize<'de> for In {
+                    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        $def::deserialize(d).map(In)
+                    }
+                }
+
+                pub fn serialize<S: Serializer>(v: &Option<$ty>, s: S) -> Result<S::Ok, S::Error> {
+                    match v {
+                        Some(v) => s.serialize_some(&Out(v)),
+                        None => s.serialize_none(),
+                    }
+                }
+
+                pub fn deserialize<'de, D: Deserializer<'de>>(
+                    d: D,
+                ) -> Result<Option<$ty>, D::Error> {
+                    Ok(Option::<In>::deserialize(d)?.map(|i| i.0))
+                }
+            }
+        };
+    }
+
+    option_of!(field_value, FieldValue, FieldValueDef);
+    option_of!(dependent_options, DependentOptions, DependentOptionsDef);
+    option_of!(visibility, Visibility, VisibilityDef);
+}
+
+/// A custom field of a template.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FieldDef))]
+#[serde(remote = "FieldDef")]
+#[allow(missing_docs)]
+pub struct FieldDefDef {
+    pub key: String,
+    pub label: String,
+    #[serde(with = "FieldKindDef")]
+    #[cfg_attr(feature = "openapi", schema(value_type = FieldKindDef))]
+    pub kind: FieldKind,
+    #[serde(with = "RequirementDef")]
+    #[cfg_attr(feature = "openapi", schema(value_type = RequirementDef))]
+    pub required: Requirement,
+    #[serde(with = "optional::field_value")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<FieldValueDef>))]
+    pub default: Option<FieldValue>,
+    #[serde(with = "optional::dependent_options")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<DependentOptionsDef>))]
+    pub depends_on: Option<DependentOptions>,
+    #[serde(with = "optional::visibility")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<VisibilityDef>))]
+    pub visible_when: Option<Visibility>,
+    pub help: String,
+}
+
+list_of!(field_defs, FieldDef, FieldDefDef);
+
+/// A ticket form as a template plugin declares it.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = TicketTemplate))]
+#[serde(remote = "TicketTemplate")]
+#[allow(missing_docs)]
+pub struct TicketTemplateDef {
+    pub id: String,
+    pub name: String,
+    pub categories: Vec<String>,
+    #[serde(with = "field_defs")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<FieldDefDef>))]
+    pub fields: Vec<FieldDef>,
+}
+
+list_of!(templates, TicketTemplate, TicketTemplateDef);
+
 /// A value of a remote type as a serializable value in the wire shape
 /// (for `serde_json::json!` and handlers).
 pub struct Wire<'a, T>(pub &'a T);
@@ -641,6 +816,7 @@ macro_rules! wire_value {
 wire_value!(Ticket, TicketDef);
 wire_value!(Event, EventDef);
 wire_value!(FieldValue, FieldValueDef);
+wire_value!(TicketTemplate, TicketTemplateDef);
 
 /// Reads a ticket in the wire shape.
 pub fn ticket_from_value(v: &serde_json::Value) -> Result<Ticket, serde_json::Error> {

@@ -141,6 +141,14 @@ impl Plugin {
     pub fn has(&self, c: Capability) -> bool {
         self.inner.info.capabilities.contains(&c)
     }
+
+    /// The no-code rule document it was compiled from, if it was one.
+    pub fn rule_document(&self) -> Option<&str> {
+        match self.inner.kind {
+            SourceKind::Rules => std::str::from_utf8(&self.inner.source).ok(),
+            SourceKind::Component | SourceKind::CoreModule => None,
+        }
+    }
 }
 
 /// Checks a compiled component's imports and exports against the contract,

@@ -440,6 +440,41 @@ impl Docket {
         self.runtime.templates(plugin, context, limits)
     }
 
+    /// The templates `plugin` declares when it runs as plugin `name` of
+    /// `pipeline`: called with that step's settings (none when the
+    /// pipeline does not run it), the pipeline's calendars and `now`, under
+    /// the pipeline's limits. What a form preview renders; an empty list
+    /// for a plugin without the template capability.
+    ///
+    /// # Errors
+    /// The plugin's error when its `templates` call fails (a trap, out of
+    /// fuel or time, an output over the cap).
+    pub fn templates_in(
+        &self,
+        pipeline: &Pipeline,
+        name: &str,
+        plugin: &Plugin,
+        now: i64,
+    ) -> Result<Vec<TicketTemplate>, PluginError> {
+        if !plugin.has(Capability::Template) {
+            return Ok(Vec::new());
+        }
+        let context = Context {
+            tenant: pipeline.tenant.clone(),
+            now,
+            settings: pipeline
+                .steps_of(name)
+                .into_iter()
+                .next()
+                .map(|s| s.settings)
+                .unwrap_or_default(),
+            agents: Vec::new(),
+            history: Vec::new(),
+            calendars: pipeline.calendar_names.clone(),
+        };
+        self.templates(plugin, &context, &pipeline.limits).0
+    }
+
     /// Installs a plugin as a new version (or returns the existing version
     /// with the same content hash). Does not activate it.
     ///

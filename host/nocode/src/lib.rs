@@ -29,6 +29,7 @@ mod front;
 mod ir;
 mod lower;
 mod regex;
+pub mod vocabulary;
 
 use abi::Abi;
 use check::Checker;

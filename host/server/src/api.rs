@@ -86,6 +86,9 @@ fn routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(log_time))
         .routes(routes!(use_part))
         .routes(routes!(audit))
+        .routes(routes!(crate::authoring::get_version))
+        .routes(routes!(crate::authoring::check_rules))
+        .routes(routes!(crate::authoring::vocabulary))
         .routes(routes!(crate::rule_changes::simulate))
         .routes(routes!(crate::rule_changes::start_backtest))
         .routes(routes!(
@@ -126,6 +129,7 @@ pub fn router(service: Arc<Service>, max_body_bytes: usize) -> Router {
                 ([(header::CONTENT_TYPE, "application/json")], document)
             }),
         )
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod auth;
+mod authoring;
+mod console;
 pub mod delivery;
 pub mod error;
 mod feed;

@@ -7,45 +7,146 @@ use crate::diag::{Diagnostic, did_you_mean};
 use crate::front::expr::{Expr, ExprKind, Span, StrPart};
 use crate::ir::*;
 
-/// The functions a call can name, with their argument counts.
-const CALLS: &[(&str, usize)] = &[
-    ("min", 2),
-    ("max", 2),
-    ("round_up", 2),
-    ("round_down", 2),
-    ("round_half_even", 2),
-    ("round_half_up", 2),
-    ("mul_ratio", 4),
-    ("basis_points", 2),
-    ("percent", 2),
-    ("money", 2),
-    ("hours", 1),
-    ("quantity", 1),
-    ("local_hour", 2),
-    ("local_weekday", 2),
-    ("setting_text", 2),
-    ("setting_integer", 2),
-    ("setting_money", 2),
-    ("len", 1),
-    ("is_empty", 1),
-    ("has", 1),
-    ("strip_prefix", 2),
-    ("before_last", 2),
-    ("after_last", 2),
-    ("raise", 1),
-    ("text", 1),
-    ("lookup", 3),
-    ("collect", 2),
+/// The functions a call can name: name, argument count, and the call
+/// written out with what it does (for editors' completion).
+pub(crate) const CALLS: &[(&str, usize, &str)] = &[
+    (
+        "min",
+        2,
+        "min(a, b): the smaller of two numbers, durations, instants or priorities",
+    ),
+    (
+        "max",
+        2,
+        "max(a, b): the larger of two numbers, durations, instants or priorities",
+    ),
+    (
+        "round_up",
+        2,
+        "round_up(x, increment): x rounded up to a multiple of increment",
+    ),
+    (
+        "round_down",
+        2,
+        "round_down(x, increment): x rounded down to a multiple of increment",
+    ),
+    (
+        "round_half_even",
+        2,
+        "round_half_even(x, increment): x rounded to the nearest multiple, ties to even",
+    ),
+    (
+        "round_half_up",
+        2,
+        "round_half_up(x, increment): x rounded to the nearest multiple, ties up",
+    ),
+    (
+        "mul_ratio",
+        4,
+        "mul_ratio(money, num, den, \"half_even\"): money × num / den, rounded as named",
+    ),
+    (
+        "basis_points",
+        2,
+        "basis_points(money, bps): money × bps / 10,000, rounded half to even",
+    ),
+    (
+        "percent",
+        2,
+        "percent(money, pct): money × pct / 100, rounded half to even",
+    ),
+    (
+        "money",
+        2,
+        "money(minor, currency): an amount in minor units, e.g. money(1250, \"EUR\")",
+    ),
+    (
+        "hours",
+        1,
+        "hours(minutes): minutes as a decimal of hours (2 places, half to even)",
+    ),
+    (
+        "quantity",
+        1,
+        "quantity(n): a whole number as a decimal quantity for invoice lines",
+    ),
+    (
+        "local_hour",
+        2,
+        "local_hour(instant, utc_offset_minutes): the hour of day (0–23) at that offset",
+    ),
+    (
+        "local_weekday",
+        2,
+        "local_weekday(instant, utc_offset_minutes): the weekday (1 = Monday … 7) at that offset",
+    ),
+    (
+        "setting_text",
+        2,
+        "setting_text(key, default): a text setting read by key (not declared)",
+    ),
+    (
+        "setting_integer",
+        2,
+        "setting_integer(key, default): an integer setting read by key (not declared)",
+    ),
+    (
+        "setting_money",
+        2,
+        "setting_money(key, default): a money setting read by key (not declared)",
+    ),
+    ("len", 1, "len(x): the length of a text or list"),
+    (
+        "is_empty",
+        1,
+        "is_empty(x): whether a text or list is empty (or text absent)",
+    ),
+    (
+        "has",
+        1,
+        "has(x): whether a custom field (field.key) or optional text has a value",
+    ),
+    (
+        "strip_prefix",
+        2,
+        "strip_prefix(text, prefix): text without the prefix (unchanged if absent)",
+    ),
+    (
+        "before_last",
+        2,
+        "before_last(text, separator): the text before the last separator",
+    ),
+    (
+        "after_last",
+        2,
+        "after_last(text, separator): the text after the last separator",
+    ),
+    (
+        "raise",
+        1,
+        "raise(priority): the next priority up (urgent stays urgent)",
+    ),
+    ("text", 1, "text(x): a value as text"),
+    (
+        "lookup",
+        3,
+        "lookup(\"table\", \"output\", default): the output of the table's matching row",
+    ),
+    (
+        "collect",
+        2,
+        "collect(\"table\", \"output\"): the output of every matching row of a collect table",
+    ),
 ];
 
 /// Quantifiers read like calls but bind a name (see `Checker::quantified`).
-const QUANTIFIERS: &[&str] = &["count", "any", "all"];
+pub(crate) const QUANTIFIERS: &[&str] = &["count", "any", "all"];
 
 /// Every name a document can call, for hints.
 fn function_names() -> impl Iterator<Item = &'static str> {
     CALLS
         .iter()
-        .map(|(name, _)| *name)
+        .map(|(name, _, _)| *name)
         .chain(QUANTIFIERS.iter().copied())
 }
 
@@ -74,7 +175,7 @@ pub fn parse_rounding(name: &str) -> Option<Rounding> {
 impl Checker<'_> {
     /// Checks a call of `name` with `args`.
     pub(super) fn call(&mut self, name: &str, args: &[Expr], span: &Span) -> R<(Ir, Ty)> {
-        let Some(&(_, arity)) = CALLS.iter().find(|(n, _)| *n == name) else {
+        let Some(&(_, arity, _)) = CALLS.iter().find(|(n, _, _)| *n == name) else {
             let hint = did_you_mean(name, function_names()).unwrap_or_else(|| {
                 format!(
                     "functions: {}",

@@ -1,7 +1,7 @@
 //! Type checking: resolves names against the contract, the declared
 //! settings and tables, and turns expressions into typed [`Ir`].
 
-mod calls;
+pub(crate) mod calls;
 pub mod decls;
 
 use crate::abi::Abi;
@@ -42,7 +42,8 @@ fn b(ir: Ir) -> Box<Ir> {
     Box::new(ir)
 }
 
-const ROOTS: &[&str] = &[
+/// The names an expression can start with (besides its own bindings).
+pub(crate) const ROOTS: &[&str] = &[
     "ticket",
     "requester",
     "event",
@@ -57,9 +58,21 @@ const ROOTS: &[&str] = &[
     "field",
 ];
 
+/// What `event.<name>` can read (`comment` has the comment's fields).
+pub(crate) const EVENT_FIELDS: &[&str] = &[
+    "kind",
+    "at",
+    "actor",
+    "changed",
+    "timer",
+    "status",
+    "previous_status",
+    "comment",
+];
+
 /// Fields of the contract's records as documents name them:
 /// (document name, WIT field, type).
-fn record_fields(rec: RecTy) -> &'static [(&'static str, &'static str, Ty)] {
+pub(crate) fn record_fields(rec: RecTy) -> &'static [(&'static str, &'static str, Ty)] {
     use Ty::*;
     match rec {
         RecTy::Ticket => &[
@@ -123,7 +136,7 @@ fn record_fields(rec: RecTy) -> &'static [(&'static str, &'static str, Ty)] {
 }
 
 /// List fields of records: (document name, WIT field, element record or text).
-fn list_fields(rec: RecTy) -> &'static [(&'static str, &'static str, Option<RecTy>)] {
+pub(crate) fn list_fields(rec: RecTy) -> &'static [(&'static str, &'static str, Option<RecTy>)] {
     match rec {
         RecTy::Ticket => &[
             ("tags", "tags", None),
@@ -591,18 +604,8 @@ impl<'a> Checker<'a> {
                 (self.when_kind("commented", v, none, ty.clone()), ty, 3)
             }
             other => {
-                let fields = [
-                    "kind",
-                    "at",
-                    "actor",
-                    "changed",
-                    "timer",
-                    "status",
-                    "previous_status",
-                    "comment",
-                ];
-                let hint = did_you_mean(other, fields)
-                    .unwrap_or_else(|| format!("event has {}", fields.join(", ")));
+                let hint = did_you_mean(other, EVENT_FIELDS.iter().copied())
+                    .unwrap_or_else(|| format!("event has {}", EVENT_FIELDS.join(", ")));
                 return Err(
                     Diagnostic::new(format!("event has no field `{other}`"), span.clone())
                         .hint(hint),
