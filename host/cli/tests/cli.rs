@@ -67,6 +67,13 @@ fn check_describes_plugins_and_names_what_is_wrong() {
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["templates"][0]["id"], "equipment-repair");
+    // In the wire shape the service answers forms in.
+    let device = &v["templates"][0]["fields"][0];
+    assert_eq!(device["kind"]["dropdown"][0]["value"], "laptop", "{device}");
+    assert_eq!(
+        device["required"],
+        serde_json::json!({ "on_create": true, "on_solve": false })
+    );
     // Text is read as a rule document, unless the file says it is wasm.
     let (code, out, _) = run(&["check", &repo("Cargo.toml")]);
     assert_eq!(code, 1);

@@ -75,7 +75,15 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!(
             "{}",
-            serde_json::json!({ "source": source, "ok": true, "plugin": info, "templates": templates })
+            serde_json::json!({
+                "source": source,
+                "ok": true,
+                "plugin": info,
+                // The wire shape, as the service answers forms.
+                "templates": templates
+                    .as_ref()
+                    .map(|ts| ts.iter().map(docket_contract::wire::Wire).collect::<Vec<_>>()),
+            })
         );
         return Ok(ExitCode::SUCCESS);
     }
