@@ -91,6 +91,26 @@ pub mod instant {
     }
 }
 
+/// `Out`, which writes a borrowed value of remote type `$ty` in its wire
+/// shape `$def`, and `In`, which reads one: the pieces the container
+/// adapters (`list_of!`, `option_of!`) are made of.
+macro_rules! wire_adapters {
+    ($ty:ty, $def:ident) => {
+        struct Out<'a>(&'a $ty);
+        impl Serialize for Out<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $def::serialize(self.0, s)
+            }
+        }
+        struct In($ty);
+        impl<'de> Deserialize<'de> for In {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $def::deserialize(d).map(In)
+            }
+        }
+    };
+}
+
 /// A `serialize_with`/`deserialize_with` pair for a list of a remote type.
 macro_rules! list_of {
     ($module:ident, $ty:ty, $def:ident) => {
@@ -98,18 +118,7 @@ macro_rules! list_of {
         pub mod $module {
             use super::*;
 
-            struct Out<'a>(&'a $ty);
-            impl Serialize for Out<'_> {
-                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    $def::serialize(self.0, s)
-                }
-            }
-            struct In($ty);
-            impl<'de> Deserialize<'de> for In {
-                fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    $def::deserialize(d).map(In)
-                }
-            }
+            wire_adapters!($ty, $def);
 
             /// Writes the list.
             pub fn serialize<S: Serializer>(v: &[$ty], s: S) -> Result<S::Ok, S::Error> {
@@ -718,19 +727,7 @@ mod optional {
             pub mod $module {
                 use super::*;
 
-                struct Out<'a>(&'a $ty);
-                impl Serialize for Out<'_> {
-                    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                        $def::serialize(self.0, s)
-                    }
-                }
-
-                struct In($ty);
-                impl<'de> Deserialize<'de> for In {
-                    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                        $def::deserialize(d).map(In)
-                    }
-                }
+                wire_adapters!($ty, $def);
 
                 pub fn serialize<S: Serializer>(v: &Option<$ty>, s: S) -> Result<S::Ok, S::Error> {
                     match v {

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { BacktestView, CandidateReq, Client, Json } from "../api";
 import { effectText, statusText } from "../effects";
-import { ErrorLine, errorText, when } from "./common";
+import { DataTable, ErrorLine, errorText, when } from "./common";
 
 /** How often a running backtest is polled. */
 const POLL_MS = 400;
@@ -26,69 +26,28 @@ function Report({ report }: { report: Row }) {
         {report.stopped ? `; stopped early: ${report.stopped}` : ""} ({String(report.elapsed_ms)} ms).
       </p>
       {byKind.length > 0 && (
-        <table>
-          <caption>Changed events per decision kind</caption>
-          <thead>
-            <tr>
-              <th scope="col">decision</th>
-              <th scope="col">events</th>
-            </tr>
-          </thead>
-          <tbody>
-            {byKind.map((k) => (
-              <tr>
-                <th scope="row">{String(k.kind)}</th>
-                <td class="num">{String(k.events)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          caption="Changed events per decision kind"
+          columns={["decision", "events"]}
+          rows={byKind.map((k) => [String(k.kind), String(k.events)])}
+          numeric={[1]}
+        />
       )}
       {top.length > 0 && (
-        <table>
-          <caption>Most frequent changes</caption>
-          <thead>
-            <tr>
-              <th scope="col">decision</th>
-              <th scope="col">before</th>
-              <th scope="col">after</th>
-              <th scope="col">events</th>
-              <th scope="col">tickets</th>
-            </tr>
-          </thead>
-          <tbody>
-            {top.map((c) => (
-              <tr>
-                <th scope="row">{String(c.kind)}</th>
-                <td>{String(c.before)}</td>
-                <td>{String(c.after)}</td>
-                <td class="num">{String(c.events)}</td>
-                <td class="num">{String(c.tickets)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          caption="Most frequent changes"
+          columns={["decision", "before", "after", "events", "tickets"]}
+          rows={top.map((c) => [String(c.kind), String(c.before), String(c.after), String(c.events), String(c.tickets)])}
+          numeric={[3, 4]}
+        />
       )}
       {failures.length > 0 && (
-        <table>
-          <caption>Where the draft failed</caption>
-          <thead>
-            <tr>
-              <th scope="col">error</th>
-              <th scope="col">events</th>
-              <th scope="col">first event</th>
-            </tr>
-          </thead>
-          <tbody>
-            {failures.map((f) => (
-              <tr>
-                <th scope="row">{String(f.kind)}</th>
-                <td class="num">{String(f.events)}</td>
-                <td>{String(f.example_event)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          caption="Where the draft failed"
+          columns={["error", "events", "first event"]}
+          rows={failures.map((f) => [String(f.kind), String(f.events), String(f.example_event)])}
+          numeric={[1]}
+        />
       )}
       {samples.length > 0 && (
         <section aria-label="Sample tickets">

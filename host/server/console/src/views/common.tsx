@@ -76,3 +76,44 @@ export function JsonBlock({ summary, value }: { summary: string; value: unknown 
 export function when(instant: unknown): string {
   return typeof instant === "string" ? instant.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : "";
 }
+
+/**
+ * A table with a caption and column headers; each row's first cell is
+ * its header. Columns listed in `numeric` align right.
+ */
+export function DataTable({
+  caption,
+  columns,
+  rows,
+  numeric = [],
+  className,
+}: {
+  caption: ComponentChildren;
+  columns: string[];
+  rows: ComponentChildren[][];
+  numeric?: number[];
+  className?: string;
+}) {
+  return (
+    <table class={className}>
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col">{c}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map(([first, ...rest]) => (
+          <tr>
+            <th scope="row">{first}</th>
+            {rest.map((cell, i) => (
+              <td class={numeric.includes(i + 1) ? "num" : undefined}>{cell}</td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import type { CandidateReq, Client, Json, Outcome, Simulation } from "../api";
 import { effectText, statusText } from "../effects";
-import { ErrorLine, JsonBlock, errorText } from "./common";
+import { DataTable, ErrorLine, JsonBlock, errorText } from "./common";
 
 /** Sample events an admin starts from (then edits). */
 const PRESETS: [string, Json][] = [
@@ -61,41 +61,32 @@ function Decisions({ title, outcome }: { title: string; outcome: Outcome }) {
 
 /** Each plugin run: version, fuel, logs and error. */
 export function Trace({ trace }: { trace: Json[] }) {
+  const rows = trace.map((run) => {
+    const r = run as { [k: string]: Json };
+    const logs = (r.logs as { level: string; message: string }[] | undefined) ?? [];
+    return [
+      String(r.plugin),
+      String(r.version ?? ""),
+      String(r.phase ?? ""),
+      String(r.fuel_used ?? ""),
+      <>
+        {logs.map((l) => (
+          <div>
+            <span class="badge">{l.level}</span> {l.message}
+          </div>
+        ))}
+        {r.error != null && <div class="error">{JSON.stringify(r.error)}</div>}
+      </>,
+    ];
+  });
   return (
-    <table class="trace">
-      <caption>Trace</caption>
-      <thead>
-        <tr>
-          <th scope="col">plugin</th>
-          <th scope="col">version</th>
-          <th scope="col">phase</th>
-          <th scope="col">fuel</th>
-          <th scope="col">logs and errors</th>
-        </tr>
-      </thead>
-      <tbody>
-        {trace.map((run) => {
-          const r = run as { [k: string]: Json };
-          const logs = (r.logs as { level: string; message: string }[] | undefined) ?? [];
-          return (
-            <tr>
-              <td>{String(r.plugin)}</td>
-              <td>{String(r.version ?? "")}</td>
-              <td>{String(r.phase ?? "")}</td>
-              <td class="num">{String(r.fuel_used ?? "")}</td>
-              <td>
-                {logs.map((l) => (
-                  <div>
-                    <span class="badge">{l.level}</span> {l.message}
-                  </div>
-                ))}
-                {r.error != null && <div class="error">{JSON.stringify(r.error)}</div>}
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <DataTable
+      className="trace"
+      caption="Trace"
+      columns={["plugin", "version", "phase", "fuel", "logs and errors"]}
+      rows={rows}
+      numeric={[3]}
+    />
   );
 }
 
@@ -163,25 +154,12 @@ export function TestPanel({ client, plugin, candidate }: { client: Client; plugi
               : `${result.changes.length} decision kind${result.changes.length > 1 ? "s" : ""} change.`}
           </p>
           {result.changes.length > 0 && (
-            <table class="changes">
-              <caption>What changes</caption>
-              <thead>
-                <tr>
-                  <th scope="col">decision</th>
-                  <th scope="col">active rules</th>
-                  <th scope="col">this draft</th>
-                </tr>
-              </thead>
-              <tbody>
-                {result.changes.map((c) => (
-                  <tr>
-                    <th scope="row">{c.kind}</th>
-                    <td>{c.before}</td>
-                    <td>{c.after}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              className="changes"
+              caption="What changes"
+              columns={["decision", "active rules", "this draft"]}
+              rows={result.changes.map((c) => [c.kind, c.before, c.after])}
+            />
           )}
           <div class="side-by-side">
             <Decisions title="Active rules" outcome={result.active} />

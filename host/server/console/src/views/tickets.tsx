@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { AuditEntry, Client, Json, TicketView } from "../api";
 import { effectText, valueText } from "../effects";
-import { ErrorLine, JsonBlock, errorText, when } from "./common";
+import { DataTable, ErrorLine, JsonBlock, errorText, when } from "./common";
 import { Trace } from "./test";
 
 type Obj = { [k: string]: Json };
@@ -94,49 +94,25 @@ function TicketDetail({ view }: { view: TicketView }) {
         <dt>tags</dt>
         <dd>{((t.tags as string[]) ?? []).map((g) => `#${g}`).join(" ")}</dd>
       </dl>
-      {fieldRows.length > 0 && (
-        <table>
-          <caption>Fields</caption>
-          <tbody>
-            {fieldRows.map(([k, v]) => (
-              <tr>
-                <th scope="row">{k}</th>
-                <td>{v}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {fieldRows.length > 0 && <DataTable caption="Fields" columns={["field", "value"]} rows={fieldRows} />}
       {view.sla.length > 0 && (
-        <table class="sla">
-          <caption>SLA clocks</caption>
-          <thead>
-            <tr>
-              <th scope="col">metric</th>
-              <th scope="col">policy</th>
-              <th scope="col">target</th>
-              <th scope="col">elapsed</th>
-              <th scope="col">due</th>
-              <th scope="col">state</th>
-            </tr>
-          </thead>
-          <tbody>
-            {view.sla.map((c) => {
-              const clock = c as Obj;
-              const state = clock.breached ? "breached" : clock.stopped_at ? "met" : clock.running_since ? "running" : "paused";
-              return (
-                <tr>
-                  <th scope="row">{String(clock.metric)}</th>
-                  <td>{String(clock.policy)}</td>
-                  <td>{minutes(Number(clock.target_minutes) * 60000)}</td>
-                  <td>{minutes(clock.elapsed_ms)}</td>
-                  <td>{when(clock.due_at)}</td>
-                  <td class={state === "breached" ? "error" : ""}>{state}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable
+          className="sla"
+          caption="SLA clocks"
+          columns={["metric", "policy", "target", "elapsed", "due", "state"]}
+          rows={view.sla.map((c) => {
+            const clock = c as Obj;
+            const state = clock.breached ? "breached" : clock.stopped_at ? "met" : clock.running_since ? "running" : "paused";
+            return [
+              String(clock.metric),
+              String(clock.policy),
+              minutes(Number(clock.target_minutes) * 60000),
+              minutes(clock.elapsed_ms),
+              when(clock.due_at),
+              <span class={state === "breached" ? "error" : ""}>{state}</span>,
+            ];
+          })}
+        />
       )}
       <section aria-label="Timeline">
         <h3>Timeline</h3>
