@@ -178,6 +178,16 @@ class ActionKeys:
             active.send_keys(k)
 
 
+def completions_at(driver, line_text, column):
+    """The completion list asked for (Ctrl+Space) at `column` of a line."""
+    type_at_end_of(driver, line_text, [Keys.HOME] + [Keys.ARROW_RIGHT] * column)
+    ActionKeys(driver).send(Keys.CONTROL + " ")
+    options = wait_for("the completion list", lambda: [
+        label.text for label in driver.find_elements(By.CSS_SELECTOR, ".cm-tooltip-autocomplete .cm-completionLabel")])
+    ActionKeys(driver).send(Keys.ESCAPE)
+    return options
+
+
 def step(name):
     print(f"- {name}")
 
@@ -234,6 +244,14 @@ def edit_routing(driver):
     wait_for("the fix to compile", lambda: text_of(driver, "[data-testid=check-status]").startswith("Compiles"))
     assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=diagnostics]")
 
+    step("routing: completion of fields and of the document's settings")
+    phone = "when = 'ticket.channel == \"phone\"'"
+    fields = completions_at(driver, phone, len("when = 'ticket."))
+    assert "channel" in fields and "priority" in fields, fields
+    settings = completions_at(driver, 'max_open = "setting.max_open"', len('max_open = "setting.'))
+    assert settings[:2] == ["max_open", "senior_level"], settings
+    assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=diagnostics]")
+
     step("routing: phone tickets go to voice-emea")
     type_at_end_of(driver, 'group = "voice"', [Keys.ARROW_LEFT, "-emea"])
     wait_for("the changed draft to compile",
@@ -276,6 +294,12 @@ def activate_and_route(driver):
     button(driver, "Activate version 2").click()
     wait_for("the activation", lambda: "Version 2 is active" in text_of(driver, "[data-testid=message]"))
     assert "v2 active" in text_of(driver, ".plugin-list")
+    # Rolling back puts version 1 back; version 2 is then activated again.
+    button(driver, "Roll back").click()
+    wait_for("the rollback", lambda: "version 1 is active" in text_of(driver, "[data-testid=message]"))
+    assert "v1 active" in text_of(driver, ".plugin-list")
+    button(driver, "Activate version 2").click()
+    wait_for("the second activation", lambda: "Version 2 is active" in text_of(driver, "[data-testid=message]"))
     shot(driver, "05-activated")
 
     button(driver, "Tickets").click()
@@ -304,7 +328,12 @@ def form_preview(driver):
     step("form preview: dependent options, required to solve, the plugin's validation")
     button(driver, "Rules").click()
     open_plugin(driver, "templates")
+    # The tabs work from the keyboard: arrows move between them.
     button(driver, "Form preview").click()
+    ActionKeys(driver).send(Keys.ARROW_RIGHT)
+    wait_for("the Test tab", lambda: button(driver, "Test").get_attribute("aria-selected") == "true")
+    ActionKeys(driver).send(Keys.ARROW_LEFT)
+    wait_for("the Form preview tab", lambda: button(driver, "Form preview").get_attribute("aria-selected") == "true")
     form = wait_for("the equipment form", lambda: driver.find_element(By.CSS_SELECTOR, "form[aria-label='Equipment repair form']"))
     Select(form.find_element(By.ID, "field-device_model")).select_by_visible_text("printer")
     variants = [o.get_attribute("value") for o in

@@ -797,6 +797,7 @@ mod tests {
                         "webhook" => WEBHOOK_ID_PATTERN,
                         "message" => MESSAGE_ID_PATTERN,
                         "backtest" => BACKTEST_ID_PATTERN,
+                        "version" => VERSION_PATTERN,
                         other => panic!("{method} {path}: unexpected path parameter {other}"),
                     };
                     assert_eq!(p["schema"]["pattern"], expected, "{method} {path} {p}");

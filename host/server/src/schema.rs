@@ -24,6 +24,9 @@ pub const WEBHOOK_ID_PATTERN: &str = "^wh_[0-9a-f]{16}$";
 pub const MESSAGE_ID_PATTERN: &str = "^msg_[0-9a-f]{26}$";
 /// A backtest's id.
 pub const BACKTEST_ID_PATTERN: &str = "^bt_[0-9a-f]{16}$";
+/// A plugin version: its number, or a prefix of at least 8 characters of
+/// its hash.
+pub const VERSION_PATTERN: &str = "^([0-9]{1,9}|[0-9a-f]{8,64})$";
 
 /// An error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
