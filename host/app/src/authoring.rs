@@ -78,14 +78,16 @@ impl Service {
                 .compile_for(tenant, plugin, PluginSource::Rules(document))
             {
                 Ok(compiled) => compiled,
-                Err(DocketError::Install {
-                    error:
+                // Whatever is wrong with the draft itself (its rules, or
+                // its size under the tenant's limits) is the check's answer.
+                Err(DocketError::Install { error, .. }) => {
+                    let (report, diagnostics) = match error {
                         PluginError::InvalidRules {
                             report,
                             diagnostics,
-                        },
-                    ..
-                }) => {
+                        } => (report, diagnostics),
+                        other => (format!("{other} ({})", other.kind()), Vec::new()),
+                    };
                     return Ok(RulesCheck {
                         ok: false,
                         diagnostics,

@@ -9,7 +9,7 @@ mod http;
 mod server;
 
 use http::*;
-use server::Server;
+use server::{ADMIN, Server};
 
 const ROUTING: &str = include_str!("../../../example-rules/nocode/routing.toml");
 const TEMPLATES: &str = include_str!("../../../example-rules/nocode/templates.toml");
@@ -145,6 +145,30 @@ fn a_draft_is_checked_with_located_errors_and_what_it_declares() {
     );
     let (s, _) = check(base, "wrong-key", "routing", ROUTING);
     assert_eq!(s, 401);
+
+    // A draft over the tenant's size limit is an answer too, naming it.
+    let (s, b) = json(
+        "POST",
+        &format!("{base}/v1/tenants"),
+        Some(ADMIN),
+        serde_json::json!({ "id": "tiny", "limits": { "module_bytes": 16 } }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let tiny_key = b["api_key"].as_str().unwrap().to_string();
+    let (s, big) = json(
+        "POST",
+        &format!("{base}/v1/tenants/tiny/rules/check"),
+        Some(&tiny_key),
+        serde_json::json!({ "plugin": "routing", "rules": ROUTING }),
+    );
+    assert_eq!(s, 200, "{big}");
+    assert_eq!(big["ok"], false, "{big}");
+    let report = big["report"].as_str().unwrap();
+    assert!(
+        report.contains("over the 16-byte limit") && report.contains("module_too_large"),
+        "{report}"
+    );
+    assert_eq!(big["diagnostics"], serde_json::json!([]));
 }
 
 #[test]
