@@ -314,8 +314,37 @@ fn forbidden_imports_are_refused_in_modules_and_components() {
     assert_eq!(
         install_error("i-wasi", &wasi, Limits::default()),
         PluginError::ForbiddenImport {
-            import: "wasi_snapshot_preview1::fd_write".into()
+            imports: vec!["wasi_snapshot_preview1::fd_write".into()]
         }
+    );
+    // Every forbidden import is named at once, with how to build without WASI.
+    let many = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+            (import "docket:plugin/log@0.1.0" "log" (func (param i32 i32 i32)))
+            (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32)))
+            (import "env" "now" (func (result i64)))
+            (memory (export "memory") 1)
+            (func (export "docket:plugin/routing@0.1.0#route") (param i32) (result i32) (i32.const 16)))"#,
+    )
+    .unwrap();
+    let error = install_error("i-many", &many, Limits::default());
+    assert_eq!(
+        error,
+        PluginError::ForbiddenImport {
+            imports: vec![
+                "wasi_snapshot_preview1::fd_write".into(),
+                "wasi_snapshot_preview1::random_get".into(),
+                "env::now".into(),
+            ]
+        }
+    );
+    let message = error.to_string();
+    assert!(
+        message.starts_with("3 forbidden imports: `wasi_snapshot_preview1::fd_write`, ")
+            && message.contains("Docket offers no WASI")
+            && message.contains("--stub-wasi"),
+        "{message}"
     );
     let socket_wit =
         "package evil:net@0.1.0;\ninterface socket { connect: func(host: string) -> u32; }\n";
@@ -329,7 +358,7 @@ fn forbidden_imports_are_refused_in_modules_and_components() {
     assert_eq!(
         install_error("i-socket", &component, Limits::default()),
         PluginError::ForbiddenImport {
-            import: "evil:net/socket@0.1.0".into()
+            imports: vec!["evil:net/socket@0.1.0".into()]
         }
     );
 }

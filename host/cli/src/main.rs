@@ -33,6 +33,8 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        limits: cli::check::LimitArgs,
     },
     /// Compile no-code rules (TOML) to a WebAssembly plugin.
     Compile {
@@ -203,7 +205,11 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let result = match args.command {
-        Command::Check { plugin, json } => cli::check::run(&plugin, json),
+        Command::Check {
+            plugin,
+            json,
+            limits,
+        } => cli::check::run(&plugin, json, &limits),
         Command::Compile {
             rules,
             output,

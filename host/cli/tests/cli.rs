@@ -93,6 +93,42 @@ fn check_describes_plugins_and_names_what_is_wrong() {
 }
 
 #[test]
+fn check_takes_limits_from_flags_or_a_tenant_config() {
+    // The routing plugin fits the defaults, not a 4 KiB module cap...
+    let (code, out, _) = run(&["check", "builtin:routing", "--module-bytes", "4096"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REJECTED (module_too_large)"), "{out}");
+    // ...nor a tenant whose config says so, unless a flag raises it again.
+    let dir = std::env::temp_dir().join(format!("docket-check-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tenant = dir.join("tenant.toml");
+    let config = std::fs::read_to_string(repo("example-rules/demo/acme-repair.toml")).unwrap();
+    let config = config.replacen("[limits]\n", "[limits]\nmodule_bytes = 4096\n", 1);
+    std::fs::write(&tenant, config).unwrap();
+    let tenant = tenant.to_str().unwrap();
+    let (code, out, _) = run(&["check", "builtin:routing", "--config", tenant]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("module_too_large"), "{out}");
+    let (code, out, err) = run(&[
+        "check",
+        "builtin:routing",
+        "--config",
+        tenant,
+        "--module-bytes",
+        "16000000",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A limit the engine would refuse is named, and nothing is checked.
+    let (code, _, err) = run(&["check", "builtin:routing", "--fuel", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("limits.fuel"), "{err}");
+    let (code, _, err) = run(&["check", "builtin:routing", "--memory-bytes", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("limits.memory_bytes"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn run_replays_a_stream_and_reports_bad_lines() {
     let dir = std::env::temp_dir().join(format!("docket-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

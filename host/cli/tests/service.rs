@@ -139,6 +139,18 @@ fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         (400, Some("bad_request")),
         "malformed JSON: {b}"
     );
+    // An array of the fields in order is not the object the schema names.
+    let (s, b) = json(
+        "POST",
+        &format!("{tickets}/T-1/assign"),
+        Some(&key),
+        serde_json::json!([null, null]),
+    );
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("invalid_body")),
+        "an array for an object: {b}"
+    );
     let mut unknown = new_ticket();
     unknown["colour"] = "red".into();
     let (s, b) = json("POST", &format!("{tickets}/T-1"), Some(&key), unknown);

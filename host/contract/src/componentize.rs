@@ -34,18 +34,30 @@ pub fn binary_kind(bytes: &[u8]) -> Result<BinaryKind, PluginError> {
     }
 }
 
-/// Checks one import name (a component import, or a core import module)
-/// against what the host offers.
-pub fn check_import(name: &str) -> Result<(), PluginError> {
-    match parse_contract_name(name) {
-        Some(n) if n.version != crate::CONTRACT_VERSION => Err(PluginError::WrongContractVersion {
-            found: name.to_string(),
-            expected: crate::CONTRACT_VERSION.to_string(),
-        }),
-        Some(n) if crate::ALLOWED_IMPORTS.contains(&n.interface) => Ok(()),
-        _ => Err(PluginError::ForbiddenImport {
-            import: name.to_string(),
-        }),
+/// Checks import names (component imports, or core imports as
+/// `module::name`) against what the host offers: a contract import of
+/// another version is named at once; otherwise every forbidden import is
+/// named in one error.
+pub fn check_imports<I: AsRef<str>>(names: impl IntoIterator<Item = I>) -> Result<(), PluginError> {
+    let mut forbidden = Vec::new();
+    for name in names {
+        let name = name.as_ref();
+        let interface = name.split_once("::").map_or(name, |(module, _)| module);
+        match parse_contract_name(interface) {
+            Some(n) if n.version != crate::CONTRACT_VERSION => {
+                return Err(PluginError::WrongContractVersion {
+                    found: interface.to_string(),
+                    expected: crate::CONTRACT_VERSION.to_string(),
+                });
+            }
+            Some(n) if crate::ALLOWED_IMPORTS.contains(&n.interface) => {}
+            _ => forbidden.push(name.to_string()),
+        }
+    }
+    if forbidden.is_empty() {
+        Ok(())
+    } else {
+        Err(PluginError::ForbiddenImport { imports: forbidden })
     }
 }
 
@@ -88,15 +100,12 @@ pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), Pl
         let payload = payload.map_err(PluginError::invalid_wasm)?;
         match &payload {
             Payload::ImportSection(reader) => {
+                let mut names = Vec::new();
                 for import in reader.clone().into_imports() {
                     let import = import.map_err(PluginError::invalid_wasm)?;
-                    check_import(import.module).map_err(|e| match e {
-                        PluginError::ForbiddenImport { .. } => PluginError::ForbiddenImport {
-                            import: format!("{}::{}", import.module, import.name),
-                        },
-                        other => other,
-                    })?;
+                    names.push(format!("{}::{}", import.module, import.name));
                 }
+                check_imports(&names)?;
             }
             Payload::ExportSection(reader) => {
                 for export in reader.clone() {

@@ -61,10 +61,10 @@ pub enum PluginError {
         expected: String,
     },
     /// Imports something the host does not offer.
-    #[error("forbidden import `{import}`: plugins may import only docket:plugin/log")]
+    #[error("{}", forbidden_imports_message(imports))]
     ForbiddenImport {
-        /// The import.
-        import: String,
+        /// Every import the host does not offer, in the binary's order.
+        imports: Vec<String>,
     },
     /// The module is over the size cap.
     #[error("module is {size} bytes, over the {limit}-byte limit")]
@@ -165,4 +165,23 @@ impl PluginError {
             reason: reason.into(),
         }
     }
+}
+
+/// Names every forbidden import (a toolchain's default build may have
+/// dozens), and when they are WASI's, how the usual toolchains leave it out.
+fn forbidden_imports_message(imports: &[String]) -> String {
+    let names: Vec<String> = imports.iter().map(|i| format!("`{i}`")).collect();
+    let mut message = match names.len() {
+        1 => format!("forbidden import {}", names[0]),
+        n => format!("{n} forbidden imports: {}", names.join(", ")),
+    };
+    message.push_str("; plugins may import only docket:plugin/log and docket:plugin/types");
+    if imports.iter().any(|i| i.starts_with("wasi")) {
+        message.push_str(
+            ". Docket offers no WASI: build with `--stub-wasi` (componentize-py, \
+             componentize-qjs) or `--disable all` (jco componentize), and write output \
+             through docket:plugin/log",
+        );
+    }
+    message
 }

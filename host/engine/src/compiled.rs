@@ -6,7 +6,7 @@ use crate::host_state::HostState;
 use crate::source::{PluginSource, SourceKind};
 use docket_contract::Capability;
 use docket_contract::bindings::exports::docket::plugin::{billing, escalation, routing, template};
-use docket_contract::componentize::{self, check_import, export_capability};
+use docket_contract::componentize::{self, check_imports, export_capability};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -159,11 +159,11 @@ pub(crate) fn link(
     component: &Component,
 ) -> Result<Linked, PluginError> {
     let ty = component.component_type();
-    let mut imports = Vec::new();
-    for (name, _) in ty.imports(engine) {
-        check_import(name)?;
-        imports.push(name.to_string());
-    }
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    check_imports(&imports)?;
     let mut capabilities = BTreeSet::new();
     for (name, item) in ty.exports(engine) {
         if let Some(c) = export_capability(name)? {

@@ -171,7 +171,7 @@ impl Runtime {
             CompileSource::Compiled
         };
         let linked = compiled::link(self.engine(), self.loader.linker(), &component)?;
-        sandbox::type_check(self.engine(), &linked)?;
+        sandbox::type_check(self.engine(), &linked, limits)?;
         let info = compiled::PluginInfo {
             hash: hash.clone(),
             size: bytes.len() as u64,

@@ -144,10 +144,15 @@ pub(crate) fn call_templates(
 }
 
 /// Loads every capability's typed exports once: proves the export types
-/// match the contract (name lookups alone do not).
-pub(crate) fn type_check(engine: &Engine, linked: &Linked) -> Result<(), PluginError> {
-    let limits = Limits::default();
-    let (result, _) = with_store(engine, &limits, Duration::from_millis(1), |store| {
+/// match the contract (name lookups alone do not). Instantiates under the
+/// limits the plugin is installed with: a runtime whose initial memory is
+/// over them is refused here, not on its first event.
+pub(crate) fn type_check(
+    engine: &Engine,
+    linked: &Linked,
+    limits: &Limits,
+) -> Result<(), PluginError> {
+    let (result, _) = with_store(engine, limits, Duration::from_millis(1), |store| {
         let instance = linked.pre.instantiate(&mut *store)?;
         let ix = &linked.indices;
         if let Some(i) = &ix.template {

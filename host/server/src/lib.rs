@@ -13,6 +13,7 @@ mod handler;
 mod request;
 pub mod rule_changes;
 pub mod schema;
+mod strict_json;
 pub mod timers;
 mod webhooks;
 

@@ -62,7 +62,7 @@ pub(crate) fn json<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Res
     parse_json(&body(b)?)
 }
 
-/// Parses JSON bytes as in [`json`].
+/// Parses JSON bytes as in [`json`]; an array is never read as an object.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| match e.classify() {
@@ -72,7 +72,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             _ => ApiError::bad_request(format!("malformed JSON: {e}")),
         })?;
     integral_numbers_as_integers(&mut value);
-    serde_json::from_value(value)
+    crate::strict_json::from_value(value)
         .map_err(|e| ApiError::unprocessable("invalid_body", format!("invalid request body: {e}")))
 }
 

@@ -1,16 +1,57 @@
 //! `docket check`: validate a plugin and describe it.
 
 use anyhow::Context as _;
+use docket_engine::config::TenantConfig;
 use docket_engine::contract::Capability;
 use docket_engine::types::Context;
 use docket_engine::{Docket, EngineConfig, Limits, PluginError, PluginSource};
 use docket_guests as builtin;
 use docket_nocode as nocode;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Loads the plugin, prints what it exports (and its templates), or the
-/// typed error that makes it unusable.
-pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
+/// The limits a plugin is checked under: the defaults, or a tenant
+/// config's, with single limits overridden by flags.
+#[derive(clap::Args, Debug, Default)]
+pub struct LimitArgs {
+    /// Check under this tenant config's `[limits]`.
+    #[arg(long, value_name = "TENANT.toml")]
+    config: Option<PathBuf>,
+    /// Fuel per call.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Wall-clock deadline per call, in milliseconds.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// Linear memory cap, in bytes.
+    #[arg(long)]
+    memory_bytes: Option<u64>,
+    /// Module size cap, in bytes.
+    #[arg(long)]
+    module_bytes: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The limits to check under, validated against the engine's ceilings.
+    fn resolve(&self, engine: &EngineConfig) -> anyhow::Result<Limits> {
+        let mut limits = match &self.config {
+            Some(path) => TenantConfig::from_file(path)?.limits,
+            None => Limits::default(),
+        };
+        limits.fuel = self.fuel.unwrap_or(limits.fuel);
+        limits.timeout_ms = self.timeout_ms.unwrap_or(limits.timeout_ms);
+        limits.memory_bytes = self.memory_bytes.unwrap_or(limits.memory_bytes);
+        limits.module_bytes = self.module_bytes.unwrap_or(limits.module_bytes);
+        limits.validate(engine).map_err(anyhow::Error::msg)?;
+        Ok(limits)
+    }
+}
+
+/// Loads the plugin under the given limits, prints what it exports (and
+/// its templates), or the typed error that makes it unusable.
+pub fn run(source: &str, json: bool, limit_args: &LimitArgs) -> anyhow::Result<ExitCode> {
+    let engine_config = EngineConfig::default();
+    let limits = limit_args.resolve(&engine_config)?;
     let mut bytes = match source.strip_prefix("builtin:") {
         Some(name) => builtin::plugin(name)
             .with_context(|| format!("no builtin plugin `{name}`"))?
@@ -50,8 +91,7 @@ pub fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let docket = Docket::new(EngineConfig::default())?;
-    let limits = Limits::default();
+    let docket = Docket::new(engine_config)?;
     // Rule documents were compiled above: what is left is wasm.
     let compiled = match PluginSource::wasm(&bytes).and_then(|s| docket.compile(s, &limits)) {
         Ok((p, _)) => p,
