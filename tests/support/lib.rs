@@ -13,6 +13,9 @@ use docket_engine::{Docket, EngineConfig, FailurePolicy, Limits, PipelineStep, P
 use docket_guests as builtin;
 use std::sync::OnceLock;
 
+pub mod arb;
+pub mod arb_billing;
+
 /// `2026-11-23T00:00:00Z`, a Monday.
 pub const MONDAY: i64 = 1_795_392_000_000;
 /// One minute.

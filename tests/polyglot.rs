@@ -1,0 +1,266 @@
+//! Plugins written in other languages, through the host: each example's
+//! decisions equal the Rust plugin's on generated inputs (the differential
+//! approach of the no-code twins), and a misbehaving plugin in each language
+//! fails the way a Rust one does, with its own words in the trace.
+//!
+//! The components are built from their package registries by
+//! `example-rules/js/build.sh` into `target/polyglot` (or
+//! `$DOCKET_POLYGLOT_DIR`); the README's test command builds them first.
+
+use docket_engine::contract::Capability;
+use docket_engine::plugin::{CallInput, CallStats, Decision, Plugin};
+use docket_engine::types::{Context, Event, EventKind, Ticket};
+use docket_engine::{Docket, EngineConfig, Limits, PluginError};
+use docket_guests as builtin;
+use docket_tests::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+fn runtime() -> &'static Docket {
+    static R: OnceLock<Docket> = OnceLock::new();
+    R.get_or_init(|| Docket::new(EngineConfig::default()).expect("engine"))
+}
+
+/// The limits a StarlingMonkey component needs: a 12 MB module and its
+/// interpreter's memory; fuel and time as for any plugin.
+fn js_limits() -> Limits {
+    Limits {
+        module_bytes: 16 << 20,
+        memory_bytes: 32 << 20,
+        fuel: 50_000_000,
+        timeout_ms: 1_000,
+        ..Limits::default()
+    }
+}
+
+fn polyglot_dir() -> PathBuf {
+    std::env::var_os("DOCKET_POLYGLOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/polyglot"))
+}
+
+/// A built component, compiled once per test run.
+fn plugin(language: &str, name: &str) -> Plugin {
+    static CACHE: OnceLock<Mutex<HashMap<String, Plugin>>> = OnceLock::new();
+    let key = format!("{language}/{name}");
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    cache
+        .entry(key)
+        .or_insert_with(|| {
+            let path = polyglot_dir().join(language).join(format!("{name}.wasm"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; build it with example-rules/{language}/build.sh",
+                    path.display()
+                )
+            });
+            runtime()
+                .compile(source(&bytes), &js_limits())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .0
+        })
+        .clone()
+}
+
+fn rust_plugin(name: &str) -> Plugin {
+    static CACHE: OnceLock<Mutex<HashMap<String, Plugin>>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    cache
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let bytes = builtin::plugin(name).expect("builtin");
+            runtime()
+                .compile(source(bytes), &Limits::default())
+                .unwrap()
+                .0
+        })
+        .clone()
+}
+
+fn call(
+    plugin: &Plugin,
+    cap: Capability,
+    ev: &Event,
+    t: &Ticket,
+    ctx: &Context,
+    limits: &Limits,
+) -> (Result<Decision, PluginError>, CallStats) {
+    let input = CallInput {
+        event: ev,
+        ticket: t,
+        context: ctx,
+    };
+    runtime().call(plugin, cap, &input, limits)
+}
+
+fn context(now: i64) -> Context {
+    Context {
+        tenant: "t".into(),
+        now,
+        settings: vec![],
+        agents: vec![],
+        history: vec![],
+        calendars: vec!["business-hours".into()],
+    }
+}
+
+/// The Rust example and the other language's on one input: the same
+/// decision, or failures of the same kind.
+fn same(language: &str, name: &str, cap: Capability, ev: &Event, t: &Ticket, ctx: &Context) {
+    let expected = call(&rust_plugin(name), cap, ev, t, ctx, &Limits::default()).0;
+    let actual = call(&plugin(language, name), cap, ev, t, ctx, &js_limits()).0;
+    match (&expected, &actual) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{language} {name} differs on\n{ev:?}\n{t:?}\n{ctx:?}"),
+        (Err(a), Err(b)) if a.kind() == b.kind() => {}
+        _ => panic!("{language} {name}: rust {expected:?} vs {language} {actual:?}"),
+    }
+}
+
+mod javascript {
+    use super::*;
+
+    proptest! {
+        // Each call runs a JavaScript engine: fewer cases than the no-code
+        // twins, still every branch of both examples.
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn routing_matches_the_rust_plugin(
+            ev in arb::event(),
+            t in arb::ticket(),
+            agents in arb::agents(),
+            max_open in arb::integer_setting("max_open", -2..9),
+            senior in arb::integer_setting("senior_level", -3..300),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.agents = agents;
+            ctx.settings = max_open.into_iter().chain(senior).collect();
+            same("js", "routing", Capability::Routing, &ev, &t, &ctx);
+        }
+
+        #[test]
+        fn billing_matches_the_rust_plugin(
+            ev in arb::event(),
+            t in arb_billing::ticket(),
+            settings in arb_billing::settings(),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.settings = settings;
+            same("js", "billing", Capability::Billing, &ev, &t, &ctx);
+        }
+    }
+
+    /// The hostile plugin on a ticket whose subject says how to misbehave.
+    fn hostile(subject: &str, limits: &Limits) -> (Result<Decision, PluginError>, CallStats) {
+        let mut t = ticket("T-1", "hardware", MONDAY);
+        t.subject = subject.into();
+        let ev = event(EventKind::Created, MONDAY);
+        call(
+            &plugin("js", "hostile"),
+            Capability::Routing,
+            &ev,
+            &t,
+            &context(MONDAY),
+            limits,
+        )
+    }
+
+    #[test]
+    fn an_endless_loop_runs_out_of_fuel_or_time() {
+        let (r, stats) = hostile("loop", &js_limits());
+        assert!(matches!(r, Err(PluginError::FuelExhausted { .. })), "{r:?}");
+        assert!(stats.fuel_used >= js_limits().fuel, "{stats:?}");
+        let unmetered = Limits {
+            fuel: Limits::CEILINGS[5].1,
+            timeout_ms: 50,
+            ..js_limits()
+        };
+        let (r, _) = hostile("loop", &unmetered);
+        assert!(
+            matches!(r, Err(PluginError::DeadlineExceeded { .. })),
+            "{r:?}"
+        );
+    }
+
+    fn guest_message(r: &Result<Decision, PluginError>) -> &str {
+        match r {
+            Err(PluginError::Trap {
+                guest_message: Some(m),
+                ..
+            }) => m,
+            other => panic!("expected a trap with the guest's message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_exception_reaches_the_trace_with_its_message_and_stack() {
+        let (r, _) = hostile("throw", &js_limits());
+        let message = guest_message(&r);
+        assert!(
+            message.starts_with("Error: no route for subject `throw`"),
+            "{message}"
+        );
+        // The stack names the functions it unwound.
+        assert!(message.contains("unroutable"), "{message}");
+        let (r, _) = hostile("throw-string", &js_limits());
+        assert_eq!(guest_message(&r), "uncaught string: a bare string");
+    }
+
+    #[test]
+    fn endless_recursion_and_allocation_fail_cleanly() {
+        // SpiderMonkey's stack limit is deep: ~200 M fuel to reach it.
+        let deep = Limits {
+            fuel: 1_000_000_000,
+            timeout_ms: 10_000,
+            ..js_limits()
+        };
+        let (r, _) = hostile("recurse", &deep);
+        // The engine's own stack limit turns it into an exception.
+        let message = guest_message(&r);
+        assert!(
+            message.starts_with("InternalError: too much recursion\nrecurse@"),
+            "{message}"
+        );
+        let small = Limits {
+            memory_bytes: 24 << 20,
+            ..deep
+        };
+        let (r, _) = hostile("grow", &small);
+        assert!(
+            matches!(r, Err(PluginError::MemoryLimit { limit_bytes }) if limit_bytes == 24 << 20),
+            "{r:?}"
+        );
+        // And the next call on the same plugin starts afresh.
+        let (r, _) = hostile("log", &js_limits());
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
+    fn console_output_reaches_the_log_at_its_level() {
+        let (r, stats) = hostile("log", &js_limits());
+        let Ok(Decision::Routing(Some(d))) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(d.group, "logged");
+        let lines: Vec<(&str, &str)> = stats
+            .logs
+            .iter()
+            .map(|l| (l.level.as_str(), l.message.as_str()))
+            .collect();
+        assert_eq!(lines[0], ("debug", "debug line"));
+        // Values are printed as JSON, 64-bit integers as digits.
+        assert_eq!(
+            lines[1],
+            ("info", &*format!("routing T-1 {{\"at\":\"{MONDAY}\"}}"))
+        );
+        assert_eq!(lines[2], ("warn", "warn line"));
+        assert_eq!(lines[3].0, "error");
+        assert!(
+            lines[3].1.starts_with("Error: an error object"),
+            "{lines:?}"
+        );
+        assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+}
