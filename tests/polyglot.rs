@@ -4,8 +4,9 @@
 //! fails the way a Rust one does, with its own words in the trace.
 //!
 //! The components are built from their package registries by
-//! `example-rules/js/build.sh` into `target/polyglot` (or
-//! `$DOCKET_POLYGLOT_DIR`); the README's test command builds them first.
+//! `example-rules/js/build.sh` and `example-rules/python/build.sh` into
+//! `target/polyglot` (or `$DOCKET_POLYGLOT_DIR`); the README's test command
+//! builds them first.
 
 use docket_engine::contract::Capability;
 use docket_engine::plugin::{CallInput, CallStats, Decision, Plugin};
@@ -23,11 +24,12 @@ fn runtime() -> &'static Docket {
     R.get_or_init(|| Docket::new(EngineConfig::default()).expect("engine"))
 }
 
-/// The limits a StarlingMonkey component needs: a 12 MB module and its
-/// interpreter's memory; fuel and time as for any plugin.
-fn js_limits() -> Limits {
+/// The limits a component of these runtimes needs: a 12 MB (JavaScript,
+/// StarlingMonkey) or 18 MB (Python, CPython) module and its interpreter's
+/// memory; fuel and time as for any plugin.
+fn runtime_limits() -> Limits {
     Limits {
-        module_bytes: 16 << 20,
+        module_bytes: 24 << 20,
         memory_bytes: 32 << 20,
         fuel: 50_000_000,
         timeout_ms: 1_000,
@@ -57,7 +59,7 @@ fn plugin(language: &str, name: &str) -> Plugin {
                 )
             });
             runtime()
-                .compile(source(&bytes), &js_limits())
+                .compile(source(&bytes), &runtime_limits())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
                 .0
         })
@@ -110,12 +112,98 @@ fn context(now: i64) -> Context {
 /// decision, or failures of the same kind.
 fn same(language: &str, name: &str, cap: Capability, ev: &Event, t: &Ticket, ctx: &Context) {
     let expected = call(&rust_plugin(name), cap, ev, t, ctx, &Limits::default()).0;
-    let actual = call(&plugin(language, name), cap, ev, t, ctx, &js_limits()).0;
+    let actual = call(&plugin(language, name), cap, ev, t, ctx, &runtime_limits()).0;
     match (&expected, &actual) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{language} {name} differs on\n{ev:?}\n{t:?}\n{ctx:?}"),
         (Err(a), Err(b)) if a.kind() == b.kind() => {}
         _ => panic!("{language} {name}: rust {expected:?} vs {language} {actual:?}"),
     }
+}
+
+/// The hostile plugin of a language on a ticket whose subject says how to
+/// misbehave.
+fn hostile(
+    language: &str,
+    subject: &str,
+    limits: &Limits,
+) -> (Result<Decision, PluginError>, CallStats) {
+    let mut t = ticket("T-1", "hardware", MONDAY);
+    t.subject = subject.into();
+    let ev = event(EventKind::Created, MONDAY);
+    call(
+        &plugin(language, "hostile"),
+        Capability::Routing,
+        &ev,
+        &t,
+        &context(MONDAY),
+        limits,
+    )
+}
+
+fn guest_message(r: &Result<Decision, PluginError>) -> &str {
+    match r {
+        Err(PluginError::Trap {
+            guest_message: Some(m),
+            ..
+        }) => m,
+        other => panic!("expected a trap with the guest's message: {other:?}"),
+    }
+}
+
+/// Enough fuel and time to reach an interpreter's own recursion limit.
+fn deep() -> Limits {
+    Limits {
+        fuel: 2_000_000_000,
+        timeout_ms: 20_000,
+        ..runtime_limits()
+    }
+}
+
+/// An endless loop runs out of fuel, or of time when fuel is unbounded.
+fn endless_loop_is_stopped(language: &str) {
+    let (r, stats) = hostile(language, "loop", &runtime_limits());
+    assert!(matches!(r, Err(PluginError::FuelExhausted { .. })), "{r:?}");
+    assert!(stats.fuel_used >= runtime_limits().fuel, "{stats:?}");
+    let unmetered = Limits {
+        fuel: Limits::CEILINGS[5].1,
+        timeout_ms: 50,
+        ..runtime_limits()
+    };
+    let (r, _) = hostile(language, "loop", &unmetered);
+    assert!(
+        matches!(r, Err(PluginError::DeadlineExceeded { .. })),
+        "{r:?}"
+    );
+}
+
+/// Allocation without end stops at the memory cap, and the next call on
+/// the same plugin starts afresh.
+fn endless_allocation_hits_the_memory_cap(language: &str) {
+    let small = Limits {
+        memory_bytes: 24 << 20,
+        ..deep()
+    };
+    let (r, _) = hostile(language, "grow", &small);
+    assert!(
+        matches!(r, Err(PluginError::MemoryLimit { limit_bytes }) if limit_bytes == 24 << 20),
+        "{r:?}"
+    );
+    let (r, _) = hostile(language, "log", &runtime_limits());
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// The log lines of the hostile plugin's `log` case, with its decision.
+fn logged(language: &str) -> Vec<(String, String)> {
+    let (r, stats) = hostile(language, "log", &runtime_limits());
+    let Ok(Decision::Routing(Some(d))) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(d.group, "logged");
+    stats
+        .logs
+        .iter()
+        .map(|l| (l.level.clone(), l.message.clone()))
+        .collect()
 }
 
 mod javascript {
@@ -152,51 +240,19 @@ mod javascript {
         }
     }
 
-    /// The hostile plugin on a ticket whose subject says how to misbehave.
-    fn hostile(subject: &str, limits: &Limits) -> (Result<Decision, PluginError>, CallStats) {
-        let mut t = ticket("T-1", "hardware", MONDAY);
-        t.subject = subject.into();
-        let ev = event(EventKind::Created, MONDAY);
-        call(
-            &plugin("js", "hostile"),
-            Capability::Routing,
-            &ev,
-            &t,
-            &context(MONDAY),
-            limits,
-        )
+    #[test]
+    fn an_endless_loop_runs_out_of_fuel_or_time() {
+        endless_loop_is_stopped("js");
     }
 
     #[test]
-    fn an_endless_loop_runs_out_of_fuel_or_time() {
-        let (r, stats) = hostile("loop", &js_limits());
-        assert!(matches!(r, Err(PluginError::FuelExhausted { .. })), "{r:?}");
-        assert!(stats.fuel_used >= js_limits().fuel, "{stats:?}");
-        let unmetered = Limits {
-            fuel: Limits::CEILINGS[5].1,
-            timeout_ms: 50,
-            ..js_limits()
-        };
-        let (r, _) = hostile("loop", &unmetered);
-        assert!(
-            matches!(r, Err(PluginError::DeadlineExceeded { .. })),
-            "{r:?}"
-        );
-    }
-
-    fn guest_message(r: &Result<Decision, PluginError>) -> &str {
-        match r {
-            Err(PluginError::Trap {
-                guest_message: Some(m),
-                ..
-            }) => m,
-            other => panic!("expected a trap with the guest's message: {other:?}"),
-        }
+    fn endless_allocation_hits_the_memory_cap() {
+        super::endless_allocation_hits_the_memory_cap("js");
     }
 
     #[test]
     fn an_exception_reaches_the_trace_with_its_message_and_stack() {
-        let (r, _) = hostile("throw", &js_limits());
+        let (r, _) = hostile("js", "throw", &runtime_limits());
         let message = guest_message(&r);
         assert!(
             message.starts_with("Error: no route for subject `throw`"),
@@ -204,50 +260,27 @@ mod javascript {
         );
         // The stack names the functions it unwound.
         assert!(message.contains("unroutable"), "{message}");
-        let (r, _) = hostile("throw-string", &js_limits());
+        let (r, _) = hostile("js", "throw-string", &runtime_limits());
         assert_eq!(guest_message(&r), "uncaught string: a bare string");
     }
 
     #[test]
-    fn endless_recursion_and_allocation_fail_cleanly() {
+    fn endless_recursion_ends_in_the_engines_own_error() {
         // SpiderMonkey's stack limit is deep: ~200 M fuel to reach it.
-        let deep = Limits {
-            fuel: 1_000_000_000,
-            timeout_ms: 10_000,
-            ..js_limits()
-        };
-        let (r, _) = hostile("recurse", &deep);
-        // The engine's own stack limit turns it into an exception.
+        let (r, _) = hostile("js", "recurse", &deep());
         let message = guest_message(&r);
         assert!(
             message.starts_with("InternalError: too much recursion\nrecurse@"),
             "{message}"
         );
-        let small = Limits {
-            memory_bytes: 24 << 20,
-            ..deep
-        };
-        let (r, _) = hostile("grow", &small);
-        assert!(
-            matches!(r, Err(PluginError::MemoryLimit { limit_bytes }) if limit_bytes == 24 << 20),
-            "{r:?}"
-        );
-        // And the next call on the same plugin starts afresh.
-        let (r, _) = hostile("log", &js_limits());
-        assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
     fn console_output_reaches_the_log_at_its_level() {
-        let (r, stats) = hostile("log", &js_limits());
-        let Ok(Decision::Routing(Some(d))) = r else {
-            panic!("{r:?}")
-        };
-        assert_eq!(d.group, "logged");
-        let lines: Vec<(&str, &str)> = stats
-            .logs
+        let lines = logged("js");
+        let lines: Vec<(&str, &str)> = lines
             .iter()
-            .map(|l| (l.level.as_str(), l.message.as_str()))
+            .map(|(l, m)| (l.as_str(), m.as_str()))
             .collect();
         assert_eq!(lines[0], ("debug", "debug line"));
         // Values are printed as JSON, 64-bit integers as digits.
@@ -262,5 +295,94 @@ mod javascript {
             "{lines:?}"
         );
         assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+}
+
+mod python {
+    use super::*;
+
+    proptest! {
+        // Each call runs a Python interpreter: fewer cases than the no-code
+        // twins, still every branch of both examples.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn routing_matches_the_rust_plugin(
+            ev in arb::event(),
+            t in arb::ticket(),
+            agents in arb::agents(),
+            max_open in arb::integer_setting("max_open", -2..9),
+            senior in arb::integer_setting("senior_level", -3..300),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.agents = agents;
+            ctx.settings = max_open.into_iter().chain(senior).collect();
+            same("python", "routing", Capability::Routing, &ev, &t, &ctx);
+        }
+
+        #[test]
+        fn billing_matches_the_rust_plugin(
+            ev in arb::event(),
+            t in arb_billing::ticket(),
+            settings in arb_billing::settings(),
+        ) {
+            let mut ctx = context(MONDAY);
+            ctx.settings = settings;
+            same("python", "billing", Capability::Billing, &ev, &t, &ctx);
+        }
+    }
+
+    #[test]
+    fn an_endless_loop_runs_out_of_fuel_or_time() {
+        endless_loop_is_stopped("python");
+    }
+
+    #[test]
+    fn endless_allocation_hits_the_memory_cap() {
+        super::endless_allocation_hits_the_memory_cap("python");
+    }
+
+    #[test]
+    fn an_exception_reaches_the_trace_with_its_traceback() {
+        let (r, _) = hostile("python", "throw", &runtime_limits());
+        let message = guest_message(&r);
+        assert!(
+            message.starts_with(
+                "LookupError: no route for subject `throw`\nTraceback (most recent call last):\n"
+            ),
+            "{message}"
+        );
+        // The traceback names the functions it unwound, innermost last.
+        assert!(
+            message.ends_with("hostile_plugin.py\", line 15, in unroutable"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn endless_recursion_ends_in_the_interpreters_own_error() {
+        let (r, _) = hostile("python", "recurse", &deep());
+        let message = guest_message(&r);
+        assert!(
+            message.starts_with("RecursionError: maximum recursion depth exceeded"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn print_reaches_the_log_line_by_line() {
+        let lines = logged("python");
+        let lines: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|(l, m)| (l.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("info", &*format!("routing T-1 {{'at': {MONDAY}}}")),
+                ("info", "partial line"),
+                ("error", "error line"),
+            ]
+        );
     }
 }
