@@ -20,7 +20,7 @@ use docket_engine::plugin::CallInput;
 use docket_engine::{Docket, EngineConfig, Limits, PluginSource};
 use docket_guest_sdk as sdk;
 use docket_guests as builtin;
-use inputs::{Fixture, MONDAY_9Z, time_it};
+use inputs::{Fixture, MONDAY_9Z, engine_config, time_it};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
@@ -96,8 +96,6 @@ impl Zipf {
     }
 }
 
-/// The engine under test; `DOCKET_BENCH_KEEP_RESIDENT` (bytes) and
-/// `DOCKET_BENCH_COW` (0/1) try other settings without editing code.
 /// 7b. Tenants that each have their own plugin (a no-code routing document
 /// with their own groups): the resident set bounded by the LRU against an
 /// unbounded one, on the same Zipf-skewed events, with the disk cache.
@@ -211,18 +209,6 @@ fn install_own_routing(d: &Docket, tenants: usize, doc: &str) -> Duration {
         .unwrap();
     }
     begin.elapsed()
-}
-
-fn engine_config() -> EngineConfig {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
-    let defaults = EngineConfig::default();
-    EngineConfig {
-        max_instances: 256,
-        memory_init_cow: env("DOCKET_BENCH_COW").map_or(defaults.memory_init_cow, |v| v != 0),
-        keep_resident_bytes: env("DOCKET_BENCH_KEEP_RESIDENT")
-            .unwrap_or(defaults.keep_resident_bytes),
-        ..defaults
-    }
 }
 
 fn main() {

@@ -174,3 +174,17 @@ pub fn time_it(
         samples[samples.len() * 99 / 100],
     )
 }
+
+/// The engine under test; `DOCKET_BENCH_KEEP_RESIDENT` (bytes) and
+/// `DOCKET_BENCH_COW` (0/1) try other settings without editing code.
+pub fn engine_config() -> docket_engine::EngineConfig {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    let defaults = docket_engine::EngineConfig::default();
+    docket_engine::EngineConfig {
+        max_instances: 256,
+        memory_init_cow: env("DOCKET_BENCH_COW").map_or(defaults.memory_init_cow, |v| v != 0),
+        keep_resident_bytes: env("DOCKET_BENCH_KEEP_RESIDENT")
+            .unwrap_or(defaults.keep_resident_bytes),
+        ..defaults
+    }
+}
