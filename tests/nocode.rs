@@ -64,17 +64,6 @@ fn call(
     runtime().call(plugin, cap, &input, &Limits::default()).0
 }
 
-fn context(now: i64) -> Context {
-    Context {
-        tenant: "t".into(),
-        now,
-        settings: vec![],
-        agents: vec![],
-        history: vec![],
-        calendars: vec!["business-hours".into()],
-    }
-}
-
 /// Both plugins on one input: the same decision or the same failure kind.
 fn same(name: &str, cap: Capability, ev: &Event, t: &Ticket, ctx: &Context) -> Decision {
     let rust = compiled(builtin::plugin(name).expect("builtin"));
@@ -247,16 +236,7 @@ mod differential {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn routing(
-            ev in arb::event(),
-            t in arb::ticket(),
-            agents in arb::agents(),
-            max_open in arb::integer_setting("max_open", -2..9),
-            senior in arb::integer_setting("senior_level", -3..300),
-        ) {
-            let mut ctx = context(MONDAY);
-            ctx.agents = agents;
-            ctx.settings = max_open.into_iter().chain(senior).collect();
+        fn routing((ev, t, ctx) in arb::routing_input()) {
             same("routing", Capability::Routing, &ev, &t, &ctx);
         }
 
@@ -282,13 +262,7 @@ mod differential {
         }
 
         #[test]
-        fn billing(
-            ev in arb::event(),
-            t in arb_billing::ticket(),
-            settings in arb_billing::settings(),
-        ) {
-            let mut ctx = context(MONDAY);
-            ctx.settings = settings;
+        fn billing((ev, t, ctx) in arb_billing::input()) {
             same("billing", Capability::Billing, &ev, &t, &ctx);
         }
     }

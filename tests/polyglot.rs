@@ -97,17 +97,6 @@ fn call(
     runtime().call(plugin, cap, &input, limits)
 }
 
-fn context(now: i64) -> Context {
-    Context {
-        tenant: "t".into(),
-        now,
-        settings: vec![],
-        agents: vec![],
-        history: vec![],
-        calendars: vec!["business-hours".into()],
-    }
-}
-
 /// The Rust example and the other language's on one input: the same
 /// decision, or failures of the same kind.
 fn same(language: &str, name: &str, cap: Capability, ev: &Event, t: &Ticket, ctx: &Context) {
@@ -206,49 +195,42 @@ fn logged(language: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The tests every language passes alike: its examples decide as the Rust
+/// ones on generated inputs (`cases` of each: every call runs an
+/// interpreter), and its hostile plugin is stopped by fuel, time and the
+/// memory cap.
+macro_rules! language_tests {
+    ($language:literal, $cases:expr) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases($cases))]
+
+            #[test]
+            fn routing_matches_the_rust_plugin((ev, t, ctx) in arb::routing_input()) {
+                same($language, "routing", Capability::Routing, &ev, &t, &ctx);
+            }
+
+            #[test]
+            fn billing_matches_the_rust_plugin((ev, t, ctx) in arb_billing::input()) {
+                same($language, "billing", Capability::Billing, &ev, &t, &ctx);
+            }
+        }
+
+        #[test]
+        fn an_endless_loop_runs_out_of_fuel_or_time() {
+            endless_loop_is_stopped($language);
+        }
+
+        #[test]
+        fn endless_allocation_hits_the_memory_cap() {
+            super::endless_allocation_hits_the_memory_cap($language);
+        }
+    };
+}
+
 mod javascript {
     use super::*;
 
-    proptest! {
-        // Each call runs a JavaScript engine: fewer cases than the no-code
-        // twins, still every branch of both examples.
-        #![proptest_config(ProptestConfig::with_cases(96))]
-
-        #[test]
-        fn routing_matches_the_rust_plugin(
-            ev in arb::event(),
-            t in arb::ticket(),
-            agents in arb::agents(),
-            max_open in arb::integer_setting("max_open", -2..9),
-            senior in arb::integer_setting("senior_level", -3..300),
-        ) {
-            let mut ctx = context(MONDAY);
-            ctx.agents = agents;
-            ctx.settings = max_open.into_iter().chain(senior).collect();
-            same("js", "routing", Capability::Routing, &ev, &t, &ctx);
-        }
-
-        #[test]
-        fn billing_matches_the_rust_plugin(
-            ev in arb::event(),
-            t in arb_billing::ticket(),
-            settings in arb_billing::settings(),
-        ) {
-            let mut ctx = context(MONDAY);
-            ctx.settings = settings;
-            same("js", "billing", Capability::Billing, &ev, &t, &ctx);
-        }
-    }
-
-    #[test]
-    fn an_endless_loop_runs_out_of_fuel_or_time() {
-        endless_loop_is_stopped("js");
-    }
-
-    #[test]
-    fn endless_allocation_hits_the_memory_cap() {
-        super::endless_allocation_hits_the_memory_cap("js");
-    }
+    language_tests!("js", 96);
 
     #[test]
     fn an_exception_reaches_the_trace_with_its_message_and_stack() {
@@ -301,46 +283,7 @@ mod javascript {
 mod python {
     use super::*;
 
-    proptest! {
-        // Each call runs a Python interpreter: fewer cases than the no-code
-        // twins, still every branch of both examples.
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn routing_matches_the_rust_plugin(
-            ev in arb::event(),
-            t in arb::ticket(),
-            agents in arb::agents(),
-            max_open in arb::integer_setting("max_open", -2..9),
-            senior in arb::integer_setting("senior_level", -3..300),
-        ) {
-            let mut ctx = context(MONDAY);
-            ctx.agents = agents;
-            ctx.settings = max_open.into_iter().chain(senior).collect();
-            same("python", "routing", Capability::Routing, &ev, &t, &ctx);
-        }
-
-        #[test]
-        fn billing_matches_the_rust_plugin(
-            ev in arb::event(),
-            t in arb_billing::ticket(),
-            settings in arb_billing::settings(),
-        ) {
-            let mut ctx = context(MONDAY);
-            ctx.settings = settings;
-            same("python", "billing", Capability::Billing, &ev, &t, &ctx);
-        }
-    }
-
-    #[test]
-    fn an_endless_loop_runs_out_of_fuel_or_time() {
-        endless_loop_is_stopped("python");
-    }
-
-    #[test]
-    fn endless_allocation_hits_the_memory_cap() {
-        super::endless_allocation_hits_the_memory_cap("python");
-    }
+    language_tests!("python", 64);
 
     #[test]
     fn an_exception_reaches_the_trace_with_its_traceback() {

@@ -185,3 +185,21 @@ pub fn integer_setting(
         1 => Just(Some(Setting { key: key.into(), value: FieldValue::Text("7".into()) })),
     ]
 }
+
+/// A routing call's inputs: an event, a ticket, and a context with agents
+/// and the routing example's settings (in and out of range).
+pub fn routing_input() -> impl Strategy<Value = (Event, Ticket, Context)> {
+    (
+        event(),
+        ticket(),
+        agents(),
+        integer_setting("max_open", -2..9),
+        integer_setting("senior_level", -3..300),
+    )
+        .prop_map(|(ev, t, agents, max_open, senior)| {
+            let mut ctx = crate::context(crate::MONDAY);
+            ctx.agents = agents;
+            ctx.settings = max_open.into_iter().chain(senior).collect();
+            (ev, t, ctx)
+        })
+}

@@ -69,3 +69,13 @@ pub fn settings() -> impl Strategy<Value = Vec<Setting>> {
             .collect()
     })
 }
+
+/// A billing call's inputs: an event, a ticket with time entries and parts,
+/// and a context with the billing example's settings.
+pub fn input() -> impl Strategy<Value = (Event, Ticket, Context)> {
+    (crate::arb::event(), ticket(), settings()).prop_map(|(ev, t, settings)| {
+        let mut ctx = crate::context(crate::MONDAY);
+        ctx.settings = settings;
+        (ev, t, ctx)
+    })
+}

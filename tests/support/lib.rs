@@ -16,6 +16,19 @@ use std::sync::OnceLock;
 pub mod arb;
 pub mod arb_billing;
 
+/// A plugin's context at `now`: tenant `t`, a business-hours calendar,
+/// no settings, agents or history.
+pub fn context(now: i64) -> docket_engine::types::Context {
+    docket_engine::types::Context {
+        tenant: "t".into(),
+        now,
+        settings: vec![],
+        agents: vec![],
+        history: vec![],
+        calendars: vec!["business-hours".into()],
+    }
+}
+
 /// `2026-11-23T00:00:00Z`, a Monday.
 pub const MONDAY: i64 = 1_795_392_000_000;
 /// One minute.

@@ -106,6 +106,11 @@ def part_line(p: Part) -> InvoiceLine:
     )
 
 
+def commission(beneficiary: str, role: str, bps: int, basis: Money) -> Commission:
+    """A share of ``basis`` in basis points."""
+    return Commission(beneficiary=beneficiary, role=role, basis_points=bps, amount=basis_points(basis, bps))
+
+
 def should_bill(ev: Event) -> bool:
     if isinstance(ev.kind, (EventKind_TimeLogged, EventKind_PartUsed)):
         return True
@@ -142,25 +147,11 @@ def invoice(t: Ticket, ctx: Context) -> BillingDecision:
     for tech in dict.fromkeys(e.agent_id for e, _ in labor):
         own = sum_money(currency, (line.amount for e, line in labor if e.agent_id == tech))
         own = own if own is not None else money(0, currency)
-        decision.commissions.append(
-            Commission(
-                beneficiary=tech,
-                role="technician",
-                basis_points=TECHNICIAN_BPS,
-                amount=basis_points(own, TECHNICIAN_BPS),
-            )
-        )
+        decision.commissions.append(commission(tech, "technician", TECHNICIAN_BPS, own))
     if total.amount_minor > 0:
         region = t.requester.region if t.requester.region is not None else "global"
         manager = setting_text(ctx, f"manager.{region}", f"regional-manager-{region}")
-        decision.commissions.append(
-            Commission(
-                beneficiary=manager,
-                role="regional-manager",
-                basis_points=MANAGER_BPS,
-                amount=basis_points(total, MANAGER_BPS),
-            )
-        )
+        decision.commissions.append(commission(manager, "regional-manager", MANAGER_BPS, total))
     return decision
 
 
