@@ -329,3 +329,60 @@ mod python {
         );
     }
 }
+
+/// A tenant's limits name the plugin that needs more: only it gets them.
+#[test]
+fn only_the_plugin_named_in_the_limits_gets_its_larger_caps() {
+    let path = polyglot_dir().join("js/routing.wasm");
+    let routing = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let d = docket();
+    let limits = Limits {
+        fuel: 2_000_000,
+        plugins: [(
+            "routing".to_string(),
+            docket_engine::LimitOverrides {
+                module_bytes: Some(16 << 20),
+                memory_bytes: Some(32 << 20),
+                fuel: Some(50_000_000),
+                timeout_ms: Some(1_000),
+                ..Default::default()
+            },
+        )]
+        .into(),
+        ..Limits::default()
+    };
+    d.put_tenant("polyglot-limits", limits).expect("tenant");
+    // The same 12 MB component under another name keeps the tenant's caps.
+    let refused = d
+        .install("polyglot-limits", "router-two", source(&routing))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("over the 8388608-byte limit"), "{refused}");
+    let v = d
+        .install("polyglot-limits", "routing", source(&routing))
+        .expect("install under the plugin's limits");
+    d.activate("polyglot-limits", "routing", &v.version.to_string())
+        .unwrap();
+    d.set_pipeline(
+        "polyglot-limits",
+        vec![docket_engine::PipelineStep {
+            plugin: "routing".into(),
+            settings: vec![],
+            on_failure: docket_engine::FailurePolicy::FailEvent,
+            events: vec![],
+        }],
+    )
+    .unwrap();
+    // Its calls run on its own fuel (millions), not the tenant's 2 M.
+    let outcome = dispatch(
+        "polyglot-limits",
+        event(EventKind::Created, MONDAY),
+        ticket("T-1", "network", MONDAY),
+    );
+    assert!(outcome.is_applied(), "{outcome:?}");
+    assert!(
+        outcome.trace[0].fuel_used > 2_000_000,
+        "{:?}",
+        outcome.trace
+    );
+}

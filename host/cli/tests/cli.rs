@@ -103,7 +103,8 @@ fn check_takes_limits_from_flags_or_a_tenant_config() {
     std::fs::create_dir_all(&dir).unwrap();
     let tenant = dir.join("tenant.toml");
     let config = std::fs::read_to_string(repo("example-rules/demo/acme-repair.toml")).unwrap();
-    let config = config.replacen("[limits]\n", "[limits]\nmodule_bytes = 4096\n", 1);
+    let config = config.replacen("[limits]\n", "[limits]\nmodule_bytes = 4096\n", 1)
+        + "\n[limits.plugins.routing]\nmodule_bytes = 16_000_000\n";
     std::fs::write(&tenant, config).unwrap();
     let tenant = tenant.to_str().unwrap();
     let (code, out, _) = run(&["check", "builtin:routing", "--config", tenant]);
@@ -118,6 +119,25 @@ fn check_takes_limits_from_flags_or_a_tenant_config() {
         "16000000",
     ]);
     assert_eq!(code, 0, "{out}{err}");
+    // Or the limits the config gives that plugin by name.
+    let (code, out, err) = run(&[
+        "check",
+        "builtin:routing",
+        "--config",
+        tenant,
+        "--limits-of",
+        "routing",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run(&[
+        "check",
+        "builtin:routing",
+        "--config",
+        tenant,
+        "--limits-of",
+        "billing",
+    ]);
+    assert_eq!(code, 1, "{out}");
     // A limit the engine would refuse is named, and nothing is checked.
     let (code, _, err) = run(&["check", "builtin:routing", "--fuel", "0"]);
     assert_eq!(code, 2);

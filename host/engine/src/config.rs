@@ -277,7 +277,7 @@ pub fn load_tenant(
             )));
         }
         let (compiled, _) = PluginSource::from_bytes(&bytes)
-            .and_then(|source| docket.compile(source, &state.limits))
+            .and_then(|source| docket.compile(source, &state.limits.for_plugin(&p.name)))
             .map_err(|error| install_error(&config.tenant, &p.name, error))?;
         // The same path as an API install and activation.
         let version = state.install(&p.name, compiled);

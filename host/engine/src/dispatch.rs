@@ -334,8 +334,8 @@ impl Docket {
     ) -> (Result<effects::Decided, PluginError>, CallStats) {
         let span = tracing::debug_span!("plugin", plugin = %step.plugin, %phase, version);
         let _enter = span.enter();
-        let limits = &pipeline.limits;
-        let (result, stats) = self.runtime.call(plugin, phase, input, limits);
+        let limits = pipeline.limits.for_plugin(&step.plugin);
+        let (result, stats) = self.runtime.call(plugin, phase, input, &limits);
         let result = result.and_then(|decision| {
             let size = encoded_size(&decision);
             if size > limits.output_bytes {

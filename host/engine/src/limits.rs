@@ -1,6 +1,8 @@
 //! Resource limits: per tenant (in its TOML config) and for the whole engine.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The largest value of each bounded limit, by field name: what
@@ -49,6 +51,52 @@ pub struct Limits {
     /// Longest log line kept, in bytes; longer lines are truncated.
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 65_536))]
     pub log_line_bytes: u32,
+    /// Limits of single plugins, by plugin name, where they differ from
+    /// the ones above: a plugin named here is compiled and called under the
+    /// tenant's limits with these replaced (e.g. a 12 MB JavaScript
+    /// component's `module_bytes`), and the tenant's other plugins keep
+    /// theirs. Set by whoever sets the tenant's limits (the operator).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugins: BTreeMap<String, LimitOverrides>,
+}
+
+/// The limits one plugin has in place of its tenant's; any left out are
+/// the tenant's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// Fuel per call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807u64)
+    )]
+    pub fuel: Option<u64>,
+    /// Wall-clock deadline per call, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60_000))]
+    pub timeout_ms: Option<u64>,
+    /// Linear memory cap per instance, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 65_536, maximum = 67_108_864))]
+    pub memory_bytes: Option<u64>,
+    /// Cap on the encoded size of one decision, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 67_108_864))]
+    pub output_bytes: Option<u64>,
+    /// Cap on the size of the installed module, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 268_435_456))]
+    pub module_bytes: Option<u64>,
+    /// Log lines kept per call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10_000))]
+    pub log_lines: Option<u32>,
+    /// Longest log line kept, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 65_536))]
+    pub log_line_bytes: Option<u32>,
 }
 
 impl Default for Limits {
@@ -61,6 +109,7 @@ impl Default for Limits {
             module_bytes: 8 << 20,
             log_lines: 100,
             log_line_bytes: 2048,
+            plugins: BTreeMap::new(),
         }
     }
 }
@@ -70,11 +119,40 @@ impl Limits {
     /// [`Limits::validate`] enforces and the OpenAPI schema states.
     pub const CEILINGS: [(&'static str, u64); 6] = LIMIT_CEILINGS;
 
-    /// Checks the limits against the engine's ceilings.
+    /// The limits `plugin` is compiled and called under: these, with the
+    /// plugin's overrides (if it has any) in place.
+    pub fn for_plugin(&self, plugin: &str) -> Cow<'_, Limits> {
+        let Some(o) = self.plugins.get(plugin) else {
+            return Cow::Borrowed(self);
+        };
+        Cow::Owned(Limits {
+            fuel: o.fuel.unwrap_or(self.fuel),
+            timeout_ms: o.timeout_ms.unwrap_or(self.timeout_ms),
+            memory_bytes: o.memory_bytes.unwrap_or(self.memory_bytes),
+            output_bytes: o.output_bytes.unwrap_or(self.output_bytes),
+            module_bytes: o.module_bytes.unwrap_or(self.module_bytes),
+            log_lines: o.log_lines.unwrap_or(self.log_lines),
+            log_line_bytes: o.log_line_bytes.unwrap_or(self.log_line_bytes),
+            plugins: BTreeMap::new(),
+        })
+    }
+
+    /// Checks the limits, and every plugin's, against the engine's ceilings.
     ///
     /// # Errors
-    /// The first limit over its ceiling or the engine's, named with both values.
+    /// The first limit over its ceiling or the engine's, named with both
+    /// values (and the plugin, for a plugin's own limits).
     pub fn validate(&self, engine: &EngineConfig) -> Result<(), String> {
+        self.validate_one(engine)?;
+        for plugin in self.plugins.keys() {
+            self.for_plugin(plugin)
+                .validate_one(engine)
+                .map_err(|e| e.replacen("limits.", &format!("limits.plugins.{plugin}."), 1))?;
+        }
+        Ok(())
+    }
+
+    fn validate_one(&self, engine: &EngineConfig) -> Result<(), String> {
         if self.memory_bytes > engine.max_memory_bytes {
             return Err(format!(
                 "limits.memory_bytes = {} is over the engine ceiling of {} bytes",
@@ -166,5 +244,67 @@ impl Default for EngineConfig {
             memory_init_cow: true,
             max_resident_plugins: 1024,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_routing_override(o: LimitOverrides) -> Limits {
+        Limits {
+            fuel: 1_000_000,
+            plugins: BTreeMap::from([("routing".to_string(), o)]),
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_plugin_runs_under_its_overrides_and_the_rest_of_the_tenants() {
+        let tenant = with_routing_override(LimitOverrides {
+            module_bytes: Some(16 << 20),
+            fuel: Some(80_000_000),
+            ..LimitOverrides::default()
+        });
+        let routing = tenant.for_plugin("routing");
+        assert_eq!(
+            (routing.module_bytes, routing.fuel, routing.timeout_ms),
+            (16 << 20, 80_000_000, tenant.timeout_ms)
+        );
+        assert!(routing.plugins.is_empty());
+        // Any other plugin has the tenant's limits, borrowed.
+        assert!(matches!(tenant.for_plugin("billing"), Cow::Borrowed(l) if l == &tenant));
+    }
+
+    #[test]
+    fn a_plugins_limits_are_validated_and_named() {
+        let engine = EngineConfig::default();
+        let over = with_routing_override(LimitOverrides {
+            memory_bytes: Some(128 << 20),
+            ..LimitOverrides::default()
+        });
+        let err = over.validate(&engine).unwrap_err();
+        assert!(
+            err.starts_with("limits.plugins.routing.memory_bytes = 134217728 is over"),
+            "{err}"
+        );
+        let zero = with_routing_override(LimitOverrides {
+            fuel: Some(0),
+            ..LimitOverrides::default()
+        });
+        assert!(
+            zero.validate(&engine)
+                .unwrap_err()
+                .starts_with("limits.plugins.routing.fuel"),
+        );
+        // In a tenant's TOML: `[limits.plugins.NAME]`, unknown keys refused.
+        let parsed: Limits =
+            toml::from_str("fuel = 5\n[plugins.routing]\nmodule_bytes = 16_000_000\n").unwrap();
+        assert_eq!(parsed.for_plugin("routing").module_bytes, 16_000_000);
+        let typo = toml::from_str::<Limits>("[plugins.routing]\nmodule_byte = 1\n").unwrap_err();
+        assert!(
+            typo.to_string().contains("unknown field `module_byte`"),
+            "{typo}"
+        );
     }
 }

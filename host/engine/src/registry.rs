@@ -409,7 +409,7 @@ impl Docket {
         plugin: &str,
         source: PluginSource<'_>,
     ) -> Result<Plugin, DocketError> {
-        let limits = self.state(tenant)?.limits.clone();
+        let limits = self.state(tenant)?.limits.for_plugin(plugin).into_owned();
         self.runtime
             .compile(source, &limits)
             .map(|(p, _)| p)
@@ -472,7 +472,8 @@ impl Docket {
             history: Vec::new(),
             calendars: pipeline.calendar_names.clone(),
         };
-        self.templates(plugin, &context, &pipeline.limits).0
+        self.templates(plugin, &context, &pipeline.limits.for_plugin(name))
+            .0
     }
 
     /// Installs a plugin as a new version (or returns the existing version

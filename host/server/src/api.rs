@@ -764,6 +764,11 @@ mod tests {
         };
         for (field, ceiling) in docket_engine::Limits::CEILINGS {
             assert_eq!(max("Limits", field), ceiling, "Limits.{field}");
+            assert_eq!(
+                max("LimitOverrides", field),
+                ceiling,
+                "LimitOverrides.{field}"
+            );
         }
         assert_eq!(max("TimeIn", "minutes"), u64::from(MAX_ENTRY_MINUTES));
         assert_eq!(max("PartIn", "quantity"), u64::from(MAX_PART_QUANTITY));

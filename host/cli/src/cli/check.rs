@@ -17,6 +17,10 @@ pub struct LimitArgs {
     /// Check under this tenant config's `[limits]`.
     #[arg(long, value_name = "TENANT.toml")]
     config: Option<PathBuf>,
+    /// With `--config`: check under the limits the config gives the plugin
+    /// of this name (`[limits.plugins.NAME]` in place of the tenant's).
+    #[arg(long, value_name = "NAME", requires = "config")]
+    limits_of: Option<String>,
     /// Fuel per call.
     #[arg(long)]
     fuel: Option<u64>,
@@ -35,7 +39,13 @@ impl LimitArgs {
     /// The limits to check under, validated against the engine's ceilings.
     fn resolve(&self, engine: &EngineConfig) -> anyhow::Result<Limits> {
         let mut limits = match &self.config {
-            Some(path) => TenantConfig::from_file(path)?.limits,
+            Some(path) => {
+                let tenant = TenantConfig::from_file(path)?.limits;
+                match &self.limits_of {
+                    Some(name) => tenant.for_plugin(name).into_owned(),
+                    None => tenant,
+                }
+            }
             None => Limits::default(),
         };
         limits.fuel = self.fuel.unwrap_or(limits.fuel);
