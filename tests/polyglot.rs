@@ -4,7 +4,8 @@
 //! fails the way a Rust one does, with its own words in the trace.
 //!
 //! The components are built from their package registries by
-//! `example-rules/js/build.sh` and `example-rules/python/build.sh` into
+//! `example-rules/js/build.sh` (StarlingMonkey into `js/`, QuickJS into
+//! `js-qjs/`) and `example-rules/python/build.sh` into
 //! `target/polyglot` (or `$DOCKET_POLYGLOT_DIR`); the README's test command
 //! builds them first.
 
@@ -26,7 +27,8 @@ fn runtime() -> &'static Docket {
 
 /// The limits a component of these runtimes needs: a 12 MB (JavaScript,
 /// StarlingMonkey) or 18 MB (Python, CPython) module and its interpreter's
-/// memory; fuel and time as for any plugin.
+/// memory (QuickJS's 1.8 MB fits the defaults); fuel and time as for any
+/// plugin.
 fn runtime_limits() -> Limits {
     Limits {
         module_bytes: 24 << 20,
@@ -43,6 +45,12 @@ fn polyglot_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/polyglot"))
 }
 
+/// The example directory whose build script builds a language's components
+/// (`js-qjs` is the JavaScript examples' QuickJS build).
+fn build_dir(language: &str) -> &str {
+    language.split('-').next().unwrap_or(language)
+}
+
 /// A built component, compiled once per test run.
 fn plugin(language: &str, name: &str) -> Plugin {
     static CACHE: OnceLock<Mutex<HashMap<String, Plugin>>> = OnceLock::new();
@@ -54,8 +62,9 @@ fn plugin(language: &str, name: &str) -> Plugin {
             let path = polyglot_dir().join(language).join(format!("{name}.wasm"));
             let bytes = std::fs::read(&path).unwrap_or_else(|e| {
                 panic!(
-                    "{}: {e}; build it with example-rules/{language}/build.sh",
-                    path.display()
+                    "{}: {e}; build it with example-rules/{}/build.sh",
+                    path.display(),
+                    build_dir(language)
                 )
             });
             runtime()
@@ -277,6 +286,50 @@ mod javascript {
             "{lines:?}"
         );
         assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+}
+
+/// The same TypeScript built with QuickJS (`jco componentize --backend
+/// qjs`): 64-bit integers cross as numbers there, which the guest SDK
+/// bridges.
+mod quickjs {
+    use super::*;
+
+    language_tests!("js-qjs", 96);
+
+    #[test]
+    fn an_exception_reaches_the_trace_with_its_message_and_stack() {
+        let (r, _) = hostile("js-qjs", "throw", &runtime_limits());
+        let message = guest_message(&r);
+        assert!(
+            message.starts_with("Error: no route for subject `throw`\nat unroutable ("),
+            "{message}"
+        );
+        let (r, _) = hostile("js-qjs", "throw-string", &runtime_limits());
+        assert_eq!(guest_message(&r), "uncaught string: a bare string");
+    }
+
+    #[test]
+    fn endless_recursion_exhausts_the_wasm_stack() {
+        // QuickJS's own limit is deeper than the host's wasm stack.
+        let (r, _) = hostile("js-qjs", "recurse", &deep());
+        assert!(
+            matches!(&r, Err(PluginError::Trap { message, .. }) if message.contains("call stack exhausted")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn console_output_reaches_the_log_at_its_level() {
+        let lines = logged("js-qjs");
+        let levels: Vec<&str> = lines.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(levels, ["debug", "info", "warn", "error"]);
+        // 64-bit integers are numbers on QuickJS.
+        assert_eq!(lines[1].1, format!("routing T-1 {{\"at\":{MONDAY}}}"));
+        assert!(
+            lines[3].1.starts_with("Error: an error object\nat route ("),
+            "{lines:?}"
+        );
     }
 }
 

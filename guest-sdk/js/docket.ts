@@ -13,6 +13,13 @@
  *   Docket offers no WASI: there is no stdout to write to.
  * - Money, rounding and time helpers on exact integers (`bigint`), the same
  *   arithmetic the Rust SDK does, and typed settings lookups.
+ *
+ * The same sources build with StarlingMonkey (jco's default backend) and
+ * with QuickJS (`--backend qjs`). The two pass 64-bit integers differently:
+ * StarlingMonkey as `bigint` (what the generated typings say), QuickJS as
+ * `number`. The helpers here take either (`int`), and on QuickJS
+ * `capability` turns the `bigint`s of a decision into numbers (refusing
+ * one past 2^53, which a QuickJS component cannot return exactly).
  */
 import { log, panicking } from "docket:plugin/log@0.1.0";
 import type { Level } from "docket:plugin/log@0.1.0";
@@ -42,7 +49,11 @@ export function capability<T extends object>(impl: T): T {
     if (typeof fn !== "function") continue;
     methods[name] = function (this: unknown, ...args: unknown[]) {
       try {
-        return fn.apply(this, args);
+        const result = fn.apply(this, args);
+        // Every capability's last argument is the context; its `now` is
+        // a 64-bit integer, so it shows how this runtime passes them.
+        const ctx = args[args.length - 1] as { now?: unknown } | undefined;
+        return typeof ctx?.now === "number" ? withNumbers(result) : result;
       } catch (thrown) {
         panicking(describeError(thrown));
         throw thrown;
@@ -50,6 +61,27 @@ export function capability<T extends object>(impl: T): T {
     };
   }
   return impl;
+}
+
+/** A 64-bit integer from the host, as a `bigint` whichever way it came. */
+export function int(value: bigint | number): bigint {
+  return typeof value === "bigint" ? value : BigInt(value);
+}
+
+/** `value` with every `bigint` in it a number, for a runtime that passes
+ * 64-bit integers as numbers. */
+function withNumbers(value: unknown): unknown {
+  if (typeof value === "bigint") {
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new RangeError(`${value} does not fit in a JavaScript number (this runtime's 64-bit integers)`);
+    }
+    return Number(value);
+  }
+  if (Array.isArray(value)) return value.map(withNumbers);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withNumbers(v)]));
+  }
+  return value;
 }
 
 function format(args: unknown[]): string {
@@ -131,13 +163,13 @@ export function money(amountMinor: bigint, currency: string): Money {
 
 /** `m × num / den`, rounded once: the basis of rates, multipliers and shares. */
 export function mulRatio(m: Money, num: bigint, den: bigint, rounding: Rounding): Money {
-  const v = divRound(m.amountMinor * num, den, rounding);
+  const v = divRound(int(m.amountMinor) * num, den, rounding);
   return money(fitting(v, () => `${formatMoney(m)} × ${num} / ${den}`), m.currency);
 }
 
 /** `m × quantity`. */
 export function times(m: Money, quantity: bigint): Money {
-  return money(fitting(m.amountMinor * quantity, () => `${formatMoney(m)} × ${quantity}`), m.currency);
+  return money(fitting(int(m.amountMinor) * quantity, () => `${formatMoney(m)} × ${quantity}`), m.currency);
 }
 
 /** A share in basis points (1/100 of a percent), rounded half-even. */
@@ -150,7 +182,7 @@ export function sumMoney(currency: string, items: Iterable<Money>): Money | unde
   let total = 0n;
   for (const m of items) {
     if (m.currency !== currency) return undefined;
-    total += m.amountMinor;
+    total += int(m.amountMinor);
     if (total < I64_MIN || total > I64_MAX) return undefined;
   }
   return money(total, currency);
@@ -158,8 +190,9 @@ export function sumMoney(currency: string, items: Iterable<Money>): Money | unde
 
 /** `1234.50 EUR`, as the Rust SDK prints money. */
 export function formatMoney(m: Money): string {
-  const negative = m.amountMinor < 0n;
-  const abs = negative ? -m.amountMinor : m.amountMinor;
+  const amount = int(m.amountMinor);
+  const negative = amount < 0n;
+  const abs = negative ? -amount : amount;
   const cents = (abs % 100n).toString().padStart(2, "0");
   return `${negative ? "-" : ""}${abs / 100n}.${cents} ${m.currency}`;
 }
@@ -199,7 +232,7 @@ function euclid(a: bigint, b: bigint): [bigint, bigint] {
  * zone rules should let the host's business calendars do the work.
  */
 export function localHourAndWeekday(instant: bigint, utcOffsetMinutes: number): [number, number] {
-  const local = instant + BigInt(utcOffsetMinutes) * MINUTE_MS;
+  const local = int(instant) + BigInt(utcOffsetMinutes) * MINUTE_MS;
   const [day, ms] = euclid(local, DAY_MS);
   // 1970-01-01 was a Thursday (ISO 4).
   const [, weekday] = euclid(day + 3n, 7n);
@@ -214,7 +247,7 @@ export function setting(ctx: Context, key: string) {
 /** An integer setting, or the default. */
 export function settingInteger(ctx: Context, key: string, fallback: bigint): bigint {
   const v = setting(ctx, key);
-  return v?.tag === "integer" ? v.val : fallback;
+  return v?.tag === "integer" ? int(v.val) : fallback;
 }
 
 /** A text (or choice, or date) setting, or the default. */

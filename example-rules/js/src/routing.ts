@@ -77,7 +77,8 @@ function decideGroup(t: Ticket, seniorLevel: number): [RouteDecision, number] {
   }
   const region = t.requester.region;
   const team = REGION_MATRIX.find(([r, c]) => r === region && c === category)?.[2];
-  if (region !== undefined && team !== undefined) {
+  // `!= null`: an absent option is `undefined` on StarlingMonkey, `null` on QuickJS.
+  if (region != null && team !== undefined) {
     const d = toGroup(team, `${category} in ${region} goes to ${team}`);
     d.skills.push(category);
     return [d, 1];

@@ -2,8 +2,9 @@
 //!
 //! `cargo bench -p docket --bench polyglot` measures the routing and billing
 //! examples as Rust plugins, as their no-code twins (TOML compiled to wasm),
-//! and as the JavaScript (StarlingMonkey) and Python (CPython) components
-//! built by `example-rules/{js,python}/build.sh` (into `target/polyglot`, or
+//! and as the JavaScript (StarlingMonkey, and QuickJS as `js-qjs`) and
+//! Python (CPython) components built by `example-rules/{js,python}/build.sh`
+//! (into `target/polyglot`, or
 //! `$DOCKET_POLYGLOT_DIR`), on the same inputs: component size, compile time
 //! (uncached, once per install), the smallest memory cap the call runs
 //! under, and per call (a fresh isolated instance each) median and p99 time
@@ -58,8 +59,9 @@ fn bytes_of(language: &str, name: &str) -> Result<Vec<u8>, String> {
             let path = polyglot_dir().join(language).join(format!("{name}.wasm"));
             std::fs::read(&path).map_err(|e| {
                 format!(
-                    "{}: {e} (run example-rules/{language}/build.sh)",
-                    path.display()
+                    "{}: {e} (run example-rules/{}/build.sh)",
+                    path.display(),
+                    language.split('-').next().unwrap_or(language)
                 )
             })
         }
@@ -155,7 +157,7 @@ fn main() {
     let mut missing = Vec::new();
     for (name, call) in &calls {
         let mut expected = None;
-        for language in ["rust", "no-code", "js", "python"] {
+        for language in ["rust", "no-code", "js", "js-qjs", "python"] {
             if only
                 .as_ref()
                 .is_some_and(|o| *o != format!("{language}:{name}"))
