@@ -393,7 +393,7 @@ fn only_the_plugin_named_in_the_limits_gets_its_larger_caps() {
         fuel: 2_000_000,
         plugins: [(
             "routing".to_string(),
-            docket_engine::LimitOverrides {
+            docket_engine::config::LimitOverrides {
                 module_bytes: Some(16 << 20),
                 memory_bytes: Some(32 << 20),
                 fuel: Some(50_000_000),

@@ -4,6 +4,8 @@
 
 pub use crate::calendar::{BusinessCalendar, CalendarConfig, compile_all as compile_calendars};
 use crate::error::DocketError;
+/// One plugin's limits in place of its tenant's (`[limits.plugins.NAME]`).
+pub use crate::limits::LimitOverrides;
 use crate::limits::Limits;
 use crate::pipeline::{FailurePolicy, PipelineStep};
 use crate::registry::{Docket, TenantState, install_error};

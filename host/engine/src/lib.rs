@@ -94,7 +94,7 @@ pub use docket_contract as contract;
 pub use docket_contract::types;
 pub use effects::Effect;
 pub use error::{DocketError, PluginError};
-pub use limits::{EngineConfig, LimitOverrides, Limits};
+pub use limits::{EngineConfig, Limits};
 pub use pipeline::{FailurePolicy, PipelineStep};
 pub use registry::{Docket, Tenant, VersionInfo};
 pub use source::PluginSource;
