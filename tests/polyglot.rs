@@ -388,7 +388,6 @@ mod python {
 fn only_the_plugin_named_in_the_limits_gets_its_larger_caps() {
     let path = polyglot_dir().join("js/routing.wasm");
     let routing = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let d = docket();
     let limits = Limits {
         fuel: 2_000_000,
         plugins: [(
@@ -404,28 +403,22 @@ fn only_the_plugin_named_in_the_limits_gets_its_larger_caps() {
         .into(),
         ..Limits::default()
     };
-    d.put_tenant("polyglot-limits", limits).expect("tenant");
+    tenant_with(
+        "polyglot-limits",
+        limits,
+        &[(
+            "routing",
+            &routing,
+            "",
+            docket_engine::FailurePolicy::FailEvent,
+        )],
+    );
     // The same 12 MB component under another name keeps the tenant's caps.
-    let refused = d
+    let refused = docket()
         .install("polyglot-limits", "router-two", source(&routing))
         .unwrap_err()
         .to_string();
     assert!(refused.contains("over the 8388608-byte limit"), "{refused}");
-    let v = d
-        .install("polyglot-limits", "routing", source(&routing))
-        .expect("install under the plugin's limits");
-    d.activate("polyglot-limits", "routing", &v.version.to_string())
-        .unwrap();
-    d.set_pipeline(
-        "polyglot-limits",
-        vec![docket_engine::PipelineStep {
-            plugin: "routing".into(),
-            settings: vec![],
-            on_failure: docket_engine::FailurePolicy::FailEvent,
-            events: vec![],
-        }],
-    )
-    .unwrap();
     // Its calls run on its own fuel (millions), not the tenant's 2 M.
     let outcome = dispatch(
         "polyglot-limits",
