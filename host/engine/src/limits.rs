@@ -122,10 +122,16 @@ impl Limits {
     /// The limits `plugin` is compiled and called under: these, with the
     /// plugin's overrides (if it has any) in place.
     pub fn for_plugin(&self, plugin: &str) -> Cow<'_, Limits> {
-        let Some(o) = self.plugins.get(plugin) else {
-            return Cow::Borrowed(self);
-        };
-        Cow::Owned(Limits {
+        match self.plugins.get(plugin) {
+            Some(o) => Cow::Owned(self.overridden_by(o)),
+            None => Cow::Borrowed(self),
+        }
+    }
+
+    /// These limits with each one `o` sets replaced: the limits of one
+    /// plugin, so without per-plugin limits of their own.
+    pub fn overridden_by(&self, o: &LimitOverrides) -> Limits {
+        Limits {
             fuel: o.fuel.unwrap_or(self.fuel),
             timeout_ms: o.timeout_ms.unwrap_or(self.timeout_ms),
             memory_bytes: o.memory_bytes.unwrap_or(self.memory_bytes),
@@ -134,7 +140,7 @@ impl Limits {
             log_lines: o.log_lines.unwrap_or(self.log_lines),
             log_line_bytes: o.log_line_bytes.unwrap_or(self.log_line_bytes),
             plugins: BTreeMap::new(),
-        })
+        }
     }
 
     /// Checks the limits, and every plugin's, against the engine's ceilings.

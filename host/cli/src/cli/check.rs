@@ -1,7 +1,7 @@
 //! `docket check`: validate a plugin and describe it.
 
 use anyhow::Context as _;
-use docket_engine::config::TenantConfig;
+use docket_engine::config::{LimitOverrides, TenantConfig};
 use docket_engine::contract::Capability;
 use docket_engine::types::Context;
 use docket_engine::{Docket, EngineConfig, Limits, PluginError, PluginSource};
@@ -36,11 +36,13 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    /// The limits to check under, validated against the engine's ceilings.
+    /// The limits to check under, validated against the engine's ceilings
+    /// (a tenant config's limits as a whole, then the ones checked under).
     fn resolve(&self, engine: &EngineConfig) -> anyhow::Result<Limits> {
-        let mut limits = match &self.config {
+        let base = match &self.config {
             Some(path) => {
                 let tenant = TenantConfig::from_file(path)?.limits;
+                tenant.validate(engine).map_err(anyhow::Error::msg)?;
                 match &self.limits_of {
                     Some(name) => tenant.for_plugin(name).into_owned(),
                     None => tenant,
@@ -48,10 +50,14 @@ impl LimitArgs {
             }
             None => Limits::default(),
         };
-        limits.fuel = self.fuel.unwrap_or(limits.fuel);
-        limits.timeout_ms = self.timeout_ms.unwrap_or(limits.timeout_ms);
-        limits.memory_bytes = self.memory_bytes.unwrap_or(limits.memory_bytes);
-        limits.module_bytes = self.module_bytes.unwrap_or(limits.module_bytes);
+        let flags = LimitOverrides {
+            fuel: self.fuel,
+            timeout_ms: self.timeout_ms,
+            memory_bytes: self.memory_bytes,
+            module_bytes: self.module_bytes,
+            ..LimitOverrides::default()
+        };
+        let limits = base.overridden_by(&flags);
         limits.validate(engine).map_err(anyhow::Error::msg)?;
         Ok(limits)
     }
