@@ -117,6 +117,13 @@ globalThis.console = {
   error: consoleTo("error"),
 };
 
+/** Euclidean quotient and remainder of `a / b` for `b > 0` (`0 <= r < b`). */
+function euclid(a: bigint, b: bigint): [bigint, bigint] {
+  const q = a / b;
+  const r = a % b;
+  return r < 0n ? [q - 1n, r + b] : [q, r];
+}
+
 /** `num / den` rounded as asked; throws on a zero denominator. */
 export function divRound(num: bigint, den: bigint, rounding: Rounding): bigint {
   if (den === 0n) throw new RangeError("division by zero");
@@ -124,13 +131,7 @@ export function divRound(num: bigint, den: bigint, rounding: Rounding): bigint {
     num = -num;
     den = -den;
   }
-  // Euclidean quotient and remainder (0 <= r < den).
-  let q = num / den;
-  let r = num % den;
-  if (r < 0n) {
-    q -= 1n;
-    r += den;
-  }
+  const [q, r] = euclid(num, den);
   if (r === 0n) return q;
   switch (rounding) {
     case "down":
@@ -215,16 +216,6 @@ export function hoursFromMinutes(minutes: bigint): Decimal {
 const MINUTE_MS = 60_000n;
 const HOUR_MS = 60n * MINUTE_MS;
 const DAY_MS = 24n * HOUR_MS;
-
-function euclid(a: bigint, b: bigint): [bigint, bigint] {
-  let q = a / b;
-  let r = a % b;
-  if (r < 0n) {
-    q -= 1n;
-    r += b;
-  }
-  return [q, r];
-}
 
 /**
  * The hour of day (0..24) and ISO weekday (1 = Monday .. 7 = Sunday) of an
