@@ -3,18 +3,13 @@
 //! the compiler, and generated documents that must compile to valid modules.
 
 use docket_engine::contract::Capability;
-use docket_engine::plugin::{CallInput, Decision};
+use docket_engine::plugin::Decision;
 use docket_engine::types::{Context, Event, Ticket};
-use docket_engine::{Docket, EngineConfig, Limits, PluginError};
+use docket_engine::{Limits, PluginError};
 use docket_guests as builtin;
 use docket_nocode as nocode;
 use docket_tests::*;
 use std::sync::OnceLock;
-
-fn runtime() -> &'static Docket {
-    static R: OnceLock<Docket> = OnceLock::new();
-    R.get_or_init(|| Docket::new(EngineConfig::default()).expect("engine"))
-}
 
 fn example_toml(name: &str) -> String {
     let path = format!(
@@ -25,7 +20,7 @@ fn example_toml(name: &str) -> String {
 }
 
 fn compiled(bytes: &[u8]) -> docket_engine::plugin::Plugin {
-    runtime()
+    docket()
         .compile(source(bytes), &Limits::default())
         .unwrap_or_else(|e| panic!("compile: {e}"))
         .0
@@ -56,12 +51,7 @@ fn call(
     t: &Ticket,
     ctx: &Context,
 ) -> Result<Decision, PluginError> {
-    let input = CallInput {
-        event: ev,
-        ticket: t,
-        context: ctx,
-    };
-    runtime().call(plugin, cap, &input, &Limits::default()).0
+    call_plugin(plugin, cap, (ev, t, ctx), &Limits::default()).0
 }
 
 /// Both plugins on one input: the same decision or the same failure kind.
@@ -332,7 +322,7 @@ mod templates {
     fn templates_of(
         plugin: &docket_engine::plugin::Plugin,
     ) -> Vec<docket_contract::bindings::exports::docket::plugin::template::TicketTemplate> {
-        runtime()
+        docket()
             .templates(plugin, &context(MONDAY), &Limits::default())
             .0
             .expect("templates")
@@ -1263,7 +1253,7 @@ mod generated {
     }
 
     fn run_all(bytes: &[u8], doc: &str) {
-        let plugin = runtime()
+        let plugin = docket()
             .compile(source(bytes), &Limits::default())
             .unwrap_or_else(|e| panic!("accepted document does not link: {e}\n{doc}"))
             .0;

@@ -10,20 +10,15 @@
 //! builds them first.
 
 use docket_engine::contract::Capability;
-use docket_engine::plugin::{CallInput, CallStats, Decision, Plugin};
+use docket_engine::plugin::{CallStats, Decision, Plugin};
 use docket_engine::types::{Context, Event, EventKind, Ticket};
-use docket_engine::{Docket, EngineConfig, Limits, PluginError};
+use docket_engine::{Limits, PluginError};
 use docket_guests as builtin;
 use docket_tests::*;
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
-
-fn runtime() -> &'static Docket {
-    static R: OnceLock<Docket> = OnceLock::new();
-    R.get_or_init(|| Docket::new(EngineConfig::default()).expect("engine"))
-}
 
 /// The limits a component of these runtimes needs: a 12 MB (JavaScript,
 /// StarlingMonkey) or 18 MB (Python, CPython) module and its interpreter's
@@ -67,7 +62,7 @@ fn plugin(language: &str, name: &str) -> Plugin {
                     build_dir(language)
                 )
             });
-            runtime()
+            docket()
                 .compile(source(&bytes), &runtime_limits())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
                 .0
@@ -82,7 +77,7 @@ fn rust_plugin(name: &str) -> Plugin {
         .entry(name.to_string())
         .or_insert_with(|| {
             let bytes = builtin::plugin(name).expect("builtin");
-            runtime()
+            docket()
                 .compile(source(bytes), &Limits::default())
                 .unwrap()
                 .0
@@ -90,27 +85,17 @@ fn rust_plugin(name: &str) -> Plugin {
         .clone()
 }
 
-fn call(
-    plugin: &Plugin,
-    cap: Capability,
-    ev: &Event,
-    t: &Ticket,
-    ctx: &Context,
-    limits: &Limits,
-) -> (Result<Decision, PluginError>, CallStats) {
-    let input = CallInput {
-        event: ev,
-        ticket: t,
-        context: ctx,
-    };
-    runtime().call(plugin, cap, &input, limits)
-}
-
 /// The Rust example and the other language's on one input: the same
 /// decision, or failures of the same kind.
 fn same(language: &str, name: &str, cap: Capability, ev: &Event, t: &Ticket, ctx: &Context) {
-    let expected = call(&rust_plugin(name), cap, ev, t, ctx, &Limits::default()).0;
-    let actual = call(&plugin(language, name), cap, ev, t, ctx, &runtime_limits()).0;
+    let expected = call_plugin(&rust_plugin(name), cap, (ev, t, ctx), &Limits::default()).0;
+    let actual = call_plugin(
+        &plugin(language, name),
+        cap,
+        (ev, t, ctx),
+        &runtime_limits(),
+    )
+    .0;
     match (&expected, &actual) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{language} {name} differs on\n{ev:?}\n{t:?}\n{ctx:?}"),
         (Err(a), Err(b)) if a.kind() == b.kind() => {}
@@ -128,12 +113,10 @@ fn hostile(
     let mut t = ticket("T-1", "hardware", MONDAY);
     t.subject = subject.into();
     let ev = event(EventKind::Created, MONDAY);
-    call(
+    call_plugin(
         &plugin(language, "hostile"),
         Capability::Routing,
-        &ev,
-        &t,
-        &context(MONDAY),
+        (&ev, &t, &context(MONDAY)),
         limits,
     )
 }

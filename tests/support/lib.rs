@@ -49,6 +49,25 @@ pub fn docket() -> &'static Docket {
     D.get_or_init(|| Docket::new(EngineConfig::default()).expect("engine"))
 }
 
+/// Calls one capability of a compiled plugin once, outside any pipeline,
+/// on the shared engine: the decision (or why there is none) and its cost.
+pub fn call_plugin(
+    plugin: &docket_engine::plugin::Plugin,
+    capability: docket_engine::contract::Capability,
+    (event, ticket, context): (&Event, &Ticket, &docket_engine::types::Context),
+    limits: &Limits,
+) -> (
+    Result<docket_engine::plugin::Decision, docket_engine::PluginError>,
+    docket_engine::plugin::CallStats,
+) {
+    let input = docket_engine::plugin::CallInput {
+        event,
+        ticket,
+        context,
+    };
+    docket().call(plugin, capability, &input, limits)
+}
+
 /// The Berlin business-hours calendar the examples use.
 pub fn business_hours() -> Vec<CalendarConfig> {
     vec![CalendarConfig::weekdays(
