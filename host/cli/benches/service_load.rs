@@ -14,7 +14,7 @@
 mod server;
 
 use docket_guests as builtin;
-use server::{ADMIN, Server, client as agent};
+use server::{ADMIN, Server, client as agent, cpu_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -402,7 +402,7 @@ fn scale_out_table() {
         "scale-out — loopback, create + update alternating, {GOOD_TENANTS} tenants, one run; the clients, servers and database share the machine's cores"
     );
     println!(
-        "{:<11} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>14}",
+        "{:<11} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>14} {:>14} {:>14}",
         "database",
         "replicas",
         "clients",
@@ -412,7 +412,9 @@ fn scale_out_table() {
         "p99 ms",
         "create p99",
         "update p99",
-        "writes/commit"
+        "writes/commit",
+        "server µs/req",
+        "client µs/req"
     );
     for (round, &(database, replicas)) in setups.iter().enumerate() {
         let data =
@@ -432,14 +434,19 @@ fn scale_out_table() {
         for (i, &clients) in SCALE_CLIENTS.iter().enumerate() {
             let stats_url = postgres.as_deref().filter(|_| url.is_some());
             let before = commit_counters(&bases, stats_url);
+            let cpu_before = (servers_cpu_ms(&servers), cpu_ms("self"));
             let p = run_phase(&bases, &keys, None, 100 + round * 10 + i, clients);
+            let cpu_after = (servers_cpu_ms(&servers), cpu_ms("self"));
             let after = commit_counters(&bases, stats_url);
+            // CPU time per request, in µs: the replicas' (not the
+            // database's, when it is a server of its own) and the clients'.
+            let per_request = |before: f64, after: f64| (after - before) * 1e3 / p.requests as f64;
             let (mut writes, commits) = (after.0 - before.0, after.1 - before.1);
             if stats_url.is_some() {
                 writes = p.requests as u64;
             }
             println!(
-                "{:<11} {:>8} {:>7} {:>8} {:>8.0} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>14.2}",
+                "{:<11} {:>8} {:>7} {:>8} {:>8.0} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>14.2} {:>14.0} {:>14.0}",
                 database,
                 replicas,
                 clients,
@@ -450,11 +457,18 @@ fn scale_out_table() {
                 quantile(&p.creations, 0.99),
                 quantile(&p.updates, 0.99),
                 writes as f64 / commits.max(1) as f64,
+                per_request(cpu_before.0, cpu_after.0),
+                per_request(cpu_before.1, cpu_after.1),
             );
         }
         drop(servers);
         let _ = std::fs::remove_dir_all(&data);
     }
+}
+
+/// CPU time the servers' processes have used, in ms.
+fn servers_cpu_ms(servers: &[Server]) -> f64 {
+    servers.iter().map(|s| cpu_ms(&s.pid().to_string())).sum()
 }
 
 /// The durable write path alone (no HTTP, no plugins): threads writing a

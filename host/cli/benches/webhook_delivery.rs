@@ -15,7 +15,7 @@
 #[path = "../tests/support/server.rs"]
 mod server;
 
-use server::{ADMIN, Server, client as agent};
+use server::{ADMIN, Server, client as agent, cpu_ms};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -174,17 +174,6 @@ fn await_arrivals(arrivals: &Arrivals, tickets: &HashMap<String, Instant>) -> In
         assert!(Instant::now() < deadline, "deliveries stalled");
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// CPU time (user + system) a process has used, from `/proc`, in ms.
-fn cpu_ms(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command (which may hold spaces): utime is the 12th,
-    // stime the 13th; in clock ticks of 10 ms on Linux.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks * 10.0
 }
 
 fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {

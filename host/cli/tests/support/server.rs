@@ -125,6 +125,19 @@ impl Drop for Server {
     }
 }
 
+/// CPU time (user + system) a process has used, from `/proc`, in ms;
+/// `pid` is a process id or `self`.
+#[allow(dead_code)] // only the benches read CPU time
+pub fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command (which may hold spaces): utime is the 12th,
+    // stime the 13th; in clock ticks of 10 ms on Linux.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 10.0
+}
+
 /// A counter's value in the `/metrics` of the server at `base` (0 when
 /// absent); `name` with its labels, if any.
 #[allow(dead_code)] // only the benches read counters
