@@ -164,6 +164,14 @@ pub trait Catalog: Send + Sync {
         now: i64,
     ) -> Result<(), StoreError>;
 
+    /// Replaces a tenant's limits, counting a configuration change (so
+    /// every process sharing the store reloads it). Returns whether the
+    /// tenant exists.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn set_tenant_limits(&self, id: &str, limits: &Limits) -> Result<bool, StoreError>;
+
     /// Deletes a tenant and everything it owns: keys, plugins, pipeline,
     /// calendars, agents, tickets, events, audit, timers and SLA clocks.
     /// Returns whether it existed.

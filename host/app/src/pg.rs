@@ -853,6 +853,18 @@ impl Catalog for PostgresStore {
         .transpose()
     }
 
+    fn set_tenant_limits(&self, id: &str, limits: &Limits) -> Result<bool, StoreError> {
+        let limits = to_json(limits);
+        self.write(|tx| {
+            tx.execute_typed(
+                "UPDATE tenants SET limits = $2, config_version = config_version + 1 WHERE id = $1",
+                &[p(&id), p(&limits.as_str())],
+            )
+            .map(|changed| changed == 1)
+            .map_err(backend)
+        })
+    }
+
     fn insert_tenant(
         &self,
         id: &str,

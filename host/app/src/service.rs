@@ -592,6 +592,40 @@ impl Service {
         Ok(shown_once(key))
     }
 
+    /// Replaces a tenant's limits, per-plugin ones included (admin only: a
+    /// tenant must not raise its own). Every plugin version the tenant has
+    /// stored is loaded under the new limits first, beside the running
+    /// tenant; if any would be refused (too large, or over the memory cap
+    /// at instantiation), nothing changes and the answer names it (422
+    /// `invalid_limits`). Events already running finish under the old
+    /// limits; every process sharing the store takes the new ones at its
+    /// next request for the tenant (the change counts as a configuration
+    /// change).
+    pub fn set_limits(&self, tenant: &str, limits: Limits) -> Result<Limits, AppError> {
+        let _admin = self.admin();
+        self.tenant(tenant)?;
+        limits
+            .validate(self.docket().config())
+            .map_err(|e| AppError::unprocessable("invalid_limits", e))?;
+        let staging = format!("{tenant}:limits");
+        let built = self.build_tenant(&staging, tenant, limits.clone());
+        let _ = self.docket().remove_tenant(&staging);
+        built.map_err(|e| match e {
+            AppError::Engine(docket_engine::DocketError::Install { plugin, error, .. }) => {
+                AppError::unprocessable(
+                    "invalid_limits",
+                    format!("plugin `{plugin}` would be refused under these limits: {error}"),
+                )
+            }
+            other => other,
+        })?;
+        if !self.store().set_tenant_limits(tenant, &limits)? {
+            return Err(docket_engine::DocketError::UnknownTenant(tenant.to_string()).into());
+        }
+        self.refresh(tenant)?;
+        Ok(limits)
+    }
+
     /// Adds an API key for a tenant.
     pub fn add_key(&self, tenant: &str) -> Result<NewKey, AppError> {
         self.tenant(tenant)?;

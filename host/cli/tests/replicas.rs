@@ -73,6 +73,17 @@ fn registry_changes_on_one_replica_reach_the_others_at_their_next_request() {
     );
     assert_eq!(routed(&b.base, &key, "T-1"), "first");
 
+    // Limits changed on A are B's at its next request.
+    let (s, body) = json(
+        "PUT",
+        &format!("{}/v1/tenants/acme/limits", a.base),
+        Some(server::ADMIN),
+        serde_json::json!({ "fuel": 2_000_000, "plugins": { "rules": { "fuel": 3_000_000 } } }),
+    );
+    assert_eq!(s, 200, "{body}");
+    let on_b = get_ok(&format!("{}/v1/tenants/acme", b.base), &key);
+    assert_eq!(on_b["limits"], body);
+
     // A new version activated on B routes A's next ticket; a rollback on
     // A routes B's.
     let v2 = upload(&b.base, &key, &routing_to("second"));

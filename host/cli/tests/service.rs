@@ -119,6 +119,107 @@ fn tenants_never_reach_each_other() {
     assert_eq!(b["entries"].as_array().unwrap().len(), 0);
 }
 
+/// An operator changes a tenant's limits after creation: with the admin
+/// key only, validated, refused whole when a stored plugin would no longer
+/// install, and in force from the next event.
+#[test]
+fn limits_change_after_creation_through_the_admin_only() {
+    let data = temp_dir("limits");
+    let srv = Server::start(&data);
+    let base = srv.base.clone();
+    let key = routed_tenant(&base, "acme");
+    let url = format!("{base}/v1/tenants/acme/limits");
+    let tenant = format!("{base}/v1/tenants/acme");
+    let before = get_ok(&tenant, &key)["limits"].clone();
+    let create = |id: &str| {
+        let (s, b) = json(
+            "POST",
+            &format!("{tenant}/tickets/{id}"),
+            Some(&key),
+            new_ticket(),
+        );
+        assert_eq!(s, 201, "{b}");
+        b
+    };
+    assert!(create("L-1")["trace"][0]["error"].is_null());
+
+    // A tenant cannot change its own limits.
+    let (s, b) = json(
+        "PUT",
+        &url,
+        Some(&key),
+        serde_json::json!({ "fuel": 1_000_000_000 }),
+    );
+    assert_eq!(s, 403, "{b}");
+    // Invalid limits are refused, naming the field.
+    for (body, names) in [
+        (serde_json::json!({ "fuel": 0 }), "limits.fuel"),
+        (
+            serde_json::json!({ "plugins": { "routing": { "memory_bytes": 1024 } } }),
+            "limits.plugins.routing.memory_bytes",
+        ),
+        (serde_json::json!({ "fuels": 5 }), "fuels"),
+    ] {
+        let (s, b) = json("PUT", &url, Some(ADMIN), body.clone());
+        assert!(s == 422 || s == 400, "{body}: {s} {b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(message.contains(names), "{body}: {message}");
+    }
+    // Limits the installed routing plugin would not fit are refused whole,
+    // the plugin named, even alongside an acceptable change.
+    let (s, b) = json(
+        "PUT",
+        &url,
+        Some(ADMIN),
+        serde_json::json!({ "fuel": 5, "module_bytes": 1_000 }),
+    );
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(b["error"]["code"], "invalid_limits");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.contains("plugin `routing`"), "{message}");
+    assert_eq!(get_ok(&tenant, &key)["limits"], before);
+    let (s, _) = json(
+        "PUT",
+        &format!("{base}/v1/tenants/nobody/limits"),
+        Some(ADMIN),
+        serde_json::json!({}),
+    );
+    assert_eq!(s, 404);
+
+    // Too little fuel for routing: the next event runs under it (the step
+    // is skipped, its error in the trace); fields left out are defaults.
+    let (s, b) = json(
+        "PUT",
+        &url,
+        Some(ADMIN),
+        serde_json::json!({ "fuel": 1_000 }),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["fuel"], 1_000);
+    assert_eq!(b["timeout_ms"], before["timeout_ms"]);
+    assert_eq!(get_ok(&tenant, &key)["limits"], b);
+    let starved = create("L-2");
+    assert!(
+        starved["trace"][0].to_string().contains("fuel_exhausted"),
+        "{starved}"
+    );
+    // A per-plugin override gives routing its fuel back; the tenant's
+    // other limits stay as set.
+    let (s, b) = json(
+        "PUT",
+        &url,
+        Some(ADMIN),
+        serde_json::json!({ "fuel": 1_000, "plugins": { "routing": { "fuel": 10_000_000 } } }),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(create("L-3")["trace"][0]["error"].is_null());
+    // A restart keeps them.
+    drop(srv);
+    let srv = Server::start(&data);
+    let again = get_ok(&format!("{}/v1/tenants/acme", srv.base), &key);
+    assert_eq!(again["limits"], b);
+}
+
 #[test]
 fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
     let data = temp_dir("bad-input");

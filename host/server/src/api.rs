@@ -18,9 +18,9 @@ use docket_app::ticket_input::{
     Action, AssignIn, CommentIn, NewTicket, PartIn, StatusIn, TicketPatch, TimeIn,
 };
 use docket_engine::Outcome;
-use docket_engine::PluginSource;
 use docket_engine::config::AgentConfig;
 use docket_engine::config::CalendarConfig;
+use docket_engine::{Limits, PluginSource};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -69,6 +69,7 @@ fn routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(metrics))
         .routes(routes!(create_tenant, list_tenants))
         .routes(routes!(get_tenant, delete_tenant))
+        .routes(routes!(set_limits))
         .routes(routes!(add_key, list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(rotate_key))
@@ -298,6 +299,32 @@ async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPa
     })
     .await?;
     ok(StatusCode::OK, doc)
+}
+
+/// Replaces a tenant's limits, per-plugin ones included (admin key; a
+/// tenant cannot change its own). Fields left out take their defaults.
+/// Every plugin version the tenant has stored must still install under
+/// them, or nothing changes (422 `invalid_limits` naming the plugin).
+/// Answers the limits now in force; events already running finish under
+/// the old ones, and every replica applies the new ones from its next
+/// request for the tenant.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/limits", tag = "tenants", security(("bearer" = [])),
+    params(TenantPath), request_body = Limits,
+    responses((status = 200, description = "The limits now in force", body = Limits), ReadErrors, WriteErrors, Unprocessable))]
+async fn set_limits(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(p): Path<TenantPath>,
+    b: Body,
+) -> ApiResult {
+    let req: Result<Limits, ApiError> = json(b);
+    let limits = blocking(move || {
+        require_admin(&s, &headers)?;
+        require_json(&headers)?;
+        Ok(s.set_limits(&p.tenant, req?)?)
+    })
+    .await?;
+    ok(StatusCode::OK, limits)
 }
 
 /// Deletes a tenant and everything it owns (admin key): keys, plugins,

@@ -331,6 +331,16 @@ pub fn insert_tenant(
     Ok(())
 }
 
+/// Replaces a tenant's limits and counts the change; whether it exists.
+pub fn set_tenant_limits(tx: &Connection, id: &str, limits: &Limits) -> rusqlite::Result<bool> {
+    let changed = exec(
+        tx,
+        "UPDATE tenants SET limits = ?2, config_version = config_version + 1 WHERE id = ?1",
+        params![id, to_json(limits)],
+    )?;
+    Ok(changed == 1)
+}
+
 /// Every tenant with its limits.
 pub fn tenants(conn: &Connection) -> rusqlite::Result<Vec<(String, Limits)>> {
     let mut st = conn.prepare_cached("SELECT id, limits FROM tenants ORDER BY id")?;
@@ -1194,6 +1204,11 @@ impl Catalog for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    fn set_tenant_limits(&self, id: &str, limits: &Limits) -> Result<bool, StoreError> {
+        self.write(|tx| set_tenant_limits(tx, id, limits))
+            .map_err(backend)
     }
 
     fn insert_tenant(
