@@ -3,6 +3,14 @@
 
 mod cli;
 
+/// mimalloc instead of the system allocator: the service allocates and
+/// frees many small buffers per request on many threads, and about 8% of
+/// its CPU samples were glibc's malloc and free (consolidating and
+/// unlinking chunks). With mimalloc the `service_load` bench measured
+/// about 6% less server CPU per request and 7% more requests per second.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
