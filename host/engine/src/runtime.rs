@@ -6,7 +6,7 @@ use crate::cache::ArtifactCache;
 use crate::compiled::{self, Compiled, Plugin};
 use crate::error::PluginError;
 use crate::host_state::HostState;
-use crate::limits::{EngineConfig, Limits};
+use crate::limits::{EngineConfig, Limits, UNSCANNED_KEEP_RESIDENT};
 use crate::resident::{Loader, ResidentStats};
 use crate::sandbox::{self, CallInput, CallStats, Decision};
 use crate::source::PluginSource;
@@ -75,6 +75,13 @@ impl Runtime {
     /// Builds the engine.
     pub fn new(config: EngineConfig) -> anyhow::Result<Runtime> {
         let mut pool = PoolingAllocationConfig::default();
+        let scanned =
+            config.scan_dirty_pages && PoolingAllocationConfig::is_pagemap_scan_available();
+        let keep_resident = if scanned {
+            config.keep_resident_bytes
+        } else {
+            config.keep_resident_bytes.min(UNSCANNED_KEEP_RESIDENT)
+        };
         let n = config.max_instances;
         pool.total_component_instances(n)
             .total_core_instances(n)
@@ -83,9 +90,9 @@ impl Runtime {
             .max_memory_size(config.max_memory_bytes as usize)
             // Reset the first pages of a freed slot with memset instead of
             // returning them to the kernel (see `keep_resident_bytes`).
-            .linear_memory_keep_resident(config.keep_resident_bytes)
-            .table_keep_resident(config.keep_resident_bytes);
-        if config.scan_dirty_pages {
+            .linear_memory_keep_resident(keep_resident)
+            .table_keep_resident(keep_resident);
+        if scanned {
             pool.pagemap_scan(wasmtime::Enabled::Auto);
         }
         let mut wasm = Config::new();
