@@ -596,8 +596,9 @@ impl Service {
     /// tenant must not raise its own). Every plugin version the tenant has
     /// stored is loaded under the new limits first, beside the running
     /// tenant; if any would be refused (too large, or over the memory cap
-    /// at instantiation), nothing changes and the answer names it (422
-    /// `invalid_limits`). Events already running finish under the old
+    /// at instantiation), nothing changes and the answer names it (409
+    /// `plugin_over_limits`: the limits are valid, the tenant's plugins
+    /// are what they conflict with). Events already running finish under the old
     /// limits; every process sharing the store takes the new ones at its
     /// next request for the tenant (the change counts as a configuration
     /// change).
@@ -612,9 +613,12 @@ impl Service {
         let _ = self.docket().remove_tenant(&staging);
         built.map_err(|e| match e {
             AppError::Engine(docket_engine::DocketError::Install { plugin, error, .. }) => {
-                AppError::unprocessable(
-                    "invalid_limits",
-                    format!("plugin `{plugin}` would be refused under these limits: {error}"),
+                AppError::conflict(
+                    "plugin_over_limits",
+                    format!(
+                        "plugin `{plugin}` would be refused under these limits: {error}; \
+                         raise them for it (`plugins.{plugin}`) or remove its versions first"
+                    ),
                 )
             }
             other => other,

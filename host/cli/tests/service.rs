@@ -173,8 +173,8 @@ fn limits_change_after_creation_through_the_admin_only() {
         Some(ADMIN),
         serde_json::json!({ "fuel": 5, "module_bytes": 1_000 }),
     );
-    assert_eq!(s, 422, "{b}");
-    assert_eq!(b["error"]["code"], "invalid_limits");
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["error"]["code"], "plugin_over_limits");
     let message = b["error"]["message"].as_str().unwrap();
     assert!(message.contains("plugin `routing`"), "{message}");
     assert_eq!(get_ok(&tenant, &key)["limits"], before);

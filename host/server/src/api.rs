@@ -304,7 +304,7 @@ async fn get_tenant(State(s): Shared, headers: HeaderMap, Path(p): Path<TenantPa
 /// Replaces a tenant's limits, per-plugin ones included (admin key; a
 /// tenant cannot change its own). Fields left out take their defaults.
 /// Every plugin version the tenant has stored must still install under
-/// them, or nothing changes (422 `invalid_limits` naming the plugin).
+/// them, or nothing changes (409 `plugin_over_limits` naming the plugin).
 /// Answers the limits now in force; events already running finish under
 /// the old ones, and every replica applies the new ones from its next
 /// request for the tenant.
