@@ -598,10 +598,10 @@ impl Service {
     /// tenant; if any would be refused (too large, or over the memory cap
     /// at instantiation), nothing changes and the answer names it (409
     /// `plugin_over_limits`: the limits are valid, the tenant's plugins
-    /// are what they conflict with). Events already running finish under the old
-    /// limits; every process sharing the store takes the new ones at its
-    /// next request for the tenant (the change counts as a configuration
-    /// change).
+    /// are what they conflict with). Events already running finish under
+    /// the old limits; every process sharing the store takes the new ones
+    /// at its next request for the tenant (the change counts as a
+    /// configuration change).
     pub fn set_limits(&self, tenant: &str, limits: Limits) -> Result<Limits, AppError> {
         let _admin = self.admin();
         self.tenant(tenant)?;
