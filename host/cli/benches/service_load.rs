@@ -26,6 +26,15 @@ const SCALE_CLIENTS: [usize; 2] = [4, 16];
 /// PostgreSQL replicas in the scale-out table.
 const REPLICAS: [usize; 3] = [1, 2, 3];
 const REQUESTS_PER_CLIENT: usize = 400;
+
+/// Requests each client sends in a phase: `DOCKET_BENCH_REQUESTS_PER_CLIENT`
+/// lengthens the phases, e.g. to profile the server under steady load.
+fn requests_per_client() -> usize {
+    std::env::var("DOCKET_BENCH_REQUESTS_PER_CLIENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(REQUESTS_PER_CLIENT)
+}
 const PHASE_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 fn post(a: &ureq::Agent, url: &str, key: &str, ct: &str, body: &[u8]) -> u16 {
@@ -134,6 +143,7 @@ fn run_phase(
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    let per_client = requests_per_client();
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|c| {
@@ -141,7 +151,7 @@ fn run_phase(
             std::thread::spawn(move || {
                 let a = agent();
                 let mut lat = Vec::new();
-                for i in 0..REQUESTS_PER_CLIENT {
+                for i in 0..per_client {
                     if started.elapsed() > PHASE_TIME_LIMIT {
                         break;
                     }

@@ -18,6 +18,7 @@ use crate::sla::SlaClock;
 use crate::store::{
     EventCommit, Store, StoreError, StoredEvent, StoredMessage, TimerChange, TimerRow,
 };
+use crate::ticket_input::brief;
 use docket_contract::types::{Ticket, TicketBrief};
 use docket_engine::Limits;
 use docket_engine::config::AgentConfig;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     SCHEMA_V4,
     crate::webhook::store::SCHEMA,
     crate::recording::sql::SCHEMA,
+    SCHEMA_BRIEFS,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -179,6 +181,24 @@ CREATE TABLE outbox (
 );
 CREATE UNIQUE INDEX outbox_by_id ON outbox (tenant, id);
 ALTER TABLE tenants ADD COLUMN outbox_seq INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// Version 7: each ticket's brief (what other tickets' plugins see in
+/// `history`) kept as a column and in the requester index, newest first:
+/// a request reads its requester's last briefs from a few index pages
+/// instead of fetching and decoding every one of those tickets' bodies.
+/// The briefs of existing tickets are cut from their bodies, whose fields
+/// a brief shares (`ticket_input::brief`).
+const SCHEMA_BRIEFS: &str = r#"
+ALTER TABLE tickets ADD COLUMN brief TEXT;
+UPDATE tickets SET brief = json_object(
+    'id', json_extract(body, '$.id'),
+    'category', json_extract(body, '$.category'),
+    'subject', json_extract(body, '$.subject'),
+    'status', json_extract(body, '$.status'),
+    'created_at', json_extract(body, '$.created_at'));
+DROP INDEX tickets_by_requester;
+CREATE INDEX tickets_by_requester ON tickets (tenant, requester, created_at DESC, id, brief);
 "#;
 
 /// The SQLite store.
@@ -624,6 +644,31 @@ pub fn put_ticket(
     t: &Ticket,
     expected: Option<u64>,
 ) -> rusqlite::Result<Result<(), Option<u64>>> {
+    put_encoded_ticket(tx, t, &TicketText::of(t), expected)
+}
+
+/// A ticket's columns as JSON text: its body and its brief.
+struct TicketText {
+    body: String,
+    brief: String,
+}
+
+impl TicketText {
+    fn of(t: &Ticket) -> TicketText {
+        TicketText {
+            body: to_json(t),
+            brief: to_json(&brief(t)),
+        }
+    }
+}
+
+/// [`put_ticket`], its JSON encoded beforehand.
+fn put_encoded_ticket(
+    tx: &Connection,
+    t: &Ticket,
+    text: &TicketText,
+    expected: Option<u64>,
+) -> rusqlite::Result<Result<(), Option<u64>>> {
     let resolved = matches!(
         t.status,
         docket_contract::types::Status::Solved | docket_contract::types::Status::Closed
@@ -660,15 +705,26 @@ pub fn put_ticket(
         }
     }
     tx.prepare_cached(
-        "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
-         ON CONFLICT(tenant, id) DO UPDATE SET assignee = ?4, resolved = ?5, body = ?7, version = version + 1",
+        "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body, brief, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+         ON CONFLICT(tenant, id) DO UPDATE SET assignee = ?4, resolved = ?5, body = ?7, brief = ?8, version = version + 1",
     )?
-    .execute(params![t.tenant, t.id, t.requester.id, t.assignee, resolved, t.created_at, to_json(t)])?;
+    .execute(params![
+        t.tenant,
+        t.id,
+        t.requester.id,
+        t.assignee,
+        resolved,
+        t.created_at,
+        text.body,
+        text.brief
+    ])?;
     Ok(Ok(()))
 }
 
-/// Briefs of the requester's other tickets, newest first: decoded from
-/// the stored bodies in place, skipping every field a brief has not.
+const REQUESTER_HISTORY: &str = "SELECT brief FROM tickets WHERE tenant = ?1 AND requester = ?2 AND id != ?3 ORDER BY created_at DESC, id LIMIT ?4";
+
+/// Briefs of the requester's other tickets, newest first: read from the
+/// requester index alone (see [`SCHEMA_BRIEFS`]), never the bodies.
 pub fn requester_tickets(
     conn: &Connection,
     tenant: &str,
@@ -676,9 +732,7 @@ pub fn requester_tickets(
     except: &str,
     limit: usize,
 ) -> rusqlite::Result<Vec<TicketBrief>> {
-    let mut st = conn.prepare_cached(
-        "SELECT body FROM tickets WHERE tenant = ?1 AND requester = ?2 AND id != ?3 ORDER BY created_at DESC, id LIMIT ?4",
-    )?;
+    let mut st = conn.prepare_cached(REQUESTER_HISTORY)?;
     let rows = st.query_map(params![tenant, requester, except, limit as i64], |r| {
         from_json(r.get_ref(0)?.as_str()?)
     })?;
@@ -738,8 +792,8 @@ pub fn record_event(
     tenant: &str,
     ticket: &str,
     event: &EventRecord<'_>,
-    outcome: &serde_json::Value,
-    audit_entry: &serde_json::Value,
+    outcome: &str,
+    audit_entry: &str,
     input: Option<&str>,
 ) -> rusqlite::Result<()> {
     let EventRecord {
@@ -752,14 +806,7 @@ pub fn record_event(
     exec(
         tx,
         "INSERT INTO events (tenant, id, ticket, status, outcome, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            tenant,
-            event_id,
-            ticket,
-            status,
-            outcome.to_string(),
-            fingerprint
-        ],
+        params![tenant, event_id, ticket, status, outcome, fingerprint],
     )?;
     exec(
         tx,
@@ -771,7 +818,7 @@ pub fn record_event(
             kind,
             at,
             status,
-            audit_entry.to_string(),
+            audit_entry,
             input
         ],
     )?;
@@ -910,22 +957,24 @@ pub fn sla_clocks(
 }
 
 /// Replaces the SLA clocks of a ticket.
-pub fn put_sla_clocks(
+/// Each clock's JSON (`texts`, in order) is encoded beforehand.
+fn put_sla_clocks(
     tx: &Connection,
     tenant: &str,
     ticket: &str,
     clocks: &[SlaClock],
+    texts: &[String],
 ) -> rusqlite::Result<()> {
     exec(
         tx,
         "DELETE FROM sla_clocks WHERE tenant = ?1 AND ticket = ?2",
         [tenant, ticket],
     )?;
-    for clock in clocks {
+    for (clock, text) in clocks.iter().zip(texts) {
         exec(
             tx,
             "INSERT INTO sla_clocks (tenant, ticket, metric, clock, calendar) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![tenant, ticket, clock.metric, to_json(clock), clock.calendar],
+            params![tenant, ticket, clock.metric, text, clock.calendar],
         )?;
     }
     Ok(())
@@ -1015,7 +1064,10 @@ impl Store for SqliteStore {
     }
 
     fn commit_event(&self, c: &EventCommit<'_>) -> Result<(), StoreError> {
-        self.writer.run(|tx| write_event(tx, c)).map_err(backend)?
+        let text = EventText::of(c);
+        self.writer
+            .run(|tx| write_event(tx, c, &text))
+            .map_err(backend)?
     }
 
     fn messages_after(
@@ -1032,7 +1084,33 @@ impl Store for SqliteStore {
 
 /// Writes everything one event produced (see [`Store::commit_event`]) in
 /// the caller's transaction; on an error the caller rolls it back.
-fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
+/// The JSON text an event's rows hold, encoded before the writer is taken:
+/// every write waits for the one writer, so it runs SQL and nothing else.
+struct EventText {
+    outcome: String,
+    audit: String,
+    /// The applied ticket's, its clocks' and its messages' data.
+    applied: Option<(TicketText, Vec<String>)>,
+    messages: Vec<String>,
+}
+
+impl EventText {
+    fn of(c: &EventCommit<'_>) -> EventText {
+        EventText {
+            outcome: c.outcome.to_string(),
+            audit: c.audit.to_string(),
+            applied: c.applied.as_ref().map(|a| {
+                (
+                    TicketText::of(a.ticket),
+                    a.clocks.iter().map(to_json).collect(),
+                )
+            }),
+            messages: c.messages.iter().map(|m| to_json(&m.data)).collect(),
+        }
+    }
+}
+
+fn write_event(tx: &Connection, c: &EventCommit<'_>, text: &EventText) -> Result<(), StoreError> {
     let record = EventRecord {
         id: c.event_id,
         kind: c.kind,
@@ -1052,7 +1130,16 @@ fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
         }
     }
     let input = c.recording.map(|r| r.input.as_str());
-    record_event(tx, c.tenant, c.ticket, &record, c.outcome, c.audit, input).map_err(|e| {
+    record_event(
+        tx,
+        c.tenant,
+        c.ticket,
+        &record,
+        &text.outcome,
+        &text.audit,
+        input,
+    )
+    .map_err(|e| {
         match e.sqlite_error_code() {
             // Another writer sharing the database recorded the same event
             // id first.
@@ -1065,10 +1152,12 @@ fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
     if let Some(r) = c.recording {
         crate::recording::sql::put_blobs(&mut crate::sql::SqliteSql(tx), c.tenant, &r.blobs)?;
     }
-    let Some(applied) = c.applied else {
+    let (Some(applied), Some((ticket_text, clock_texts))) = (&c.applied, &text.applied) else {
         return Ok(());
     };
-    if let Err(found) = put_ticket(tx, applied.ticket, c.ticket_version).map_err(backend)? {
+    if let Err(found) =
+        put_encoded_ticket(tx, applied.ticket, ticket_text, c.ticket_version).map_err(backend)?
+    {
         return Err(StoreError::Conflict(format!(
             "ticket `{}` is at version {found:?}, the event was decided on {:?}",
             c.ticket, c.ticket_version
@@ -1083,15 +1172,17 @@ fn write_event(tx: &Connection, c: &EventCommit<'_>) -> Result<(), StoreError> {
         }
         .map_err(backend)?;
     }
-    put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks).map_err(backend)?;
-    append_messages(tx, c.tenant, c.messages).map_err(backend)
+    put_sla_clocks(tx, c.tenant, c.ticket, applied.clocks, clock_texts).map_err(backend)?;
+    append_messages(tx, c.tenant, c.messages, &text.messages).map_err(backend)
 }
 
 /// Appends messages to the tenant's outbox, numbered after the last.
-pub fn append_messages(
+/// Each message's data (`data`, in order) is encoded beforehand.
+fn append_messages(
     tx: &Connection,
     tenant: &str,
     messages: &[Message],
+    data: &[String],
 ) -> rusqlite::Result<()> {
     if messages.is_empty() {
         return Ok(());
@@ -1106,16 +1197,9 @@ pub fn append_messages(
     let mut st = tx.prepare_cached(
         "INSERT INTO outbox (tenant, seq, id, ticket, type, event_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for (m, seq) in messages.iter().zip(first..) {
+    for ((m, data), seq) in messages.iter().zip(data).zip(first..) {
         st.execute(params![
-            tenant,
-            seq,
-            m.id,
-            m.ticket,
-            m.kind,
-            m.event_id,
-            m.at,
-            to_json(&m.data)
+            tenant, seq, m.id, m.ticket, m.kind, m.event_id, m.at, data
         ])?;
     }
     Ok(())
@@ -1433,8 +1517,31 @@ mod tests {
     }
 
     #[test]
+    fn history_is_read_from_the_requester_index_alone() {
+        let dir = scratch("history-plan");
+        let store = SqliteStore::open(&dir).unwrap();
+        let conn = store.conn().unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {REQUESTER_HISTORY}"))
+            .unwrap()
+            .query_map(params!["t", "r", "x", 50], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                "SEARCH tickets USING COVERING INDEX tickets_by_requester (tenant=? AND requester=?)"
+                    .to_string()
+            ],
+            "no table row read, no sort"
+        );
+    }
+
+    #[test]
     fn a_version_1_database_is_migrated_with_its_data() {
         let dir = scratch("migrate");
+        let mut stored = Vec::new();
         {
             let conn = Connection::open(dir.join("docket.db")).unwrap();
             conn.execute_batch(SCHEMA_V1).unwrap();
@@ -1446,6 +1553,11 @@ mod tests {
             ] {
                 let mut t = ticket("t", id);
                 t.assignee = Some(assignee.into());
+                if id == "C" {
+                    t.category = Some("hardware".into());
+                    t.status = docket_contract::types::Status::Solved;
+                }
+                stored.push(t.clone());
                 conn.execute(
                     "INSERT INTO tickets (tenant, id, requester, assignee, resolved, created_at, body) VALUES ('t', ?1, 'r', ?2, ?3, 0, ?4)",
                     params![id, assignee, resolved, to_json(&t)],
@@ -1471,6 +1583,11 @@ mod tests {
         assert_eq!(
             calendar_use(&conn, "t", "bh").unwrap().map(|u| u.clocks),
             Some(1)
+        );
+        // The briefs cut from the stored bodies are the ones a write keeps.
+        assert_eq!(
+            requester_tickets(&conn, "t", "r", "A", 10).unwrap(),
+            stored[1..].iter().map(brief).collect::<Vec<_>>()
         );
         drop(conn);
         drop(store);
