@@ -721,6 +721,7 @@ fn put_encoded_ticket(
     Ok(Ok(()))
 }
 
+/// The requester's history: a search of the requester index, in its order.
 const REQUESTER_HISTORY: &str = "SELECT brief FROM tickets WHERE tenant = ?1 AND requester = ?2 AND id != ?3 ORDER BY created_at DESC, id LIMIT ?4";
 
 /// Briefs of the requester's other tickets, newest first: read from the
@@ -1082,8 +1083,6 @@ impl Store for SqliteStore {
     crate::recording::sql::store_methods!();
 }
 
-/// Writes everything one event produced (see [`Store::commit_event`]) in
-/// the caller's transaction; on an error the caller rolls it back.
 /// The JSON text an event's rows hold, encoded before the writer is taken:
 /// every write waits for the one writer, so it runs SQL and nothing else.
 struct EventText {
@@ -1110,6 +1109,8 @@ impl EventText {
     }
 }
 
+/// Writes everything one event produced (see [`Store::commit_event`]) in
+/// the caller's transaction; on an error the caller rolls it back.
 fn write_event(tx: &Connection, c: &EventCommit<'_>, text: &EventText) -> Result<(), StoreError> {
     let record = EventRecord {
         id: c.event_id,
