@@ -9,8 +9,9 @@
 //! the lease. The schema is migrated at start, under an advisory lock, so
 //! replicas starting together migrate once.
 //!
-//! Statements go out with their parameter types (`query_typed`): one round
-//! trip each, no prepared statement to keep per connection.
+//! Each pooled connection prepares a statement on its first use and runs
+//! the prepared statement after that ([`prepared`]): one round trip per
+//! statement, parsed and planned once per connection.
 
 use crate::catalog::{
     AuditEntry, CalendarUse, Catalog, ConfigDoc, KeyInfo, PluginState, StoredVersion,
@@ -27,8 +28,11 @@ use docket_engine::config::AgentConfig;
 use docket_engine::outcome::Message;
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, NoTls, Row};
-use r2d2_postgres::PostgresConnectionManager;
+pub(crate) use prepared::Prepared;
+use prepared::{Manager, Param};
 use serde::{Serialize, de::DeserializeOwned};
+
+pub(crate) mod prepared;
 
 /// How long a claimed timer is left to the replica that claimed it before
 /// another may take it (its event commits well within this).
@@ -181,9 +185,6 @@ CREATE INDEX tickets_by_requester ON tickets (tenant, requester, created_at DESC
 /// The advisory lock replicas take to migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x646f_636b_6574; // "docket"
 
-/// A parameter with its PostgreSQL type, for `query_typed`.
-type Param<'a> = (&'a (dyn ToSql + Sync), Type);
-
 /// Rust values and the PostgreSQL type they are sent as.
 trait PgType: ToSql + Sync {
     const TYPE: Type;
@@ -215,7 +216,7 @@ fn p<T: PgType>(v: &T) -> Param<'_> {
 
 /// The PostgreSQL store: a pool of connections to one database.
 pub struct PostgresStore {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    pool: r2d2::Pool<Manager>,
 }
 
 /// A driver error as a store error, with the server's message (the
@@ -254,7 +255,7 @@ impl PostgresStore {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| anyhow::anyhow!("database URL: {e}"))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager::new(config);
         let pool = r2d2::Pool::builder()
             .max_size(connections)
             .connection_timeout(std::time::Duration::from_secs(10))
@@ -265,9 +266,7 @@ impl PostgresStore {
         Ok(store)
     }
 
-    fn client(
-        &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn client(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         self.pool
             .get()
             .map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
@@ -276,11 +275,11 @@ impl PostgresStore {
     /// Runs `f` in one transaction; commits if it returns Ok.
     fn write<R>(
         &self,
-        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<R, StoreError>,
+        f: impl FnOnce(&mut Prepared<'_, postgres::Transaction<'_>>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(backend)?;
-        let r = f(&mut tx)?;
+        let mut connection = self.client()?;
+        let mut tx = connection.transaction().map_err(backend)?;
+        let r = f(&mut tx.prepared())?;
         tx.commit().map_err(backend)?;
         Ok(r)
     }
@@ -289,8 +288,9 @@ impl PostgresStore {
     /// transaction with the version bump, under an advisory lock.
     fn migrate(&self) -> anyhow::Result<()> {
         let pg = |e: postgres::Error| anyhow::anyhow!(describe(&e));
-        let mut client = self.pool.get()?;
-        let mut tx = client.transaction().map_err(pg)?;
+        let mut connection = self.pool.get()?;
+        let mut transaction = connection.transaction().map_err(pg)?;
+        let mut tx = transaction.prepared();
         tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[p(&MIGRATION_LOCK)])
             .map_err(pg)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS docket_schema (version INTEGER NOT NULL)")
@@ -325,7 +325,7 @@ impl PostgresStore {
             tx.execute_typed("UPDATE docket_schema SET version = $1", &[p(&version)])
                 .map_err(pg)?;
         }
-        tx.commit().map_err(pg)?;
+        transaction.commit().map_err(pg)?;
         Ok(())
     }
 }
@@ -359,7 +359,7 @@ fn is_unique_violation(e: &postgres::Error, constraint: &str) -> bool {
 /// (`None`: there is none), under a row lock, keeping the per-agent
 /// open-ticket counts in step.
 fn put_ticket(
-    tx: &mut impl GenericClient,
+    tx: &mut Prepared<'_, impl GenericClient>,
     t: &Ticket,
     expected: Option<u64>,
 ) -> Result<(), StoreError> {
@@ -441,7 +441,7 @@ fn put_ticket(
 }
 
 /// Counts a change of a tenant's configuration (see `TenantVersion`).
-fn bump_config(tx: &mut impl GenericClient, tenant: &str) -> Result<(), StoreError> {
+fn bump_config(tx: &mut Prepared<'_, impl GenericClient>, tenant: &str) -> Result<(), StoreError> {
     tx.execute_typed(
         "UPDATE tenants SET config_version = config_version + 1 WHERE id = $1",
         &[p(&tenant)],
@@ -450,7 +450,7 @@ fn bump_config(tx: &mut impl GenericClient, tenant: &str) -> Result<(), StoreErr
     .map_err(backend)
 }
 
-fn set_timer(tx: &mut impl GenericClient, t: &TimerRow) -> Result<(), StoreError> {
+fn set_timer(tx: &mut Prepared<'_, impl GenericClient>, t: &TimerRow) -> Result<(), StoreError> {
     tx.execute_typed(
         "INSERT INTO timers (tenant, ticket, plugin, key, due_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant, ticket, plugin, key) DO UPDATE SET due_at = $5, lease_until = NULL",
@@ -467,7 +467,7 @@ fn set_timer(tx: &mut impl GenericClient, t: &TimerRow) -> Result<(), StoreError
 }
 
 fn cancel_timer(
-    tx: &mut impl GenericClient,
+    tx: &mut Prepared<'_, impl GenericClient>,
     tenant: &str,
     ticket: &str,
     plugin: &str,
@@ -481,7 +481,10 @@ fn cancel_timer(
 }
 
 /// Writes everything one event produced in the caller's transaction.
-fn write_event(tx: &mut impl GenericClient, c: &EventCommit<'_>) -> Result<(), StoreError> {
+fn write_event(
+    tx: &mut Prepared<'_, impl GenericClient>,
+    c: &EventCommit<'_>,
+) -> Result<(), StoreError> {
     if let Some(t) = c.fired {
         let deleted = tx
             .execute_typed(
@@ -574,7 +577,7 @@ fn write_event(tx: &mut impl GenericClient, c: &EventCommit<'_>) -> Result<(), S
 
 /// Appends messages to the tenant's outbox, numbered after the last.
 fn append_messages(
-    tx: &mut impl GenericClient,
+    tx: &mut Prepared<'_, impl GenericClient>,
     tenant: &str,
     messages: &[Message],
 ) -> Result<(), StoreError> {
@@ -617,6 +620,7 @@ impl Store for PostgresStore {
     ) -> Result<Option<(Ticket, u64)>, StoreError> {
         let row = self
             .client()?
+            .prepared()
             .query_typed_opt(
                 "SELECT body, version FROM tickets WHERE tenant = $1 AND id = $2",
                 &[p(&tenant), p(&id)],
@@ -635,6 +639,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<TicketBrief>, StoreError> {
         let limit = limit as i64;
         self.client()?
+            .prepared()
             .query_typed(
                 "SELECT brief FROM tickets WHERE tenant = $1 AND requester = $2 AND id <> $3
                  ORDER BY created_at DESC, id LIMIT $4",
@@ -653,6 +658,7 @@ impl Store for PostgresStore {
     fn open_load(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed(
                 "SELECT agent, open FROM agent_load WHERE tenant = $1 AND open > 0",
                 &[p(&tenant)],
@@ -670,6 +676,7 @@ impl Store for PostgresStore {
 
     fn sla_clocks(&self, tenant: &str, ticket: &str) -> Result<Vec<SlaClock>, StoreError> {
         self.client()?
+            .prepared()
             .query_typed(
                 "SELECT clock FROM sla_clocks WHERE tenant = $1 AND ticket = $2 ORDER BY metric",
                 &[p(&tenant), p(&ticket)],
@@ -683,6 +690,7 @@ impl Store for PostgresStore {
     fn stored_event(&self, tenant: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let row = self
             .client()?
+            .prepared()
             .query_typed_opt(
                 "SELECT status, outcome, fingerprint FROM events WHERE tenant = $1 AND id = $2",
                 &[p(&tenant), p(&id)],
@@ -701,6 +709,7 @@ impl Store for PostgresStore {
     fn timer_due(&self, t: &TimerRow) -> Result<Option<i64>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed_opt(
                 "SELECT due_at FROM timers WHERE tenant = $1 AND ticket = $2 AND plugin = $3 AND key = $4",
                 &[
@@ -721,6 +730,7 @@ impl Store for PostgresStore {
         let lease = until + TIMER_LEASE_MS;
         let mut rows: Vec<TimerRow> = self
             .client()?
+            .prepared()
             .query_typed(
                 "UPDATE timers SET lease_until = $3
                  WHERE (tenant, ticket, plugin, key) IN (
@@ -744,7 +754,7 @@ impl Store for PostgresStore {
 
     fn cancel_timer(&self, t: &TimerRow) -> Result<(), StoreError> {
         cancel_timer(
-            &mut *self.client()?,
+            &mut self.client()?.prepared(),
             &t.tenant,
             &t.ticket,
             &t.plugin,
@@ -755,6 +765,7 @@ impl Store for PostgresStore {
 
     fn postpone_timer(&self, t: &TimerRow, due_at: i64) -> Result<bool, StoreError> {
         self.client()?
+            .prepared()
             .execute_typed(
                 "UPDATE timers SET due_at = $6, lease_until = NULL
                  WHERE tenant = $1 AND ticket = $2 AND plugin = $3 AND key = $4 AND due_at = $5",
@@ -783,6 +794,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let (after, limit) = (after as i64, limit as i64);
         self.client()?
+            .prepared()
             .query_typed(
                 "SELECT seq, id, ticket, type, event_id, at, data FROM outbox
                  WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -830,8 +842,8 @@ impl crate::sql::SqlStore for PostgresStore {
         &self,
         f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut client = self.client()?;
-        f(&mut crate::sql::PgSql(&mut *client))
+        let mut connection = self.client()?;
+        f(&mut crate::sql::PgSql(&mut connection.prepared()))
     }
 }
 
@@ -841,10 +853,14 @@ impl Catalog for PostgresStore {
     }
 
     fn ping(&self) -> Result<(), StoreError> {
-        self.client()?.batch_execute("SELECT 1").map_err(backend)
+        self.client()?
+            .prepared()
+            .batch_execute("SELECT 1")
+            .map_err(backend)
     }
     fn tenants(&self) -> Result<Vec<(String, Limits)>, StoreError> {
         self.client()?
+            .prepared()
             .query_typed("SELECT id, limits FROM tenants ORDER BY id", &[])
             .map_err(backend)?
             .iter()
@@ -855,6 +871,7 @@ impl Catalog for PostgresStore {
     fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed_opt("SELECT 1 FROM tenants WHERE id = $1", &[p(&id)])
             .map_err(backend)?
             .is_some())
@@ -863,6 +880,7 @@ impl Catalog for PostgresStore {
     fn tenant_version(&self, id: &str) -> Result<Option<TenantVersion>, StoreError> {
         let row = self
             .client()?
+            .prepared()
             .query_typed_opt(
                 "SELECT config_version, limits FROM tenants WHERE id = $1",
                 &[p(&id)],
@@ -950,6 +968,7 @@ impl Catalog for PostgresStore {
     fn key_owner(&self, hash: &str) -> Result<Option<Option<String>>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed_opt("SELECT tenant FROM api_keys WHERE hash = $1", &[p(&hash)])
             .map_err(backend)?
             .map(|r| r.get(0)))
@@ -972,6 +991,7 @@ impl Catalog for PostgresStore {
     fn has_admin_key(&self) -> Result<bool, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed_opt("SELECT 1 FROM api_keys WHERE tenant IS NULL", &[])
             .map_err(backend)?
             .is_some())
@@ -980,6 +1000,7 @@ impl Catalog for PostgresStore {
     fn add_tenant_key(&self, tenant: &str, hash: &str, now: i64) -> Result<(), StoreError> {
         let key = key_id(hash);
         self.client()?
+            .prepared()
             .execute_typed(
                 "INSERT INTO api_keys (hash, id, tenant, created_at) VALUES ($1, $2, $3, $4)",
                 &[p(&hash), p(&key.as_str()), p(&Some(tenant)), p(&now)],
@@ -991,6 +1012,7 @@ impl Catalog for PostgresStore {
     fn tenant_keys(&self, tenant: &str) -> Result<Vec<KeyInfo>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed(
                 "SELECT id, created_at FROM api_keys WHERE tenant = $1 ORDER BY created_at, id",
                 &[p(&tenant)],
@@ -1006,6 +1028,7 @@ impl Catalog for PostgresStore {
 
     fn revoke_tenant_key(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         self.client()?
+            .prepared()
             .execute_typed(
                 "DELETE FROM api_keys WHERE tenant = $1 AND id = $2",
                 &[p(&tenant), p(&id)],
@@ -1021,6 +1044,7 @@ impl Catalog for PostgresStore {
         new_hash: &str,
     ) -> Result<bool, StoreError> {
         self.client()?
+            .prepared()
             .execute_typed(
                 "UPDATE api_keys SET hash = $3 WHERE tenant = $1 AND id = $2",
                 &[p(&tenant), p(&id), p(&new_hash)],
@@ -1064,6 +1088,7 @@ impl Catalog for PostgresStore {
     fn versions(&self, tenant: &str) -> Result<Vec<StoredVersion>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed(
                 "SELECT name, version, hash, bytes FROM plugin_versions WHERE tenant = $1
                  ORDER BY name, version",
@@ -1082,6 +1107,7 @@ impl Catalog for PostgresStore {
 
     fn plugin_states(&self, tenant: &str) -> Result<Vec<PluginState>, StoreError> {
         self.client()?
+            .prepared()
             .query_typed(
                 "SELECT name, active, history FROM plugins WHERE tenant = $1 ORDER BY name",
                 &[p(&tenant)],
@@ -1133,6 +1159,7 @@ impl Catalog for PostgresStore {
     fn config_doc_json(&self, tenant: &str, doc: ConfigDoc) -> Result<Option<String>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed_opt(
                 "SELECT doc FROM config_docs WHERE tenant = $1 AND kind = $2",
                 &[p(&tenant), p(&kind_name(doc))],
@@ -1165,6 +1192,7 @@ impl Catalog for PostgresStore {
     ) -> Result<Option<CalendarUse>, StoreError> {
         let row = self
             .client()?
+            .prepared()
             .query_typed_one(
                 "SELECT COUNT(*), COUNT(DISTINCT ticket), MIN(ticket) FROM sla_clocks
                  WHERE tenant = $1 AND calendar = $2",
@@ -1189,7 +1217,8 @@ impl Catalog for PostgresStore {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         const COLUMNS: &str = "SELECT seq, ticket, event_id, kind, at, status, entry FROM audit";
         let limit = limit as i64;
-        let mut client = self.client()?;
+        let mut connection = self.client()?;
+        let mut client = connection.prepared();
         // Two statements, so each uses its index.
         let rows = match ticket {
             None => client.query_typed(
@@ -1222,6 +1251,7 @@ impl Catalog for PostgresStore {
     fn ticket_timers(&self, tenant: &str, ticket: &str) -> Result<Vec<TimerRow>, StoreError> {
         Ok(self
             .client()?
+            .prepared()
             .query_typed(
                 "SELECT tenant, ticket, plugin, key, due_at FROM timers
                  WHERE tenant = $1 AND ticket = $2 ORDER BY due_at",

@@ -335,8 +335,34 @@ impl Sql for SqliteSql<'_> {
     }
 }
 
-/// PostgreSQL through the `postgres` client (or a transaction of it).
-pub struct PgSql<'c, C: postgres::GenericClient>(pub &'c mut C);
+/// A statement's parameter as the `postgres` client takes it, with its type.
+pub type PgParam<'a> = (
+    &'a (dyn postgres::types::ToSql + Sync),
+    postgres::types::Type,
+);
+
+/// What [`PgSql`] needs of a PostgreSQL connection: statements with typed
+/// parameters (the store's pooled connections prepare each one once).
+pub trait PgClient {
+    /// Executes `sql`; the number of rows it changed.
+    ///
+    /// # Errors
+    /// The server's or the connection's.
+    fn execute_typed(&mut self, sql: &str, params: &[PgParam<'_>]) -> Result<u64, postgres::Error>;
+
+    /// Runs `sql`; its rows.
+    ///
+    /// # Errors
+    /// The server's or the connection's.
+    fn query_typed(
+        &mut self,
+        sql: &str,
+        params: &[PgParam<'_>],
+    ) -> Result<Vec<postgres::Row>, postgres::Error>;
+}
+
+/// PostgreSQL through a connection (or a transaction of it).
+pub struct PgSql<'c, C: PgClient>(pub &'c mut C);
 
 impl postgres::types::ToSql for Arg<'_> {
     fn to_sql(
@@ -381,20 +407,15 @@ fn pg_error(e: postgres::Error) -> StoreError {
     }
 }
 
-impl<C: postgres::GenericClient> PgSql<'_, C> {
-    fn typed<'a>(
-        args: &'a [Arg<'a>],
-    ) -> Vec<(
-        &'a (dyn postgres::types::ToSql + Sync),
-        postgres::types::Type,
-    )> {
+impl<C: PgClient> PgSql<'_, C> {
+    fn typed<'a>(args: &'a [Arg<'a>]) -> Vec<PgParam<'a>> {
         args.iter()
             .map(|a| (a as &(dyn postgres::types::ToSql + Sync), a.pg_type()))
             .collect()
     }
 }
 
-impl<C: postgres::GenericClient> Sql for PgSql<'_, C> {
+impl<C: PgClient> Sql for PgSql<'_, C> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }

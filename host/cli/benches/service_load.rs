@@ -14,7 +14,7 @@
 mod server;
 
 use docket_guests as builtin;
-use server::{ADMIN, Server, client as agent, cpu_ms};
+use server::{ADMIN, Server, client as agent, cpu_ms, process_tree_cpu_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -376,6 +376,21 @@ fn isolation_table() {
     }
 }
 
+/// CPU time the PostgreSQL server at `url` has used, in ms: its
+/// postmaster (named by `postmaster.pid` in its data directory, on this
+/// machine) and every process it started.
+fn database_cpu_ms(url: &str) -> f64 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    let dir: String = c
+        .query_one("SELECT current_setting('data_directory')", &[])
+        .expect("the data directory (a superuser's setting)")
+        .get(0);
+    let pid_file = std::fs::read_to_string(format!("{dir}/postmaster.pid"))
+        .expect("postmaster.pid: the bench runs beside its PostgreSQL server");
+    let postmaster: u32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+    process_tree_cpu_ms(postmaster)
+}
+
 /// Writes and the commits (log syncs) that carried them: SQLite's group
 /// commit counts both in `/metrics`; PostgreSQL counts its WAL syncs in
 /// `pg_stat_wal` (cluster-wide: run the bench on an otherwise idle server),
@@ -412,7 +427,7 @@ fn scale_out_table() {
         "scale-out — loopback, create + update alternating, {GOOD_TENANTS} tenants, one run; the clients, servers and database share the machine's cores"
     );
     println!(
-        "{:<11} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>14} {:>14} {:>14}",
+        "{:<11} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>14} {:>14} {:>14} {:>14}",
         "database",
         "replicas",
         "clients",
@@ -424,6 +439,7 @@ fn scale_out_table() {
         "update p99",
         "writes/commit",
         "server µs/req",
+        "database µs/req",
         "client µs/req"
     );
     for (round, &(database, replicas)) in setups.iter().enumerate() {
@@ -444,19 +460,20 @@ fn scale_out_table() {
         for (i, &clients) in SCALE_CLIENTS.iter().enumerate() {
             let stats_url = postgres.as_deref().filter(|_| url.is_some());
             let before = commit_counters(&bases, stats_url);
-            let cpu_before = (servers_cpu_ms(&servers), cpu_ms("self"));
+            let database_cpu = || stats_url.map_or(0.0, database_cpu_ms);
+            let cpu_before = (servers_cpu_ms(&servers), cpu_ms("self"), database_cpu());
             let p = run_phase(&bases, &keys, None, 100 + round * 10 + i, clients);
-            let cpu_after = (servers_cpu_ms(&servers), cpu_ms("self"));
+            let cpu_after = (servers_cpu_ms(&servers), cpu_ms("self"), database_cpu());
             let after = commit_counters(&bases, stats_url);
-            // CPU time per request, in µs: the replicas' (not the
-            // database's, when it is a server of its own) and the clients'.
+            // CPU time per request, in µs: the replicas', the database
+            // server's (SQLite's work is the replica's own) and the clients'.
             let per_request = |before: f64, after: f64| (after - before) * 1e3 / p.requests as f64;
             let (mut writes, commits) = (after.0 - before.0, after.1 - before.1);
             if stats_url.is_some() {
                 writes = p.requests as u64;
             }
             println!(
-                "{:<11} {:>8} {:>7} {:>8} {:>8.0} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>14.2} {:>14.0} {:>14.0}",
+                "{:<11} {:>8} {:>7} {:>8} {:>8.0} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>14.2} {:>14.0} {:>14} {:>14.0}",
                 database,
                 replicas,
                 clients,
@@ -468,6 +485,10 @@ fn scale_out_table() {
                 quantile(&p.updates, 0.99),
                 writes as f64 / commits.max(1) as f64,
                 per_request(cpu_before.0, cpu_after.0),
+                match stats_url {
+                    Some(_) => format!("{:.0}", per_request(cpu_before.2, cpu_after.2)),
+                    None => "—".to_owned(),
+                },
                 per_request(cpu_before.1, cpu_after.1),
             );
         }

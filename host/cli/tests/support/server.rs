@@ -125,17 +125,51 @@ impl Drop for Server {
     }
 }
 
+/// A process's `/proc/<pid>/stat` fields after its command name (which
+/// may hold spaces): `[0]` its state, `[1]` its parent's pid, `[11]` and
+/// `[12]` its user and system time, `[13]` and `[14]` those of its reaped
+/// children, in clock ticks of 10 ms on Linux. `None` if it is gone.
+#[allow(dead_code)] // only the benches read CPU time
+fn proc_stat(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    Some(after.split_whitespace().map(str::to_owned).collect())
+}
+
+#[allow(dead_code)] // only the benches read CPU time
+fn ticks_ms(fields: &[String], range: std::ops::Range<usize>) -> f64 {
+    fields[range]
+        .iter()
+        .map(|f| f.parse::<f64>().unwrap_or(0.0))
+        .sum::<f64>()
+        * 10.0
+}
+
 /// CPU time (user + system) a process has used, from `/proc`, in ms;
 /// `pid` is a process id or `self`.
 #[allow(dead_code)] // only the benches read CPU time
 pub fn cpu_ms(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command (which may hold spaces): utime is the 12th,
-    // stime the 13th; in clock ticks of 10 ms on Linux.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks * 10.0
+    ticks_ms(&proc_stat(pid).expect("the process is running"), 11..13)
+}
+
+/// CPU time (user + system) of the process `root`, its children alive and
+/// the children it has reaped, in ms: a PostgreSQL server's whole work
+/// (its postmaster, every connection's backend, the WAL writer, ...).
+#[allow(dead_code)] // only the benches read CPU time
+pub fn process_tree_cpu_ms(root: u32) -> f64 {
+    let root_text = root.to_string();
+    let own = proc_stat(&root_text).map_or(0.0, |f| ticks_ms(&f, 11..15));
+    let children: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|pid| proc_stat(&pid))
+        .filter(|f| f.get(1) == Some(&root_text))
+        .map(|f| ticks_ms(&f, 11..13))
+        .sum();
+    own + children
 }
 
 /// A counter's value in the `/metrics` of the server at `base` (0 when
