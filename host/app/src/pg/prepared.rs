@@ -11,8 +11,9 @@
 //! Named statements outlive transactions (a rolled-back transaction does
 //! not unprepare them) and are dropped with their connection. The cache
 //! holds at most [`MAX_PREPARED`] statements per connection; a statement
-//! beyond that runs unprepared, so text built at run time can never grow
-//! it without bound.
+//! beyond that is prepared for its one execution and closed again (two
+//! round trips), so text built at run time can never grow it without
+//! bound.
 
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, Error, GenericClient, NoTls, Row, Statement};
