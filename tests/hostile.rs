@@ -301,7 +301,7 @@ fn core_module_without_the_contract_is_not_a_plugin() {
         wat::parse_str(r#"(module (func (export "hello") (result i32) i32.const 42))"#).unwrap();
     match install_error("i-nocontract", &module, Limits::default()) {
         PluginError::NotAPlugin { reason } => assert!(
-            reason.contains("exports none of docket:plugin/template@0.1.0"),
+            reason.contains("exports none of docket:plugin/template@0.1.1"),
             "{reason}"
         ),
         other => panic!("{other:?}"),
@@ -348,12 +348,12 @@ fn forbidden_imports_are_refused_in_modules_and_components() {
     );
     let socket_wit =
         "package evil:net@0.1.0;\ninterface socket { connect: func(host: string) -> u32; }\n";
-    let module = wat_route_module("0.1.0", Some(("evil:net/socket@0.1.0", "connect")));
+    let module = wat_route_module("0.1.1", Some(("evil:net/socket@0.1.0", "connect")));
     let component = component_of(
         &module,
         str::to_string,
         Some(socket_wit),
-        "import evil:net/socket@0.1.0;\ninclude docket:plugin/routing-plugin@0.1.0;",
+        "import evil:net/socket@0.1.0;\ninclude docket:plugin/routing-plugin@0.1.1;",
     );
     assert_eq!(
         install_error("i-socket", &component, Limits::default()),
@@ -367,14 +367,14 @@ fn forbidden_imports_are_refused_in_modules_and_components() {
 fn wrong_contract_version_is_named() {
     let old = component_of(
         &wat_route_module("0.0.9", None),
-        |wit| wit.replace("docket:plugin@0.1.0", "docket:plugin@0.0.9"),
+        contract_at("0.0.9"),
         None,
         "include docket:plugin/routing-plugin@0.0.9;",
     );
     match install_error("i-version", &old, Limits::default()) {
         PluginError::WrongContractVersion { found, expected } => {
             assert!(found.contains("@0.0.9"), "{found}");
-            assert_eq!(expected, "0.1.0");
+            assert_eq!(expected, "0.1.1");
         }
         other => panic!("{other:?}"),
     }
@@ -404,9 +404,10 @@ fn oversized_modules_are_refused_before_compiling() {
 #[test]
 fn a_hand_written_component_works() {
     setup();
+    // Built against contract 0.1.0: a 0.1.1 host runs it unchanged.
     let component = component_of(
         &wat_route_module("0.1.0", None),
-        str::to_string,
+        contract_at("0.1.0"),
         None,
         "include docket:plugin/routing-plugin@0.1.0;",
     );

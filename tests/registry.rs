@@ -118,6 +118,7 @@ fn tenants_do_not_see_each_other() {
         agents: vec![],
         history: vec![],
         now: MONDAY,
+        position: None,
     };
     assert!(matches!(
         d.dispatch("iso-nobody", req),
@@ -234,6 +235,7 @@ fn route_once(d: &Docket, tenant: &str, bytes: &[u8]) -> Outcome {
         agents: vec![agent("ana", "software", 2, 1, true)],
         history: vec![],
         now: MONDAY,
+        position: None,
     };
     d.dispatch(tenant, request).unwrap()
 }
@@ -384,6 +386,7 @@ fn route_with(d: &Docket, plugin: &docket_engine::plugin::Plugin) -> String {
         event: &ev,
         ticket: &t,
         context: &ctx,
+        position: None,
     };
     let (r, _) = d.call(
         plugin,
@@ -484,6 +487,7 @@ fn eviction_never_pulls_code_from_under_a_running_call() {
             event: &ev,
             ticket: &t,
             context: &ctx,
+            position: None,
         };
         let limits = Limits {
             fuel: u64::MAX,

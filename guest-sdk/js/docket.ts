@@ -21,9 +21,9 @@
  * `capability` turns the `bigint`s of a decision into numbers (refusing
  * one past 2^53, which a QuickJS component cannot return exactly).
  */
-import { log, panicking } from "docket:plugin/log@0.1.0";
-import type { Level } from "docket:plugin/log@0.1.0";
-import type { Context, Decimal, Money } from "docket:plugin/types@0.1.0";
+import { log, panicking } from "docket:plugin/log@0.1.1";
+import type { Level } from "docket:plugin/log@0.1.1";
+import type { Context, Decimal, Money } from "docket:plugin/types@0.1.1";
 
 /** How a division rounds. */
 export type Rounding = "up" | "down" | "half-even" | "half-up";

@@ -5,8 +5,9 @@
 //! decisions; the host applies them. Plugins are deterministic: there is no
 //! clock, randomness, file or network access, `ctx.now` is the only time.
 //!
-//! Implement one or more of [`Template`], [`Routing`], [`Escalation`] and
-//! [`Billing`] and export exactly those with [`export_plugin!`]:
+//! Implement one or more of [`Template`], [`Routing`], [`Escalation`],
+//! [`Billing`] and [`Workflow`] and export exactly those with
+//! [`export_plugin!`]:
 //!
 //! ```
 //! use docket_guest_sdk::prelude::*;
@@ -68,11 +69,23 @@ pub use bindings::exports::docket::plugin::template::{
     Choice, DependentOptions, ErrorCode, FieldDef, FieldError, FieldKind, IntegerBounds,
     Requirement, TicketTemplate, Validation, Visibility,
 };
+/// The workflow capability's types (contract 0.1.1). Its `Notification` and
+/// `Recipient` are its own (the same cases as escalation's), so they are
+/// reached through this module rather than the prelude.
+pub mod workflow {
+    pub use crate::bindings::exports::docket::plugin::workflow::{
+        Notification, Position, Recipient, Stage, Transition, WorkflowAction, WorkflowDecision,
+        WorkflowDef,
+    };
+}
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::money::{Rounding, div_round};
     pub use crate::time::{HOUR_MS, MINUTE_MS};
+    pub use crate::workflow::{
+        Position, Stage, Transition, WorkflowAction, WorkflowDecision, WorkflowDef,
+    };
     pub use crate::{
         Agent, Approval, AuthorKind, BillingDecision, BusinessDelay, Channel, Choice, Comment,
         Commission, Context, CustomField, Decimal, DependentOptions, ErrorCode, EscalationAction,
@@ -81,7 +94,7 @@ pub mod prelude {
         Requester, Requirement, RouteDecision, Setting, SlaMetric, SlaPolicy, SlaTarget, Status,
         Ticket, TicketBrief, TicketTemplate, TimeEntry, TimerOp, TimerWhen, Validation, Visibility,
     };
-    pub use crate::{Billing, Escalation, Routing, Template};
+    pub use crate::{Billing, Escalation, Routing, Template, Workflow};
 }
 
 /// Declares ticket templates and validates tickets against them.
@@ -116,6 +129,28 @@ pub trait Billing {
     fn bill(ev: &Event, t: &Ticket, ctx: &Context) -> Option<BillingDecision>;
 }
 
+/// Defines the tenant's workflows (stages and transitions) and reacts as
+/// tickets move through them. The host enforces the definitions: a move
+/// must follow a transition and have its required fields.
+pub trait Workflow {
+    /// The workflows, from the settings alone (`ctx.now` is 0 here).
+    fn workflows(ctx: &Context) -> Vec<workflow::WorkflowDef>;
+
+    /// What to do on an event, with the ticket at `at`. The default does
+    /// nothing.
+    fn react(
+        _ev: &Event,
+        _t: &Ticket,
+        _at: &workflow::Position,
+        _ctx: &Context,
+    ) -> workflow::WorkflowDecision {
+        workflow::WorkflowDecision {
+            refuse: None,
+            actions: Vec::new(),
+        }
+    }
+}
+
 /// Exports the capabilities a type implements, and only those.
 ///
 /// The canonical-ABI exports exist only on wasm32; natively (unit tests,
@@ -123,7 +158,8 @@ pub trait Billing {
 ///
 /// `export_plugin!(MyRules: routing, billing);` exports `docket:plugin/routing`
 /// and `docket:plugin/billing`; `MyRules` must implement [`Routing`] and
-/// [`Billing`]. Capabilities: `template`, `routing`, `escalation`, `billing`.
+/// [`Billing`]. Capabilities: `template`, `routing`, `escalation`, `billing`,
+/// `workflow`.
 #[macro_export]
 macro_rules! export_plugin {
     ($ty:ident : $($cap:ident),+ $(,)?) => {
@@ -140,7 +176,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Template>::validate(&ev, &t, &ctx)
             }
         }
-        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::template::__export_docket_plugin_template_0_1_0_cabi!(
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::template::__export_docket_plugin_template_0_1_1_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::template); }
     };
     (@cap $ty:ident routing) => {
@@ -150,7 +186,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Routing>::route(&ev, &t, &ctx)
             }
         }
-        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::routing::__export_docket_plugin_routing_0_1_0_cabi!(
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::routing::__export_docket_plugin_routing_0_1_1_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::routing); }
     };
     (@cap $ty:ident escalation) => {
@@ -160,8 +196,22 @@ macro_rules! export_plugin {
                 <$ty as $crate::Escalation>::evaluate(&ev, &t, &ctx)
             }
         }
-        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::escalation::__export_docket_plugin_escalation_0_1_0_cabi!(
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::escalation::__export_docket_plugin_escalation_0_1_1_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::escalation); }
+    };
+    (@cap $ty:ident workflow) => {
+        impl $crate::bindings::exports::docket::plugin::workflow::Guest for $ty {
+            fn workflows(ctx: $crate::Context) -> ::std::vec::Vec<$crate::workflow::WorkflowDef> {
+                $crate::guest_entry();
+                <$ty as $crate::Workflow>::workflows(&ctx)
+            }
+            fn react(ev: $crate::Event, t: $crate::Ticket, at: $crate::workflow::Position, ctx: $crate::Context) -> $crate::workflow::WorkflowDecision {
+                $crate::guest_entry();
+                <$ty as $crate::Workflow>::react(&ev, &t, &at, &ctx)
+            }
+        }
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::workflow::__export_docket_plugin_workflow_0_1_1_cabi!(
+            $ty with_types_in $crate::bindings::exports::docket::plugin::workflow); }
     };
     (@cap $ty:ident billing) => {
         impl $crate::bindings::exports::docket::plugin::billing::Guest for $ty {
@@ -170,7 +220,7 @@ macro_rules! export_plugin {
                 <$ty as $crate::Billing>::bill(&ev, &t, &ctx)
             }
         }
-        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::billing::__export_docket_plugin_billing_0_1_0_cabi!(
+        $crate::__docket_cabi! { $crate::bindings::exports::docket::plugin::billing::__export_docket_plugin_billing_0_1_1_cabi!(
             $ty with_types_in $crate::bindings::exports::docket::plugin::billing); }
     };
 }

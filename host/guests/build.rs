@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("docket-rules-routing", "docket_rules_routing"),
     ("docket-rules-escalation", "docket_rules_escalation"),
     ("docket-rules-billing", "docket_rules_billing"),
+    ("docket-rules-workflow", "docket_rules_workflow"),
     ("docket-hostile-plugin", "docket_hostile_plugin"),
     ("docket-nocode-runtime", "docket_nocode_runtime"),
 ];

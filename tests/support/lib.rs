@@ -64,6 +64,7 @@ pub fn call_plugin(
         event,
         ticket,
         context,
+        position: None,
     };
     docket().call(plugin, capability, &input, limits)
 }
@@ -260,6 +261,7 @@ pub fn dispatch_full(
                 agents,
                 history,
                 now,
+                position: None,
             },
         )
         .expect("dispatch")
@@ -341,6 +343,23 @@ pub fn wat_plugin_module(exports: &[&str], extra_import: Option<(&str, &str)>) -
 /// Componentizes a core module against the contract's WIT, after applying
 /// `edit` to the WIT text (to make a wrong version) and adding `extra_wit`
 /// packages (to import something the host does not offer).
+/// An edit of the contract's WIT (for [`component_of`]) that makes it the
+/// package at an earlier `version`: as a plugin built against that version
+/// saw it (the items added since carry `@since` and are left out of the
+/// worlds the tests include).
+pub fn contract_at(version: &str) -> impl Fn(&str) -> String + '_ {
+    move |wit| {
+        wit.replace(
+            &format!("docket:plugin@{}", docket_contract::CONTRACT_VERSION),
+            &format!("docket:plugin@{version}"),
+        )
+        .replace(
+            &format!("@since(version = {})", docket_contract::CONTRACT_VERSION),
+            "",
+        )
+    }
+}
+
 pub fn component_of(
     module: &[u8],
     edit: impl Fn(&str) -> String,

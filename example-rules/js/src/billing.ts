@@ -16,8 +16,8 @@
  * (money, 500.00), `rate.<work-type>` (money per hour), `manager.<region>`.
  * Bills on time logged, parts used, and when the ticket is solved.
  */
-import type { Context, Event, Money, Part, Ticket, TimeEntry } from "docket:plugin/types@0.1.0";
-import type { BillingDecision, InvoiceLine } from "docket:plugin/billing@0.1.0";
+import type { Context, Event, Money, Part, Ticket, TimeEntry } from "docket:plugin/types@0.1.1";
+import type { BillingDecision, InvoiceLine } from "docket:plugin/billing@0.1.1";
 import {
   basisPoints,
   clamp,

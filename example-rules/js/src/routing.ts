@@ -15,8 +15,8 @@
  * limit, the ticket waits in the group queue, tagged `overflow`. Runs on
  * creation and when the category, channel or requester tier changes.
  */
-import type { Agent, Context, Event, Ticket } from "docket:plugin/types@0.1.0";
-import type { RouteDecision } from "docket:plugin/routing@0.1.0";
+import type { Agent, Context, Event, Ticket } from "docket:plugin/types@0.1.1";
+import type { RouteDecision } from "docket:plugin/routing@0.1.1";
 import { capability, clamp, settingInteger } from "../../../guest-sdk/js/docket.ts";
 
 const DEPARTMENTS = new Map([

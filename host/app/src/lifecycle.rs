@@ -12,6 +12,7 @@ use crate::recording::Recording;
 use crate::sla::{self, MilestoneTimer, SLA_TIMER_OWNER, SlaClock};
 use crate::store::{Applied, EventCommit, Store, StoreError, StoredEvent, TimerChange, TimerRow};
 use crate::ticket_input::{Action, HISTORY_LIMIT, apply_action, new_ticket};
+use docket_contract::Capability;
 use docket_contract::types::{Agent, Event, EventKind, Ticket};
 use docket_contract::wire::Wire;
 use docket_engine::Docket;
@@ -285,6 +286,9 @@ impl<S: Store> Lifecycle<S> {
             now: event.at,
             event,
             ticket,
+            // Positions are not stored yet: `dispatch_and_commit` refuses
+            // pipelines with workflows.
+            position: None,
         })
     }
 
@@ -312,6 +316,16 @@ impl<S: Store> Lifecycle<S> {
     ) -> Result<Recorded, AppError> {
         let request = self.request(tenant, ticket, decided.event.clone())?;
         let pipeline = self.docket.pipeline(tenant)?;
+        if let Some(plugin) = pipeline.plugin_with(Capability::Workflow) {
+            return Err(AppError::Unprocessable {
+                code: "workflow_not_served",
+                message: format!(
+                    "plugin `{plugin}` defines workflows (contract 0.1.1), and this lifecycle \
+                     does not keep tickets' workflow positions yet; take it out of the pipeline, \
+                     or dispatch through the engine with `DispatchRequest::position`"
+                ),
+            });
+        }
         let recording = Recording::of(&pipeline, &request);
         let outcome = self.docket.run(&pipeline, request);
         match self.commit(tenant, &decided, &outcome, &recording) {
@@ -653,6 +667,50 @@ mod tests {
             actor: None,
             fingerprint: None,
         }
+    }
+
+    #[test]
+    fn a_pipeline_with_workflows_is_refused_until_positions_are_kept() {
+        let store = Arc::new(MemoryStore::new());
+        let l = lifecycle(&store);
+        let docket = l.docket();
+        let bytes = docket_guests::plugin("workflow").unwrap();
+        let v = docket
+            .install(
+                "acme",
+                "workflow",
+                docket_engine::PluginSource::from_bytes(bytes).unwrap(),
+            )
+            .unwrap();
+        docket
+            .activate("acme", "workflow", &v.version.to_string())
+            .unwrap();
+        docket
+            .set_pipeline(
+                "acme",
+                vec![docket_engine::PipelineStep {
+                    plugin: "workflow".into(),
+                    settings: vec![],
+                    on_failure: docket_engine::FailurePolicy::FailEvent,
+                    events: vec![],
+                }],
+            )
+            .unwrap();
+        let created = action(serde_json::json!({
+            "event": "created",
+            "data": {"subject": "s", "requester": {"id": "r"}},
+        }));
+        match l.apply(&event("T-1", &created, "e-1", 1_000)) {
+            Err(AppError::Unprocessable { code, message }) => {
+                assert_eq!(code, "workflow_not_served");
+                assert!(message.contains("plugin `workflow`"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            store.ticket("acme", "T-1").unwrap().is_none(),
+            "nothing stored"
+        );
     }
 
     /// A store shared with another writer (another lifecycle: a replica),

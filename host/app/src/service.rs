@@ -274,12 +274,7 @@ pub(crate) fn check_page(after: u64, limit: u32) -> Result<(), AppError> {
 
 /// A valid tenant or plugin identifier: 1-64 of `[a-z0-9_-]`.
 pub fn check_id(what: &str, id: &str) -> Result<(), AppError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
+    if docket_engine::config::is_name(id) {
         Ok(())
     } else {
         Err(AppError::BadRequest(format!(

@@ -104,6 +104,7 @@ fn run(
         event: call.event,
         ticket: call.ticket,
         context: call.context,
+        position: None,
     };
     docket.call(plugin, call.capability, &input, limits)
 }

@@ -288,6 +288,7 @@ fn main() {
                         event,
                         ticket: t,
                         context: &ctx,
+                        position: None,
                     };
                     let (r, _) = docket.call(plugin, capability, &input, &limits);
                     r.expect("plugin call");
@@ -375,6 +376,7 @@ fn main() {
                 event: created,
                 ticket: t,
                 context: &base_ctx,
+                position: None,
             };
             let (r, _) = docket.call(&noop, Capability::Routing, &input, &limits);
             r.expect("noop");

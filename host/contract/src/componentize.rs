@@ -44,7 +44,7 @@ pub fn check_imports<I: AsRef<str>>(names: impl IntoIterator<Item = I>) -> Resul
         let name = name.as_ref();
         let interface = name.split_once("::").map_or(name, |(module, _)| module);
         match parse_contract_name(interface) {
-            Some(n) if n.version != crate::CONTRACT_VERSION => {
+            Some(n) if !crate::is_compatible_version(n.version) => {
                 return Err(PluginError::WrongContractVersion {
                     found: interface.to_string(),
                     expected: crate::CONTRACT_VERSION.to_string(),
@@ -70,7 +70,7 @@ pub fn export_capability(name: &str) -> Result<Option<Capability>, PluginError> 
     let Some(n) = parse_contract_name(interface_name) else {
         return Ok(None);
     };
-    if n.version != crate::CONTRACT_VERSION {
+    if !crate::is_compatible_version(n.version) {
         return Err(PluginError::WrongContractVersion {
             found: interface_name.to_string(),
             expected: crate::CONTRACT_VERSION.to_string(),
@@ -87,6 +87,61 @@ pub fn export_capability(name: &str) -> Result<Option<Capability>, PluginError> 
 pub fn no_capability_reason() -> String {
     let names: Vec<String> = Capability::ALL.iter().map(|c| c.export_name()).collect();
     format!("it exports none of {}", names.join(", "))
+}
+
+/// A contract name of a compatible earlier version (`docket:plugin/log@0.1.0`,
+/// `docket:plugin/routing@0.1.0#route`) with this host's version, so that a
+/// core module built against it componentizes with this host's world (whose
+/// earlier interfaces are unchanged); other names as they are.
+fn upgraded(name: &str) -> std::borrow::Cow<'_, str> {
+    let (interface, rest) = name
+        .split_once('#')
+        .map_or((name, None), |(i, r)| (i, Some(r)));
+    match parse_contract_name(interface) {
+        Some(n)
+            if n.version != crate::CONTRACT_VERSION && crate::is_compatible_version(n.version) =>
+        {
+            let mut out = crate::qualified(n.interface);
+            if let Some(rest) = rest {
+                out.push('#');
+                out.push_str(rest);
+            }
+            out.into()
+        }
+        _ => name.into(),
+    }
+}
+
+/// The import section with contract names upgraded ([`upgraded`]).
+fn upgraded_imports(
+    reader: &wasmparser::ImportSectionReader<'_>,
+) -> Result<wasm_encoder::ImportSection, PluginError> {
+    use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+    let mut section = wasm_encoder::ImportSection::new();
+    for import in reader.clone().into_imports() {
+        let import = import.map_err(PluginError::invalid_wasm)?;
+        let ty = RoundtripReencoder
+            .entity_type(import.ty)
+            .map_err(|e| PluginError::invalid_wasm(format!("{e:?}")))?;
+        section.import(&upgraded(import.module), import.name, ty);
+    }
+    Ok(section)
+}
+
+/// The export section with contract names upgraded ([`upgraded`]).
+fn upgraded_exports(
+    reader: &wasmparser::ExportSectionReader<'_>,
+) -> Result<wasm_encoder::ExportSection, PluginError> {
+    use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+    let mut section = wasm_encoder::ExportSection::new();
+    for export in reader.clone() {
+        let export = export.map_err(PluginError::invalid_wasm)?;
+        let kind = RoundtripReencoder
+            .export_kind(export.kind)
+            .map_err(|e| PluginError::invalid_wasm(format!("{e:?}")))?;
+        section.export(&upgraded(export.name), kind, export.index);
+    }
+    Ok(section)
 }
 
 /// Componentizes a core module; returns the component and its capabilities.
@@ -106,12 +161,16 @@ pub fn componentize(module: &[u8]) -> Result<(Vec<u8>, BTreeSet<Capability>), Pl
                     names.push(format!("{}::{}", import.module, import.name));
                 }
                 check_imports(&names)?;
+                stripped.section(&upgraded_imports(reader)?);
+                continue;
             }
             Payload::ExportSection(reader) => {
                 for export in reader.clone() {
                     let export = export.map_err(PluginError::invalid_wasm)?;
                     capabilities.extend(export_capability(export.name)?);
                 }
+                stripped.section(&upgraded_exports(reader)?);
+                continue;
             }
             Payload::CustomSection(c) if c.name().starts_with("component-type") => continue,
             _ => {}

@@ -26,7 +26,18 @@ use serde::{Deserialize, Serialize};
 /// The WIT package this host implements.
 pub const PACKAGE: &str = "docket:plugin";
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
+
+/// The earlier versions this host runs unchanged: each adds to the one
+/// before and changes nothing of it (a component of 0.1.0 exports names the
+/// component model resolves to 0.1.1's, and a core module's names are
+/// upgraded when it is componentized).
+pub const COMPATIBLE_VERSIONS: &[&str] = &["0.1.0"];
+
+/// Whether a plugin built against contract `version` runs on this host.
+pub fn is_compatible_version(version: &str) -> bool {
+    version == CONTRACT_VERSION || COMPATIBLE_VERSIONS.contains(&version)
+}
 
 /// The WIT files of the contract, as `(file name, contents)`.
 pub const WIT_SOURCES: &[(&str, &str)] = &[
@@ -51,15 +62,18 @@ pub enum Capability {
     Escalation,
     /// Invoices, approvals and commissions.
     Billing,
+    /// Stages, transitions and what happens on the way (contract 0.1.1).
+    Workflow,
 }
 
 impl Capability {
     /// Every capability, in phase order.
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::Template,
         Capability::Routing,
         Capability::Escalation,
         Capability::Billing,
+        Capability::Workflow,
     ];
 
     /// The WIT interface name.
@@ -69,6 +83,7 @@ impl Capability {
             Capability::Routing => "routing",
             Capability::Escalation => "escalation",
             Capability::Billing => "billing",
+            Capability::Workflow => "workflow",
         }
     }
 
@@ -79,6 +94,7 @@ impl Capability {
             Capability::Routing => "route",
             Capability::Escalation => "evaluate",
             Capability::Billing => "bill",
+            Capability::Workflow => "react",
         }
     }
 
@@ -203,8 +219,10 @@ mod tests {
     fn names() {
         assert_eq!(
             Capability::Routing.export_name(),
-            "docket:plugin/routing@0.1.0"
+            "docket:plugin/routing@0.1.1"
         );
+        assert!(is_compatible_version("0.1.0") && is_compatible_version("0.1.1"));
+        assert!(!is_compatible_version("0.1.2") && !is_compatible_version("0.2.0"));
         let n = parse_contract_name("docket:plugin/billing@0.0.9").unwrap();
         assert_eq!((n.interface, n.version), ("billing", "0.0.9"));
         assert!(parse_contract_name("wasi:io/streams@0.2.0").is_none());

@@ -5,7 +5,9 @@ use crate::error::PluginError;
 use crate::host_state::HostState;
 use crate::source::{PluginSource, SourceKind};
 use docket_contract::Capability;
-use docket_contract::bindings::exports::docket::plugin::{billing, escalation, routing, template};
+use docket_contract::bindings::exports::docket::plugin::{
+    billing, escalation, routing, template, workflow,
+};
 use docket_contract::componentize::{self, check_imports, export_capability};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -30,6 +32,7 @@ pub(crate) struct CapabilityIndices {
     pub routing: Option<routing::GuestIndices>,
     pub escalation: Option<escalation::GuestIndices>,
     pub billing: Option<billing::GuestIndices>,
+    pub workflow: Option<workflow::GuestIndices>,
 }
 
 /// What a plugin is, as `docket check` describes it.
@@ -55,10 +58,11 @@ pub(crate) struct Linked {
     /// at install; see `sandbox::type_check`).
     pub indices: CapabilityIndices,
     /// The raw export index of each entry point, by capability, and of
-    /// `template.templates`: calls look functions up by these without
-    /// type-checking them again.
-    pub entry_points: [Option<ComponentExportIndex>; 4],
+    /// `template.templates` and `workflow.workflows`: calls look functions
+    /// up by these without type-checking them again.
+    pub entry_points: [Option<ComponentExportIndex>; Capability::ALL.len()],
     pub templates_fn: Option<ComponentExportIndex>,
+    pub workflows_fn: Option<ComponentExportIndex>,
     pub capabilities: BTreeSet<Capability>,
     pub imports: Vec<String>,
 }
@@ -199,6 +203,9 @@ pub(crate) fn link(
             Capability::Billing => {
                 indices.billing = Some(billing::GuestIndices::new(&pre).map_err(not_ours)?)
             }
+            Capability::Workflow => {
+                indices.workflow = Some(workflow::GuestIndices::new(&pre).map_err(not_ours)?)
+            }
         }
     }
     let export_fn = |c: Capability, name: &str| {
@@ -214,7 +221,7 @@ pub(crate) fn link(
                 ))
             })
     };
-    let mut entry_points = [None; 4];
+    let mut entry_points = [None; Capability::ALL.len()];
     for (slot, c) in entry_points.iter_mut().zip(Capability::ALL) {
         if capabilities.contains(&c) {
             *slot = Some(export_fn(c, c.entry_point())?);
@@ -225,11 +232,17 @@ pub(crate) fn link(
     } else {
         None
     };
+    let workflows_fn = if capabilities.contains(&Capability::Workflow) {
+        Some(export_fn(Capability::Workflow, "workflows")?)
+    } else {
+        None
+    };
     Ok(Linked {
         pre,
         indices,
         entry_points,
         templates_fn,
+        workflows_fn,
         capabilities,
         imports,
     })

@@ -1,6 +1,8 @@
 //! A tenant's TOML configuration: limits, calendars, agents and the plugin
 //! pipeline with each plugin's settings. Loading is all-or-nothing: every
 //! plugin is compiled and every calendar checked before the tenant changes.
+//! Also the tenant's workflows as the host enforces them ([`Workflows`],
+//! from the pipeline's workflow plugins, and a ticket's [`Position`]).
 
 pub use crate::calendar::{BusinessCalendar, CalendarConfig, compile_all as compile_calendars};
 use crate::error::DocketError;
@@ -10,6 +12,10 @@ use crate::limits::Limits;
 use crate::pipeline::{FailurePolicy, PipelineStep};
 use crate::registry::{Docket, TenantState, install_error};
 use crate::source::PluginSource;
+pub use crate::workflow::{
+    MoveError, Mover, Position, PositionInput, StageDef, TransitionDef, Workflow, Workflows,
+    is_name,
+};
 use docket_contract::EventKindName;
 use docket_contract::bindings::docket::plugin::types::{
     Agent, Decimal, FieldValue, Money, Setting,

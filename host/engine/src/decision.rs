@@ -45,11 +45,19 @@ pub enum DecisionKind {
     InvoiceTotal,
     /// Approvals the invoice needs.
     Approvals,
+    /// Stages moved to.
+    Stage,
+    /// Tags removed.
+    RemovedTags,
+    /// Category and subject set.
+    Attributes,
+    /// Notes and replies written.
+    Comments,
 }
 
 impl DecisionKind {
     /// Every kind, in report order.
-    pub const ALL: [DecisionKind; 13] = [
+    pub const ALL: [DecisionKind; 17] = [
         DecisionKind::Status,
         DecisionKind::Validation,
         DecisionKind::Group,
@@ -63,6 +71,10 @@ impl DecisionKind {
         DecisionKind::Notifications,
         DecisionKind::InvoiceTotal,
         DecisionKind::Approvals,
+        DecisionKind::Stage,
+        DecisionKind::RemovedTags,
+        DecisionKind::Attributes,
+        DecisionKind::Comments,
     ];
 
     /// The kind's name as reports spell it (`sla_targets`).
@@ -81,6 +93,10 @@ impl DecisionKind {
             DecisionKind::Notifications => "notifications",
             DecisionKind::InvoiceTotal => "invoice_total",
             DecisionKind::Approvals => "approvals",
+            DecisionKind::Stage => "stage",
+            DecisionKind::RemovedTags => "removed_tags",
+            DecisionKind::Attributes => "attributes",
+            DecisionKind::Comments => "comments",
         }
     }
 }
@@ -88,7 +104,7 @@ impl DecisionKind {
 /// What an outcome decided, one display value per [`DecisionKind`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decisions {
-    values: [String; 13],
+    values: [String; DecisionKind::ALL.len()],
 }
 
 /// The value of a kind nothing was decided of.
@@ -109,7 +125,7 @@ pub struct Change {
 impl Decisions {
     /// The decisions of an outcome's status and effects.
     pub fn of(status: &OutcomeStatus, effects: &[AppliedEffect]) -> Decisions {
-        let mut values: [String; 13] = Default::default();
+        let mut values: [String; DecisionKind::ALL.len()] = Default::default();
         let mut put = |kind: DecisionKind, text: &str| {
             let v = &mut values[kind as usize];
             if !v.is_empty() {
@@ -178,6 +194,22 @@ impl Decisions {
                     ),
                 ),
                 Effect::Invoice { invoice: i } => invoice = Some(i),
+                Effect::MoveStage { from, to, .. } => {
+                    put(DecisionKind::Stage, &format!("{from} → {to}"))
+                }
+                Effect::RemoveTag { tag } => put(DecisionKind::RemovedTags, tag),
+                Effect::SetCategory { category } => put(
+                    DecisionKind::Attributes,
+                    &format!("category={}", category.as_deref().unwrap_or(NOTHING)),
+                ),
+                Effect::SetSubject { subject } => {
+                    put(DecisionKind::Attributes, &format!("subject={subject}"))
+                }
+                Effect::ClearField { key } => put(DecisionKind::Fields, &format!("{key} cleared")),
+                Effect::Comment { body, public } => put(
+                    DecisionKind::Comments,
+                    &format!("{} {body:?}", if *public { "reply" } else { "note" }),
+                ),
             }
         }
         if let Some((group, agent)) = assigned {

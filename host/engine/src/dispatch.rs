@@ -9,9 +9,10 @@ use crate::effects::{self, Effect, Resolver};
 use crate::error::{DocketError, PluginError};
 use crate::host_state::LogLine;
 use crate::pipeline::{FailurePolicy, PipelineStep};
-use crate::pipeline::{Pipeline, Stage};
+use crate::pipeline::{Pipeline, Stage, WorkflowsResult};
 use crate::registry::Docket;
-use crate::sandbox::{CallInput, CallStats, Decision};
+use crate::sandbox::{CallInput, CallStats, Decision, Declaration};
+use crate::workflow::{self, Position, PositionInput, Workflows};
 use docket_contract::bindings::docket::plugin::types::{
     Agent, Context, Event, Ticket, TicketBrief,
 };
@@ -33,6 +34,12 @@ pub struct DispatchRequest {
     pub history: Vec<TicketBrief>,
     /// "Now" for the plugins (ms since the epoch).
     pub now: i64,
+    /// Where the ticket stands in its workflow, as the embedder keeps it
+    /// (the event's own move applied). `None` for a ticket without one:
+    /// when the pipeline defines workflows, the engine places it (a new
+    /// ticket at its workflow's initial stage, another at the first stage
+    /// with its status) and the outcome says where.
+    pub position: Option<PositionInput>,
 }
 
 /// An effect with the plugin that decided it.
@@ -136,6 +143,10 @@ pub struct Outcome {
     #[serde(with = "docket_contract::wire::TicketDef")]
     #[cfg_attr(feature = "openapi", schema(value_type = docket_contract::wire::TicketDef))]
     pub ticket: Ticket,
+    /// Where the ticket stands in its workflow after the effects (as it
+    /// was, unless applied); absent when no workflow applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
     /// Every plugin call.
     pub trace: Vec<PluginRun>,
     /// Wall-clock time of the whole dispatch.
@@ -193,11 +204,33 @@ impl Docket {
         let started = Instant::now();
         let DispatchRequest {
             event,
-            ticket: original,
+            ticket: mut original,
             agents,
             history,
             now,
+            position: given,
         } = request;
+        let workflows = match self.pipeline_workflows(pipeline) {
+            Ok(w) => w,
+            Err((plugin, error)) => {
+                // Without its definitions no move can be checked: every
+                // event fails, whatever the step's failure policy.
+                return Outcome {
+                    tenant: pipeline.tenant.clone(),
+                    ticket_id: original.id.clone(),
+                    event_id: event.id.clone(),
+                    status: OutcomeStatus::Failed { plugin, error },
+                    effects: Vec::new(),
+                    position: given.map(|g| g.position),
+                    ticket: original,
+                    trace: Vec::new(),
+                    elapsed_us: started.elapsed().as_micros() as u64,
+                };
+            }
+        };
+        let (original_position, moved_from) =
+            workflow::start(&workflows, given, &mut original, &event, now);
+        let mut position = original_position.clone();
         let mut ticket = original.clone();
         let mut context = Context {
             tenant: pipeline.tenant.clone(),
@@ -210,6 +243,7 @@ impl Docket {
         let resolver = Resolver {
             now,
             calendars: &pipeline.calendars,
+            workflows: &workflows,
         };
         let mut applied = Vec::new();
         let mut rejections = Vec::new();
@@ -236,6 +270,18 @@ impl Docket {
                     continue;
                 }
                 context.settings.clone_from(&step.settings);
+                // Only `react` takes the position.
+                let at = match (phase, &position) {
+                    (Capability::Workflow, None) => continue, // in no workflow
+                    (Capability::Workflow, Some(p)) => Some(
+                        PositionInput {
+                            position: p.clone(),
+                            moved_from: moved_from.clone(),
+                        }
+                        .to_wit(),
+                    ),
+                    _ => None,
+                };
                 let (result, stats) = self.call_stage(
                     pipeline,
                     (step, *version, plugin),
@@ -244,6 +290,7 @@ impl Docket {
                         event: &event,
                         ticket: &ticket,
                         context: &context,
+                        position: at.as_ref(),
                     },
                     &resolver,
                 );
@@ -270,6 +317,7 @@ impl Docket {
                     Ok((effects, errors)) => {
                         run.effects = effects.len();
                         effects::apply(&mut ticket, &effects, now);
+                        effects::advance(&mut position, &effects, now);
                         applied.extend(effects.into_iter().map(|effect| AppliedEffect {
                             plugin: step.plugin.clone(),
                             phase,
@@ -296,9 +344,11 @@ impl Docket {
                     }
                 }
             }
-            // Validation happens in the template phase; a rejected ticket
-            // goes no further.
-            if phase == Capability::Template && !rejections.is_empty() {
+            // Validation happens in the template phase (a rejected ticket
+            // goes no further) and a workflow's guard in the last.
+            if matches!(phase, Capability::Template | Capability::Workflow)
+                && !rejections.is_empty()
+            {
                 status = OutcomeStatus::Rejected {
                     errors: std::mem::take(&mut rejections),
                 };
@@ -308,6 +358,7 @@ impl Docket {
         if status != OutcomeStatus::Applied {
             applied.clear();
             ticket = original;
+            position = original_position;
         }
         Outcome {
             tenant: pipeline.tenant.clone(),
@@ -316,8 +367,26 @@ impl Docket {
             status,
             effects: applied,
             ticket,
+            position,
             trace,
             elapsed_us: started.elapsed().as_micros() as u64,
+        }
+    }
+
+    /// The pipeline's workflows; none (without asking) when no plugin of
+    /// it exports the capability.
+    pub(crate) fn pipeline_workflows(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<std::sync::Arc<Workflows>, (String, PluginError)> {
+        if pipeline
+            .stages
+            .iter()
+            .any(|s| s.plugin.has(Capability::Workflow))
+        {
+            self.workflows(pipeline)
+        } else {
+            Ok(std::sync::Arc::default())
         }
     }
 
@@ -344,8 +413,53 @@ impl Docket {
                     limit: limits.output_bytes,
                 });
             }
-            effects::effects_of(decision, input.ticket, resolver)
+            effects::effects_of(decision, input.ticket, input.position, resolver)
         });
         (result, stats)
+    }
+}
+
+impl Docket {
+    /// The workflows a pipeline's plugins define, checked: asked of each
+    /// workflow plugin once per pipeline (with its step's settings, `now`
+    /// 0, no agents or history) and kept with the pipeline.
+    ///
+    /// # Errors
+    /// The plugin whose `workflows` call failed, or whose definitions are
+    /// invalid (`invalid_output`), and why.
+    pub fn workflows(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<std::sync::Arc<Workflows>, (String, PluginError)> {
+        pipeline
+            .workflows
+            .get_or_init(|| self.ask_workflows(pipeline))
+            .clone()
+    }
+
+    fn ask_workflows(&self, pipeline: &Pipeline) -> WorkflowsResult {
+        let mut defined = Vec::new();
+        for stage in &pipeline.stages {
+            if !stage.plugin.has(docket_contract::Capability::Workflow) {
+                continue;
+            }
+            let context = docket_contract::types::Context {
+                tenant: pipeline.tenant.clone(),
+                now: 0,
+                settings: stage.step.settings.clone(),
+                agents: Vec::new(),
+                history: Vec::new(),
+                calendars: pipeline.calendar_names.clone(),
+            };
+            let limits = pipeline.limits.for_plugin(&stage.step.plugin);
+            let (result, _) =
+                self.runtime
+                    .declaration(&stage.plugin, Declaration::Workflows, &context, &limits);
+            let defs = result.map_err(|e| (stage.step.plugin.clone(), e))?;
+            defined.push((stage.step.plugin.clone(), defs));
+        }
+        Workflows::check(defined)
+            .map(std::sync::Arc::new)
+            .map_err(|(plugin, e)| (plugin, PluginError::invalid_output(e)))
     }
 }

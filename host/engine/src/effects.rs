@@ -6,13 +6,18 @@
 use crate::calendar::BusinessCalendar;
 use crate::error::PluginError;
 use crate::sandbox::Decision;
-use docket_contract::bindings::docket::plugin::types::{FieldValue, Priority, Ticket};
+use crate::workflow::{Mover, Position, Workflows};
+use docket_contract::bindings::docket::plugin::types::{FieldValue, Priority, Status, Ticket};
 use docket_contract::bindings::exports::docket::plugin::billing::{BillingDecision, InvoiceLine};
 use docket_contract::bindings::exports::docket::plugin::escalation::{
-    EscalationAction, EscalationDecision, Notification, SlaMetric, SlaPolicy, TimerOp, TimerWhen,
+    EscalationAction, EscalationDecision, Notification, Recipient, SlaMetric, SlaPolicy, TimerOp,
+    TimerWhen,
 };
 use docket_contract::bindings::exports::docket::plugin::routing::RouteDecision;
-use docket_contract::bindings::exports::docket::plugin::template::FieldError;
+use docket_contract::bindings::exports::docket::plugin::template::{ErrorCode, FieldError};
+use docket_contract::bindings::exports::docket::plugin::workflow::{
+    self as wf, WorkflowAction, WorkflowDecision,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -102,6 +107,49 @@ pub enum Effect {
         /// Key.
         key: String,
     },
+    /// Move the ticket to a stage of its workflow (a workflow's `move-to`,
+    /// checked against its transitions).
+    MoveStage {
+        /// The workflow.
+        workflow: String,
+        /// The stage left.
+        from: String,
+        /// The stage entered.
+        to: String,
+        /// The entered stage's base status: the ticket's status after.
+        #[serde(with = "docket_contract::wire::StatusDef")]
+        #[cfg_attr(feature = "openapi", schema(value_type = docket_contract::wire::StatusDef))]
+        status: Status,
+    },
+    /// Remove a tag.
+    RemoveTag {
+        /// Tag.
+        tag: String,
+    },
+    /// Set or clear the category.
+    SetCategory {
+        /// The category, or none.
+        category: Option<String>,
+    },
+    /// Set the subject.
+    SetSubject {
+        /// The subject.
+        subject: String,
+    },
+    /// Clear a custom field.
+    ClearField {
+        /// Field key.
+        key: String,
+    },
+    /// Write on the ticket: an internal note, or a public reply to the
+    /// requester. Delivered through the outbox (`ticket.note`,
+    /// `ticket.reply`).
+    Comment {
+        /// The text.
+        body: String,
+        /// A reply the requester sees (else an internal note).
+        public: bool,
+    },
     /// The ticket's invoice as it now stands.
     Invoice {
         /// Lines, total, approvals and commissions.
@@ -121,6 +169,8 @@ pub struct Resolver<'a> {
     pub now: i64,
     /// The tenant's calendars by name.
     pub calendars: &'a HashMap<String, BusinessCalendar>,
+    /// The pipeline's workflows.
+    pub workflows: &'a Workflows,
 }
 
 /// The effects of one decision, or why the decision is invalid. Validation
@@ -128,6 +178,7 @@ pub struct Resolver<'a> {
 pub fn effects_of(
     decision: Decision,
     ticket: &Ticket,
+    position: Option<&wf::Position>,
     r: &Resolver<'_>,
 ) -> Result<Decided, PluginError> {
     Ok(match decision {
@@ -151,7 +202,139 @@ pub fn effects_of(
             }],
             Vec::new(),
         ),
+        Decision::Workflow(d) => workflow_effects(d, ticket, position, r)?,
     })
+}
+
+/// A workflow's recipient as the escalation capability's (the same cases).
+fn recipient_of(r: wf::Recipient) -> Recipient {
+    match r {
+        wf::Recipient::Role(x) => Recipient::Role(x),
+        wf::Recipient::GroupLead(x) => Recipient::GroupLead(x),
+        wf::Recipient::Agent(x) => Recipient::Agent(x),
+        wf::Recipient::Channel(x) => Recipient::Channel(x),
+        wf::Recipient::Requester => Recipient::Requester,
+    }
+}
+
+/// The longest subject a plugin may set.
+pub const MAX_SUBJECT_BYTES: usize = 1_024;
+/// The longest note or reply a plugin may write.
+pub const MAX_COMMENT_BYTES: usize = 16_384;
+
+fn bounded_text(what: &str, s: &str, limit: usize) -> Result<(), PluginError> {
+    if s.trim().is_empty() {
+        Err(PluginError::invalid_output(format!("{what} is empty")))
+    } else if s.len() > limit {
+        Err(PluginError::invalid_output(format!(
+            "{what} is {} bytes, over the {limit} allowed",
+            s.len()
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// A workflow decision's effects, each action checked on the ticket as the
+/// actions before it left it (a `set-field` then a `move-to` that requires
+/// the field is fine). A refusal is the event's rejection, as a field
+/// error on `stage`.
+fn workflow_effects(
+    d: WorkflowDecision,
+    ticket: &Ticket,
+    position: Option<&wf::Position>,
+    r: &Resolver<'_>,
+) -> Result<Decided, PluginError> {
+    let mut errors = Vec::new();
+    if let Some(reason) = d.refuse {
+        bounded_text("refusal reason", &reason, MAX_COMMENT_BYTES)?;
+        errors.push(FieldError {
+            field: "stage".into(),
+            code: ErrorCode::InvalidOption,
+            message: reason,
+        });
+    }
+    let mut scratch = ticket.clone();
+    let mut stage = position.map(|p| p.stage.clone());
+    let mut out = Vec::new();
+    for action in d.actions {
+        let effect = match action {
+            WorkflowAction::MoveTo(to) => {
+                let (Some(p), Some(from)) = (position, stage.as_deref()) else {
+                    return Err(PluginError::invalid_output(format!(
+                        "move-to `{to}`: the ticket is in no workflow"
+                    )));
+                };
+                let workflow = r.workflows.get(&p.workflow).ok_or_else(|| {
+                    PluginError::invalid_output(format!(
+                        "move-to `{to}`: the ticket's workflow `{}` is no longer defined",
+                        p.workflow
+                    ))
+                })?;
+                let entered = workflow
+                    .check_move(&scratch, from, &to, Mover::Rule)
+                    .map_err(|e| PluginError::invalid_output(format!("move-to `{to}`: {e}")))?;
+                let effect = Effect::MoveStage {
+                    workflow: p.workflow.clone(),
+                    from: from.to_string(),
+                    to: to.clone(),
+                    status: entered.status,
+                };
+                stage = Some(to);
+                effect
+            }
+            WorkflowAction::AddTag(tag) => {
+                non_empty("workflow: tag", &tag)?;
+                Effect::AddTag { tag }
+            }
+            WorkflowAction::RemoveTag(tag) => {
+                non_empty("workflow: tag", &tag)?;
+                Effect::RemoveTag { tag }
+            }
+            WorkflowAction::SetCategory(category) => {
+                if let Some(c) = &category {
+                    non_empty("workflow: category", c)?;
+                }
+                Effect::SetCategory { category }
+            }
+            WorkflowAction::SetSubject(subject) => {
+                bounded_text("workflow: subject", &subject, MAX_SUBJECT_BYTES)?;
+                Effect::SetSubject { subject }
+            }
+            WorkflowAction::SetField(f) => {
+                non_empty("workflow: field key", &f.key)?;
+                Effect::SetField {
+                    key: f.key,
+                    value: f.value,
+                }
+            }
+            WorkflowAction::ClearField(key) => {
+                non_empty("workflow: field key", &key)?;
+                Effect::ClearField { key }
+            }
+            WorkflowAction::Note(body) => {
+                bounded_text("workflow: note", &body, MAX_COMMENT_BYTES)?;
+                Effect::Comment {
+                    body,
+                    public: false,
+                }
+            }
+            WorkflowAction::Reply(body) => {
+                bounded_text("workflow: reply", &body, MAX_COMMENT_BYTES)?;
+                Effect::Comment { body, public: true }
+            }
+            WorkflowAction::Notify(n) => Effect::Notify {
+                notification: Notification {
+                    to: recipient_of(n.to),
+                    topic: n.topic,
+                    message: n.message,
+                },
+            },
+        };
+        apply(&mut scratch, std::slice::from_ref(&effect), r.now);
+        out.push(effect);
+    }
+    Ok((out, errors))
 }
 
 fn non_empty(what: &str, s: &str) -> Result<(), PluginError> {
@@ -384,6 +567,16 @@ fn checked_invoice(mut d: BillingDecision) -> Result<BillingDecision, PluginErro
     Ok(d)
 }
 
+/// Moves `position` along the `move-stage` effects among `effects`.
+pub(crate) fn advance(position: &mut Option<Position>, effects: &[Effect], now: i64) {
+    for e in effects {
+        if let (Effect::MoveStage { to, .. }, Some(p)) = (e, position.as_mut()) {
+            p.stage.clone_from(to);
+            p.entered_at = now;
+        }
+    }
+}
+
 /// Applies effects to the host's copy of the ticket. Notifications, timers,
 /// SLA and invoices are outside the ticket record: the embedder performs them.
 pub fn apply(ticket: &mut Ticket, effects: &[Effect], now: i64) {
@@ -405,6 +598,11 @@ pub fn apply(ticket: &mut Ticket, effects: &[Effect], now: i64) {
                 ticket.assignee = agent.clone();
             }
             Effect::SetPriority { priority } => ticket.priority = *priority,
+            Effect::MoveStage { status, .. } => ticket.status = *status,
+            Effect::RemoveTag { tag } => ticket.tags.retain(|t| t != tag),
+            Effect::SetCategory { category } => ticket.category.clone_from(category),
+            Effect::SetSubject { subject } => ticket.subject.clone_from(subject),
+            Effect::ClearField { key } => ticket.fields.retain(|f| &f.key != key),
             Effect::AddTag { tag } => {
                 if !ticket.tags.contains(tag) {
                     ticket.tags.push(tag.clone());
@@ -415,6 +613,7 @@ pub fn apply(ticket: &mut Ticket, effects: &[Effect], now: i64) {
             | Effect::Notify { .. }
             | Effect::SetTimer { .. }
             | Effect::CancelTimer { .. }
+            | Effect::Comment { .. }
             | Effect::Invoice { .. } => continue,
         }
         ticket.updated_at = now;

@@ -35,7 +35,7 @@
 //!     .build();
 //! let event = Event { id: "ev-1".into(), at: now, actor: None, kind: EventKind::Created };
 //! let outcome = docket.dispatch("acme", DispatchRequest {
-//!     event, ticket, agents: vec![], history: vec![], now,
+//!     event, ticket, agents: vec![], history: vec![], now, position: None,
 //! })?;
 //! assert!(outcome.is_applied());
 //! assert_eq!(outcome.ticket.group.as_deref(), Some("field-service"));
@@ -69,6 +69,7 @@ mod runtime;
 mod sandbox;
 mod source;
 mod ticket;
+mod workflow;
 
 /// A compiled plugin, and one call of it outside any pipeline.
 pub mod plugin {

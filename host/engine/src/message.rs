@@ -16,7 +16,8 @@ pub struct Message {
     /// Stable id: the same event always yields the same ids, so a receiver
     /// can de-duplicate redeliveries (`msg_` and 26 hex digits).
     pub id: String,
-    /// What it is about: `ticket.changed`, `notification`, `invoice`,
+    /// What it is about: `ticket.changed`, `notification`, `ticket.note`,
+    /// `ticket.reply`, `invoice`,
     /// `approval.required`, or (added by the service's lifecycle)
     /// `sla.milestone` and `sla.breached`.
     #[serde(rename = "type")]
@@ -69,6 +70,7 @@ impl Message {
 impl Outcome {
     /// The messages an applied outcome produces, in order: `ticket.changed`
     /// (the ticket after the event), then one per `notify` effect, one
+    /// `ticket.note` or `ticket.reply` per note or reply a workflow wrote, one
     /// `invoice` per invoice effect and one `approval.required` per
     /// approval it asks for. A rejected or failed outcome changed nothing
     /// and produces none.
@@ -102,6 +104,17 @@ impl Outcome {
         for applied in &self.effects {
             match &applied.effect {
                 Effect::Notify { .. } | Effect::Invoice { .. } => {}
+                Effect::Comment { body, public } => {
+                    push(
+                        if *public {
+                            "ticket.reply"
+                        } else {
+                            "ticket.note"
+                        },
+                        serde_json::json!({ "plugin": applied.plugin, "body": body }),
+                    );
+                    continue;
+                }
                 _ => continue,
             }
             // The effect as the outcome serializes it (its `type` and

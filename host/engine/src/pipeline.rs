@@ -11,7 +11,9 @@
 
 use crate::calendar::{BusinessCalendar, CalendarConfig};
 use crate::compiled::{Plugin, content_hash};
+use crate::error::PluginError;
 use crate::limits::Limits;
+use crate::workflow::Workflows;
 use docket_contract::EventKindName;
 use docket_contract::types::Setting;
 use serde::{Deserialize, Serialize};
@@ -74,7 +76,14 @@ pub struct Pipeline {
     /// The snapshot as JSON, shared (recordings store it by hash).
     snapshot_json: Arc<str>,
     hash: String,
+    /// The workflows its plugins define, asked for on first use (see
+    /// [`Docket::workflows`]); clones share them.
+    pub(crate) workflows: Arc<std::sync::OnceLock<WorkflowsResult>>,
 }
+
+/// The checked workflows of a pipeline, or the plugin whose definitions
+/// failed and why.
+pub(crate) type WorkflowsResult = Result<Arc<Workflows>, (String, PluginError)>;
 
 /// One step of a pipeline as an event ran through it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,6 +147,7 @@ impl Pipeline {
             stages,
             snapshot_json: Arc::from(""),
             hash: String::new(),
+            workflows: Arc::default(),
         };
         let (json, hash) = pipeline.snapshot().encode();
         pipeline.snapshot_json = Arc::from(json);
@@ -169,6 +179,14 @@ impl Pipeline {
     /// The plugin names of its steps, in order.
     pub fn plugins(&self) -> impl Iterator<Item = &str> {
         self.stages.iter().map(|s| s.step.plugin.as_str())
+    }
+
+    /// The first step's plugin that exports `capability`, if any.
+    pub fn plugin_with(&self, capability: docket_contract::Capability) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|s| s.plugin.has(capability))
+            .map(|s| s.step.plugin.as_str())
     }
 
     /// The steps that run plugin `name` (as configured: settings, failure

@@ -10,7 +10,7 @@ use crate::limits::{EngineConfig, Limits};
 use crate::pipeline::{Pipeline, PipelineSnapshot, PipelineStep, Stage};
 use crate::resident::ResidentStats;
 use crate::runtime::{CompileSource, Runtime};
-use crate::sandbox::{CallInput, CallStats, Decision};
+use crate::sandbox::{CallInput, CallStats, Decision, Declaration};
 use crate::source::PluginSource;
 use docket_contract::Capability;
 use docket_contract::bindings::docket::plugin::types::Context;
@@ -437,7 +437,8 @@ impl Docket {
         context: &Context,
         limits: &Limits,
     ) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
-        self.runtime.templates(plugin, context, limits)
+        self.runtime
+            .declaration(plugin, Declaration::Templates, context, limits)
     }
 
     /// The templates `plugin` declares when it runs as plugin `name` of

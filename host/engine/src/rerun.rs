@@ -71,11 +71,22 @@ impl Docket {
         request: &DispatchRequest,
         context: &mut Context,
     ) -> bool {
+        let Ok(workflows) = self.pipeline_workflows(pipeline) else {
+            return false;
+        };
         let resolver = Resolver {
             now: request.now,
             calendars: &pipeline.calendars,
+            workflows: &workflows,
         };
         let mut ticket = request.ticket.clone();
+        let (mut position, moved_from) = crate::workflow::start(
+            &workflows,
+            request.position.clone(),
+            &mut ticket,
+            &request.event,
+            request.now,
+        );
         let event_kind = EventKindName::of(&request.event.kind);
         for phase in Capability::ALL {
             context.agents = match phase {
@@ -95,6 +106,7 @@ impl Docket {
                 if step.plugin != changed {
                     let effects: Vec<_> = decided_then.cloned().collect();
                     effects::apply(&mut ticket, &effects, request.now);
+                    effects::advance(&mut position, &effects, request.now);
                     continue;
                 }
                 if !stage.plugin.has(phase) {
@@ -106,10 +118,22 @@ impl Docket {
                     continue;
                 }
                 context.settings.clone_from(&step.settings);
+                let at = match (phase, &position) {
+                    (Capability::Workflow, None) => continue,
+                    (Capability::Workflow, Some(p)) => Some(
+                        crate::workflow::PositionInput {
+                            position: p.clone(),
+                            moved_from: moved_from.clone(),
+                        }
+                        .to_wit(),
+                    ),
+                    _ => None,
+                };
                 let input = CallInput {
                     event: &request.event,
                     ticket: &ticket,
                     context,
+                    position: at.as_ref(),
                 };
                 let (result, _) = self.call_stage(
                     pipeline,
@@ -123,6 +147,7 @@ impl Docket {
                         if errors.is_empty() && effects.iter().eq(decided_then) =>
                     {
                         effects::apply(&mut ticket, &effects, request.now);
+                        effects::advance(&mut position, &effects, request.now);
                     }
                     _ => return false,
                 }

@@ -8,17 +8,16 @@ use crate::error::PluginError;
 use crate::host_state::HostState;
 use crate::limits::{EngineConfig, Limits, UNSCANNED_KEEP_RESIDENT};
 use crate::resident::{Loader, ResidentStats};
-use crate::sandbox::{self, CallInput, CallStats, Decision};
+use crate::sandbox::{self, CallInput, CallStats, Decision, Declaration};
 use crate::source::PluginSource;
 use docket_contract::Capability;
 use docket_contract::bindings::Plugin as PluginWorld;
-use docket_contract::bindings::exports::docket::plugin::template::TicketTemplate;
 use docket_contract::types::Context;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{ComponentNamedList, HasSelf, Lift, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Where a compiled plugin came from, for cold-start accounting.
@@ -220,17 +219,28 @@ impl Runtime {
         }
     }
 
-    /// Asks a template plugin for its templates.
-    pub(crate) fn templates(
+    /// Asks a plugin for a declaration: its templates
+    /// (`Declaration::Templates`, a `Vec<TicketTemplate>`) or its workflows
+    /// (`Declaration::Workflows`, a `Vec<WorkflowDef>`).
+    pub(crate) fn declaration<R>(
         &self,
         plugin: &Plugin,
+        declaration: Declaration,
         context: &Context,
         limits: &Limits,
-    ) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
+    ) -> (Result<R, PluginError>, CallStats)
+    where
+        (R,): ComponentNamedList + Lift,
+    {
         match self.loader.linked(&plugin.inner) {
-            Ok(linked) => {
-                sandbox::call_templates(self.engine(), &linked, context, limits, self.epoch_tick())
-            }
+            Ok(linked) => sandbox::call_declaration(
+                self.engine(),
+                &linked,
+                declaration,
+                context,
+                limits,
+                self.epoch_tick(),
+            ),
             Err(e) => (Err(e), CallStats::default()),
         }
     }

@@ -11,7 +11,8 @@ use docket_contract::bindings::docket::plugin::types::{Context, Event, Ticket};
 use docket_contract::bindings::exports::docket::plugin::billing::BillingDecision;
 use docket_contract::bindings::exports::docket::plugin::escalation::EscalationDecision;
 use docket_contract::bindings::exports::docket::plugin::routing::RouteDecision;
-use docket_contract::bindings::exports::docket::plugin::template::{TicketTemplate, Validation};
+use docket_contract::bindings::exports::docket::plugin::template::Validation;
+use docket_contract::bindings::exports::docket::plugin::workflow::{Position, WorkflowDecision};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use wasmtime::component::{
@@ -31,6 +32,8 @@ pub enum Decision {
     Escalation(EscalationDecision),
     /// From `billing.bill`.
     Billing(Option<BillingDecision>),
+    /// From `workflow.react`.
+    Workflow(WorkflowDecision),
 }
 
 /// What a call cost and logged, whatever its result.
@@ -54,10 +57,15 @@ pub struct CallInput<'a> {
     pub ticket: &'a Ticket,
     /// The context.
     pub context: &'a Context,
+    /// Where the ticket stands in its workflow: what `workflow.react` is
+    /// called with (a workflow call without one fails as the host's fault).
+    pub position: Option<&'a Position>,
 }
 
-/// The parameters of every capability's entry point.
+/// The parameters of every capability's entry point but the workflow's.
 type Args<'a> = (&'a Event, &'a Ticket, &'a Context);
+/// The parameters of `workflow.react`.
+type WorkflowArgs<'a> = (&'a Event, &'a Ticket, &'a Position, &'a Context);
 
 /// Runs one capability of a plugin in a fresh store.
 pub(crate) fn call(
@@ -96,6 +104,19 @@ pub(crate) fn call(
                     .call(&mut *store, args)?
                     .0,
             ),
+            Capability::Workflow => {
+                let position = input
+                    .position
+                    .ok_or_else(|| wasmtime::format_err!("workflow call without a position"))?;
+                Decision::Workflow(
+                    entry_point::<WorkflowArgs, (WorkflowDecision,)>(store, &instance, index)?
+                        .call(
+                            &mut *store,
+                            (input.event, input.ticket, position, input.context),
+                        )?
+                        .0,
+                )
+            }
         })
     })
 }
@@ -122,24 +143,47 @@ where
     Ok(unsafe { TypedFunc::new_unchecked(func) })
 }
 
-/// Asks a template plugin for its templates.
-pub(crate) fn call_templates(
+/// What a plugin declares from the context alone: its templates
+/// (`template.templates`) or its workflows (`workflow.workflows`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Declaration {
+    /// `template.templates`.
+    Templates,
+    /// `workflow.workflows`.
+    Workflows,
+}
+
+impl Declaration {
+    fn index(self, linked: &Linked) -> Result<ComponentExportIndex, PluginError> {
+        let (index, what) = match self {
+            Declaration::Templates => (linked.templates_fn, "template"),
+            Declaration::Workflows => (linked.workflows_fn, "workflow"),
+        };
+        index.ok_or_else(|| PluginError::host(format!("not a {what} plugin")))
+    }
+}
+
+/// Asks a plugin for a declaration (its templates, or its workflows).
+pub(crate) fn call_declaration<R>(
     engine: &Engine,
     linked: &Linked,
+    declaration: Declaration,
     context: &Context,
     limits: &Limits,
     epoch_tick: Duration,
-) -> (Result<Vec<TicketTemplate>, PluginError>, CallStats) {
-    let Some(index) = linked.templates_fn else {
-        let e = PluginError::host("not a template plugin".to_string());
-        return (Err(e), CallStats::default());
+) -> (Result<R, PluginError>, CallStats)
+where
+    (R,): ComponentNamedList + Lift,
+{
+    let index = match declaration.index(linked) {
+        Ok(index) => index,
+        Err(e) => return (Err(e), CallStats::default()),
     };
     with_store(engine, limits, epoch_tick, |store| {
         let instance = linked.pre.instantiate(&mut *store)?;
-        let templates =
-            entry_point::<(&Context,), (Vec<TicketTemplate>,)>(store, &instance, index)?
-                .call(&mut *store, (context,))?;
-        Ok(templates.0)
+        let declared = entry_point::<(&Context,), (R,)>(store, &instance, index)?
+            .call(&mut *store, (context,))?;
+        Ok(declared.0)
     })
 }
 
@@ -165,6 +209,9 @@ pub(crate) fn type_check(
             i.load(&mut *store, &instance)?;
         }
         if let Some(i) = &ix.billing {
+            i.load(&mut *store, &instance)?;
+        }
+        if let Some(i) = &ix.workflow {
             i.load(&mut *store, &instance)?;
         }
         Ok(())

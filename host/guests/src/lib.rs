@@ -17,7 +17,9 @@ pub const RULES: &[&str] = &[
     "nocode/billing",
 ];
 
-/// The bytes of an embedded example plugin: `routing` is the Rust SDK build
+/// The bytes of an embedded example plugin (those of [`NAMES`], and
+/// `workflow`, the repair workflow of contract 0.1.1, which the demo
+/// tenants do not run yet): `routing` is the Rust SDK build
 /// (a core module the host componentizes on install), `nocode/routing` its
 /// no-code twin (TOML rules the host compiles on install).
 pub fn plugin(name: &str) -> Option<&'static [u8]> {
@@ -34,6 +36,7 @@ pub fn plugin(name: &str) -> Option<&'static [u8]> {
         "routing" => guests::DOCKET_RULES_ROUTING,
         "escalation" => guests::DOCKET_RULES_ESCALATION,
         "billing" => guests::DOCKET_RULES_BILLING,
+        "workflow" => guests::DOCKET_RULES_WORKFLOW,
         _ => return None,
     })
 }

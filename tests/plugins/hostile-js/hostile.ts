@@ -5,8 +5,8 @@
  * bare string, `recurse` recurses without end, `log` writes through
  * `console` at every level and routes, `grow` allocates without end.
  */
-import type { Context, Event, Ticket } from "docket:plugin/types@0.1.0";
-import type { RouteDecision } from "docket:plugin/routing@0.1.0";
+import type { Context, Event, Ticket } from "docket:plugin/types@0.1.1";
+import type { RouteDecision } from "docket:plugin/routing@0.1.1";
 import { capability } from "../../../guest-sdk/js/docket.ts";
 
 function recurse(n: number): number {

@@ -283,6 +283,8 @@ impl<'a> Replayer<'a> {
                 agents: agents.as_ref().clone(),
                 history: history.as_ref().clone(),
                 now: input.now,
+                // The lifecycle records no workflow pipelines yet.
+                position: None,
             },
             pipeline,
             row,

@@ -128,6 +128,7 @@ impl Fixture {
             agents: self.agents.clone(),
             history: vec![],
             now: MONDAY_9Z,
+            position: None,
         }
     }
 

@@ -81,6 +81,17 @@ fn effect_text(e: &Effect) -> String {
             };
             format!("invoice {} lines = {total}{approval}", invoice.lines.len())
         }
+        Effect::MoveStage { from, to, .. } => format!("stage {from} → {to}"),
+        Effect::RemoveTag { tag } => format!("-#{tag}"),
+        Effect::SetCategory { category } => {
+            format!("category → {}", category.as_deref().unwrap_or("none"))
+        }
+        Effect::SetSubject { subject } => format!("subject → {subject:?}"),
+        Effect::ClearField { key } => format!("clear {key}"),
+        Effect::Comment { body, public } => {
+            let short: String = body.chars().take(40).collect();
+            format!("{} {short:?}", if *public { "reply" } else { "note" })
+        }
     }
 }
 
