@@ -314,7 +314,6 @@ impl<S: Store> Lifecycle<S> {
         ticket: Ticket,
         decided: Decided<'_>,
     ) -> Result<Recorded, AppError> {
-        let request = self.request(tenant, ticket, decided.event.clone())?;
         let pipeline = self.docket.pipeline(tenant)?;
         if let Some(plugin) = pipeline.plugin_with(Capability::Workflow) {
             return Err(AppError::Unprocessable {
@@ -326,6 +325,7 @@ impl<S: Store> Lifecycle<S> {
                 ),
             });
         }
+        let request = self.request(tenant, ticket, decided.event.clone())?;
         let recording = Recording::of(&pipeline, &request);
         let outcome = self.docket.run(&pipeline, request);
         match self.commit(tenant, &decided, &outcome, &recording) {

@@ -270,17 +270,10 @@ impl Docket {
                     continue;
                 }
                 context.settings.clone_from(&step.settings);
-                // Only `react` takes the position.
-                let at = match (phase, &position) {
-                    (Capability::Workflow, None) => continue, // in no workflow
-                    (Capability::Workflow, Some(p)) => Some(
-                        PositionInput {
-                            position: p.clone(),
-                            moved_from: moved_from.clone(),
-                        }
-                        .to_wit(),
-                    ),
-                    _ => None,
+                let Some(at) =
+                    workflow::call_position(phase, position.as_ref(), moved_from.as_ref())
+                else {
+                    continue; // a workflow call on a ticket in no workflow
                 };
                 let (result, stats) = self.call_stage(
                     pipeline,
@@ -379,11 +372,7 @@ impl Docket {
         &self,
         pipeline: &Pipeline,
     ) -> Result<std::sync::Arc<Workflows>, (String, PluginError)> {
-        if pipeline
-            .stages
-            .iter()
-            .any(|s| s.plugin.has(Capability::Workflow))
-        {
+        if pipeline.plugin_with(Capability::Workflow).is_some() {
             self.workflows(pipeline)
         } else {
             Ok(std::sync::Arc::default())

@@ -118,16 +118,10 @@ impl Docket {
                     continue;
                 }
                 context.settings.clone_from(&step.settings);
-                let at = match (phase, &position) {
-                    (Capability::Workflow, None) => continue,
-                    (Capability::Workflow, Some(p)) => Some(
-                        crate::workflow::PositionInput {
-                            position: p.clone(),
-                            moved_from: moved_from.clone(),
-                        }
-                        .to_wit(),
-                    ),
-                    _ => None,
+                let Some(at) =
+                    crate::workflow::call_position(phase, position.as_ref(), moved_from.as_ref())
+                else {
+                    continue; // a workflow call on a ticket in no workflow
                 };
                 let input = CallInput {
                     event: &request.event,

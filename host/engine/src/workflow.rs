@@ -456,15 +456,23 @@ fn check_one(plugin: &str, def: WorkflowDef) -> Result<Workflow, String> {
     })
 }
 
-impl PositionInput {
-    /// The position as the contract passes it to `react`.
-    pub(crate) fn to_wit(&self) -> wit::Position {
-        wit::Position {
-            workflow: self.position.workflow.clone(),
-            stage: self.position.stage.clone(),
-            entered_at: self.position.entered_at,
-            moved_from: self.moved_from.clone(),
-        }
+/// The position a call in `phase` is given: `None` when the call is
+/// skipped (a workflow call on a ticket in no workflow), else what `react`
+/// takes (nothing, for the other capabilities).
+pub(crate) fn call_position(
+    phase: docket_contract::Capability,
+    position: Option<&Position>,
+    moved_from: Option<&String>,
+) -> Option<Option<wit::Position>> {
+    match (phase, position) {
+        (docket_contract::Capability::Workflow, None) => None,
+        (docket_contract::Capability::Workflow, Some(p)) => Some(Some(wit::Position {
+            workflow: p.workflow.clone(),
+            stage: p.stage.clone(),
+            entered_at: p.entered_at,
+            moved_from: moved_from.cloned(),
+        })),
+        _ => Some(None),
     }
 }
 
